@@ -1,0 +1,5 @@
+//! Connections → verdicts, findings and timeout estimates.
+
+pub mod defaults;
+pub mod timeouts;
+pub mod verdict;

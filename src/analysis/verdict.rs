@@ -1,0 +1,371 @@
+//! How a connection lived and died: roles, the lifecycle verdict, and the
+//! facts behind it. Decided from sequence and acknowledgement numbers (what
+//! each side had seen), never from the order in which packets reached the
+//! capture, so a capture taken at the proxy and one taken at the backend give
+//! the same answer.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::flow::conn::{Fin, Rst};
+use crate::flow::{Conn, Endpoint, Pending, Side};
+
+/// An RST with no FIN after at least this much idle time is blamed on
+/// something in the path (NAT, conntrack, a load balancer's idle timer), not
+/// on the endpoints: the shortest such timers in common use are a minute or
+/// more, so half a minute leaves room for jitter without catching servers that
+/// abort busy connections.
+pub const IDLE_RESET_MIN_NS: i64 = 30_000_000_000;
+
+/// A SYN unanswered for this long, or retransmitted, is a connect timeout
+/// (RFC 6298 (2.1): the initial RTO is 1 s). A shorter unanswered SYN at the
+/// end of a capture is still `open`.
+pub const CONNECT_TIMEOUT_MIN_NS: i64 = 1_000_000_000;
+
+/// The lifecycle verdict of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    KeepaliveRace,
+    ConnectRefused,
+    ConnectTimeout,
+    ServerReset,
+    ClientReset,
+    IdleReset,
+    ClosedByServer,
+    ClosedByClient,
+    Open,
+    Partial,
+}
+
+impl Verdict {
+    /// Every verdict, in report order.
+    pub const ALL: [Verdict; 10] = [
+        Verdict::KeepaliveRace,
+        Verdict::ConnectRefused,
+        Verdict::ConnectTimeout,
+        Verdict::ServerReset,
+        Verdict::ClientReset,
+        Verdict::IdleReset,
+        Verdict::ClosedByServer,
+        Verdict::ClosedByClient,
+        Verdict::Open,
+        Verdict::Partial,
+    ];
+
+    /// The stable name used in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::KeepaliveRace => "keepalive_race",
+            Verdict::ConnectRefused => "connect_refused",
+            Verdict::ConnectTimeout => "connect_timeout",
+            Verdict::ServerReset => "server_reset",
+            Verdict::ClientReset => "client_reset",
+            Verdict::IdleReset => "idle_reset",
+            Verdict::ClosedByServer => "closed_by_server",
+            Verdict::ClosedByClient => "closed_by_client",
+            Verdict::Open => "open",
+            Verdict::Partial => "partial",
+        }
+    }
+
+    /// A connection that failed (a finding), as opposed to one that closed
+    /// in order, is still open, or was only partly seen.
+    pub fn is_failure(self) -> bool {
+        !matches!(
+            self,
+            Verdict::ClosedByServer | Verdict::ClosedByClient | Verdict::Open | Verdict::Partial
+        )
+    }
+}
+
+/// How the client side was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleSource {
+    /// It sent the first SYN (or received the SYN-ACK).
+    Handshake,
+    /// It sent an HTTP request line, or received a status line.
+    Http,
+    /// The other end was seen as a server on another connection.
+    KnownServer,
+    /// The other end has the lower port.
+    Port,
+}
+
+/// Which side is the client, and how we know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub client: Side,
+    pub source: RoleSource,
+}
+
+impl Roles {
+    /// The server side.
+    pub fn server(self) -> Side {
+        self.client.other()
+    }
+    /// True unless the handshake was seen.
+    pub fn inferred(self) -> bool {
+        self.source != RoleSource::Handshake
+    }
+}
+
+/// Decides the roles: the first SYN, else HTTP, else endpoints seen as
+/// servers elsewhere, else the lower port is the server.
+pub fn roles(conn: &Conn, known_servers: &HashSet<Endpoint>) -> Roles {
+    if let Some(client) = conn.syn_client {
+        return Roles {
+            client,
+            source: RoleSource::Handshake,
+        };
+    }
+    if let Some(client) = conn.http_client {
+        return Roles {
+            client,
+            source: RoleSource::Http,
+        };
+    }
+    let a_srv = known_servers.contains(&conn.a);
+    let b_srv = known_servers.contains(&conn.b);
+    if a_srv != b_srv {
+        return Roles {
+            client: if a_srv { Side::B } else { Side::A },
+            source: RoleSource::KnownServer,
+        };
+    }
+    Roles {
+        client: if conn.a.port < conn.b.port {
+            Side::B
+        } else {
+            Side::A
+        },
+        source: RoleSource::Port,
+    }
+}
+
+/// Crossed or stale keep-alive race (see DESIGN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RaceKind {
+    /// The request does not acknowledge the server's FIN: it was sent before
+    /// the FIN reached the client. Only the timeout order prevents it.
+    Crossed,
+    /// The request acknowledges the FIN: the client's kernel had it, yet the
+    /// application wrote into the half-closed connection.
+    Stale,
+}
+
+/// The packets that prove a keep-alive race.
+#[derive(Debug, Clone)]
+pub struct RaceFacts {
+    pub kind: RaceKind,
+    pub fin: Fin,
+    pub request: Pending,
+    pub rst: Option<Rst>,
+}
+
+impl RaceFacts {
+    /// Idle time before the server's FIN.
+    pub fn idle_before_fin_ns(&self) -> Option<i64> {
+        self.fin.idle_since.map(|t| self.fin.ns - t)
+    }
+    /// From the FIN to the request (negative when the capture saw the
+    /// request first, as a capture on the proxy's side does).
+    pub fn fin_to_request_ns(&self) -> i64 {
+        self.request.ns - self.fin.ns
+    }
+}
+
+/// Finds a keep-alive race: the server sent a FIN before it had received the
+/// client's next request, and that request was never answered.
+pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
+    let server = client.other();
+    let fin = conn.h(server).fin?;
+    let request = conn.pending[client.idx()].as_ref()?;
+    // A FIN that acknowledges the request came from a server that had read it:
+    // that is a server dropping a request, not a race.
+    if fin.ack.is_some_and(|a| a > request.start) {
+        return None;
+    }
+    // A FIN right after the server's own data closes after a response; data
+    // the client sends then is a goodbye (a TLS alert, say) unless it is a
+    // new HTTP request, which a client must not send after such a close either.
+    let idle_close = fin
+        .idle_since
+        .is_none_or(|t| fin.ns - t >= crate::analysis::timeouts::MIN_IDLE_CLOSE_NS);
+    if !idle_close && request.request.is_none() {
+        return None;
+    }
+    let kind = match request.ack {
+        Some(a) if a >= (fin.seq + 1) => RaceKind::Stale,
+        _ => RaceKind::Crossed,
+    };
+    // Only the server's RST that answers the request counts; an earlier one
+    // would have ended the connection before the request.
+    let rst = conn.h(server).rst;
+    Some(RaceFacts {
+        kind,
+        fin,
+        request: request.clone(),
+        rst,
+    })
+}
+
+/// Facts behind a reset verdict.
+#[derive(Debug, Clone)]
+pub struct ResetFacts {
+    pub by: Side,
+    pub rst: Rst,
+    /// Idle time before the RST (or before the request it answered).
+    pub idle_before_ns: Option<i64>,
+    /// The other side's data the RST left unanswered.
+    pub outstanding: Option<Pending>,
+    /// Client bytes the server had not acknowledged, and server bytes the
+    /// client had not acknowledged, when the capture ended.
+    pub in_flight_to_server: u64,
+    pub in_flight_to_client: u64,
+}
+
+/// The outcome of a connection.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub race: Option<RaceFacts>,
+    pub reset: Option<ResetFacts>,
+}
+
+fn in_flight(conn: &Conn, from: Side) -> u64 {
+    match (conn.h(from).next, conn.h(from.other()).max_ack) {
+        (Some(n), Some(a)) => n.diff(a).max(0) as u64,
+        (Some(_), None) => conn.h(from).bytes,
+        _ => 0,
+    }
+}
+
+fn first_fin(conn: &Conn) -> Option<Side> {
+    match (conn.h(Side::A).fin, conn.h(Side::B).fin) {
+        (Some(a), Some(b)) => {
+            // The FIN that the other acknowledges came first; else the earlier.
+            if b.ack.is_some_and(|x| x > a.seq) && a.ack.is_none_or(|x| x <= b.seq) {
+                Some(Side::A)
+            } else if a.ack.is_some_and(|x| x > b.seq) && b.ack.is_none_or(|x| x <= a.seq) {
+                Some(Side::B)
+            } else if a.ns <= b.ns {
+                Some(Side::A)
+            } else {
+                Some(Side::B)
+            }
+        }
+        (Some(_), None) => Some(Side::A),
+        (None, Some(_)) => Some(Side::B),
+        (None, None) => None,
+    }
+}
+
+fn closed_by(side: Side, roles: Roles) -> Verdict {
+    if side == roles.client {
+        Verdict::ClosedByClient
+    } else {
+        Verdict::ClosedByServer
+    }
+}
+
+/// Decides a connection's verdict once it is over (or the capture ended).
+pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
+    let c = roles.client;
+    let s = roles.server();
+    let mut out = Outcome {
+        verdict: Verdict::Open,
+        race: None,
+        reset: None,
+    };
+    if let Some(r) = race(conn, c) {
+        out.verdict = Verdict::KeepaliveRace;
+        out.race = Some(r);
+        return out;
+    }
+    let (hc, hs) = (conn.h(c), conn.h(s));
+
+    // A client SYN that no SYN-ACK answered.
+    if conn.syn_client == Some(c) && hc.syns > 0 && !hs.synack && hs.packets == 0 {
+        out.verdict = if hc.rst.is_some() {
+            Verdict::ClientReset
+        } else if end_ns - hc.syn_ns[0] >= CONNECT_TIMEOUT_MIN_NS || hc.syns > 1 {
+            Verdict::ConnectTimeout
+        } else {
+            Verdict::Open
+        };
+        return out;
+    }
+    // A client SYN answered by a RST instead of a SYN-ACK.
+    if conn.syn_client == Some(c) && hc.syns > 0 && !hs.synack && hs.rst.is_some() && hc.bytes == 0
+    {
+        out.verdict = Verdict::ConnectRefused;
+        out.reset = Some(reset_facts(conn, s, roles));
+        return out;
+    }
+
+    let first_rst = match (hc.rst, hs.rst) {
+        (Some(a), Some(b)) => Some(if a.ns <= b.ns { c } else { s }),
+        (Some(_), None) => Some(c),
+        (None, Some(_)) => Some(s),
+        (None, None) => None,
+    };
+    if let Some(by) = first_rst {
+        let rst = conn.h(by).rst.expect("first_rst has a RST");
+        let fin_before = |side: Side| conn.h(side).fin.is_some_and(|f| f.ns <= rst.ns);
+        let facts = reset_facts(conn, by, roles);
+        let no_fin = !fin_before(c) && !fin_before(s);
+        let long_idle = facts.idle_before_ns.is_some_and(|i| i >= IDLE_RESET_MIN_NS);
+        out.verdict = if fin_before(c) && fin_before(s) {
+            // Both sides had closed: the RST only tidies up.
+            closed_by(first_fin(conn).unwrap_or(by), roles)
+        } else if no_fin && long_idle {
+            Verdict::IdleReset
+        } else if by == s {
+            if facts.outstanding.is_none() && fin_before(c) {
+                // The client was closing; the server's RST ends it faster.
+                Verdict::ClosedByClient
+            } else {
+                Verdict::ServerReset
+            }
+        } else if facts.outstanding.is_none() && conn.pending[c.idx()].is_none() && fin_before(s) {
+            // The client answered the server's close with a RST; nothing lost.
+            Verdict::ClosedByServer
+        } else {
+            Verdict::ClientReset
+        };
+        out.reset = Some(facts);
+    } else if let Some(side) = first_fin(conn) {
+        out.verdict = closed_by(side, roles);
+    }
+    if !conn.saw_syn()
+        && matches!(
+            out.verdict,
+            Verdict::Open | Verdict::ClosedByClient | Verdict::ClosedByServer
+        )
+    {
+        out.verdict = Verdict::Partial;
+    }
+    out
+}
+
+fn reset_facts(conn: &Conn, by: Side, roles: Roles) -> ResetFacts {
+    let rst = conn.h(by).rst.expect("reset side has a RST");
+    let outstanding = conn.pending[by.other().idx()].clone();
+    let idle_since = match &outstanding {
+        Some(p) => p.idle_since,
+        None => conn.last_payload_ns.or(Some(conn.first_ns)),
+    };
+    let idle_end = outstanding.as_ref().map_or(rst.ns, |p| p.ns);
+    ResetFacts {
+        by,
+        rst,
+        idle_before_ns: idle_since.map(|t| idle_end - t),
+        outstanding,
+        in_flight_to_server: in_flight(conn, roles.client),
+        in_flight_to_client: in_flight(conn, roles.server()),
+    }
+}

@@ -1,0 +1,601 @@
+//! The pipeline in one place: frames in, report out. `Analyzer` owns the flow
+//! table and every aggregate; it never touches a file or the clock, so the
+//! same code serves files, standard input and live capture.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+use crate::analysis::timeouts::{MIN_IDLE_CLOSE_NS, Timeouts};
+use crate::analysis::verdict::{self, Outcome, RoleSource, Roles, Verdict};
+use crate::decode::{self, Skip};
+use crate::flow::http::RequestLine;
+use crate::flow::{Conn, Endpoint, FlowKey, FlowTable, TableEvent};
+use crate::report::{
+    self, Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, Tool, ms,
+    rfc3339,
+};
+use crate::source::{Frame, InputStats};
+
+/// How soon after a race the same request on another connection counts as
+/// the proxy's retry. nginx and HAProxy retry at once; Envoy's default retry
+/// back-off starts at 25 ms (base interval) and grows; a second leaves room.
+pub const RETRY_WINDOW_NS: i64 = 1_000_000_000;
+
+/// Which connections to analyse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    /// Every TCP connection.
+    #[default]
+    All,
+    /// Connections to or from one endpoint.
+    Server(Endpoint),
+    /// Connections with this port on either side.
+    Port(u16),
+}
+
+/// What the analysis keeps and looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub focus: Focus,
+    /// Keep one row per connection for the report (`--connections`).
+    pub keep_connections: bool,
+}
+
+struct RetryWatch {
+    conn_id: u64,
+    client: IpAddr,
+    server: Endpoint,
+    request: RequestLine,
+    after_ns: i64,
+    deadline_ns: i64,
+}
+
+/// Frames in, report out.
+pub struct Analyzer {
+    cfg: Config,
+    packets: u64,
+    bytes: u64,
+    first_ns: Option<i64>,
+    last_ns: Option<i64>,
+    segments: u64,
+    filtered_out: u64,
+    skipped: [u64; Skip::ALL.len()],
+    tuples: HashSet<u64, foldhash::fast::RandomState>,
+    tuple_hasher: foldhash::fast::FixedState,
+    snapped: u64,
+    holes: u64,
+    table: FlowTable,
+    events: Vec<TableEvent>,
+    known_servers: HashSet<Endpoint>,
+    timeouts: Timeouts,
+    verdicts: [u64; Verdict::ALL.len()],
+    findings: Vec<Finding>,
+    decided: Vec<Finding>,
+    connections: Vec<Connection>,
+    watch: Vec<RetryWatch>,
+    retried: HashMap<u64, i64>,
+}
+
+impl Analyzer {
+    /// A fresh analysis.
+    pub fn new(cfg: Config) -> Analyzer {
+        Analyzer {
+            cfg,
+            packets: 0,
+            bytes: 0,
+            first_ns: None,
+            last_ns: None,
+            segments: 0,
+            filtered_out: 0,
+            skipped: [0; Skip::ALL.len()],
+            tuples: HashSet::default(),
+            tuple_hasher: foldhash::fast::FixedState::with_seed(0x5eed),
+            snapped: 0,
+            holes: 0,
+            table: FlowTable::new(),
+            events: Vec::new(),
+            known_servers: HashSet::new(),
+            timeouts: Timeouts::default(),
+            verdicts: [0; Verdict::ALL.len()],
+            findings: Vec::new(),
+            decided: Vec::new(),
+            connections: Vec::new(),
+            watch: Vec::new(),
+            retried: HashMap::new(),
+        }
+    }
+
+    /// Connections open right now.
+    pub fn open_connections(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Packets seen so far.
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// Findings decided since the last call (for live output): a race as
+    /// soon as the server's RST proves it, other failures when their
+    /// connection leaves the table.
+    pub fn take_decided(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.decided)
+    }
+
+    /// Feeds one frame.
+    pub fn frame(&mut self, f: &Frame<'_>) {
+        self.packets += 1;
+        self.bytes += f.data.len() as u64;
+        self.first_ns = Some(self.first_ns.map_or(f.ts_ns, |t| t.min(f.ts_ns)));
+        self.last_ns = Some(self.last_ns.map_or(f.ts_ns, |t| t.max(f.ts_ns)));
+        match decode::decode(f) {
+            Ok(seg) => self.segment(&seg),
+            Err(skip) => self.skipped[skip as usize] += 1,
+        }
+    }
+
+    fn in_focus(&self, seg: &decode::Segment<'_>) -> bool {
+        match self.cfg.focus {
+            Focus::All => true,
+            Focus::Server(ep) => {
+                (seg.src == ep.ip && seg.sport == ep.port)
+                    || (seg.dst == ep.ip && seg.dport == ep.port)
+            }
+            Focus::Port(p) => seg.sport == p || seg.dport == p,
+        }
+    }
+
+    /// Feeds one decoded segment.
+    pub fn segment(&mut self, seg: &decode::Segment<'_>) {
+        self.segments += 1;
+        let src = Endpoint {
+            ip: seg.src,
+            port: seg.sport,
+        };
+        let dst = Endpoint {
+            ip: seg.dst,
+            port: seg.dport,
+        };
+        self.tuples.insert(
+            self.tuple_hasher
+                .hash_one(FlowKey::new(seg.vlan, src, dst).0),
+        );
+        if !self.in_focus(seg) {
+            self.filtered_out += 1;
+            return;
+        }
+        if (seg.payload.len() as u32) < seg.payload_len {
+            self.snapped += 1;
+        }
+        let ns = seg.ts_ns;
+        if seg.flags.syn() && seg.flags.ack() {
+            self.known_servers.insert(src);
+        }
+        let (key, conn, side) = self.table.lookup(seg, &mut self.events);
+        let was_finished = conn.state.is_finished();
+        let holes_before = conn.h(side).holes;
+        let notes = conn.process(side, seg);
+        if conn.h(side).holes > holes_before {
+            self.holes += 1;
+        }
+        let roles = verdict::roles(conn, &self.known_servers);
+        let client = roles.client;
+        let server_ep = conn.endpoint(roles.server());
+        let client_ip = conn.endpoint(client).ip;
+
+        if let Some((asker, p)) = &notes.answered
+            && *asker == client
+            && p.reuse
+            && let Some(gap) = p.idle_ns()
+        {
+            self.timeouts.reuse(server_ep, client_ip, gap);
+        }
+        if notes.new_turn && side == client {
+            let p = conn.pending[client.idx()]
+                .as_ref()
+                .expect("new turn is pending");
+            if p.reuse {
+                self.timeouts.server(server_ep).reused_requests += 1;
+            }
+            if let Some(line) = &p.request {
+                match_retry(
+                    &mut self.watch,
+                    &mut self.retried,
+                    conn.id,
+                    client_ip,
+                    server_ep,
+                    line,
+                    ns,
+                );
+            }
+        }
+        if notes.fin && !conn.h(side).fin.is_some_and(|f| f.reply) {
+            let fin = conn.h(side).fin.expect("fin noted");
+            let gap = fin.idle_since.map(|t| fin.ns - t);
+            if side == client {
+                if let Some(g) = gap {
+                    self.timeouts.client_close(server_ep, client_ip, g);
+                }
+            } else {
+                let answered_all = conn.pending[client.idx()]
+                    .as_ref()
+                    .is_none_or(|p| fin.ack.is_none_or(|a| a <= p.start));
+                match gap {
+                    Some(g) if answered_all && !fin.with_data && !conn.conn_close => {
+                        if g >= MIN_IDLE_CLOSE_NS {
+                            self.timeouts.server(server_ep).idle_closes.push(g);
+                        } else {
+                            self.timeouts.server(server_ep).closes_after_response += 1;
+                        }
+                    }
+                    _ if answered_all => self.timeouts.server(server_ep).closes_after_response += 1,
+                    _ => {}
+                }
+            }
+        }
+        if notes.rst
+            && side == roles.server()
+            && let Some(r) = verdict::race(conn, client)
+        {
+            // The RST proves the race now: tell live output, and watch for
+            // the proxy retrying the same request elsewhere.
+            let outcome = Outcome {
+                verdict: Verdict::KeepaliveRace,
+                race: Some(r.clone()),
+                reset: None,
+            };
+            self.decided
+                .push(finding(conn, roles, &outcome, &HashMap::new()));
+            if let Some(line) = r.request.request.clone() {
+                self.watch.push(RetryWatch {
+                    conn_id: conn.id,
+                    client: client_ip,
+                    server: server_ep,
+                    request: line,
+                    after_ns: r.request.ns,
+                    deadline_ns: ns + RETRY_WINDOW_NS,
+                });
+            }
+        }
+        if !was_finished && conn.state.is_finished() {
+            let id = conn.id;
+            self.table.schedule(key, id, ns);
+        }
+        self.table.expire(ns, &mut self.events);
+        self.drain_events();
+    }
+
+    fn drain_events(&mut self) {
+        if self.events.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.events);
+        for TableEvent::Done(conn) in events {
+            self.finish_conn(&conn, false);
+        }
+    }
+
+    fn finish_conn(&mut self, conn: &Conn, at_end: bool) {
+        let roles = verdict::roles(conn, &self.known_servers);
+        let end_ns = self.last_ns.unwrap_or(conn.last_ns);
+        let outcome = verdict::outcome(conn, roles, end_ns);
+        self.verdicts[outcome.verdict as usize] += 1;
+        let server_ep = conn.endpoint(roles.server());
+        let s = self.timeouts.server(server_ep);
+        s.connections += 1;
+        if let Some(ka) = conn.keep_alive_s {
+            *s.keep_alive.entry(ka).or_default() += 1;
+        }
+        let (hc, hs) = (conn.h(roles.client), conn.h(roles.server()));
+        if roles.source == RoleSource::Handshake
+            && hc.syns == 1
+            && hs.synack
+            && let Some(est) = conn.established_ns
+        {
+            s.rtt.push(est - hc.syn_ns[0]);
+        }
+        if let Some(r) = &outcome.race {
+            s.races += 1;
+            s.fin_to_reuse.push(r.fin_to_request_ns());
+            if self.retried.contains_key(&conn.id) {
+                s.retried_races += 1;
+            }
+        }
+        if at_end
+            && matches!(outcome.verdict, Verdict::Open | Verdict::Partial)
+            && let (Some(last), None, None) = (conn.last_payload_ns, hc.fin, hs.fin)
+        {
+            s.stayed_open_ns = s.stayed_open_ns.max(end_ns - last);
+        }
+        if outcome.verdict.is_failure() {
+            let f = finding(conn, roles, &outcome, &self.retried);
+            if outcome.verdict != Verdict::KeepaliveRace
+                || outcome.race.as_ref().is_some_and(|r| r.rst.is_none())
+            {
+                self.decided.push(f.clone());
+            }
+            self.findings.push(f);
+        }
+        if self.cfg.keep_connections {
+            self.connections
+                .push(connection_row(conn, roles, outcome.verdict));
+        }
+    }
+
+    /// Ends the analysis: every connection still open is judged as the
+    /// capture left it.
+    pub fn finish(mut self, inputs: &[InputStats]) -> Report {
+        self.drain_events();
+        for conn in self.table.drain() {
+            self.finish_conn(&conn, true);
+        }
+        for f in &mut self.findings {
+            if let (Some(race), Some(at)) = (&mut f.race, self.retried.get(&f.conn_id)) {
+                race.retried = true;
+                race.retry_at = Some(rfc3339(*at));
+            }
+        }
+        self.findings.sort_by_key(|f| (f.start_ns, f.conn_id));
+        self.connections.sort_by_key(|c| (c.start_ns, c.id));
+        let mut warnings = Vec::new();
+        for i in inputs {
+            if let Some(why) = &i.stopped {
+                warnings.push(format!(
+                    "{}: {why}; the report covers the {} packets before it",
+                    i.name, i.packets
+                ));
+            }
+            if i.backwards > 0 {
+                warnings.push(format!(
+                    "{}: {} packets have timestamps earlier than the packet before them",
+                    i.name, i.backwards
+                ));
+            }
+            if i.bad_interface > 0 {
+                warnings.push(format!(
+                    "{}: {} packets name a pcapng interface that was never described; skipped",
+                    i.name, i.bad_interface
+                ));
+            }
+        }
+        for (n, a) in inputs.iter().enumerate() {
+            for b in &inputs[n + 1..] {
+                if let (Some(a0), Some(a1), Some(b0), Some(b1)) =
+                    (a.first_ns, a.last_ns, b.first_ns, b.last_ns)
+                    && a0 <= b1
+                    && b0 <= a1
+                {
+                    warnings.push(format!(
+                        "{} and {} overlap in time; their packets were merged in timestamp order",
+                        a.name, b.name
+                    ));
+                }
+            }
+        }
+        if self.holes > 0 {
+            warnings.push(format!(
+                "{} segments followed data missing from the capture (packet loss at the capture point?); verdicts near them may be incomplete",
+                self.holes
+            ));
+        }
+        let mut skipped = Skip::ALL
+            .iter()
+            .map(|s| (s.name(), self.skipped[*s as usize]))
+            .collect::<BTreeMap<_, _>>();
+        let bad_iface: u64 = inputs.iter().map(|i| i.bad_interface).sum();
+        skipped.insert("unknown_interface", bad_iface);
+        let capture = Capture {
+            files: inputs.iter().map(file_info).collect(),
+            packets: self.packets + bad_iface,
+            bytes: self.bytes,
+            first: self.first_ns.map(rfc3339),
+            last: self.last_ns.map(rfc3339),
+            duration_s: match (self.first_ns, self.last_ns) {
+                (Some(a), Some(b)) => ((b - a) as f64 / 1e6).round() / 1e3,
+                _ => 0.0,
+            },
+            tcp_segments: self.segments,
+            connections_4tuples: self.tuples.len() as u64,
+            connections: self.table.created,
+            skipped,
+            payload_cut_by_snaplen: self.snapped,
+            sequence_holes: self.holes,
+            peak_open_connections: self.table.peak as u64,
+            filtered_out: self.filtered_out,
+            warnings,
+        };
+        let mut servers = self.timeouts.report();
+        servers.retain(|s| s.connections > 0);
+        Report {
+            schema_version: report::SCHEMA_VERSION,
+            tool: Tool {
+                name: "racecap",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            capture,
+            verdict_counts: Verdict::ALL
+                .iter()
+                .map(|v| (v.name(), self.verdicts[*v as usize]))
+                .collect(),
+            findings: self.findings,
+            servers,
+            connections: self.cfg.keep_connections.then_some(self.connections),
+        }
+    }
+}
+
+fn match_retry(
+    watch: &mut Vec<RetryWatch>,
+    retried: &mut HashMap<u64, i64>,
+    conn_id: u64,
+    client: IpAddr,
+    server: Endpoint,
+    line: &RequestLine,
+    ns: i64,
+) {
+    watch.retain(|w| w.deadline_ns >= ns);
+    if let Some(i) = watch.iter().position(|w| {
+        w.conn_id != conn_id
+            && w.client == client
+            && w.server == server
+            && ns >= w.after_ns
+            && w.request == *line
+    }) {
+        let w = watch.swap_remove(i);
+        retried.entry(w.conn_id).or_insert(ns);
+    }
+}
+
+fn file_info(i: &InputStats) -> FileInfo {
+    FileInfo {
+        name: i.name.clone(),
+        format: i.format.name(),
+        gzip: i.gzip,
+        link_types: i
+            .linktypes
+            .iter()
+            .map(|l| decode::linktype::name(*l))
+            .collect(),
+        packets: i.packets,
+        bytes: i.bytes,
+        first: i.first_ns.map(rfc3339),
+        last: i.last_ns.map(rfc3339),
+    }
+}
+
+fn role_name(roles: Roles) -> &'static str {
+    match roles.source {
+        RoleSource::Handshake => "handshake",
+        RoleSource::Http => "inferred_http",
+        RoleSource::KnownServer => "inferred_known_server",
+        RoleSource::Port => "inferred_port",
+    }
+}
+
+fn vlan_ids(vlan: u32) -> Option<Vec<u16>> {
+    match (vlan >> 16, vlan & 0xffff) {
+        (0, 0) => None,
+        (0, inner) => Some(vec![inner as u16]),
+        (outer, inner) => Some(vec![outer as u16, inner as u16]),
+    }
+}
+
+fn request(line: &Option<RequestLine>) -> Option<Request> {
+    line.as_ref().map(|l| Request {
+        method: l.method.as_str(),
+        path: l.path.to_string(),
+        idempotent: l.method.idempotent(),
+    })
+}
+
+fn finding(conn: &Conn, roles: Roles, o: &Outcome, retried: &HashMap<u64, i64>) -> Finding {
+    let c = roles.client;
+    let hc = conn.h(c);
+    let race = o.race.as_ref().map(|r| Race {
+        kind: match r.kind {
+            verdict::RaceKind::Crossed => "crossed",
+            verdict::RaceKind::Stale => "stale",
+        },
+        syn_at: (hc.syns > 0).then(|| rfc3339(hc.syn_ns[0])),
+        last_exchange_at: r.fin.idle_since.map(rfc3339),
+        fin_at: rfc3339(r.fin.ns),
+        request_at: rfc3339(r.request.ns),
+        rst_at: r.rst.map(|x| rfc3339(x.ns)),
+        idle_before_fin_ms: r.idle_before_fin_ns().map(ms),
+        fin_to_request_ms: ms(r.fin_to_request_ns()),
+        request_ack: r.request.ack.map(|a| a.0),
+        fin_seq: r.fin.seq.0,
+        request: request(&r.request.request),
+        requests_before: hc.turns.saturating_sub(1),
+        retried: retried.contains_key(&conn.id),
+        retry_at: retried.get(&conn.id).map(|t| rfc3339(*t)),
+    });
+    let connect = match o.verdict {
+        Verdict::ConnectTimeout | Verdict::ConnectRefused => Some(Connect {
+            syn_times: hc.syn_ns[..(hc.syns as usize).min(hc.syn_ns.len())]
+                .iter()
+                .map(|t| rfc3339(*t))
+                .collect(),
+            syns: u32::from(hc.syns),
+            rst_at: conn.h(roles.server()).rst.map(|r| rfc3339(r.ns)),
+        }),
+        _ => None,
+    };
+    let reset = o.reset.as_ref().map(|r| Reset {
+        by: if r.by == c { "client" } else { "server" },
+        rst_at: rfc3339(r.rst.ns),
+        idle_before_ms: r.idle_before_ns.map(ms),
+        outstanding_since: r.outstanding.as_ref().map(|p| rfc3339(p.ns)),
+        request: r.outstanding.as_ref().and_then(|p| request(&p.request)),
+        bytes_in_flight_to_server: r.in_flight_to_server,
+        bytes_in_flight_to_client: r.in_flight_to_client,
+    });
+    let at = if let Some(r) = &o.race {
+        r.rst.map_or(r.request.ns, |x| x.ns)
+    } else if let Some(r) = &o.reset {
+        r.rst.ns
+    } else if hc.syns > 0 {
+        hc.syn_ns[(hc.syns as usize).min(hc.syn_ns.len()) - 1]
+    } else {
+        conn.last_ns
+    };
+    Finding {
+        verdict: o.verdict.name(),
+        client: conn.endpoint(c).to_string(),
+        server: conn.endpoint(roles.server()).to_string(),
+        vlan: vlan_ids(conn.vlan),
+        role: role_name(roles),
+        start: rfc3339(conn.first_ns),
+        end: rfc3339(conn.last_ns),
+        history: conn.history.render(c),
+        at: rfc3339(at),
+        race,
+        connect,
+        reset,
+        start_ns: conn.first_ns,
+        conn_id: conn.id,
+        span: (
+            FlowKey::new(conn.vlan, conn.a, conn.b).0,
+            conn.first_ns,
+            conn.last_ns,
+        ),
+    }
+}
+
+fn connection_row(conn: &Conn, roles: Roles, v: Verdict) -> Connection {
+    let (c, s) = (roles.client, roles.server());
+    Connection {
+        client: conn.endpoint(c).to_string(),
+        server: conn.endpoint(s).to_string(),
+        vlan: vlan_ids(conn.vlan),
+        role: role_name(roles),
+        verdict: v.name(),
+        history: conn.history.render(c),
+        start: rfc3339(conn.first_ns),
+        end: rfc3339(conn.last_ns),
+        duration_ms: ms(conn.last_ns - conn.first_ns),
+        packets_to_server: conn.h(c).packets,
+        packets_to_client: conn.h(s).packets,
+        bytes_to_server: conn.h(c).bytes,
+        bytes_to_client: conn.h(s).bytes,
+        requests: conn.h(c).turns,
+        start_ns: conn.first_ns,
+        id: conn.id,
+    }
+}
+
+/// Reads every input to the end (merged in timestamp order) and analyses it.
+/// Returns the report and the per-input counters.
+pub fn run(
+    inputs: Vec<(String, crate::source::CaptureReader)>,
+    cfg: Config,
+) -> Result<(Report, Vec<InputStats>), crate::source::SourceProblem> {
+    let mut merged = crate::source::Merged::new(inputs)?;
+    let mut analyzer = Analyzer::new(cfg);
+    while let Some((_, frame)) = merged.next_frame()? {
+        analyzer.frame(&frame);
+    }
+    let stats = merged.stats();
+    Ok((analyzer.finish(&stats), stats))
+}

@@ -1,0 +1,336 @@
+//! Frame → TCP segment. Link layers are peeled here (Ethernet, 802.1Q/QinQ,
+//! Linux SLL and SLL2, raw IP, BSD NULL/LOOP), IP and TCP are sliced with
+//! etherparse's lax slicer so that snaplen-cut packets still give their
+//! headers. Anything that is not a TCP segment is a [`Skip`] with a reason:
+//! counted by the caller, never fatal.
+
+use std::net::IpAddr;
+
+use etherparse::{
+    EtherType, IpNumber, LaxIpPayloadSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket,
+    LenSource, TransportSlice,
+};
+
+use crate::source::Frame;
+
+/// libpcap link types we decode (see <https://www.tcpdump.org/linktypes.html>).
+pub mod linktype {
+    /// BSD loopback, address family in host byte order.
+    pub const NULL: u16 = 0;
+    /// Ethernet.
+    pub const ETHERNET: u16 = 1;
+    /// Raw IP (the DLT_RAW value some systems write).
+    pub const RAW_12: u16 = 12;
+    /// Raw IP (OpenBSD's DLT_RAW).
+    pub const RAW_14: u16 = 14;
+    /// Raw IP.
+    pub const RAW: u16 = 101;
+    /// OpenBSD loopback, address family in network byte order.
+    pub const LOOP: u16 = 108;
+    /// Linux cooked capture v1 (`tcpdump -i any` before libpcap 1.10).
+    pub const LINUX_SLL: u16 = 113;
+    /// Raw IPv4.
+    pub const IPV4: u16 = 228;
+    /// Raw IPv6.
+    pub const IPV6: u16 = 229;
+    /// Linux cooked capture v2 (`tcpdump -i any` since libpcap 1.10).
+    pub const LINUX_SLL2: u16 = 276;
+
+    /// The name tcpdump uses for a link type.
+    pub fn name(lt: u16) -> String {
+        match lt {
+            NULL => "NULL".into(),
+            ETHERNET => "EN10MB".into(),
+            RAW | RAW_12 | RAW_14 => "RAW".into(),
+            LOOP => "LOOP".into(),
+            LINUX_SLL => "LINUX_SLL".into(),
+            IPV4 => "IPV4".into(),
+            IPV6 => "IPV6".into(),
+            LINUX_SLL2 => "LINUX_SLL2".into(),
+            other => format!("linktype-{other}"),
+        }
+    }
+}
+
+/// TCP flags, as on the wire (FIN = 0x01 … CWR = 0x80).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+
+    /// FIN set.
+    pub fn fin(self) -> bool {
+        self.0 & Self::FIN != 0
+    }
+    /// SYN set.
+    pub fn syn(self) -> bool {
+        self.0 & Self::SYN != 0
+    }
+    /// RST set.
+    pub fn rst(self) -> bool {
+        self.0 & Self::RST != 0
+    }
+    /// ACK set.
+    pub fn ack(self) -> bool {
+        self.0 & Self::ACK != 0
+    }
+}
+
+/// One decoded TCP segment, borrowing its payload from the frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    /// Capture time, ns since the epoch.
+    pub ts_ns: i64,
+    /// 802.1Q ids, outer in the high 16 bits, inner in the low 16 (0 = none).
+    pub vlan: u32,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub flags: Flags,
+    pub seq: u32,
+    pub ack: u32,
+    pub window: u16,
+    /// Window scale option (SYN only).
+    pub wscale: Option<u8>,
+    /// TCP timestamp option value, if present.
+    pub tsval: Option<u32>,
+    /// Payload length according to the IP header (not the captured bytes).
+    pub payload_len: u32,
+    /// The captured part of the payload (a prefix of it when cut by snaplen).
+    pub payload: &'a [u8],
+}
+
+/// Why a frame yielded no TCP segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// Link type racecap does not decode.
+    UnsupportedLinkType,
+    /// Not IPv4 or IPv6 (ARP, LLDP, …).
+    NonIp,
+    /// IP, but UDP, ICMP or another protocol.
+    OtherProtocol,
+    /// A fragment of a fragmented IP packet.
+    IpFragment,
+    /// A header cut short by the snaplen or the frame's end.
+    TruncatedHeader,
+    /// A header with impossible values (bad version, bad lengths).
+    BadHeader,
+}
+
+impl Skip {
+    /// Every reason, in report order.
+    pub const ALL: [Skip; 6] = [
+        Skip::UnsupportedLinkType,
+        Skip::NonIp,
+        Skip::OtherProtocol,
+        Skip::IpFragment,
+        Skip::TruncatedHeader,
+        Skip::BadHeader,
+    ];
+
+    /// The stable name used in reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Skip::UnsupportedLinkType => "unsupported_link_type",
+            Skip::NonIp => "non_ip",
+            Skip::OtherProtocol => "other_protocol",
+            Skip::IpFragment => "ip_fragment",
+            Skip::TruncatedHeader => "truncated_header",
+            Skip::BadHeader => "bad_header",
+        }
+    }
+}
+
+/// Decodes one frame into a TCP segment.
+pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
+    let data = frame.data;
+    let sliced = match frame.linktype {
+        linktype::ETHERNET => {
+            LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::TruncatedHeader)?
+        }
+        linktype::RAW | linktype::RAW_12 | linktype::RAW_14 | linktype::IPV4 | linktype::IPV6 => {
+            from_ip(data)?
+        }
+        linktype::LINUX_SLL => {
+            // 16-byte header; the protocol (an EtherType for IP) is its last field.
+            if data.len() < 16 {
+                return Err(Skip::TruncatedHeader);
+            }
+            let proto = u16::from_be_bytes([data[14], data[15]]);
+            from_ether_type(proto, &data[16..])?
+        }
+        linktype::LINUX_SLL2 => {
+            // 20-byte header; the protocol is its first field
+            // (https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL2.html).
+            if data.len() < 20 {
+                return Err(Skip::TruncatedHeader);
+            }
+            let proto = u16::from_be_bytes([data[0], data[1]]);
+            from_ether_type(proto, &data[20..])?
+        }
+        linktype::NULL | linktype::LOOP => {
+            if data.len() < 4 {
+                return Err(Skip::TruncatedHeader);
+            }
+            let raw = [data[0], data[1], data[2], data[3]];
+            let family = if frame.linktype == linktype::LOOP {
+                u32::from_be_bytes(raw)
+            } else if u32::from_le_bytes(raw) < 256 {
+                // Host byte order of the capturing machine: whichever reading
+                // gives a small number is the right one.
+                u32::from_le_bytes(raw)
+            } else {
+                u32::from_be_bytes(raw)
+            };
+            match family {
+                // AF_INET; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
+                2 | 24 | 28 | 30 => from_ip(&data[4..])?,
+                _ => return Err(Skip::NonIp),
+            }
+        }
+        _ => return Err(Skip::UnsupportedLinkType),
+    };
+    segment(frame, &sliced)
+}
+
+fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    LaxSlicedPacket::from_ip(data).map_err(|e| match e {
+        etherparse::err::ip::LaxHeaderSliceError::Len(_) => Skip::TruncatedHeader,
+        etherparse::err::ip::LaxHeaderSliceError::Content(_) => Skip::BadHeader,
+    })
+}
+
+fn from_ether_type(proto: u16, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    match EtherType(proto) {
+        EtherType::IPV4 | EtherType::IPV6 | EtherType::VLAN_TAGGED_FRAME => {
+            Ok(LaxSlicedPacket::from_ether_type(EtherType(proto), data))
+        }
+        _ => Err(Skip::NonIp),
+    }
+}
+
+fn segment<'a>(frame: &Frame<'a>, p: &LaxSlicedPacket<'a>) -> Result<Segment<'a>, Skip> {
+    let mut vlan = 0u32;
+    for ext in p.link_exts.iter() {
+        if let LaxLinkExtSlice::Vlan(v) = ext {
+            vlan = (vlan << 16) | u32::from(v.vlan_identifier().value());
+        }
+    }
+    let (src, dst, ip_payload): (IpAddr, IpAddr, &LaxIpPayloadSlice<'a>) = match &p.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                v4.payload(),
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                v6.payload(),
+            )
+        }
+        Some(LaxNetSlice::Arp(_)) => return Err(Skip::NonIp),
+        None => {
+            return Err(match &p.stop_err {
+                Some((e, _)) => stop_reason(e),
+                None => Skip::NonIp,
+            });
+        }
+    };
+    if ip_payload.fragmented {
+        return Err(Skip::IpFragment);
+    }
+    if ip_payload.ip_number != IpNumber::TCP {
+        // IPv6 extension headers that could not be walked also end here.
+        return Err(match &p.stop_err {
+            Some((e, _)) => stop_reason(e),
+            None => Skip::OtherProtocol,
+        });
+    }
+    let tcp = match &p.transport {
+        Some(TransportSlice::Tcp(tcp)) => tcp,
+        _ => {
+            return Err(match &p.stop_err {
+                Some((e, _)) => stop_reason(e),
+                None => Skip::TruncatedHeader,
+            });
+        }
+    };
+    let header_len = tcp.header_slice().len();
+    // The IP header says how long the segment was; the captured bytes may be
+    // fewer. With BIG TCP / GSO the IPv4 total length is 0 and the slice is all
+    // we have: then the frame's original length bounds the payload.
+    let ip_len = match ip_payload.len_source {
+        LenSource::Slice => {
+            let captured_before_tcp = frame.data.len() - ip_payload.payload.len();
+            (frame.origlen as usize).saturating_sub(captured_before_tcp)
+        }
+        _ if ip_payload.incomplete => {
+            // Cut by snaplen: the header length field is still right.
+            full_ip_payload_len(p).unwrap_or(ip_payload.payload.len())
+        }
+        _ => ip_payload.payload.len(),
+    };
+    let payload_len = ip_len.saturating_sub(header_len) as u32;
+    let mut wscale = None;
+    let mut tsval = None;
+    for opt in tcp.options_iterator() {
+        match opt {
+            Ok(etherparse::TcpOptionElement::WindowScale(s)) => wscale = Some(s),
+            Ok(etherparse::TcpOptionElement::Timestamp(v, _)) => tsval = Some(v),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(Segment {
+        ts_ns: frame.ts_ns,
+        vlan,
+        src,
+        dst,
+        sport: tcp.source_port(),
+        dport: tcp.destination_port(),
+        flags: Flags(tcp.header_slice()[13]),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        window: tcp.window_size(),
+        wscale,
+        tsval,
+        payload_len,
+        payload: tcp.payload(),
+    })
+}
+
+/// The IP payload length the header declares, for snaplen-cut packets.
+fn full_ip_payload_len(p: &LaxSlicedPacket<'_>) -> Option<usize> {
+    match &p.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let total = h.total_len() as usize;
+            let auth = v4.extensions().auth.map_or(0, |a| a.slice().len());
+            total.checked_sub(h.slice().len() + auth)
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (h.payload_length() as usize).checked_sub(v6.extensions().slice().len())
+        }
+        _ => None,
+    }
+}
+
+fn stop_reason(e: &etherparse::err::packet::SliceError) -> Skip {
+    use etherparse::err::packet::SliceError;
+    match e {
+        SliceError::Len(_) => Skip::TruncatedHeader,
+        _ => Skip::BadHeader,
+    }
+}

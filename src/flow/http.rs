@@ -1,0 +1,209 @@
+//! HTTP/1.x sniffing from the first bytes of a segment: request lines (what
+//! was lost in a race, and whether retrying it is safe), status lines (which
+//! side is the server) and the `Keep-Alive: timeout=N` header (the server's
+//! own word on its idle timeout). No full parser: racecap only needs these.
+
+/// HTTP methods, as far as retry safety goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Connect,
+    Options,
+    Trace,
+    Patch,
+}
+
+impl Method {
+    const ALL: [(Method, &'static [u8]); 9] = [
+        (Method::Get, b"GET"),
+        (Method::Head, b"HEAD"),
+        (Method::Post, b"POST"),
+        (Method::Put, b"PUT"),
+        (Method::Delete, b"DELETE"),
+        (Method::Connect, b"CONNECT"),
+        (Method::Options, b"OPTIONS"),
+        (Method::Trace, b"TRACE"),
+        (Method::Patch, b"PATCH"),
+    ];
+
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Connect => "CONNECT",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Patch => "PATCH",
+        }
+    }
+
+    /// Idempotent per RFC 9110 §9.2.2: the safe methods plus PUT and DELETE.
+    /// Only these may be retried after a reset without risking a double effect.
+    pub fn idempotent(self) -> bool {
+        matches!(
+            self,
+            Method::Get
+                | Method::Head
+                | Method::Options
+                | Method::Trace
+                | Method::Put
+                | Method::Delete
+        )
+    }
+}
+
+/// Longest path kept for a report (longer ones are cut, with "…").
+const MAX_PATH: usize = 200;
+
+/// A request line: method and path (the version is not kept).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestLine {
+    pub method: Method,
+    pub path: Box<str>,
+}
+
+/// Parses `METHOD SP target SP HTTP/1.x` from the start of a payload. The
+/// line may be cut by the snaplen after the target; the target must be there.
+pub fn request_line(payload: &[u8]) -> Option<RequestLine> {
+    let (method, rest) = Method::ALL.iter().find_map(|(m, name)| {
+        let rest = payload.strip_prefix(*name)?.strip_prefix(b" ")?;
+        Some((*m, rest))
+    })?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n')
+        .unwrap_or(rest.len());
+    let target = &rest[..end];
+    if target.is_empty() || target.iter().any(|&b| !(0x21..0x7f).contains(&b)) {
+        return None;
+    }
+    let after = &rest[end..];
+    let complete = after.starts_with(b" HTTP/1.");
+    let cut = end == rest.len() || (after.len() < 8 && b" HTTP/1.".starts_with(after));
+    if !complete && !cut {
+        return None;
+    }
+    let mut path = String::from_utf8_lossy(&target[..target.len().min(MAX_PATH)]).into_owned();
+    if target.len() > MAX_PATH {
+        path.push('…');
+    }
+    Some(RequestLine {
+        method,
+        path: path.into_boxed_str(),
+    })
+}
+
+/// True when a payload starts like a request line (cheap check for roles).
+pub fn looks_like_request(payload: &[u8]) -> bool {
+    Method::ALL.iter().any(|(_, name)| {
+        payload.len() > name.len() && payload.starts_with(name) && payload[name.len()] == b' '
+    })
+}
+
+/// The status code of an `HTTP/1.x NNN` status line.
+pub fn status_line(payload: &[u8]) -> Option<u16> {
+    let rest = payload.strip_prefix(b"HTTP/1.")?;
+    if rest.len() < 5 || rest[1] != b' ' {
+        return None;
+    }
+    let code = &rest[2..5];
+    if !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')))
+}
+
+/// `timeout=N` of a `Keep-Alive` header in the captured part of a response
+/// head, in seconds.
+pub fn keep_alive_timeout(payload: &[u8]) -> Option<u32> {
+    let head_end = find(payload, b"\r\n\r\n").unwrap_or(payload.len());
+    let head = &payload[..head_end];
+    let mut at = 0;
+    while let Some(i) = find(&head[at..], b"\n") {
+        let line = &head[at + i + 1..];
+        at += i + 1;
+        if line.len() < 11 || !line[..11].eq_ignore_ascii_case(b"keep-alive:") {
+            continue;
+        }
+        let value = &line[11..line
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(line.len())];
+        for param in value.split(|&b| b == b',') {
+            let param = param.trim_ascii();
+            if param.len() > 8 && param[..8].eq_ignore_ascii_case(b"timeout=") {
+                let digits = &param[8..];
+                if !digits.is_empty() && digits.len() <= 9 && digits.iter().all(u8::is_ascii_digit)
+                {
+                    return Some(
+                        digits
+                            .iter()
+                            .fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')),
+                    );
+                }
+            }
+        }
+    }
+    None
+}
+
+/// True when the captured response head says `Connection: close`.
+pub fn connection_close(payload: &[u8]) -> bool {
+    let head_end = find(payload, b"\r\n\r\n").unwrap_or(payload.len());
+    let head = &payload[..head_end];
+    head.split(|&b| b == b'\n').any(|line| {
+        line.len() >= 11
+            && line[..11].eq_ignore_ascii_case(b"connection:")
+            && line[11..].trim_ascii().eq_ignore_ascii_case(b"close")
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn test_request_line() {
+        let r = request_line(b"GET /callback?x=1 HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert_eq!((r.method, &*r.path), (Method::Get, "/callback?x=1"));
+        let r = request_line(b"POST /orders HTT").unwrap();
+        assert_eq!((r.method, &*r.path), (Method::Post, "/orders"));
+        assert!(request_line(b"POST /orders").is_some());
+        assert!(request_line(b"GETX / HTTP/1.1").is_none());
+        assert!(request_line(b"GET  HTTP/1.1").is_none());
+        assert!(request_line(b"\x16\x03\x01").is_none());
+        assert!(request_line(b"GET / SMTP").is_none());
+        assert!(
+            Method::Put.idempotent() && !Method::Post.idempotent() && !Method::Patch.idempotent()
+        );
+    }
+
+    #[test]
+    fn test_status_and_keep_alive() {
+        let resp = b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nhi";
+        assert_eq!(status_line(resp), Some(200));
+        assert_eq!(keep_alive_timeout(resp), Some(5));
+        assert!(!connection_close(resp));
+        let resp =
+            b"HTTP/1.0 503 x\r\nkeep-alive: max=100, TIMEOUT=75\r\nConnection: Close\r\n\r\n";
+        assert_eq!(status_line(resp), Some(503));
+        assert_eq!(keep_alive_timeout(resp), Some(75));
+        assert!(connection_close(resp));
+        assert_eq!(
+            keep_alive_timeout(b"HTTP/1.1 200 OK\r\n\r\nKeep-Alive: timeout=9\r\n"),
+            None
+        );
+    }
+}

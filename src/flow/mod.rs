@@ -1,0 +1,105 @@
+//! Flow tracking: segments → connections. One entry per open connection,
+//! keyed by a direction-free 4-tuple plus VLAN ids; each direction tracks its
+//! own sequence space so that retransmitted and reordered segments are
+//! recognised. Closed connections leave the table after a grace period.
+
+pub mod conn;
+pub mod http;
+pub mod table;
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::net::IpAddr;
+
+pub use conn::{Conn, Half, Pending, Side, State};
+pub use table::{FlowTable, TableEvent};
+
+/// One end of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+/// Direction-free connection key: the two endpoints in sorted order plus the
+/// VLAN ids (the same 4-tuple on two VLANs is two connections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub vlan: u32,
+    pub lo: Endpoint,
+    pub hi: Endpoint,
+}
+
+impl FlowKey {
+    /// The key of a segment from `src` to `dst`, and whether `src` is `lo`.
+    pub fn new(vlan: u32, src: Endpoint, dst: Endpoint) -> (FlowKey, bool) {
+        if src <= dst {
+            (
+                FlowKey {
+                    vlan,
+                    lo: src,
+                    hi: dst,
+                },
+                true,
+            )
+        } else {
+            (
+                FlowKey {
+                    vlan,
+                    lo: dst,
+                    hi: src,
+                },
+                false,
+            )
+        }
+    }
+}
+
+/// A TCP sequence number, compared with serial-number arithmetic
+/// (RFC 1982; smoltcp's `SeqNumber`): `a < b` when `b` is less than 2^31 ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Seq(pub u32);
+
+impl Seq {
+    /// Bytes from `other` up to `self` (negative if `self` is behind).
+    pub fn diff(self, other: Seq) -> i64 {
+        i64::from(self.0.wrapping_sub(other.0) as i32)
+    }
+}
+
+impl std::ops::Add<u32> for Seq {
+    type Output = Seq;
+    /// `self + n`, wrapping.
+    fn add(self, n: u32) -> Seq {
+        Seq(self.0.wrapping_add(n))
+    }
+}
+
+impl PartialOrd for Seq {
+    fn partial_cmp(&self, other: &Seq) -> Option<Ordering> {
+        Some((self.0.wrapping_sub(other.0) as i32).cmp(&0))
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn test_seq_wraps() {
+        assert!(Seq(0xffff_fff0) < Seq(0x10));
+        assert!(Seq(0x10) > Seq(0xffff_fff0));
+        assert_eq!(Seq(0x10).diff(Seq(0xffff_fff0)), 0x20);
+        assert_eq!(Seq(0xffff_fff0) + 0x20, Seq(0x10));
+        assert!(Seq(5) <= Seq(5));
+    }
+}

@@ -1,0 +1,326 @@
+//! Tables for people. The first lines answer the question users come with
+//! (which server, which timeout, how many races, what to change); the tables
+//! after them are the evidence. No colour, so `NO_COLOR` and pipes need no
+//! special case; no terminal-width wrapping, so output is the same anywhere.
+
+use std::fmt::Write as _;
+
+use comfy_table::{ContentArrangement, Table, presets};
+
+use racecap::report::{Report, ServerReport};
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .force_no_tty()
+        .set_header(header.iter().copied());
+    t
+}
+
+fn secs(ms: f64) -> String {
+    format!("{:.3} s", ms / 1000.0)
+}
+
+fn opt_secs(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "-".into(), secs)
+}
+
+/// Time of day with ns from an RFC 3339 timestamp (the date is in the
+/// capture section).
+fn clock(ts: &str) -> &str {
+    ts.split_once('T')
+        .map_or(ts, |(_, t)| t.trim_end_matches('Z'))
+}
+
+fn headline(s: &ServerReport, out: &mut String) {
+    let _ = write!(out, "Server {}: ", s.endpoint);
+    match (&s.idle_timeout, s.idle_timeout_longer_than_ms) {
+        (Some(d), _) => {
+            let _ = write!(
+                out,
+                "closes idle connections after ≈ {} (n={}, {} {}–{})",
+                secs(d.estimate_ms),
+                d.n,
+                if d.tight { "tight" } else { "spread" },
+                secs(d.cluster_min_ms),
+                secs(d.cluster_max_ms)
+            );
+        }
+        (None, Some(x)) => {
+            let _ = write!(out, "idle timeout not observed, longer than {}", secs(x));
+        }
+        (None, None) => {
+            let _ = write!(out, "idle timeout not observed");
+        }
+    }
+    if let Some(h) = s.keep_alive_header_s {
+        let _ = write!(
+            out,
+            "; advertises Keep-Alive: timeout={h}{}",
+            if s.keep_alive_header_disagrees {
+                " (disagrees with the measured closes)"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(c) = s.matches.first() {
+        let _ = write!(out, "; looks like {}", c.note);
+    }
+    out.push('\n');
+    if let Some(r) = s.reuse_window_ms {
+        let _ = writeln!(
+            out,
+            "  Clients reused idle connections after up to {} ({} reused requests).",
+            secs(r),
+            s.reused_requests
+        );
+    }
+    if s.races > 0 {
+        let _ = writeln!(
+            out,
+            "  {} keep-alive race{} ({} retried by the proxy){}.",
+            s.races,
+            if s.races == 1 { "" } else { "s" },
+            s.retried_races,
+            s.race_rate
+                .map(|r| format!(", {:.2} % of reused requests", r * 100.0))
+                .unwrap_or_default()
+        );
+    }
+    if s.mismatch {
+        let _ = writeln!(
+            out,
+            "  MISMATCH: clients keep connections longer than this server does."
+        );
+    }
+    for (i, r) in s.recommendations.iter().enumerate() {
+        let _ = writeln!(out, "  Fix {} ({}): {}", i + 1, r.side, r.text);
+        if let Some(snippet) = &r.snippet {
+            for line in snippet.lines() {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+    }
+}
+
+/// The whole report as text.
+pub fn tables(r: &Report, connections: bool) -> String {
+    let mut out = String::new();
+    let c = &r.capture;
+    let _ = writeln!(
+        out,
+        "racecap {}: {} packets, {} TCP connections, {} → {}",
+        r.tool.version,
+        c.packets,
+        c.connections,
+        c.first.as_deref().unwrap_or("-"),
+        c.last.as_deref().unwrap_or("-")
+    );
+    let interesting: Vec<&ServerReport> = r
+        .servers
+        .iter()
+        .filter(|s| s.races > 0 || s.mismatch || s.idle_timeout.is_some())
+        .collect();
+    if !interesting.is_empty() {
+        out.push('\n');
+        for s in interesting {
+            headline(s, &mut out);
+        }
+    }
+
+    out.push('\n');
+    let mut t = table(&["verdict", "connections"]);
+    for (v, n) in &r.verdict_counts {
+        if *n > 0 {
+            t.add_row(vec![v.to_string(), n.to_string()]);
+        }
+    }
+    let _ = writeln!(out, "{t}");
+
+    if !r.findings.is_empty() {
+        let _ = writeln!(out, "\nFindings ({}):", r.findings.len());
+        let mut t = table(&[
+            "at",
+            "verdict",
+            "client → server",
+            "kind",
+            "idle before FIN",
+            "FIN → request",
+            "request",
+            "RST",
+            "retried",
+        ]);
+        for f in &r.findings {
+            let (kind, idle, gap, req, rst, retried) = match &f.race {
+                Some(x) => (
+                    x.kind.to_string(),
+                    opt_secs(x.idle_before_fin_ms),
+                    secs(x.fin_to_request_ms),
+                    x.request.as_ref().map_or("-".into(), |q| {
+                        format!(
+                            "{} {}{}",
+                            q.method,
+                            q.path,
+                            if q.idempotent {
+                                ""
+                            } else {
+                                " (not idempotent)"
+                            }
+                        )
+                    }),
+                    x.rst_at
+                        .as_deref()
+                        .map_or("none".into(), |t| clock(t).to_string()),
+                    if x.retried { "yes" } else { "no" }.to_string(),
+                ),
+                None => {
+                    let req = f
+                        .reset
+                        .as_ref()
+                        .and_then(|x| x.request.as_ref())
+                        .map_or("-".into(), |q| format!("{} {}", q.method, q.path));
+                    let rst = f
+                        .reset
+                        .as_ref()
+                        .map_or("-".into(), |x| format!("{} by {}", clock(&x.rst_at), x.by));
+                    ("-".into(), "-".into(), "-".into(), req, rst, "-".into())
+                }
+            };
+            t.add_row(vec![
+                clock(&f.at).to_string(),
+                f.verdict.to_string(),
+                format!("{} → {}", f.client, f.server),
+                kind,
+                idle,
+                gap,
+                req,
+                rst,
+                retried,
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+
+    if !r.servers.is_empty() {
+        let _ = writeln!(out, "\nServers:");
+        let mut t = table(&[
+            "server",
+            "conns",
+            "idle timeout (server FIN)",
+            "Keep-Alive",
+            "reuse window",
+            "client idle FIN",
+            "races",
+            "retried",
+            "mismatch",
+        ]);
+        for s in &r.servers {
+            let idle = match (&s.idle_timeout, s.idle_timeout_longer_than_ms) {
+                (Some(d), _) => format!(
+                    "{} (n={}, {}–{})",
+                    secs(d.estimate_ms),
+                    d.n,
+                    secs(d.min_ms),
+                    secs(d.max_ms)
+                ),
+                (None, Some(x)) => format!("> {}", secs(x)),
+                (None, None) => "-".into(),
+            };
+            t.add_row(vec![
+                s.endpoint.clone(),
+                s.connections.to_string(),
+                idle,
+                s.keep_alive_header_s
+                    .map_or("-".into(), |h| format!("{h} s")),
+                opt_secs(s.reuse_window_ms),
+                opt_secs(s.idle_before_client_fin.as_ref().map(|d| d.estimate_ms)),
+                s.races.to_string(),
+                s.retried_races.to_string(),
+                if s.mismatch { "YES" } else { "no" }.to_string(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+
+    if connections && let Some(conns) = &r.connections {
+        let _ = writeln!(out, "\nConnections ({}):", conns.len());
+        let mut t = table(&[
+            "start",
+            "client → server",
+            "verdict",
+            "history",
+            "duration",
+            "requests",
+            "bytes →",
+            "bytes ←",
+        ]);
+        for c in conns {
+            t.add_row(vec![
+                clock(&c.start).to_string(),
+                format!("{} → {}", c.client, c.server),
+                c.verdict.to_string(),
+                c.history.clone(),
+                secs(c.duration_ms),
+                c.requests.to_string(),
+                c.bytes_to_server.to_string(),
+                c.bytes_to_client.to_string(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+
+    let _ = writeln!(out, "\nCapture:");
+    let mut t = table(&[
+        "file",
+        "format",
+        "link types",
+        "packets",
+        "bytes",
+        "first",
+        "last",
+    ]);
+    for f in &c.files {
+        t.add_row(vec![
+            f.name.clone(),
+            format!("{}{}", f.format, if f.gzip { "+gzip" } else { "" }),
+            f.link_types.join(","),
+            f.packets.to_string(),
+            f.bytes.to_string(),
+            f.first.clone().unwrap_or_else(|| "-".into()),
+            f.last.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    let skipped: Vec<String> = c
+        .skipped
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "TCP segments {}, distinct 4-tuples {}, connections {}, peak open {}; skipped: {}",
+        c.tcp_segments,
+        c.connections_4tuples,
+        c.connections,
+        c.peak_open_connections,
+        if skipped.is_empty() {
+            "none".to_string()
+        } else {
+            skipped.join(", ")
+        }
+    );
+    if c.payload_cut_by_snaplen > 0 {
+        let _ = writeln!(
+            out,
+            "{} segments had their payload cut by the snaplen (headers still read; not packet loss)",
+            c.payload_cut_by_snaplen
+        );
+    }
+    for w in &c.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}

@@ -1,0 +1,598 @@
+//! Streaming reader for classic pcap and pcapng, plain or gzip-compressed,
+//! from any `Read` (a file, standard input, a pipe from `kubectl sniff`).
+//!
+//! Memory is one block buffer whatever the length of the input: records are
+//! parsed in place and handed out as borrowed [`Frame`]s. pcap-parser parses
+//! the file and section headers and the interface descriptions (options,
+//! `if_tsresol`, `if_tsoffset`); the per-packet records (legacy records,
+//! Enhanced and Simple Packet Blocks) are read here directly so that no packet
+//! costs an allocation (pcap-parser's EPB parser collects options in a Vec).
+
+use std::io::{self, Read};
+
+use pcap_parser::pcapng::{
+    InterfaceDescriptionBlock, parse_interfacedescriptionblock_be,
+    parse_interfacedescriptionblock_le, parse_sectionheaderblock,
+};
+use pcap_parser::{PcapHeader, parse_pcap_header};
+
+use super::Frame;
+
+/// Largest record we accept. libpcap and Wireshark refuse records above
+/// 256 KiB (`MAXIMUM_SNAPLEN` in libpcap's pcap-int.h) unless the file's
+/// snaplen says more; a larger length is a damaged record header, not a packet.
+const MAX_RECORD: usize = 262_144;
+/// Largest pcapng block we accept (a packet block plus generous options).
+const MAX_BLOCK: usize = 16 * 1024 * 1024;
+/// Bytes asked of the input per read.
+const READ_CHUNK: usize = 1 << 20;
+
+const PCAPNG_SHB: u32 = 0x0A0D_0D0A;
+const PCAPNG_IDB: u32 = 0x0000_0001;
+const PCAPNG_SPB: u32 = 0x0000_0003;
+const PCAPNG_EPB: u32 = 0x0000_0006;
+const PCAPNG_BOM: u32 = 0x1A2B_3C4D;
+
+/// The container format of one input, as detected from its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Classic pcap; `nanos` for the a1b23c4d magic, `big_endian` for
+    /// captures written on big-endian machines.
+    Pcap { nanos: bool, big_endian: bool },
+    /// pcapng (any number of sections and interfaces).
+    Pcapng,
+}
+
+impl FileFormat {
+    /// A short human name: "pcap", "pcap-ns", "pcap-be", "pcapng".
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFormat::Pcap {
+                nanos: false,
+                big_endian: false,
+            } => "pcap",
+            FileFormat::Pcap {
+                nanos: true,
+                big_endian: false,
+            } => "pcap-ns",
+            FileFormat::Pcap {
+                nanos: false,
+                big_endian: true,
+            } => "pcap-be",
+            FileFormat::Pcap {
+                nanos: true,
+                big_endian: true,
+            } => "pcap-ns-be",
+            FileFormat::Pcapng => "pcapng",
+        }
+    }
+}
+
+/// Why reading stopped early or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The input could not be read at all.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The input is empty.
+    #[error("empty input (0 bytes), not a capture")]
+    Empty,
+    /// The first bytes are neither a pcap nor a pcapng magic.
+    #[error("not a pcap or pcapng capture (starts with {0})")]
+    NotACapture(String),
+    /// The input ends in the middle of a record: a capture still being
+    /// written, or a broken download. Everything before is valid.
+    #[error("cut off in the middle of a record at byte {offset}")]
+    Truncated { offset: u64 },
+    /// A record or block header makes no sense (absurd length, bad magic).
+    /// Everything before is valid; nothing after can be trusted.
+    #[error("damaged record at byte {offset}: {what}")]
+    Damaged { offset: u64, what: String },
+}
+
+impl ReadError {
+    /// True when the error ends the input but leaves what was read valid
+    /// (report so far plus a warning), false when nothing could be read.
+    pub fn is_partial(&self) -> bool {
+        matches!(
+            self,
+            ReadError::Truncated { .. } | ReadError::Damaged { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    linktype: u16,
+    /// Timestamp units per second.
+    units_per_sec: u64,
+    /// `if_tsoffset`, in seconds.
+    offset_s: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    ts_ns: i64,
+    linktype: u16,
+    origlen: u32,
+    start: usize,
+    len: usize,
+}
+
+/// A streaming reader over one capture.
+pub struct CaptureReader {
+    input: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// Bytes of the (decompressed) input consumed before `buf[start]`.
+    consumed: u64,
+    format: FileFormat,
+    gzip: bool,
+    pcap: Option<PcapHeader>,
+    ng_big_endian: bool,
+    interfaces: Vec<Interface>,
+    current: Option<Current>,
+    /// Link types seen, in order of first appearance.
+    linktypes: Vec<u16>,
+    /// Packets whose pcapng interface id names no interface.
+    pub bad_interface: u64,
+}
+
+impl CaptureReader {
+    /// Detects the format (gzip, pcap, pcapng) from the first bytes and reads
+    /// the file header.
+    pub fn new<R: Read + Send + 'static>(mut input: R) -> Result<CaptureReader, ReadError> {
+        let mut head = [0u8; 4];
+        let n = read_up_to(&mut input, &mut head)?;
+        if n == 0 {
+            return Err(ReadError::Empty);
+        }
+        let prefix = io::Cursor::new(head[..n].to_vec());
+        let gzip = n >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+        let input: Box<dyn Read + Send> = if gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(
+                prefix.chain(input),
+            )))
+        } else {
+            Box::new(prefix.chain(input))
+        };
+        let mut reader = CaptureReader {
+            input,
+            buf: vec![0; READ_CHUNK * 2],
+            start: 0,
+            end: 0,
+            eof: false,
+            consumed: 0,
+            format: FileFormat::Pcapng,
+            gzip,
+            pcap: None,
+            ng_big_endian: false,
+            interfaces: Vec::new(),
+            current: None,
+            linktypes: Vec::new(),
+            bad_interface: 0,
+        };
+        reader.read_header()?;
+        Ok(reader)
+    }
+
+    /// The detected container format.
+    pub fn format(&self) -> FileFormat {
+        self.format
+    }
+
+    /// Whether the input was gzip-compressed.
+    pub fn gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// Link types seen so far (for pcap: the file's; for pcapng: every
+    /// interface description), in order of first appearance.
+    pub fn linktypes(&self) -> &[u16] {
+        &self.linktypes
+    }
+
+    /// Bytes of the decompressed input consumed so far.
+    pub fn position(&self) -> u64 {
+        self.consumed
+    }
+
+    fn note_linktype(&mut self, lt: u16) {
+        if !self.linktypes.contains(&lt) {
+            self.linktypes.push(lt);
+        }
+    }
+
+    fn read_header(&mut self) -> Result<(), ReadError> {
+        self.fill(4)?;
+        let avail = &self.buf[self.start..self.end];
+        if avail.len() < 4 {
+            return Err(ReadError::NotACapture(hex(avail)));
+        }
+        let magic = u32::from_le_bytes([avail[0], avail[1], avail[2], avail[3]]);
+        if magic == PCAPNG_SHB {
+            self.format = FileFormat::Pcapng;
+            // The section header is read by `advance` like every other block.
+            return Ok(());
+        }
+        let known = matches!(
+            magic,
+            0xa1b2_c3d4 | 0xa1b2_3c4d | 0xd4c3_b2a1 | 0x4d3c_b2a1 | 0xa1b2_cd34 | 0x34cd_b2a1
+        );
+        if !known {
+            return Err(ReadError::NotACapture(hex(&avail[..4])));
+        }
+        self.fill(24)?;
+        if self.end - self.start < 24 {
+            return Err(ReadError::Truncated {
+                offset: self.consumed,
+            });
+        }
+        let header = match parse_pcap_header(&self.buf[self.start..self.end]) {
+            Ok((_, h)) => h,
+            Err(_) => {
+                return Err(ReadError::NotACapture(hex(
+                    &self.buf[self.start..self.start + 4]
+                )));
+            }
+        };
+        if header.is_modified_format() {
+            return Err(ReadError::NotACapture(
+                "a1b2cd34: the 'modified' (Kuznetzov) pcap format is not supported".into(),
+            ));
+        }
+        self.format = FileFormat::Pcap {
+            nanos: header.is_nanosecond_precision(),
+            big_endian: header.is_bigendian(),
+        };
+        let lt = (header.network.0 as u32 & 0xffff) as u16;
+        self.note_linktype(lt);
+        self.pcap = Some(header);
+        self.consume(24);
+        Ok(())
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.consumed += n as u64;
+    }
+
+    /// Makes at least `need` bytes available from `start`, unless the input
+    /// ends first. Never grows the buffer past what one record may need.
+    fn fill(&mut self, need: usize) -> Result<(), ReadError> {
+        if self.end - self.start >= need {
+            return Ok(());
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if need > self.buf.len() {
+            self.buf.resize(need.next_power_of_two(), 0);
+        }
+        while self.end < need && !self.eof {
+            // Read in large chunks: one syscall per megabyte, not per record.
+            let want = (self.buf.len() - self.end).min(READ_CHUNK.max(need - self.end));
+            match self.input.read(&mut self.buf[self.end..self.end + want]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A gzip stream that ends early reports UnexpectedEof: the data
+                // before it is valid, the rest is cut off.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.eof = true,
+                Err(e) if self.gzip => {
+                    return Err(ReadError::Damaged {
+                        offset: self.consumed + (self.end - self.start) as u64,
+                        what: format!("gzip stream: {e}"),
+                    });
+                }
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The frame read by the last successful [`advance`](Self::advance).
+    pub fn current(&self) -> Option<Frame<'_>> {
+        self.current.map(|c| Frame {
+            ts_ns: c.ts_ns,
+            linktype: c.linktype,
+            origlen: c.origlen,
+            data: &self.buf[c.start..c.start + c.len],
+        })
+    }
+
+    /// Timestamp of the current frame.
+    pub fn current_ts(&self) -> Option<i64> {
+        self.current.map(|c| c.ts_ns)
+    }
+
+    /// Reads the next frame. `Ok(false)` at a clean end of input.
+    pub fn advance(&mut self) -> Result<bool, ReadError> {
+        // The previous record's bytes were left in place for the caller; from
+        // here on they may be overwritten.
+        self.current = None;
+        let r = match self.format {
+            FileFormat::Pcap { nanos, big_endian } => self.next_pcap(nanos, big_endian),
+            FileFormat::Pcapng => self.next_pcapng(),
+        };
+        match r {
+            Ok(Some(c)) => {
+                self.current = Some(c);
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn next_pcap(&mut self, nanos: bool, be: bool) -> Result<Option<Current>, ReadError> {
+        self.fill(16)?;
+        let avail = self.end - self.start;
+        if avail == 0 {
+            return Ok(None);
+        }
+        if avail < 16 {
+            return Err(ReadError::Truncated {
+                offset: self.consumed,
+            });
+        }
+        let h = &self.buf[self.start..self.start + 16];
+        let rd = |i: usize| {
+            let b = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+            if be {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        };
+        let (sec, frac, caplen, origlen) = (rd(0), rd(4), rd(8) as usize, rd(12));
+        let snaplen = self.pcap.as_ref().map_or(0, |p| p.snaplen as usize);
+        if caplen > MAX_RECORD.max(snaplen) {
+            return Err(ReadError::Damaged {
+                offset: self.consumed,
+                what: format!("record length {caplen} is larger than any packet"),
+            });
+        }
+        self.fill(16 + caplen)?;
+        if self.end - self.start < 16 + caplen {
+            return Err(ReadError::Truncated {
+                offset: self.consumed,
+            });
+        }
+        let frac_ns = if nanos {
+            frac as i64
+        } else {
+            frac as i64 * 1000
+        };
+        let ts_ns = sec as i64 * 1_000_000_000 + frac_ns;
+        let linktype = self.linktypes[0];
+        let cur = Current {
+            ts_ns,
+            linktype,
+            origlen: origlen.max(caplen as u32),
+            start: self.start + 16,
+            len: caplen,
+        };
+        self.consume(16 + caplen);
+        Ok(Some(cur))
+    }
+
+    fn ng_u32(&self, at: usize) -> u32 {
+        let b = [
+            self.buf[at],
+            self.buf[at + 1],
+            self.buf[at + 2],
+            self.buf[at + 3],
+        ];
+        if self.ng_big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+
+    fn next_pcapng(&mut self) -> Result<Option<Current>, ReadError> {
+        loop {
+            self.fill(12)?;
+            let avail = self.end - self.start;
+            if avail == 0 {
+                return Ok(None);
+            }
+            if avail < 12 {
+                return Err(ReadError::Truncated {
+                    offset: self.consumed,
+                });
+            }
+            let s = self.start;
+            let raw_type = u32::from_le_bytes([
+                self.buf[s],
+                self.buf[s + 1],
+                self.buf[s + 2],
+                self.buf[s + 3],
+            ]);
+            if raw_type == PCAPNG_SHB {
+                // The byte-order magic decides how to read the rest, including
+                // this block's own length.
+                let bom = u32::from_le_bytes([
+                    self.buf[s + 8],
+                    self.buf[s + 9],
+                    self.buf[s + 10],
+                    self.buf[s + 11],
+                ]);
+                self.ng_big_endian = match bom {
+                    PCAPNG_BOM => false,
+                    x if x.swap_bytes() == PCAPNG_BOM => true,
+                    _ => {
+                        return Err(ReadError::Damaged {
+                            offset: self.consumed,
+                            what: "pcapng section header with a bad byte-order magic".into(),
+                        });
+                    }
+                };
+            } else if self.interfaces.is_empty() && self.consumed == 0 {
+                return Err(ReadError::NotACapture(hex(&self.buf[s..s + 4])));
+            }
+            let block_type = self.ng_u32(s);
+            let len = self.ng_u32(s + 4) as usize;
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_BLOCK {
+                return Err(ReadError::Damaged {
+                    offset: self.consumed,
+                    what: format!("pcapng block of type {block_type:#x} claims length {len}"),
+                });
+            }
+            self.fill(len)?;
+            if self.end - self.start < len {
+                return Err(ReadError::Truncated {
+                    offset: self.consumed,
+                });
+            }
+            let block_start = self.start;
+            let offset = self.consumed;
+            self.consume(len);
+            match block_type {
+                PCAPNG_SHB => {
+                    let block = &self.buf[block_start..block_start + len];
+                    if parse_sectionheaderblock(block).is_err() {
+                        return Err(ReadError::Damaged {
+                            offset,
+                            what: "unreadable pcapng section header".into(),
+                        });
+                    }
+                    // A new section starts a new list of interfaces.
+                    self.interfaces.clear();
+                }
+                PCAPNG_IDB => {
+                    let block = &self.buf[block_start..block_start + len];
+                    let parsed = if self.ng_big_endian {
+                        parse_interfacedescriptionblock_be(block)
+                    } else {
+                        parse_interfacedescriptionblock_le(block)
+                    };
+                    let idb: InterfaceDescriptionBlock = match parsed {
+                        Ok((_, idb)) => idb,
+                        Err(_) => {
+                            return Err(ReadError::Damaged {
+                                offset,
+                                what: "unreadable pcapng interface description".into(),
+                            });
+                        }
+                    };
+                    let lt = (idb.linktype.0 as u32 & 0xffff) as u16;
+                    let units_per_sec = ts_units(idb.if_tsresol);
+                    let iface = Interface {
+                        linktype: lt,
+                        units_per_sec,
+                        // pcap-parser 0.17 reads if_tsoffset as little-endian
+                        // whatever the section's byte order.
+                        offset_s: if self.ng_big_endian {
+                            idb.ts_offset().swap_bytes()
+                        } else {
+                            idb.ts_offset()
+                        },
+                    };
+                    self.interfaces.push(iface);
+                    self.note_linktype(lt);
+                }
+                PCAPNG_EPB => {
+                    if len < 32 {
+                        return Err(ReadError::Damaged {
+                            offset,
+                            what: "pcapng enhanced packet block too short".into(),
+                        });
+                    }
+                    let b = block_start;
+                    let if_id = self.ng_u32(b + 8) as usize;
+                    let ts = ((self.ng_u32(b + 12) as u64) << 32) | self.ng_u32(b + 16) as u64;
+                    let caplen = self.ng_u32(b + 20) as usize;
+                    let origlen = self.ng_u32(b + 24);
+                    if caplen > len - 32 {
+                        return Err(ReadError::Damaged {
+                            offset,
+                            what: format!("packet length {caplen} exceeds its block ({len})"),
+                        });
+                    }
+                    let Some(iface) = self.interfaces.get(if_id).copied() else {
+                        self.bad_interface += 1;
+                        continue;
+                    };
+                    return Ok(Some(Current {
+                        ts_ns: ts_to_ns(ts, iface),
+                        linktype: iface.linktype,
+                        origlen: origlen.max(caplen as u32),
+                        start: b + 28,
+                        len: caplen,
+                    }));
+                }
+                PCAPNG_SPB => {
+                    // Simple packets belong to interface 0 and carry no time.
+                    let b = block_start;
+                    let origlen = self.ng_u32(b + 8);
+                    let Some(iface) = self.interfaces.first().copied() else {
+                        self.bad_interface += 1;
+                        continue;
+                    };
+                    let caplen = (len - 16).min(origlen as usize);
+                    return Ok(Some(Current {
+                        ts_ns: 0,
+                        linktype: iface.linktype,
+                        origlen: origlen.max(caplen as u32),
+                        start: b + 12,
+                        len: caplen,
+                    }));
+                }
+                // Statistics, name resolution, custom and unknown blocks carry
+                // no packets; pcapng says readers skip what they don't know.
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Timestamp units per second for an `if_tsresol` value. Computed here
+/// because pcap-parser 0.17's `build_ts_resolution` rejects every power-of-two
+/// resolution (it compares the value with the flag bit still set to 63).
+fn ts_units(tsresol: u8) -> u64 {
+    let exp = u32::from(tsresol & 0x7f);
+    let units = if tsresol & 0x80 == 0 {
+        10u64.checked_pow(exp)
+    } else {
+        1u64.checked_shl(exp).filter(|_| exp < 64)
+    };
+    // An impossible resolution falls back to pcapng's default, microseconds.
+    units.unwrap_or(1_000_000).max(1)
+}
+
+fn ts_to_ns(ts: u64, iface: Interface) -> i64 {
+    let ns = if iface.units_per_sec == 1_000_000_000 {
+        ts as i128
+    } else {
+        ts as i128 * 1_000_000_000 / iface.units_per_sec as i128
+    };
+    let ns = ns + iface.offset_s as i128 * 1_000_000_000;
+    ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn hex(b: &[u8]) -> String {
+    let mut s = String::from("0x");
+    for x in b.iter().take(8) {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}

@@ -1,0 +1,155 @@
+//! Several captures on one command line are read as one timeline: a k-way
+//! merge by timestamp over streaming readers, so memory stays one buffer per
+//! input. Per-input counters are kept here for the report's file list.
+
+use super::{CaptureReader, FileFormat, Frame, ReadError};
+
+/// What one input held, for the report.
+#[derive(Debug, Clone)]
+pub struct InputStats {
+    /// The name the user gave ("-" for standard input).
+    pub name: String,
+    /// Detected container format.
+    pub format: FileFormat,
+    /// Whether it was gzip-compressed.
+    pub gzip: bool,
+    /// Link types seen.
+    pub linktypes: Vec<u16>,
+    /// Frames read.
+    pub packets: u64,
+    /// Captured bytes of those frames.
+    pub bytes: u64,
+    /// Earliest and latest frame timestamps (ns).
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+    /// Frames whose timestamp went backwards compared with the one before.
+    pub backwards: u64,
+    /// Packets naming a pcapng interface that was never described.
+    pub bad_interface: u64,
+    /// Why the input ended early, if it did (report so far plus a warning).
+    pub stopped: Option<String>,
+}
+
+/// A problem with one input that stops the whole run (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {error}")]
+pub struct SourceProblem {
+    /// The input's name.
+    pub file: String,
+    /// What went wrong.
+    pub error: ReadError,
+}
+
+struct Input {
+    reader: CaptureReader,
+    stats: InputStats,
+    done: bool,
+}
+
+/// Inputs merged into one stream of frames in timestamp order.
+pub struct Merged {
+    inputs: Vec<Input>,
+    last: Option<usize>,
+}
+
+impl Merged {
+    /// Starts reading every input (each is positioned on its first frame).
+    pub fn new(readers: Vec<(String, CaptureReader)>) -> Result<Merged, SourceProblem> {
+        let mut inputs = Vec::with_capacity(readers.len());
+        for (name, reader) in readers {
+            let stats = InputStats {
+                name,
+                format: reader.format(),
+                gzip: reader.gzip(),
+                linktypes: Vec::new(),
+                packets: 0,
+                bytes: 0,
+                first_ns: None,
+                last_ns: None,
+                backwards: 0,
+                bad_interface: 0,
+                stopped: None,
+            };
+            inputs.push(Input {
+                reader,
+                stats,
+                done: false,
+            });
+        }
+        let mut merged = Merged { inputs, last: None };
+        for i in 0..merged.inputs.len() {
+            merged.step(i)?;
+        }
+        Ok(merged)
+    }
+
+    fn step(&mut self, i: usize) -> Result<(), SourceProblem> {
+        let input = &mut self.inputs[i];
+        if input.done {
+            return Ok(());
+        }
+        match input.reader.advance() {
+            Ok(true) => {
+                let f = input.reader.current().expect("advance returned a frame");
+                let s = &mut input.stats;
+                s.packets += 1;
+                s.bytes += f.data.len() as u64;
+                if let Some(last) = s.last_ns
+                    && f.ts_ns < last
+                {
+                    s.backwards += 1;
+                }
+                s.first_ns = Some(s.first_ns.map_or(f.ts_ns, |v| v.min(f.ts_ns)));
+                s.last_ns = Some(s.last_ns.map_or(f.ts_ns, |v| v.max(f.ts_ns)));
+            }
+            Ok(false) => input.done = true,
+            Err(e) if e.is_partial() => {
+                input.stats.stopped = Some(e.to_string());
+                input.done = true;
+            }
+            Err(error) => {
+                return Err(SourceProblem {
+                    file: input.stats.name.clone(),
+                    error,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The next frame in timestamp order, with the index of its input.
+    pub fn next_frame(&mut self) -> Result<Option<(usize, Frame<'_>)>, SourceProblem> {
+        if let Some(i) = self.last.take() {
+            self.step(i)?;
+        }
+        let mut best: Option<(usize, i64)> = None;
+        for (i, input) in self.inputs.iter().enumerate() {
+            if input.done {
+                continue;
+            }
+            if let Some(ts) = input.reader.current_ts()
+                && best.is_none_or(|(_, b)| ts < b)
+            {
+                best = Some((i, ts));
+            }
+        }
+        let Some((i, _)) = best else {
+            return Ok(None);
+        };
+        self.last = Some(i);
+        Ok(self.inputs[i].reader.current().map(|f| (i, f)))
+    }
+
+    /// Per-input counters (complete once `next_frame` returned `None`).
+    pub fn stats(&self) -> Vec<InputStats> {
+        self.inputs
+            .iter()
+            .map(|i| {
+                let mut s = i.stats.clone();
+                s.linktypes = i.reader.linktypes().to_vec();
+                s.bad_interface = i.reader.bad_interface;
+                s
+            })
+            .collect()
+    }
+}

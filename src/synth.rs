@@ -1,0 +1,286 @@
+//! Synthetic TCP conversations with exact sequence numbers and timestamps,
+//! for tests, benchmarks and the capture generator. A [`Flow`] plays both
+//! ends of one connection and keeps their sequence spaces, so a test states
+//! only what happens ("server FIN at 5 s, request at 19.8 s, RST") and gets
+//! the packets a kernel would send; [`Link`] wraps them in any link layer.
+
+use std::net::IpAddr;
+
+use etherparse::{PacketBuilder, TcpHeader};
+
+use crate::decode::linktype;
+
+/// Link layer to wrap IP packets in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// Ethernet II, with zero, one or two 802.1Q tags (outer first).
+    Ethernet(Vec<u16>),
+    /// Raw IP (link type 101).
+    Raw,
+    /// Raw IPv4 / IPv6 (link types 228 / 229, chosen by the address family).
+    RawFamily,
+    /// Linux cooked capture v1 (113).
+    Sll,
+    /// Linux cooked capture v2 (276).
+    Sll2,
+    /// BSD loopback, host byte order (0).
+    Null,
+    /// OpenBSD loopback, network byte order (108).
+    Loop,
+}
+
+impl Link {
+    /// The link type number for a capture of this link.
+    pub fn linktype(&self, v6: bool) -> u16 {
+        match self {
+            Link::Ethernet(_) => linktype::ETHERNET,
+            Link::Raw => linktype::RAW,
+            Link::RawFamily if v6 => linktype::IPV6,
+            Link::RawFamily => linktype::IPV4,
+            Link::Sll => linktype::LINUX_SLL,
+            Link::Sll2 => linktype::LINUX_SLL2,
+            Link::Null => linktype::NULL,
+            Link::Loop => linktype::LOOP,
+        }
+    }
+
+    /// Wraps an IP packet.
+    pub fn wrap(&self, ip: &[u8], v6: bool) -> Vec<u8> {
+        let ethertype: u16 = if v6 { 0x86dd } else { 0x0800 };
+        let mut out = Vec::with_capacity(ip.len() + 24);
+        match self {
+            Link::Ethernet(tags) => {
+                out.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1]);
+                for (i, tag) in tags.iter().enumerate() {
+                    // QinQ: the outer tag is 802.1ad (0x88a8) when there are two.
+                    let tpid: u16 = if tags.len() == 2 && i == 0 {
+                        0x88a8
+                    } else {
+                        0x8100
+                    };
+                    out.extend_from_slice(&tpid.to_be_bytes());
+                    out.extend_from_slice(&tag.to_be_bytes());
+                }
+                out.extend_from_slice(&ethertype.to_be_bytes());
+            }
+            Link::Raw | Link::RawFamily => {}
+            Link::Sll => {
+                out.extend_from_slice(&[0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0]);
+                out.extend_from_slice(&ethertype.to_be_bytes());
+            }
+            Link::Sll2 => {
+                out.extend_from_slice(&ethertype.to_be_bytes());
+                out.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 1, 0, 6]);
+                out.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0, 0]);
+            }
+            Link::Null => {
+                let af: u32 = if v6 { 30 } else { 2 };
+                out.extend_from_slice(&af.to_le_bytes());
+            }
+            Link::Loop => {
+                let af: u32 = if v6 { 24 } else { 2 };
+                out.extend_from_slice(&af.to_be_bytes());
+            }
+        }
+        out.extend_from_slice(ip);
+        out
+    }
+}
+
+/// One synthetic packet.
+#[derive(Debug, Clone)]
+pub struct Packet {
+    pub ts_ns: i64,
+    /// The IP packet (no link header).
+    pub ip: Vec<u8>,
+    pub v6: bool,
+}
+
+/// TCP flags for [`Flow::seg`].
+pub mod flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+}
+
+/// Both ends of one TCP connection.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub client: (IpAddr, u16),
+    pub server: (IpAddr, u16),
+    /// Next sequence number each side will send.
+    pub client_next: u32,
+    pub server_next: u32,
+}
+
+/// Seconds to nanoseconds, for readable tests.
+pub fn secs(s: f64) -> i64 {
+    (s * 1e9).round() as i64
+}
+
+impl Flow {
+    /// A connection whose SYNs will carry these initial sequence numbers.
+    pub fn new(
+        client: (IpAddr, u16),
+        server: (IpAddr, u16),
+        client_isn: u32,
+        server_isn: u32,
+    ) -> Flow {
+        Flow {
+            client,
+            server,
+            client_next: client_isn,
+            server_next: server_isn,
+        }
+    }
+
+    /// Any segment. `ack` None sends no ACK flag. Sequence space advances by
+    /// the payload and by SYN/FIN, as a kernel's would.
+    pub fn seg(
+        &mut self,
+        ts_ns: i64,
+        from_client: bool,
+        flag_bits: u8,
+        payload: &[u8],
+        ack: Option<u32>,
+    ) -> Packet {
+        let (src, dst) = if from_client {
+            (self.client, self.server)
+        } else {
+            (self.server, self.client)
+        };
+        let next = if from_client {
+            &mut self.client_next
+        } else {
+            &mut self.server_next
+        };
+        let mut h = TcpHeader::new(src.1, dst.1, *next, 64240);
+        h.syn = flag_bits & flags::SYN != 0;
+        h.fin = flag_bits & flags::FIN != 0;
+        h.rst = flag_bits & flags::RST != 0;
+        h.psh = flag_bits & flags::PSH != 0;
+        if let Some(a) = ack {
+            h.ack = true;
+            h.acknowledgment_number = a;
+        }
+        let advance = payload.len() as u32 + u32::from(h.syn) + u32::from(h.fin);
+        if !h.rst {
+            *next = next.wrapping_add(advance);
+        }
+        let mut ip = Vec::with_capacity(60 + payload.len());
+        let v6 = match (src.0, dst.0) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                PacketBuilder::ipv4(s.octets(), d.octets(), 64)
+                    .tcp_header(h)
+                    .write(&mut ip, payload)
+                    .expect("writing to a Vec");
+                false
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                PacketBuilder::ipv6(s.octets(), d.octets(), 64)
+                    .tcp_header(h)
+                    .write(&mut ip, payload)
+                    .expect("writing to a Vec");
+                true
+            }
+            _ => panic!("client and server must share an address family"),
+        };
+        Packet { ts_ns, ip, v6 }
+    }
+
+    fn ack_of(&self, from_client: bool) -> u32 {
+        if from_client {
+            self.server_next
+        } else {
+            self.client_next
+        }
+    }
+
+    /// The three-way handshake at `t`, `t + rtt/2`, `t + rtt`.
+    pub fn handshake(&mut self, t: i64, rtt: i64) -> Vec<Packet> {
+        let syn = self.seg(t, true, flags::SYN, &[], None);
+        let a = self.client_next;
+        let synack = self.seg(t + rtt / 2, false, flags::SYN | flags::ACK, &[], Some(a));
+        let ack = self.ack(t + rtt, true);
+        vec![syn, synack, ack]
+    }
+
+    /// Data with PSH, acknowledging everything the peer sent.
+    pub fn data(&mut self, t: i64, from_client: bool, payload: &[u8]) -> Packet {
+        let a = self.ack_of(from_client);
+        self.seg(t, from_client, flags::PSH | flags::ACK, payload, Some(a))
+    }
+
+    /// A pure ACK of everything the peer sent.
+    pub fn ack(&mut self, t: i64, from_client: bool) -> Packet {
+        let a = self.ack_of(from_client);
+        self.seg(t, from_client, flags::ACK, &[], Some(a))
+    }
+
+    /// A FIN (with ACK of everything the peer sent).
+    pub fn fin(&mut self, t: i64, from_client: bool) -> Packet {
+        let a = self.ack_of(from_client);
+        self.seg(t, from_client, flags::FIN | flags::ACK, &[], Some(a))
+    }
+
+    /// A RST, as a kernel sends for data on a closed socket: its sequence
+    /// number is what the peer expects, no ACK.
+    pub fn rst(&mut self, t: i64, from_client: bool) -> Packet {
+        self.seg(t, from_client, flags::RST, &[], None)
+    }
+
+    /// An HTTP request from the client and the response to it `rtt` later
+    /// (with the client's ACK).
+    pub fn exchange(&mut self, t: i64, rtt: i64, request: &str, response: &str) -> Vec<Packet> {
+        vec![
+            self.data(t, true, request.as_bytes()),
+            self.data(t + rtt, false, response.as_bytes()),
+            self.ack(t + rtt + rtt / 2, true),
+        ]
+    }
+}
+
+/// A GET request line plus headers.
+pub fn get(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: backend\r\n\r\n")
+}
+
+/// A POST request with a small JSON body.
+pub fn post(path: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: backend\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+    )
+}
+
+/// A 200 response, with a `Keep-Alive: timeout=N` header when given.
+pub fn ok(keep_alive_s: Option<u32>) -> String {
+    match keep_alive_s {
+        Some(t) => format!(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout={t}\r\nContent-Length: 2\r\n\r\nok"
+        ),
+        None => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_string(),
+    }
+}
+
+/// Writes packets (sorted by time) as a classic pcap with nanosecond stamps.
+pub fn pcap(packets: &[Packet], link: &Link) -> Vec<u8> {
+    let v6 = packets.first().is_some_and(|p| p.v6);
+    let mut sorted: Vec<&Packet> = packets.iter().collect();
+    sorted.sort_by_key(|p| p.ts_ns);
+    let mut w = crate::write::PcapWriter::new(
+        Vec::new(),
+        link.linktype(v6),
+        65535,
+        true,
+        crate::write::Endian::Little,
+    )
+    .expect("writing to a Vec");
+    for p in sorted {
+        let frame = link.wrap(&p.ip, p.v6);
+        w.write(p.ts_ns, frame.len() as u32, &frame)
+            .expect("writing to a Vec");
+    }
+    w.finish().expect("writing to a Vec")
+}

@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests.
+
+use std::net::IpAddr;
+
+use racecap::analyzer::{self, Config};
+use racecap::report::{Finding, Report};
+use racecap::source::CaptureReader;
+use racecap::synth::{Link, Packet, pcap};
+
+/// Analyses capture bytes.
+pub fn analyze_bytes(bytes: Vec<u8>, cfg: Config) -> Report {
+    let reader = CaptureReader::new(std::io::Cursor::new(bytes)).expect("a capture");
+    analyzer::run(vec![("test".into(), reader)], cfg)
+        .expect("readable")
+        .0
+}
+
+/// Writes packets as an Ethernet pcap and analyses them, keeping connections.
+pub fn analyze(packets: &[Packet]) -> Report {
+    analyze_link(packets, &Link::Ethernet(vec![]))
+}
+
+/// Same, on another link layer.
+pub fn analyze_link(packets: &[Packet], link: &Link) -> Report {
+    analyze_bytes(
+        pcap(packets, link),
+        Config {
+            keep_connections: true,
+            ..Config::default()
+        },
+    )
+}
+
+/// Findings with this verdict.
+pub fn findings<'a>(r: &'a Report, verdict: &str) -> Vec<&'a Finding> {
+    r.findings.iter().filter(|f| f.verdict == verdict).collect()
+}
+
+/// Verdict of the only connection.
+pub fn only_verdict(r: &Report) -> &'static str {
+    let conns = r.connections.as_ref().expect("connections kept");
+    assert_eq!(conns.len(), 1, "{conns:#?}");
+    conns[0].verdict
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// The corpus folder, from RACECAP_CORPUS (set by .ci/run).
+pub fn corpus() -> Option<std::path::PathBuf> {
+    std::env::var_os("RACECAP_CORPUS").map(Into::into)
+}
