@@ -34,15 +34,14 @@ fn clock(ts: &str) -> &str {
 }
 
 fn headline(s: &ServerReport, out: &mut String) {
-    let _ = write!(out, "Server {}: ", s.endpoint);
+    let _ = write!(out, "{}: ", s.endpoint);
     match (&s.idle_timeout, s.idle_timeout_longer_than_ms) {
         (Some(d), _) => {
             let _ = write!(
                 out,
-                "closes idle connections after ≈ {} (n={}, {} {}–{})",
+                "closes idle connections after ≈ {} ({} closes, {}–{})",
                 secs(d.estimate_ms),
                 d.n,
-                if d.tight { "tight" } else { "spread" },
                 secs(d.cluster_min_ms),
                 secs(d.cluster_max_ms)
             );
@@ -57,7 +56,7 @@ fn headline(s: &ServerReport, out: &mut String) {
     if let Some(h) = s.keep_alive_header_s {
         let _ = write!(
             out,
-            "; advertises Keep-Alive: timeout={h}{}",
+            "; Keep-Alive: timeout={h}{}",
             if s.keep_alive_header_disagrees {
                 " (disagrees with the measured closes)"
             } else {
@@ -65,14 +64,14 @@ fn headline(s: &ServerReport, out: &mut String) {
             }
         );
     }
-    if let Some(c) = s.matches.first() {
-        let _ = write!(out, "; looks like {}", c.note);
-    }
     out.push('\n');
+    if let Some(c) = s.matches.first() {
+        let _ = writeln!(out, "  looks like {}", c.note);
+    }
     if let Some(r) = s.reuse_window_ms {
         let _ = writeln!(
             out,
-            "  Clients reused idle connections after up to {} ({} reused requests).",
+            "  the proxy reused idle connections after up to {} ({} reused requests)",
             secs(r),
             s.reused_requests
         );
@@ -80,26 +79,53 @@ fn headline(s: &ServerReport, out: &mut String) {
     if s.races > 0 {
         let _ = writeln!(
             out,
-            "  {} keep-alive race{} ({} retried by the proxy){}.",
+            "  {} keep-alive race{}, {} retried by the proxy{}",
             s.races,
             if s.races == 1 { "" } else { "s" },
             s.retried_races,
             s.race_rate
-                .map(|r| format!(", {:.2} % of reused requests", r * 100.0))
+                .map(|r| format!("; {:.1} % of reused requests", r * 100.0))
                 .unwrap_or_default()
         );
     }
     if s.mismatch {
         let _ = writeln!(
             out,
-            "  MISMATCH: clients keep connections longer than this server does."
+            "  MISMATCH: the proxy keeps idle connections longer than this server does"
         );
     }
-    for (i, r) in s.recommendations.iter().enumerate() {
-        let _ = writeln!(out, "  Fix {} ({}): {}", i + 1, r.side, r.text);
-        if let Some(snippet) = &r.snippet {
+}
+
+/// The fixes, once: servers that share a fix (same side and snippet) are
+/// listed together instead of repeating it.
+fn fixes(servers: &[&ServerReport], out: &mut String) {
+    let mut seen: Vec<(&str, Option<&str>, Vec<&str>, &str)> = Vec::new();
+    for s in servers {
+        for r in &s.recommendations {
+            let key = (r.side, r.snippet.as_deref());
+            match seen
+                .iter_mut()
+                .find(|(side, snip, _, _)| (*side, *snip) == key)
+            {
+                Some(entry) => entry.2.push(&s.endpoint),
+                None => seen.push((r.side, r.snippet.as_deref(), vec![&s.endpoint], &r.text)),
+            }
+        }
+    }
+    if seen.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nHow to fix it:");
+    for (i, (side, snippet, eps, text)) in seen.iter().enumerate() {
+        let which = if eps.len() == servers.len() {
+            String::new()
+        } else {
+            format!(" [{}]", eps.join(", "))
+        };
+        let _ = writeln!(out, "{}. {side}{which}: {text}", i + 1);
+        if let Some(snippet) = snippet {
             for line in snippet.lines() {
-                let _ = writeln!(out, "      {line}");
+                let _ = writeln!(out, "       {line}");
             }
         }
     }
@@ -118,6 +144,25 @@ pub fn tables(r: &Report, connections: bool) -> String {
         c.first.as_deref().unwrap_or("-"),
         c.last.as_deref().unwrap_or("-")
     );
+    let races = r.races();
+    let retried = r
+        .findings
+        .iter()
+        .filter(|f| f.race.as_ref().is_some_and(|x| x.retried))
+        .count();
+    let _ = writeln!(
+        out,
+        "{} keep-alive race{} ({} retried by the proxy), {} other failing connection{}",
+        races,
+        if races == 1 { "" } else { "s" },
+        retried,
+        r.findings.len() - races,
+        if r.findings.len() - races == 1 {
+            ""
+        } else {
+            "s"
+        }
+    );
     let interesting: Vec<&ServerReport> = r
         .servers
         .iter()
@@ -125,9 +170,10 @@ pub fn tables(r: &Report, connections: bool) -> String {
         .collect();
     if !interesting.is_empty() {
         out.push('\n');
-        for s in interesting {
+        for s in &interesting {
             headline(s, &mut out);
         }
+        fixes(&interesting, &mut out);
     }
 
     out.push('\n');

@@ -1,1 +1,186 @@
-//! (being written)
+//! The binary: exit codes, one-line errors, standard input, focus, evidence
+//! output, and snapshots of the table and JSON reports.
+
+use std::fs;
+use std::path::PathBuf;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use serde_json::Value;
+
+const RACES: &str = "fixtures/lab/get-races.backend.pcap";
+const CONTROL: &str = "fixtures/lab/control.backend.pcap";
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("racecap-cli-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.extend(["--format", "json"]);
+    let (code, out, err) = run(&a);
+    assert!(code == 0 || code == 1, "{code}: {err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn test_missing_file_exits_2_with_one_line() {
+    let (code, out, err) = run(&["analyze", "no-such-dump.pcap"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("racecap: no-such-dump.pcap: "), "{err}");
+    assert!(err.contains("No such file"), "{err}");
+}
+
+#[test]
+fn test_not_a_capture_exits_2() {
+    let (code, _, err) = run(&["analyze", "README.md"]);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("README.md: not a pcap or pcapng capture"),
+        "{err}"
+    );
+    let empty = tmp("empty.pcap");
+    fs::write(&empty, b"").unwrap();
+    let (code, _, err) = run(&["analyze", empty.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("empty input"), "{err}");
+}
+
+#[test]
+fn test_cut_off_file_reports_what_it_has_and_warns() {
+    let bytes = fs::read(CONTROL).unwrap();
+    let cut = tmp("cut.pcap");
+    fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
+    let (code, out, err) = run(&["analyze", cut.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning") && err.contains("cut off"), "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["capture"]["packets"], 249);
+    assert!(
+        r["capture"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("cut off")
+    );
+}
+
+#[test]
+fn test_fail_on_exit_codes() {
+    assert_eq!(run(&["analyze", RACES, "--fail-on", "race"]).0, 1);
+    assert_eq!(run(&["analyze", RACES, "--fail-on", "failure"]).0, 1);
+    assert_eq!(run(&["analyze", RACES]).0, 0);
+    assert_eq!(run(&["analyze", CONTROL, "--fail-on", "race"]).0, 0);
+    assert_eq!(run(&["analyze", CONTROL, "--fail-on", "failure"]).0, 0);
+    assert_eq!(run(&["analyze", RACES, "--fail-on", "sometimes"]).0, 2);
+}
+
+#[test]
+fn test_stdin_equals_file() {
+    let from_file = json(&["analyze", RACES]);
+    let out = cargo_bin_cmd!("racecap")
+        .args(["analyze", "-", "--format", "json"])
+        .write_stdin(fs::read(RACES).unwrap())
+        .output()
+        .unwrap();
+    let mut from_stdin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(from_stdin["capture"]["files"][0]["name"], "-");
+    from_stdin["capture"]["files"][0]["name"] = RACES.into();
+    assert_eq!(from_file, from_stdin);
+}
+
+#[test]
+fn test_focus_on_one_server() {
+    let r = json(&["analyze", RACES, "--server", "10.231.2.2:8081"]);
+    assert_eq!(r["findings"].as_array().unwrap().len(), 2);
+    assert_eq!(r["servers"].as_array().unwrap().len(), 1);
+    let r = json(&["analyze", RACES, "--port", "8084"]);
+    assert_eq!(r["findings"].as_array().unwrap().len(), 2);
+    let (code, _, err) = run(&["analyze", RACES, "--server", "nonsense"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--server nonsense"), "{err}");
+}
+
+#[test]
+fn test_evidence_holds_the_failing_connections() {
+    let ev = tmp("evidence.pcap");
+    let (code, _, err) = run(&["analyze", RACES, "--evidence", ev.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("failing connections"), "{err}");
+    let r = json(&["analyze", ev.to_str().unwrap(), "--connections"]);
+    assert_eq!(r["verdict_counts"]["keepalive_race"], 8);
+    assert_eq!(r["connections"].as_array().unwrap().len(), 8);
+    // From standard input too (spooled for the second pass).
+    let ev2 = tmp("evidence-stdin.pcap");
+    let out = cargo_bin_cmd!("racecap")
+        .args(["analyze", "-", "--evidence", ev2.to_str().unwrap()])
+        .write_stdin(fs::read(RACES).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(fs::read(&ev).unwrap(), fs::read(&ev2).unwrap());
+}
+
+#[test]
+fn test_jsonl_one_finding_per_line() {
+    let (code, out, _) = run(&["analyze", RACES, "--format", "jsonl"]);
+    assert_eq!(code, 0);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 8);
+    assert!(lines.iter().all(|l| l["verdict"] == "keepalive_race"));
+}
+
+#[test]
+fn test_output_file() {
+    let out = tmp("report.json");
+    let (code, stdout, _) = run(&[
+        "analyze",
+        RACES,
+        "--format",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.is_empty());
+    let r: Value = serde_json::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(r["schema_version"], 1);
+}
+
+#[test]
+fn test_snapshot_table_race_fixture() {
+    let (_, out, _) = run(&["analyze", RACES]);
+    insta::assert_snapshot!("table_get_races", out);
+}
+
+#[test]
+fn test_snapshot_table_connections_control() {
+    let (_, out, _) = run(&["analyze", CONTROL, "--connections"]);
+    insta::assert_snapshot!("table_control_connections", out);
+}
+
+#[test]
+fn test_snapshot_json_race_fixture() {
+    let (_, out, _) = run(&[
+        "analyze",
+        "fixtures/lab/post-races.backend.pcap",
+        "--format",
+        "json",
+    ]);
+    insta::assert_snapshot!("json_post_races", out);
+}

@@ -24,7 +24,7 @@ pub struct Candidate {
     /// When the close shows up on the wire, ms after the last exchange.
     pub expected_close_ms: u64,
     /// One line, e.g. "6.00 s: Node.js http.Server keepAliveTimeout 5000 ms + 1000 ms buffer".
-    pub note: &'static str,
+    pub note: String,
 }
 
 /// One step of the fix.
@@ -104,6 +104,7 @@ pub struct KnownDefault {
     pub id: &'static str,
     /// Software and version range; unique in the table.
     pub software: &'static str,
+    /// Which side of the chain it sits on.
     pub role: Role,
     /// The default idle timeout; `None` when there is none (idle connections are kept forever).
     pub default_ms: Option<u64>,
@@ -114,7 +115,9 @@ pub struct KnownDefault {
     pub knob: &'static str,
     /// Ready to paste; `{ms}`, `{s}` and `{dur}` (`5s`, `750ms`) stand for the new value.
     pub snippet: &'static str,
+    /// Caveats: version differences, related knobs; may be empty.
     pub note: &'static str,
+    /// How the reference confirmed the value.
     pub verified: Verified,
 }
 
@@ -848,35 +851,70 @@ fn match_rows(rows: &'static [KnownDefault], measured_ms: f64) -> Vec<Candidate>
         return Vec::new();
     }
     let tol = tolerance_ms(measured_ms);
-    let mut found: Vec<(f64, Candidate)> = Vec::new();
+    let mut found: Vec<(f64, usize, Candidate)> = Vec::new();
     for row in rows {
         let best = row
             .closes
             .iter()
-            .map(|c| ((c.at_ms as f64 - measured_ms).abs(), c))
-            .filter(|(d, _)| *d <= tol)
+            .enumerate()
+            .map(|(i, c)| ((c.at_ms as f64 - measured_ms).abs(), i, c))
+            .filter(|(d, _, _)| *d <= tol)
             .min_by(|a, b| a.0.total_cmp(&b.0));
-        if let Some((d, c)) = best {
+        if let Some((d, i, c)) = best {
             found.push((
                 d,
+                i,
                 Candidate {
                     software: row.software,
                     setting: row.knob,
                     default_ms: row.default_ms.unwrap_or(c.at_ms),
                     expected_close_ms: c.at_ms,
-                    note: c.note,
+                    note: c.note.to_string(),
                 },
             ));
         }
     }
-    // Stable: equal distances keep table order.
-    found.sort_by(|a, b| a.0.total_cmp(&b.0));
-    found.into_iter().map(|(_, c)| c).collect()
+    // At equal distance a row's main close outranks another row's alternate
+    // (e.g. "older releases"); the sort is stable, so the rest keeps table order.
+    found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    found.into_iter().map(|(_, _, c)| c).collect()
 }
 
 /// Software whose default idle close matches `measured_ms`, best match first.
 pub fn match_server(measured_ms: f64) -> Vec<Candidate> {
     match_rows(SERVERS, measured_ms)
+}
+
+/// Like [`match_server`], with the server's `Keep-Alive: timeout=N` header as
+/// a second witness. Node.js advertises its configured keepAliveTimeout and
+/// closes one keepAliveTimeoutBuffer (1000 ms) later, so a close 1 s above the
+/// advertised value names Node.js even when the value is not its default.
+pub fn match_server_with_header(measured_ms: f64, header_s: Option<u32>) -> Vec<Candidate> {
+    let mut out = match_server(measured_ms);
+    let Some(h) = header_s else {
+        return out;
+    };
+    let configured = u64::from(h) * 1000;
+    let close = configured + 1000;
+    let near = (close as f64 - measured_ms).abs() <= tolerance_ms(measured_ms);
+    let node = SERVERS.iter().find(|r| r.id == "node");
+    if let (true, Some(row)) = (near, node) {
+        out.retain(|c| c.software != row.software);
+        out.insert(
+            0,
+            Candidate {
+                software: row.software,
+                setting: row.knob,
+                default_ms: configured,
+                expected_close_ms: close,
+                note: format!(
+                    "{:.2} s: Node.js http.Server keepAliveTimeout {configured} ms (it advertises Keep-Alive: timeout={h}) + 1000 ms buffer",
+                    close as f64 / 1000.0
+                ),
+            },
+        );
+    }
+    out
 }
 
 /// Proxies, load balancers and client pools whose default idle close matches
@@ -896,6 +934,15 @@ fn dur(ms: u64) -> String {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
+    }
+}
+
+/// A duration for prose: `65 s`, `150 ms`.
+fn human(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
     }
 }
 
@@ -966,15 +1013,19 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
         Some(p) => (
             round_up_5s(p + (p * 0.03).max(5000.0)),
             format!(
-                "above the proxies' own idle close of {} (their FINs after idle)",
+                "That is above the proxies' own idle close of {} (their FINs after idle).",
                 secs(p)
             ),
         ),
         None => {
             let base = s.reuse_window_ms.unwrap_or(0.0).max(60_000.0);
+            let target = round_up_5s(base + (base * 0.03).max(5000.0));
             (
-                round_up_5s(base + (base * 0.03).max(5000.0)),
-                "the proxies' own idle timeout was not seen (no client FIN after idle); this clears the 60 s of AWS ALB/ELB, nginx upstream keepalive_timeout and ingress-nginx, but Envoy and Istio keep idle upstream connections for 1 h, so behind them lower the proxy side instead".to_string(),
+                target,
+                format!(
+                    "The proxies' own idle timeout was not seen (no client FIN after idle); {} clears the 60 s of AWS ALB/ELB, nginx's upstream keepalive_timeout and ingress-nginx, but Envoy and Istio keep idle upstream connections for 1 h: behind them, lower the proxy side instead.",
+                    human(target)
+                ),
             )
         }
     };
@@ -984,9 +1035,9 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
         return Recommendation {
             side: "server",
             text: format!(
-                "{facts} The server's {} already exceeds what the proxies keep ({}); raising it further does not help: the proxy reuses connections after the server's FIN, so fix the proxy side.",
+                "{facts} The server's {} already exceeds what the proxies are known to keep ({}); raising it further does not help: the proxy reuses connections after the server's FIN, so fix the proxy side.",
                 secs(t),
-                secs(target as f64)
+                human(target)
             ),
             snippet: None,
         };
@@ -1010,10 +1061,10 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
             Recommendation {
                 side: "server",
                 text: format!(
-                    "Raise the server's keep-alive timeout above the proxy's idle timeout. {facts} Likely {}: set {} to {}, {why}.{long}{extra}",
+                    "Raise the server's keep-alive timeout above the proxy's idle timeout. {facts} Likely {}: set {} to {}. {why}{long}{extra}",
                     r.software,
                     r.knob,
-                    secs(target as f64)
+                    human(target)
                 ),
                 snippet: Some(fill(r.snippet, target)),
             }
@@ -1029,8 +1080,8 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
             Recommendation {
                 side: "server",
                 text: format!(
-                    "Raise the server's keep-alive timeout above the proxy's idle timeout, to {}: {why}.{long} {facts} No known default matches; the knob is one of {}.",
-                    secs(target as f64),
+                    "Raise the server's keep-alive timeout above the proxy's idle timeout, to {}. {why}{long} {facts} No known default matches; the knob is one of {}.",
+                    human(target),
                     knobs.join("; ")
                 ),
                 snippet: None,
@@ -1060,6 +1111,13 @@ fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
     } else {
         (raw.floor() as u64).max(1)
     };
+    // HAProxy closes half of the idle connections per round: a quarter of the
+    // target leaves a few rounds before the server's close, capped at the
+    // 5 s default so the advice never lengthens it.
+    let purge = {
+        let p = (target / 4).min(5000);
+        if p >= 1000 { p / 1000 * 1000 } else { p.max(1) }
+    };
     let proxies = match s.client_idle_ms.map(match_proxy) {
         Some(m) if !m.is_empty() => format!(
             " The proxies' own idle close ({}) matches {}.",
@@ -1076,9 +1134,9 @@ fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
         Recommendation {
             side: "proxy",
             text: format!(
-                "Lower the proxy's upstream idle timeout below the server's {} to {} (a margin of {}), so the proxy drops idle connections before the server closes them. {facts}{proxies} Istio: {} (default 1 h).",
+                "Lower the proxy's upstream idle timeout below the server's {}, to {} (a margin of {}), so the proxy drops idle connections before the server closes them. {facts}{proxies} Istio: {} (default 1 h).",
                 secs(server),
-                dur(target),
+                human(target),
                 secs(server - target as f64),
                 istio.knob
             ),
@@ -1087,9 +1145,14 @@ fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
         Recommendation {
             side: "proxy",
             text: format!(
-                "Envoy: cluster {} to {} (default 1 h). Very short values have an open side effect: the idle timer starts before the connection is up (envoyproxy/envoy#42753).",
+                "Envoy: cluster {} to {} (default 1 h).{}",
                 envoy.knob,
-                dur(target)
+                human(target),
+                if target <= 10_000 {
+                    " Short values have an open side effect: the idle timer starts before the connection is up, which can fail new connections (envoyproxy/envoy#42753)."
+                } else {
+                    ""
+                }
             ),
             snippet: Some(fill(envoy.snippet, target)),
         },
@@ -1098,19 +1161,20 @@ fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             text: format!(
                 "nginx: {} to {} (default 60 s; the pool is only on with `keepalive N;`).",
                 nginx.knob,
-                dur(target)
+                human(target)
             ),
             snippet: Some(fill(nginx.snippet, target)),
         },
-        Recommendation {
-            side: "proxy",
-            text: format!(
-                "HAProxy: no idle timeout exists for server-side connections (`timeout http-keep-alive` applies to clients only); purge idle connections every {} with pool-purge-delay (default 5 s, half of them per round, so not a hard bound), or disable reuse with `http-reuse never`.",
-                dur(target)
-            ),
-            snippet: Some(fill(haproxy.snippet, target)),
-        },
     ];
+    out.push(Recommendation {
+        side: "proxy",
+        text: format!(
+            "HAProxy: there is no idle timeout for server-side connections (`timeout http-keep-alive` applies to clients only). Idle ones are purged, half per pool-purge-delay (default 5 s), so they can outlive it: keep pool-purge-delay well below the server's {} (e.g. {}) to make the race rarer, or disable reuse with `http-reuse never` to remove it.",
+            secs(server),
+            human(purge)
+        ),
+        snippet: Some(fill(haproxy.snippet, purge)),
+    });
     let linkerd = row(PROXIES, "linkerd");
     if linkerd.default_ms.is_some_and(|l| l as f64 >= server) {
         out.push(Recommendation {
@@ -1118,7 +1182,7 @@ fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             text: format!(
                 "Linkerd: its 3 s pool idle timeout is not below the server's {}; set the HTTP/1 pool idle timeout to {}.",
                 secs(server),
-                dur(target)
+                human(target)
             ),
             snippet: Some(fill(linkerd.snippet, target)),
         });
@@ -1132,16 +1196,16 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
         "No race was caught in this capture, but the timeouts allow one.".to_string()
     } else {
         format!(
-            "{} of {} race{} were retried.",
+            "{} of {} race{} retried.",
             s.retried_races,
             s.races,
-            if s.races == 1 { "" } else { "s" }
+            if s.races == 1 { " was" } else { "s were" }
         )
     };
     Recommendation {
         side: "retries",
         text: format!(
-            "Retry only idempotent requests on a reset. {seen} A POST cannot be retried safely, so retries hide races for GET but not for POST; fix the timeout order first. Istio's default retries do not include `reset`, so a race on a reused connection is not retried; nginx re-sends a request that failed on a cached connection except POST, LOCK and PATCH."
+            "Retry only idempotent requests on a reset. {seen} A POST cannot be retried safely, so retries hide races for GET but not for POST; fix the timeout order first. Istio's default outbound retries do not include `reset`, so a race on a reused connection is not retried there (since Istio 1.24 the inbound sidecar-to-app hop retries `reset-before-request`); nginx re-sends a request that failed on a cached connection except POST, LOCK and PATCH."
         ),
         snippet: Some(
             r#"apiVersion: networking.istio.io/v1
@@ -1213,6 +1277,29 @@ mod test {
     }
 
     #[test]
+    fn test_node_named_by_its_header_and_buffer() {
+        // The lab's Node: keepAliveTimeout 2000 ms, advertises timeout=2, closes at 3.0 s.
+        let m = match_server_with_header(3001.2, Some(2));
+        assert_eq!(m[0].setting, "server.keepAliveTimeout");
+        assert_eq!((m[0].default_ms, m[0].expected_close_ms), (2000, 3000));
+        assert!(m[0].note.contains("timeout=2"), "{}", m[0].note);
+        // The header without the 1 s buffer is not Node's signature.
+        assert!(
+            match_server_with_header(2001.0, Some(2))
+                .iter()
+                .all(|c| c.setting != "server.keepAliveTimeout")
+        );
+        // The default case keeps a single Node candidate.
+        let m = match_server_with_header(6000.0, Some(5));
+        assert_eq!(
+            m.iter()
+                .filter(|c| c.setting == "server.keepAliveTimeout")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
     fn test_gunicorn() {
         let m = match_server(2003.0);
         assert_eq!(m[0].software, "gunicorn");
@@ -1235,8 +1322,8 @@ mod test {
         ] {
             assert!(names.contains(&want), "{names:?}");
         }
-        // Older Node.js releases closed at 5 s.
-        assert!(names.contains(&"Node.js http.Server (v8 – v25)"));
+        // Older Node.js releases closed at 5 s: listed, behind the main closes.
+        assert_eq!(names.last(), Some(&"Node.js http.Server (v8 – v25)"));
         assert!(!names.contains(&"gunicorn"));
     }
 
@@ -1312,7 +1399,7 @@ mod test {
 
         // 6.0 s − 1 s margin.
         let proxy = &recs[1];
-        assert!(proxy.text.contains("to 5s"), "{}", proxy.text);
+        assert!(proxy.text.contains("to 5 s"), "{}", proxy.text);
         assert!(snip(proxy).contains("idleTimeout: 5s"));
         assert!(snip(&recs[2]).contains("idle_timeout: 5s"));
         assert!(snip(&recs[3]).contains("keepalive_timeout 5s;"));

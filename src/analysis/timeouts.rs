@@ -269,7 +269,9 @@ fn server_report(ep: Endpoint, s: &ServerStats) -> ServerReport {
     let mismatch =
         s.races > 0 || matches!((reuse_window_ms, server_ms), (Some(r), Some(t)) if r >= t);
     let client_fin = s.client_closes.stats();
-    let matches = server_ms.map_or_else(Vec::new, defaults::match_server);
+    let matches = server_ms.map_or_else(Vec::new, |t| {
+        defaults::match_server_with_header(t, keep_alive_header_s)
+    });
     let recommendations = defaults::recommend(&defaults::Situation {
         server_timeout_ms: server_ms,
         keep_alive_header_s,
