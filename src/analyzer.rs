@@ -17,10 +17,12 @@ use crate::report::{
 };
 use crate::source::{Frame, InputStats};
 
-/// How soon after a race the same request on another connection counts as
-/// the proxy's retry. nginx and HAProxy retry at once; Envoy's default retry
-/// back-off starts at 25 ms (base interval) and grows; a second leaves room.
-pub const RETRY_WINDOW_NS: i64 = 1_000_000_000;
+/// How soon after a race the same request, answered on another connection,
+/// counts as the proxy's retry. nginx and HAProxy retry at once; Envoy's
+/// retry back-off is 25 ms base with at most 10× that (250 ms) per attempt.
+/// Kept short so that the same request line sent again by chance (health
+/// checks, polling) is not taken for a retry.
+pub const RETRY_WINDOW_NS: i64 = 300_000_000;
 
 /// Which connections to analyse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -186,18 +188,14 @@ impl Analyzer {
 
         if let Some((asker, p)) = &notes.answered
             && *asker == client
-            && p.reuse
-            && let Some(gap) = p.idle_ns()
         {
-            self.timeouts.reuse(server_ep, client_ip, gap);
-        }
-        if notes.new_turn && side == client {
-            let p = conn.pending[client.idx()]
-                .as_ref()
-                .expect("new turn is pending");
-            if p.reuse {
-                self.timeouts.server(server_ep).reused_requests += 1;
+            if p.reuse
+                && let Some(gap) = p.idle_ns()
+            {
+                self.timeouts.reuse(server_ep, client_ip, gap);
             }
+            // An answered request that repeats a recently lost one is the
+            // proxy's retry.
             if let Some(line) = &p.request {
                 match_retry(
                     &mut self.watch,
@@ -206,8 +204,16 @@ impl Analyzer {
                     client_ip,
                     server_ep,
                     line,
-                    ns,
+                    p.ns,
                 );
+            }
+        }
+        if notes.new_turn && side == client {
+            let p = conn.pending[client.idx()]
+                .as_ref()
+                .expect("new turn is pending");
+            if p.reuse {
+                self.timeouts.server(server_ep).reused_requests += 1;
             }
         }
         if notes.fin && !conn.h(side).fin.is_some_and(|f| f.reply) {

@@ -36,14 +36,25 @@ fn clock(ts: &str) -> &str {
 fn headline(s: &ServerReport, out: &mut String) {
     let _ = write!(out, "{}: ", s.endpoint);
     match (&s.idle_timeout, s.idle_timeout_longer_than_ms) {
-        (Some(d), _) => {
+        (Some(d), _) if d.tight => {
             let _ = write!(
                 out,
-                "closes idle connections after ≈ {} ({} closes, {}–{})",
+                "closes idle connections after ≈ {} ({} of {} closes within {}–{})",
                 secs(d.estimate_ms),
+                d.cluster_n,
                 d.n,
                 secs(d.cluster_min_ms),
                 secs(d.cluster_max_ms)
+            );
+        }
+        (Some(d), _) => {
+            let _ = write!(
+                out,
+                "closes idle connections after {}–{}, median {} ({} closes, spread out: application closes rather than one timeout)",
+                secs(d.min_ms),
+                secs(d.max_ms),
+                secs(d.median_ms),
+                d.n
             );
         }
         (None, Some(x)) => {

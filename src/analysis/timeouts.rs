@@ -14,7 +14,7 @@ use crate::report::ms;
 
 /// Samples kept per distribution; beyond it a deterministic reservoir keeps a
 /// uniform sample, so memory stays bounded on endless live captures.
-const MAX_SAMPLES: usize = 50_000;
+const MAX_SAMPLES: usize = 20_000;
 
 /// A server FIN this soon after the last payload is a close after the
 /// response (keep-alive off, or `Connection: close` not captured), not an
