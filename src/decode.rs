@@ -242,7 +242,7 @@ fn segment<'a>(frame: &Frame<'a>, p: &LaxSlicedPacket<'a>) -> Result<Segment<'a>
         Some(LaxNetSlice::Arp(_)) => return Err(Skip::NonIp),
         None => {
             return Err(match &p.stop_err {
-                Some((e, _)) => stop_reason(e),
+                Some((e, _)) => stop_reason(e, frame),
                 None => Skip::NonIp,
             });
         }
@@ -253,7 +253,7 @@ fn segment<'a>(frame: &Frame<'a>, p: &LaxSlicedPacket<'a>) -> Result<Segment<'a>
     if ip_payload.ip_number != IpNumber::TCP {
         // IPv6 extension headers that could not be walked also end here.
         return Err(match &p.stop_err {
-            Some((e, _)) => stop_reason(e),
+            Some((e, _)) => stop_reason(e, frame),
             None => Skip::OtherProtocol,
         });
     }
@@ -261,7 +261,7 @@ fn segment<'a>(frame: &Frame<'a>, p: &LaxSlicedPacket<'a>) -> Result<Segment<'a>
         Some(TransportSlice::Tcp(tcp)) => tcp,
         _ => {
             return Err(match &p.stop_err {
-                Some((e, _)) => stop_reason(e),
+                Some((e, _)) => stop_reason(e, frame),
                 None => Skip::TruncatedHeader,
             });
         }
@@ -270,14 +270,13 @@ fn segment<'a>(frame: &Frame<'a>, p: &LaxSlicedPacket<'a>) -> Result<Segment<'a>
     // The IP header says how long the segment was; the captured bytes may be
     // fewer. With BIG TCP / GSO the IPv4 total length is 0 and the slice is all
     // we have: then the frame's original length bounds the payload.
-    let ip_len = match ip_payload.len_source {
-        LenSource::Slice => {
+    let ip_len = match full_ip_payload_len(p) {
+        // Cut by the snaplen: the header's length field is still right (and
+        // keeps Ethernet padding or an FCS out of the payload).
+        Some(n) if ip_payload.incomplete && n > 0 => n,
+        _ if ip_payload.len_source == LenSource::Slice => {
             let captured_before_tcp = frame.data.len() - ip_payload.payload.len();
             (frame.origlen as usize).saturating_sub(captured_before_tcp)
-        }
-        _ if ip_payload.incomplete => {
-            // Cut by snaplen: the header length field is still right.
-            full_ip_payload_len(p).unwrap_or(ip_payload.payload.len())
         }
         _ => ip_payload.payload.len(),
     };
@@ -327,10 +326,14 @@ fn full_ip_payload_len(p: &LaxSlicedPacket<'_>) -> Option<usize> {
     }
 }
 
-fn stop_reason(e: &etherparse::err::packet::SliceError) -> Skip {
+/// A length error is a truncated header when the snaplen cut the frame, and
+/// a bad header when the whole frame is there (a header claiming more bytes
+/// than the packet has, such as a TCP data offset past its end).
+fn stop_reason(e: &etherparse::err::packet::SliceError, frame: &Frame<'_>) -> Skip {
     use etherparse::err::packet::SliceError;
     match e {
-        SliceError::Len(_) => Skip::TruncatedHeader,
+        SliceError::Len(_) if frame.data.len() < frame.origlen as usize => Skip::TruncatedHeader,
+        SliceError::Len(_) => Skip::BadHeader,
         _ => Skip::BadHeader,
     }
 }

@@ -46,7 +46,7 @@ fn conn(
     p
 }
 
-fn server<'a>(r: &'a Report, port: u16) -> &'a ServerReport {
+fn server(r: &Report, port: u16) -> &ServerReport {
     r.servers
         .iter()
         .find(|s| s.endpoint == format!("10.1.0.9:{port}"))

@@ -44,6 +44,7 @@ struct Input {
     reader: CaptureReader,
     stats: InputStats,
     done: bool,
+    prev_ns: Option<i64>,
 }
 
 /// Inputs merged into one stream of frames in timestamp order.
@@ -74,6 +75,7 @@ impl Merged {
                 reader,
                 stats,
                 done: false,
+                prev_ns: None,
             });
         }
         let mut merged = Merged { inputs, last: None };
@@ -94,11 +96,10 @@ impl Merged {
                 let s = &mut input.stats;
                 s.packets += 1;
                 s.bytes += f.data.len() as u64;
-                if let Some(last) = s.last_ns
-                    && f.ts_ns < last
-                {
+                if input.prev_ns.is_some_and(|p| f.ts_ns < p) {
                     s.backwards += 1;
                 }
+                input.prev_ns = Some(f.ts_ns);
                 s.first_ns = Some(s.first_ns.map_or(f.ts_ns, |v| v.min(f.ts_ns)));
                 s.last_ns = Some(s.last_ns.map_or(f.ts_ns, |v| v.max(f.ts_ns)));
             }
