@@ -19,7 +19,8 @@ pub struct Candidate {
     pub software: &'static str,
     /// The knob that sets the timeout.
     pub setting: &'static str,
-    /// The configured default, ms.
+    /// The configured value, ms: the software's default, or, when matched
+    /// through its `Keep-Alive` header, the value that header advertises.
     pub default_ms: u64,
     /// When the close shows up on the wire, ms after the last exchange.
     pub expected_close_ms: u64,
@@ -143,7 +144,7 @@ static SERVERS: &[KnownDefault] = &[
         ],
         knob: "server.keepAliveTimeout",
         snippet: "server.keepAliveTimeout = {ms}; // ms, above the proxy's idle timeout",
-        note: "Advertises Keep-Alive: timeout=5 but closes after keepAliveTimeout + keepAliveTimeoutBuffer (1000 ms) on recent releases; older releases closed at 5 s. Node < 12.19 also needs server.headersTimeout above keepAliveTimeout (nodejs/node#27363).",
+        note: "Advertises Keep-Alive: timeout=<keepAliveTimeout in s> but closes keepAliveTimeoutBuffer (1000 ms) later on recent releases; older releases closed at keepAliveTimeout. Node < 12.19 also needs server.headersTimeout above keepAliveTimeout (nodejs/node#27363).",
         verified: Verified::Doc,
     },
     // source: nodejs/node PR #62782 "http: increase keepAliveTimeout default to 65 seconds"

@@ -300,8 +300,11 @@ fn server_report(ep: Endpoint, s: &ServerStats) -> ServerReport {
         reused_requests: s.reused_requests,
         races: s.races,
         retried_races: s.retried_races,
-        race_rate: (s.reused_requests > 0)
-            .then(|| (s.races as f64 / s.reused_requests as f64 * 10_000.0).round() / 10_000.0),
+        // Races per reused request (a race on a connection's first request
+        // is counted as a reuse too, so the rate never exceeds 1).
+        race_rate: (s.reused_requests.max(s.races) > 0).then(|| {
+            (s.races as f64 / s.reused_requests.max(s.races) as f64 * 10_000.0).round() / 10_000.0
+        }),
         reuses_in_danger_window: danger,
         rtt_ms: rtt,
         fin_to_reuse: s.fin_to_reuse.stats(),

@@ -202,8 +202,8 @@ pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
         Some(a) if a >= (fin.seq + 1) => RaceKind::Stale,
         _ => RaceKind::Crossed,
     };
-    // Only the server's RST that answers the request counts; an earlier one
-    // would have ended the connection before the request.
+    // The server's RST, if it came (its first: a second one usually answers
+    // the client's own FIN that follows).
     let rst = conn.h(server).rst;
     Some(RaceFacts {
         kind,

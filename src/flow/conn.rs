@@ -186,12 +186,13 @@ pub struct Notes {
 pub struct History {
     letters: [u8; 16],
     len: u8,
-    seen: u32,
+    /// One bit per letter and side: (letter - 'A') + 32 × side.
+    seen: u64,
 }
 
 impl History {
     fn note(&mut self, side: Side, letter: u8) {
-        let bit = (letter - b'A') as u32 % 16 + 16 * side.idx() as u32;
+        let bit = u32::from(letter - b'A') + 32 * side.idx() as u32;
         if self.seen & (1 << bit) != 0 || self.len as usize == self.letters.len() {
             return;
         }
@@ -346,9 +347,12 @@ impl Conn {
         }
         if flags.fin() {
             let fin_seq = data_seq + seg.payload_len;
-            let h = &mut self.half[i];
-            if h.next.is_some_and(|n| (fin_seq + 1) > n) {
-                h.next = Some(fin_seq + 1);
+            // `next` stays at the end of the data: a FIN beyond it means data
+            // is missing from the capture, and when that data shows up late
+            // it must count as new, not as a retransmission.
+            if seg.payload_len == 0 && self.half[i].next.is_some_and(|n| fin_seq > n) {
+                self.half[i].holes += 1;
+                self.history.note(side, b'G');
             }
             if self.half[i].fin.is_none() {
                 let idle_since = match (&self.pending[side.other().idx()], ack) {
