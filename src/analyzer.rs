@@ -42,6 +42,9 @@ pub struct Config {
     pub focus: Focus,
     /// Keep one row per connection for the report (`--connections`).
     pub keep_connections: bool,
+    /// Queue findings for [`Analyzer::take_decided`] as they are decided
+    /// (live output).
+    pub live: bool,
 }
 
 struct RetryWatch {
@@ -220,7 +223,8 @@ impl Analyzer {
             let fin = conn.h(side).fin.expect("fin noted");
             let gap = fin.idle_since.map(|t| fin.ns - t);
             if side == client {
-                if let Some(g) = gap {
+                // Like the server's: a FIN right after traffic is a close, not an idle timeout.
+                if let Some(g) = gap.filter(|g| *g >= MIN_IDLE_CLOSE_NS) {
                     self.timeouts.client_close(server_ep, client_ip, g);
                 }
             } else {
@@ -246,13 +250,15 @@ impl Analyzer {
         {
             // The RST proves the race now: tell live output, and watch for
             // the proxy retrying the same request elsewhere.
-            let outcome = Outcome {
-                verdict: Verdict::KeepaliveRace,
-                race: Some(r.clone()),
-                reset: None,
-            };
-            self.decided
-                .push(finding(conn, roles, &outcome, &HashMap::new()));
+            if self.cfg.live {
+                let outcome = Outcome {
+                    verdict: Verdict::KeepaliveRace,
+                    race: Some(r.clone()),
+                    reset: None,
+                };
+                self.decided
+                    .push(finding(conn, roles, &outcome, &HashMap::new()));
+            }
             if let Some(line) = r.request.request.clone() {
                 self.watch.push(RetryWatch {
                     conn_id: conn.id,
@@ -316,8 +322,9 @@ impl Analyzer {
         }
         if outcome.verdict.is_failure() {
             let f = finding(conn, roles, &outcome, &self.retried);
-            if outcome.verdict != Verdict::KeepaliveRace
-                || outcome.race.as_ref().is_some_and(|r| r.rst.is_none())
+            if self.cfg.live
+                && (outcome.verdict != Verdict::KeepaliveRace
+                    || outcome.race.as_ref().is_some_and(|r| r.rst.is_none()))
             {
                 self.decided.push(f.clone());
             }
@@ -409,6 +416,8 @@ impl Analyzer {
             sequence_holes: self.holes,
             peak_open_connections: self.table.peak as u64,
             filtered_out: self.filtered_out,
+            dropped: None,
+            interface_dropped: None,
             warnings,
         };
         let mut servers = self.timeouts.report();

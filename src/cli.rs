@@ -17,6 +17,11 @@ pub struct Cli {
 pub enum Command {
     /// Report on captures (pcap, pcapng, gzip-compressed or not; `-` reads standard input).
     Analyze(AnalyzeArgs),
+    /// Capture live on an interface (e.g. a pod's veth): print findings as they
+    /// happen, and the report at the end (needs the `live` build feature).
+    Capture(CaptureArgs),
+    /// List network interfaces with their index and, for veths, the peer.
+    Interfaces(InterfacesArgs),
 }
 
 /// Output format.
@@ -41,12 +46,9 @@ pub enum FailOn {
     Never,
 }
 
+/// Options shared by `analyze` and `capture`: what to report and how.
 #[derive(Debug, clap::Args)]
-pub struct AnalyzeArgs {
-    /// Capture files; several are read as one timeline. `-` is standard input.
-    #[arg(required = true, value_name = "FILE|-")]
-    pub files: Vec<String>,
-
+pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -70,8 +72,96 @@ pub struct AnalyzeArgs {
     /// List every connection with its verdict and history.
     #[arg(long)]
     pub connections: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Capture files; several are read as one timeline. `-` is standard input.
+    #[arg(required = true, value_name = "FILE|-")]
+    pub files: Vec<String>,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
 
     /// Write every packet of the failing connections to this pcap file (opens in Wireshark).
     #[arg(long, value_name = "FILE.pcap")]
     pub evidence: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CaptureArgs {
+    /// Interface to capture on, e.g. a pod's host-side veth.
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        required_unless_present = "ifindex"
+    )]
+    pub interface: Option<String>,
+
+    /// Capture on the interface with this index: the number a container
+    /// prints from `cat /sys/class/net/eth0/iflink` names its host-side veth.
+    #[arg(long, value_name = "N", conflicts_with = "interface")]
+    pub ifindex: Option<u32>,
+
+    /// Stop after this many packets.
+    #[arg(short = 'c', long = "count", value_name = "COUNT")]
+    pub count: Option<u64>,
+
+    /// Stop after this long (e.g. 60s, 10m, 1h, 500ms; a bare number is seconds).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Bytes kept per packet: enough for the headers, the HTTP request line
+    /// and the response's headers, not whole payloads.
+    #[arg(
+        short = 's',
+        long = "snaplen",
+        value_name = "SNAPLEN",
+        default_value_t = 1024
+    )]
+    pub snaplen: i32,
+
+    /// Also write what was captured to this pcap file (for `racecap analyze` or Wireshark).
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+
+    /// BPF filter expression, as for tcpdump (e.g. `tcp port 3000`).
+    #[arg(trailing_var_arg = true, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InterfacesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses `60s`, `10m`, `1h`, `500ms` or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {s:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("the duration must be positive: {s:?}"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }

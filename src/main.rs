@@ -3,6 +3,7 @@
 //! `--fail-on` check tripped, 2 bad usage or unreadable input).
 
 mod cli;
+mod live;
 mod render;
 
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ use racecap::report::Report;
 use racecap::source::{CaptureReader, InputStats, Merged};
 use racecap::write::{Endian, PcapWriter, PcapngWriter};
 
-use cli::{AnalyzeArgs, Cli, Command, FailOn, Format};
+use cli::{AnalyzeArgs, Cli, Command, FailOn, Format, ReportArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -45,6 +46,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Capture(args) => live::capture(args),
+        Command::Interfaces(args) => live::interfaces(args),
     }
 }
 
@@ -89,7 +92,7 @@ fn open_inputs(files: &[String], spool: Option<&Path>) -> Result<Vec<(String, Ca
     Ok(readers)
 }
 
-fn focus(args: &AnalyzeArgs) -> Result<Focus> {
+pub(crate) fn focus(args: &ReportArgs) -> Result<Focus> {
     if let Some(s) = &args.server {
         let addr: SocketAddr = s
             .parse()
@@ -104,8 +107,9 @@ fn focus(args: &AnalyzeArgs) -> Result<Focus> {
 
 fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let cfg = Config {
-        focus: focus(&args)?,
-        keep_connections: args.connections,
+        focus: focus(&args.report)?,
+        keep_connections: args.report.connections,
+        live: false,
     };
     let spool = (args.evidence.is_some() && args.files.iter().any(|f| f == "-"))
         .then(|| std::env::temp_dir().join(format!("racecap-stdin-{}.pcap", std::process::id())));
@@ -138,9 +142,14 @@ fn analyze_inputs(args: &AnalyzeArgs, cfg: Config, spool: Option<&Path>) -> Resu
             out.display()
         );
     }
+    emit(&report, &args.report)
+}
+
+/// Renders the report as asked and maps `--fail-on` to the exit code.
+pub(crate) fn emit(report: &Report, args: &ReportArgs) -> Result<ExitCode> {
     let text = match args.format {
-        Format::Table => render::tables(&report, args.connections),
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Table => render::tables(report, args.connections),
+        Format::Json => serde_json::to_string_pretty(report)? + "\n",
         Format::Jsonl => {
             let mut s = String::new();
             for f in &report.findings {
@@ -160,16 +169,21 @@ fn analyze_inputs(args: &AnalyzeArgs, cfg: Config, spool: Option<&Path>) -> Resu
             out.flush()?;
         }
     }
-    let tripped = match args.fail_on {
+    Ok(exit_code(report, args.fail_on))
+}
+
+/// 1 when the report holds what `--fail-on` names, else 0.
+pub(crate) fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
+    let tripped = match fail_on {
         FailOn::Never => false,
         FailOn::Race => report.races() > 0,
         FailOn::Failure => !report.findings.is_empty(),
     };
-    Ok(if tripped {
+    if tripped {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// Second pass: copies every packet of the failing connections to `out`.

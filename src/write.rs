@@ -75,6 +75,11 @@ impl<W: Write> PcapWriter<W> {
         self.out.write_all(data)
     }
 
+    /// Flushes buffered records to the inner writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Flushes and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;

@@ -184,3 +184,29 @@ fn test_snapshot_json_race_fixture() {
     ]);
     insta::assert_snapshot!("json_post_races", out);
 }
+
+/// Without the `live` feature, `capture` says how to get it, in one line.
+#[cfg(not(feature = "live"))]
+#[test]
+fn test_capture_without_live_feature() {
+    let (code, _, err) = run(&["capture", "-i", "eth0"]);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--features live") && err.contains("libpcap-dev"),
+        "{err}"
+    );
+}
+
+#[test]
+fn test_interfaces_lists_loopback() {
+    let (code, out, _) = run(&["interfaces", "--json"]);
+    assert_eq!(code, 0);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "lo" && i["index"] == 1)
+    );
+}

@@ -8,3 +8,7 @@ mod formats;
 mod lab;
 mod synthetic;
 mod timeouts;
+
+// Live capture needs the `live` feature (libpcap) and root; see tests/live.rs.
+#[cfg(feature = "live")]
+mod live;

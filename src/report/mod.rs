@@ -71,6 +71,12 @@ pub struct Capture {
     pub peak_open_connections: u64,
     /// Segments outside `--server` / `--port`, not analysed.
     pub filtered_out: u64,
+    /// Live capture only: packets the kernel dropped because they were not
+    /// read fast enough (libpcap's ps_drop), and those the interface dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface_dropped: Option<u64>,
     /// Things the reader of the report should know (cut files, overlaps).
     pub warnings: Vec<String>,
 }
@@ -106,7 +112,8 @@ pub struct Finding {
     /// VLAN ids (outer, inner) when tagged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<Vec<u16>>,
-    /// The roles were inferred (no handshake seen): how.
+    /// How the client side was decided: `handshake`, or inferred from HTTP,
+    /// from an endpoint seen as a server elsewhere, or from the lower port.
     pub role: &'static str,
     pub start: String,
     pub end: String,
@@ -145,7 +152,9 @@ pub struct Race {
     pub idle_before_fin_ms: Option<f64>,
     /// Negative when the capture saw the request before the FIN.
     pub fin_to_request_ms: f64,
-    /// Whether the request acknowledged the FIN (sequence numbers, for Wireshark).
+    /// The request's raw ACK number (None without the ACK flag). Compared
+    /// with `fin_seq` it shows the kind: crossed when it does not reach
+    /// `fin_seq + 1`. Raw numbers, to find the packets in Wireshark.
     pub request_ack: Option<u32>,
     pub fin_seq: u32,
     pub request: Option<Request>,

@@ -41,6 +41,8 @@ pub enum FileFormat {
     Pcap { nanos: bool, big_endian: bool },
     /// pcapng (any number of sections and interfaces).
     Pcapng,
+    /// A live capture (libpcap), not a file.
+    Live,
 }
 
 impl FileFormat {
@@ -64,6 +66,7 @@ impl FileFormat {
                 big_endian: true,
             } => "pcap-ns-be",
             FileFormat::Pcapng => "pcapng",
+            FileFormat::Live => "live",
         }
     }
 }
@@ -318,6 +321,7 @@ impl CaptureReader {
         let r = match self.format {
             FileFormat::Pcap { nanos, big_endian } => self.next_pcap(nanos, big_endian),
             FileFormat::Pcapng => self.next_pcapng(),
+            FileFormat::Live => Ok(None),
         };
         match r {
             Ok(Some(c)) => {

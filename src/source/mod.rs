@@ -3,6 +3,8 @@
 //! the frames they yield (timestamp, link type, bytes, original length).
 
 mod file;
+pub mod interfaces;
+pub mod live;
 mod merge;
 
 pub use file::{CaptureReader, FileFormat, ReadError};

@@ -1,0 +1,257 @@
+//! Live capture end to end (feature `live`, as root): two network namespaces
+//! joined by a veth pair, a Node.js server with a short keepAliveTimeout in
+//! one, a client in the other that writes into the connection after the
+//! server's FIN. `racecap capture` on the server's veth must report the race
+//! live (a jsonl line), in its final report, and in the file it wrote with -w.
+
+use std::fs;
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::cargo_bin;
+use serde_json::Value;
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn sh(cmd: &str) {
+    let st = Command::new("sh").args(["-c", cmd]).status().unwrap();
+    assert!(st.success(), "{cmd}");
+}
+
+/// Namespaces, veth and processes of one test, removed on drop (also when
+/// the test fails).
+struct Lab {
+    ns: [String; 2],
+    children: Vec<Child>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in &self.ns {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+const SERVER: &str = r#"
+const http = require('http');
+const s = http.createServer((req, res) => res.end('ok'));
+s.keepAliveTimeout = 300; // Node 20 closes about 1 s later
+s.listen(3000, '10.79.0.2', () => console.log('listening'));
+"#;
+
+/// Reuses the keep-alive connection after the server's FIN (a stale race).
+const CLIENT: &str = r#"
+import socket, time
+s = socket.create_connection(('10.79.0.2', 3000), timeout=5)
+s.sendall(b'GET /first HTTP/1.1\r\nHost: backend\r\n\r\n')
+s.recv(4096)
+time.sleep(2.5)
+try:
+    s.sendall(b'GET /second HTTP/1.1\r\nHost: backend\r\n\r\n')
+    time.sleep(0.3)
+    s.recv(4096)
+except OSError:
+    pass
+"#;
+
+#[test]
+fn test_live_capture_reports_race_on_veth() {
+    if !is_root() {
+        eprintln!("skipped: live capture test needs root (network namespaces, libpcap)");
+        return;
+    }
+    for tool in ["ip", "node", "python3"] {
+        if !have(tool) {
+            eprintln!("skipped: {tool} is not installed");
+            return;
+        }
+    }
+    let id = std::process::id() % 100_000;
+    let (sns, cns) = (format!("rcl-s{id}"), format!("rcl-c{id}"));
+    let (sv, cv) = (format!("rcs{id}"), format!("rcc{id}"));
+    let mut lab = Lab {
+        ns: [sns.clone(), cns.clone()],
+        children: Vec::new(),
+    };
+    sh(&format!(
+        "ip netns add {sns} && ip netns add {cns} && \
+         ip link add {sv} type veth peer name {cv} && \
+         ip link set {sv} netns {sns} && ip link set {cv} netns {cns} && \
+         ip -n {sns} addr add 10.79.0.2/24 dev {sv} && ip -n {cns} addr add 10.79.0.1/24 dev {cv} && \
+         ip -n {sns} link set {sv} up && ip -n {cns} link set {cv} up && \
+         ip -n {sns} link set lo up && ip -n {cns} link set lo up"
+    ));
+    let dir = std::env::temp_dir().join(format!("racecap-live-{id}"));
+    fs::create_dir_all(&dir).unwrap();
+    let (server_js, client_py) = (dir.join("server.js"), dir.join("client.py"));
+    fs::write(&server_js, SERVER).unwrap();
+    fs::write(&client_py, CLIENT).unwrap();
+    let written = dir.join("live.pcap");
+
+    let capture = Command::new("ip")
+        .args(["netns", "exec", &sns])
+        .arg(cargo_bin!("racecap"))
+        .args([
+            "capture",
+            "-i",
+            &sv,
+            "--duration",
+            "7s",
+            "--format",
+            "jsonl",
+            "-w",
+        ])
+        .arg(&written)
+        .args(["tcp", "port", "3000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    lab.children.push(capture);
+    let mut server = Command::new("ip")
+        .args(["netns", "exec", &sns, "node"])
+        .arg(&server_js)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the server to listen (bounded).
+    let mut buf = [0u8; 9];
+    server.stdout.take().unwrap().read_exact(&mut buf).unwrap();
+    lab.children.push(server);
+    std::thread::sleep(Duration::from_millis(300));
+    let st = Command::new("ip")
+        .args(["netns", "exec", &cns, "timeout", "20", "python3"])
+        .arg(&client_py)
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    // racecap ends on its own after --duration.
+    let mut capture = lab.children.remove(0);
+    let started = Instant::now();
+    while capture.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "capture did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut out = String::new();
+    capture
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    capture
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(capture.wait().unwrap().success(), "{err}");
+
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "{out}\n{err}");
+    // Live: a finding line before the final report line.
+    let live = &lines[0];
+    assert_eq!(live["verdict"], "keepalive_race", "{out}");
+    assert_eq!(live["race"]["kind"], "stale");
+    assert_eq!(live["race"]["request"]["path"], "/second");
+    let report = lines.last().unwrap();
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["verdict_counts"]["keepalive_race"], 1);
+    assert_eq!(report["capture"]["dropped"], 0);
+    let measured = report["servers"][0]["idle_timeout"]["median_ms"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (1000.0..2000.0).contains(&measured),
+        "Node closes ~1.3 s: {measured}"
+    );
+
+    // The file written with -w gives the same findings.
+    let again = Command::new(cargo_bin!("racecap"))
+        .arg("analyze")
+        .arg(&written)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let from_file: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let key = |f: &Value| {
+        (
+            f["verdict"].clone(),
+            f["client"].clone(),
+            f["server"].clone(),
+            f["race"]["kind"].clone(),
+        )
+    };
+    let a: Vec<_> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    let b: Vec<_> = from_file["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    assert_eq!(a, b);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn test_capture_errors_are_one_line() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let out = Command::new(cargo_bin!("racecap"))
+        .args(["capture", "-i", "no-such-if0", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no-such-if0"), "{err}");
+    let out = Command::new(cargo_bin!("racecap"))
+        .args([
+            "capture",
+            "-i",
+            "lo",
+            "--duration",
+            "1s",
+            "tcp",
+            "port",
+            "nonsense",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad filter expression"), "{err}");
+}
