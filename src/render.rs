@@ -22,6 +22,15 @@ fn secs(ms: f64) -> String {
     format!("{:.3} s", ms / 1000.0)
 }
 
+/// Short gaps in ms (a crossed race is a fraction of an RTT), long ones in s.
+fn gap(ms: f64) -> String {
+    if ms.abs() < 1000.0 {
+        format!("{ms:.1} ms")
+    } else {
+        secs(ms)
+    }
+}
+
 fn opt_secs(ms: Option<f64>) -> String {
     ms.map_or_else(|| "-".into(), secs)
 }
@@ -214,7 +223,7 @@ pub fn tables(r: &Report, connections: bool) -> String {
                 Some(x) => (
                     x.kind.to_string(),
                     opt_secs(x.idle_before_fin_ms),
-                    secs(x.fin_to_request_ms),
+                    gap(x.fin_to_request_ms),
                     x.request.as_ref().map_or("-".into(), |q| {
                         format!(
                             "{} {}{}",
