@@ -158,14 +158,6 @@ impl Analyzer {
             ip: seg.src,
             port: seg.sport,
         };
-        let dst = Endpoint {
-            ip: seg.dst,
-            port: seg.dport,
-        };
-        self.tuples.insert(
-            self.tuple_hasher
-                .hash_one(FlowKey::new(seg.vlan, src, dst).0),
-        );
         if !self.in_focus(seg) {
             self.filtered_out += 1;
             return;
@@ -177,7 +169,10 @@ impl Analyzer {
         if seg.flags.syn() && seg.flags.ack() {
             self.known_servers.insert(src);
         }
-        let (key, conn, side) = self.table.lookup(seg, &mut self.events);
+        let (key, conn, side, new_tuple) = self.table.lookup(seg, &mut self.events);
+        if new_tuple {
+            self.tuples.insert(self.tuple_hasher.hash_one(key));
+        }
         let was_finished = conn.state.is_finished();
         let holes_before = conn.h(side).holes;
         let notes = conn.process(side, seg);

@@ -495,12 +495,11 @@ impl Conn {
             self.http_client.get_or_insert(side);
         } else if http::status_line(payload).is_some() {
             self.http_client.get_or_insert(side.other());
-            if let Some(t) = http::keep_alive_timeout(payload) {
-                self.keep_alive_s = Some(t);
+            let head = http::response_head(payload);
+            if head.keep_alive_s.is_some() {
+                self.keep_alive_s = head.keep_alive_s;
             }
-            if http::connection_close(payload) {
-                self.conn_close = true;
-            }
+            self.conn_close |= head.close;
         }
     }
 

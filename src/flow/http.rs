@@ -121,53 +121,73 @@ pub fn status_line(payload: &[u8]) -> Option<u16> {
     Some(code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')))
 }
 
+/// What a response head says about keep-alive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// `timeout=N` of a `Keep-Alive` header, in seconds.
+    pub keep_alive_s: Option<u32>,
+    /// `Connection: close`.
+    pub close: bool,
+}
+
+/// Reads the headers in the captured part of a response head, one pass,
+/// stopping at the blank line that ends the head.
+pub fn response_head(payload: &[u8]) -> ResponseHead {
+    let mut head = ResponseHead::default();
+    let mut rest = payload;
+    // Skip the status line.
+    let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+        return head;
+    };
+    rest = &rest[nl + 1..];
+    loop {
+        let end = rest.iter().position(|&b| b == b'\n');
+        let line = &rest[..end.unwrap_or(rest.len())];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        match line[0] | 0x20 {
+            b'k' if line.len() > 11 && line[..11].eq_ignore_ascii_case(b"keep-alive:") => {
+                head.keep_alive_s = keep_alive_param(&line[11..]).or(head.keep_alive_s);
+            }
+            b'c' if line.len() > 11 && line[..11].eq_ignore_ascii_case(b"connection:") => {
+                head.close |= line[11..]
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            }
+            _ => {}
+        }
+        match end {
+            Some(e) => rest = &rest[e + 1..],
+            None => break,
+        }
+    }
+    head
+}
+
+fn keep_alive_param(value: &[u8]) -> Option<u32> {
+    value.split(|&b| b == b',').find_map(|param| {
+        let param = param.trim_ascii();
+        if param.len() > 8 && param[..8].eq_ignore_ascii_case(b"timeout=") {
+            let digits = &param[8..];
+            if digits.len() <= 9 && digits.iter().all(u8::is_ascii_digit) {
+                return Some(digits.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')));
+            }
+        }
+        None
+    })
+}
+
 /// `timeout=N` of a `Keep-Alive` header in the captured part of a response
 /// head, in seconds.
 pub fn keep_alive_timeout(payload: &[u8]) -> Option<u32> {
-    let head_end = find(payload, b"\r\n\r\n").unwrap_or(payload.len());
-    let head = &payload[..head_end];
-    let mut at = 0;
-    while let Some(i) = find(&head[at..], b"\n") {
-        let line = &head[at + i + 1..];
-        at += i + 1;
-        if line.len() < 11 || !line[..11].eq_ignore_ascii_case(b"keep-alive:") {
-            continue;
-        }
-        let value = &line[11..line
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .unwrap_or(line.len())];
-        for param in value.split(|&b| b == b',') {
-            let param = param.trim_ascii();
-            if param.len() > 8 && param[..8].eq_ignore_ascii_case(b"timeout=") {
-                let digits = &param[8..];
-                if !digits.is_empty() && digits.len() <= 9 && digits.iter().all(u8::is_ascii_digit)
-                {
-                    return Some(
-                        digits
-                            .iter()
-                            .fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')),
-                    );
-                }
-            }
-        }
-    }
-    None
+    response_head(payload).keep_alive_s
 }
 
 /// True when the captured response head says `Connection: close`.
 pub fn connection_close(payload: &[u8]) -> bool {
-    let head_end = find(payload, b"\r\n\r\n").unwrap_or(payload.len());
-    let head = &payload[..head_end];
-    head.split(|&b| b == b'\n').any(|line| {
-        line.len() >= 11
-            && line[..11].eq_ignore_ascii_case(b"connection:")
-            && line[11..].trim_ascii().eq_ignore_ascii_case(b"close")
-    })
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    response_head(payload).close
 }
 
 #[cfg(test)]

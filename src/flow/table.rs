@@ -2,6 +2,7 @@
 //! ones go after a grace period (late retransmissions and ACKs still find
 //! them). Memory follows the number of open connections.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use super::{Conn, Endpoint, FlowKey, Side};
@@ -59,14 +60,15 @@ impl FlowTable {
         self.map.is_empty()
     }
 
-    /// The connection a segment belongs to (created if new), and the side
-    /// that sent it. A SYN that starts a new connection on a 4-tuple still in
-    /// the table pushes the old one out through `out`.
+    /// The connection a segment belongs to (created if new), the side that
+    /// sent it, and whether its 4-tuple is new to the table. A SYN that
+    /// starts a new connection on a 4-tuple still in the table pushes the old
+    /// one out through `out`. One hash lookup per segment.
     pub fn lookup(
         &mut self,
         seg: &Segment<'_>,
         out: &mut Vec<TableEvent>,
-    ) -> (FlowKey, &mut Conn, Side) {
+    ) -> (FlowKey, &mut Conn, Side, bool) {
         let src = Endpoint {
             ip: seg.src,
             port: seg.sport,
@@ -76,31 +78,33 @@ impl FlowTable {
             port: seg.dport,
         };
         let (key, _) = FlowKey::new(seg.vlan, src, dst);
-        let replace = match self.map.get(&key) {
-            Some(c) => {
-                let side = if c.a == src { Side::A } else { Side::B };
-                c.is_new_syn(side, seg)
+        let id = self.next_id;
+        let open_before = self.map.len();
+        let fresh = || Conn::new(id, seg.vlan, src, dst, seg.ts_ns);
+        let (conn, new_tuple) = match self.map.entry(key) {
+            Entry::Occupied(o) => {
+                let conn = o.into_mut();
+                let side = if conn.a == src { Side::A } else { Side::B };
+                if conn.is_new_syn(side, seg) {
+                    // Port reuse: a new handshake on a 4-tuple still here.
+                    let old = std::mem::replace(conn, fresh());
+                    out.push(TableEvent::Done(Box::new(old)));
+                    self.next_id += 1;
+                    self.created += 1;
+                }
+                (conn, false)
             }
-            None => false,
+            Entry::Vacant(v) => {
+                self.next_id += 1;
+                self.created += 1;
+                (v.insert(fresh()), true)
+            }
         };
-        if replace && let Some(old) = self.map.remove(&key) {
-            out.push(TableEvent::Done(Box::new(old)));
-        }
-        let next_id = &mut self.next_id;
-        let created = &mut self.created;
-        let conn = self.map.entry(key).or_insert_with(|| {
-            let id = *next_id;
-            *next_id += 1;
-            *created += 1;
-            Conn::new(id, seg.vlan, src, dst, seg.ts_ns)
-        });
         let side = if conn.a == src { Side::A } else { Side::B };
-        if self.map.len() > self.peak {
-            self.peak = self.map.len();
+        if new_tuple {
+            self.peak = self.peak.max(open_before + 1);
         }
-        // Re-borrow so the caller gets the entry.
-        let conn = self.map.get_mut(&key).expect("just inserted");
-        (key, conn, side)
+        (key, conn, side, new_tuple)
     }
 
     /// Marks a finished connection for removal after the grace period.
