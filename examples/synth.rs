@@ -25,6 +25,7 @@ struct Args {
     requests: u32,
     race_fraction: f64,
     concurrency: u64,
+    syn_flood: u64,
     out: String,
 }
 
@@ -34,6 +35,7 @@ fn parse() -> Args {
         requests: 10,
         race_fraction: 0.05,
         concurrency: 1_000,
+        syn_flood: 0,
         out: "synth.pcap".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -44,6 +46,7 @@ fn parse() -> Args {
             "--requests" => a.requests = v.parse().expect("a number"),
             "--race-fraction" => a.race_fraction = v.parse().expect("a fraction"),
             "--concurrency" => a.concurrency = v.parse().expect("a number"),
+            "--syn-flood" => a.syn_flood = v.parse().expect("a number"),
             "--out" => a.out = v,
             _ => panic!("unknown option {k}"),
         }
@@ -135,8 +138,49 @@ fn connection(i: u64, start: i64, a: &Args, rng: &mut Rng, out: &mut Vec<Packet>
     race
 }
 
+/// `--syn-flood N`: N SYNs from distinct clients to one server, 10 µs apart,
+/// never answered (memory-cap tests).
+fn syn_flood(a: &Args) {
+    let file = BufWriter::with_capacity(1 << 20, File::create(&a.out).expect("creating --out"));
+    let link = Link::Ethernet(vec![]);
+    let mut w = PcapWriter::new(file, 1, 65535, true, Endian::Little).expect("writing");
+    for i in 0..a.syn_flood {
+        let client = IpAddr::V4(Ipv4Addr::new(
+            10,
+            (i >> 24) as u8 | 64,
+            (i >> 16) as u8,
+            (i >> 8) as u8,
+        ));
+        let mut f = Flow::new(
+            (client, 1024 + (i % 256) as u16),
+            (IpAddr::V4(Ipv4Addr::new(10, 2, 0, 1)), 80),
+            i as u32,
+            0,
+        );
+        let p = f.seg(
+            secs(1_780_000_000.0) + i as i64 * 10_000,
+            true,
+            flags::SYN,
+            &[],
+            None,
+        );
+        let frame = link.wrap(&p.ip, p.v6);
+        w.write(p.ts_ns, frame.len() as u32, &frame)
+            .expect("writing");
+    }
+    w.finish().expect("writing");
+    eprintln!(
+        "wrote {}: a SYN flood of {} connections",
+        a.out, a.syn_flood
+    );
+}
+
 fn main() {
     let a = parse();
+    if a.syn_flood > 0 {
+        syn_flood(&a);
+        return;
+    }
     let file = BufWriter::with_capacity(1 << 20, File::create(&a.out).expect("creating --out"));
     let link = Link::Ethernet(vec![]);
     let mut w = PcapWriter::new(file, 1, 65535, true, Endian::Little).expect("writing");

@@ -45,7 +45,17 @@ pub struct Config {
     /// Queue findings for [`Analyzer::take_decided`] as they are decided
     /// (live output).
     pub live: bool,
+    /// Most connections tracked at once (0: the default,
+    /// [`crate::flow::table::DEFAULT_MAX_CONNECTIONS`]).
+    pub max_connections: usize,
 }
+
+/// Findings kept for the report (counts stay exact beyond it): a capture of
+/// a SYN flood must not turn into a million findings in memory.
+pub const MAX_FINDINGS: usize = 10_000;
+
+/// Connection rows kept for `--connections`.
+pub const MAX_CONNECTION_ROWS: usize = 200_000;
 
 struct RetryWatch {
     conn_id: u64,
@@ -85,6 +95,10 @@ pub struct Analyzer {
 impl Analyzer {
     /// A fresh analysis.
     pub fn new(cfg: Config) -> Analyzer {
+        let mut table = FlowTable::new();
+        if cfg.max_connections > 0 {
+            table.max = cfg.max_connections;
+        }
         Analyzer {
             cfg,
             packets: 0,
@@ -98,7 +112,7 @@ impl Analyzer {
             tuple_hasher: foldhash::fast::FixedState::with_seed(0x5eed),
             snapped: 0,
             holes: 0,
-            table: FlowTable::new(),
+            table,
             events: Vec::new(),
             known_servers: HashSet::new(),
             timeouts: Timeouts::default(),
@@ -174,11 +188,7 @@ impl Analyzer {
             self.tuples.insert(self.tuple_hasher.hash_one(key));
         }
         let was_finished = conn.state.is_finished();
-        let holes_before = conn.h(side).holes;
         let notes = conn.process(side, seg);
-        if conn.h(side).holes > holes_before {
-            self.holes += 1;
-        }
         let roles = verdict::roles(conn, &self.known_servers);
         let client = roles.client;
         let server_ep = conn.endpoint(roles.server());
@@ -278,8 +288,11 @@ impl Analyzer {
             return;
         }
         let events = std::mem::take(&mut self.events);
-        for TableEvent::Done(conn) in events {
-            self.finish_conn(&conn, false);
+        for e in events {
+            match e {
+                TableEvent::Done(conn) => self.finish_conn(&conn, false),
+                TableEvent::Evicted(conn) => self.finish_conn(&conn, true),
+            }
         }
     }
 
@@ -289,6 +302,7 @@ impl Analyzer {
         let outcome = verdict::outcome(conn, roles, end_ns);
         self.verdicts[outcome.verdict as usize] += 1;
         let server_ep = conn.endpoint(roles.server());
+        self.holes += u64::from(conn.h(roles.client).holes + conn.h(roles.server()).holes);
         let s = self.timeouts.server(server_ep);
         s.connections += 1;
         if let Some(ka) = conn.keep_alive_s {
@@ -315,7 +329,7 @@ impl Analyzer {
         {
             s.stayed_open_ns = s.stayed_open_ns.max(end_ns - last);
         }
-        if outcome.verdict.is_failure() {
+        if outcome.verdict.is_failure() && self.findings.len() < MAX_FINDINGS {
             let f = finding(conn, roles, &outcome, &self.retried);
             if self.cfg.live
                 && (outcome.verdict != Verdict::KeepaliveRace
@@ -325,7 +339,7 @@ impl Analyzer {
             }
             self.findings.push(f);
         }
-        if self.cfg.keep_connections {
+        if self.cfg.keep_connections && self.connections.len() < MAX_CONNECTION_ROWS {
             self.connections
                 .push(connection_row(conn, roles, outcome.verdict));
         }
@@ -381,6 +395,29 @@ impl Analyzer {
                 }
             }
         }
+        let failures: u64 = Verdict::ALL
+            .iter()
+            .filter(|v| v.is_failure())
+            .map(|v| self.verdicts[*v as usize])
+            .sum();
+        if failures > self.findings.len() as u64 {
+            warnings.push(format!(
+                "{failures} failing connections; the report lists the first {} (verdict_counts has them all)",
+                self.findings.len()
+            ));
+        }
+        if self.timeouts.untracked > 0 {
+            warnings.push(format!(
+                "more than {} server endpoints: timeouts are measured for the first {0} only",
+                crate::analysis::timeouts::MAX_SERVERS
+            ));
+        }
+        if self.table.evicted > 0 {
+            warnings.push(format!(
+                "{} connections were evicted while still open because more than {} were open at once (--max-connections); their verdicts only know what came before",
+                self.table.evicted, self.table.max
+            ));
+        }
         if self.holes > 0 {
             warnings.push(format!(
                 "{} segments followed data missing from the capture (packet loss at the capture point?); verdicts near them may be incomplete",
@@ -413,6 +450,7 @@ impl Analyzer {
             filtered_out: self.filtered_out,
             dropped: None,
             interface_dropped: None,
+            evicted_connections: self.table.evicted,
             warnings,
         };
         let mut servers = self.timeouts.report();

@@ -72,6 +72,11 @@ pub struct ReportArgs {
     /// List every connection with its verdict and history.
     #[arg(long)]
     pub connections: bool,
+
+    /// Most connections tracked at once; beyond it the longest idle are
+    /// evicted (and counted), so memory stays bounded (about 750 bytes each).
+    #[arg(long, value_name = "N", default_value_t = racecap::flow::table::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
 
 #[derive(Debug, clap::Args)]

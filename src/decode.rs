@@ -231,7 +231,10 @@ fn ether_payload(proto: u16, data: &[u8]) -> Result<(&[u8], u32), Skip> {
             let tci = u16::from_be_bytes([data[0], data[1]]);
             let inner = u16::from_be_bytes([data[2], data[3]]);
             let (ip, v) = ether_payload(inner, &data[4..])?;
-            Ok((ip, (u32::from(tci & 0x0fff) << 16 * u32::from(v != 0)) | v))
+            Ok((
+                ip,
+                (u32::from(tci & 0x0fff) << (16 * u32::from(v != 0))) | v,
+            ))
         }
         _ => Err(Skip::NonIp),
     }
@@ -250,11 +253,17 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
     let (src, dst) = match &ip_slice {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
-            (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()))
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+            )
         }
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
-            (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()))
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+            )
         }
     };
     let ip_payload = ip_slice.payload();
@@ -272,7 +281,9 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
         });
     }
     let tcp = TcpSlice::from_slice(ip_payload.payload).map_err(|e| match e {
-        etherparse::err::tcp::HeaderSliceError::Len(_) if frame_cut(frame) || ip_payload.incomplete => {
+        etherparse::err::tcp::HeaderSliceError::Len(_)
+            if frame_cut(frame) || ip_payload.incomplete =>
+        {
             Skip::TruncatedHeader
         }
         etherparse::err::tcp::HeaderSliceError::Len(_) => Skip::BadHeader,
@@ -343,4 +354,3 @@ fn full_ip_payload_len(p: &LaxIpSlice<'_>) -> Option<usize> {
         }
     }
 }
-

@@ -86,6 +86,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         focus: crate::focus(&args.report)?,
         keep_connections: args.report.connections,
         live: true,
+        max_connections: args.report.max_connections,
     };
     let mut writer = match &args.write {
         Some(path) => {

@@ -110,6 +110,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         focus: focus(&args.report)?,
         keep_connections: args.report.connections,
         live: false,
+        max_connections: args.report.max_connections,
     };
     let spool = (args.evidence.is_some() && args.files.iter().any(|f| f == "-"))
         .then(|| std::env::temp_dir().join(format!("racecap-stdin-{}.pcap", std::process::id())));

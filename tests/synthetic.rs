@@ -431,3 +431,46 @@ fn test_sequence_wraparound() {
     assert_eq!(only_verdict(&r), "keepalive_race");
     assert_eq!(r.findings[0].race.as_ref().unwrap().kind, "stale");
 }
+
+// ==========================================================================
+// Bounded memory.
+// ==========================================================================
+
+/// A SYN flood of distinct connections against a small table: the table
+/// never holds more than its cap, the longest-idle connections are evicted
+/// and counted, and every connection still gets a verdict.
+#[test]
+fn test_syn_flood_stays_under_the_cap() {
+    use racecap::analyzer::{Analyzer, Config};
+    use racecap::source::Frame;
+    let cap = 2_000;
+    let total = 30_000u32;
+    let mut a = Analyzer::new(Config {
+        max_connections: cap,
+        ..Config::default()
+    });
+    for i in 0..total {
+        let client = ip(&format!(
+            "10.{}.{}.{}",
+            (i >> 16) & 0xff,
+            (i >> 8) & 0xff,
+            i & 0xff
+        ));
+        let mut f = Flow::new((client, 40000), (ip("10.250.0.1"), 80), i, 0);
+        let syn = f.seg(i64::from(i) * 10_000, true, flags::SYN, &[], None);
+        a.frame(&Frame {
+            ts_ns: syn.ts_ns,
+            linktype: 101,
+            origlen: syn.ip.len() as u32,
+            data: &syn.ip,
+        });
+        assert!(a.open_connections() <= cap);
+    }
+    let r = a.finish(&[]);
+    assert_eq!(r.capture.connections, u64::from(total));
+    assert!(r.capture.peak_open_connections <= cap as u64);
+    assert!(r.capture.evicted_connections >= u64::from(total) - cap as u64);
+    let judged: u64 = r.verdict_counts.values().sum();
+    assert_eq!(judged, u64::from(total));
+    assert!(r.capture.warnings.iter().any(|w| w.contains("evicted")));
+}

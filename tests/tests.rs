@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod formats;
 mod lab;
+mod proptests;
 mod synthetic;
 mod timeouts;
 

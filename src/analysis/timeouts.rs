@@ -157,15 +157,31 @@ pub struct ServerStats {
     by_client: BTreeMap<IpAddr, ClientStats>,
 }
 
+/// Server endpoints tracked. A scan or a flood to random ports would
+/// otherwise make one entry per target; beyond this, connections to new
+/// endpoints still get verdicts but no timeout statistics.
+pub const MAX_SERVERS: usize = 10_000;
+
 /// Timeout evidence for every server endpoint.
 #[derive(Debug, Default)]
 pub struct Timeouts {
     servers: HashMap<Endpoint, ServerStats, foldhash::fast::RandomState>,
+    /// Where samples for endpoints beyond [`MAX_SERVERS`] go (never reported).
+    overflow: ServerStats,
+    /// Look-ups for endpoints beyond [`MAX_SERVERS`] (the report warns when
+    /// there were any).
+    pub untracked: u64,
 }
 
 impl Timeouts {
-    /// The stats of a server, created on first use.
+    /// The stats of a server, created on first use (while fewer than
+    /// [`MAX_SERVERS`] are tracked).
     pub fn server(&mut self, ep: Endpoint) -> &mut ServerStats {
+        if self.servers.len() >= MAX_SERVERS && !self.servers.contains_key(&ep) {
+            self.untracked += 1;
+            self.overflow = ServerStats::default();
+            return &mut self.overflow;
+        }
         self.servers.entry(ep).or_default()
     }
 

@@ -157,8 +157,12 @@ pub struct Half {
     pub bytes: u64,
     /// Payload segments entirely below `next`: retransmissions.
     pub retransmits: u32,
-    /// Segments that started beyond `next`: data missing from the capture.
+    /// Holes in the sequence space still open: data missing from the
+    /// capture (a hole that later data fills was only reordering).
     pub holes: u32,
+    /// The first open hole, [start, end), so that data arriving late into it
+    /// counts as new data, not as a retransmission.
+    pub hole: Option<(Seq, Seq)>,
     /// Segments whose payload the snaplen cut.
     pub snapped: u32,
     /// Turns of data this side started (an HTTP client's requests).
@@ -350,8 +354,16 @@ impl Conn {
             // `next` stays at the end of the data: a FIN beyond it means data
             // is missing from the capture, and when that data shows up late
             // it must count as new, not as a retransmission.
-            if seg.payload_len == 0 && self.half[i].next.is_some_and(|n| fin_seq > n) {
-                self.half[i].holes += 1;
+            if seg.payload_len == 0
+                && let Some(n) = self.half[i].next
+                && fin_seq > n
+                && self.half[i].fin.is_none()
+            {
+                let h = &mut self.half[i];
+                h.holes += 1;
+                if h.hole.is_none() {
+                    h.hole = Some((n, fin_seq));
+                }
                 self.history.note(side, b'G');
             }
             if self.half[i].fin.is_none() {
@@ -446,14 +458,23 @@ impl Conn {
             p.request = http::request_line(seg.payload);
         }
         if end <= next {
-            // Nothing beyond what this side already sent: a retransmission.
-            self.half[i].retransmits += 1;
-            self.history.note(side, b'T');
+            if self.fill_hole(side, seq, end) {
+                // Reordered, not retransmitted: data that was missing arrived.
+                self.history.note(side, b'D');
+            } else {
+                // Nothing beyond what this side already sent: a retransmission.
+                self.half[i].retransmits += 1;
+                self.history.note(side, b'T');
+            }
             return;
         }
         if seq > next {
-            // Data before this segment never showed up in the capture.
-            self.half[i].holes += 1;
+            // Data before this segment is not (yet) in the capture.
+            let h = &mut self.half[i];
+            h.holes += 1;
+            if h.hole.is_none() {
+                h.hole = Some((next, seq));
+            }
             self.history.note(side, b'G');
         }
         let new_bytes = end.diff(if seq > next { seq } else { next }) as u64;
@@ -488,6 +509,32 @@ impl Conn {
         }
         self.half[i].last_payload_ns = Some(seg.ts_ns);
         self.last_payload_ns = Some(seg.ts_ns);
+    }
+
+    /// Counts the part of [seq, end) that falls into the open hole as new
+    /// data and shrinks the hole. Returns whether anything was filled.
+    fn fill_hole(&mut self, side: Side, seq: Seq, end: Seq) -> bool {
+        let h = &mut self.half[side.idx()];
+        let Some((hs, he)) = h.hole else {
+            return false;
+        };
+        let from = if seq > hs { seq } else { hs };
+        let to = if end < he { end } else { he };
+        if to <= from {
+            return false;
+        }
+        h.bytes += to.diff(from) as u64;
+        h.hole = if from == hs && to == he {
+            h.holes = h.holes.saturating_sub(1);
+            None
+        } else if from == hs {
+            Some((to, he))
+        } else {
+            // Filled in the middle: keep the front part (the rest is rare
+            // enough to count as retransmitted if it comes).
+            Some((hs, from))
+        };
+        true
     }
 
     fn sniff_roles(&mut self, side: Side, payload: &[u8]) {
@@ -550,4 +597,18 @@ enum Event {
     Ack,
     Fin,
     Rst,
+}
+
+#[cfg(test)]
+mod size_test {
+    /// The flow table's default cap (`DEFAULT_MAX_CONNECTIONS`) assumes about
+    /// 750 bytes per open connection with its key and the map's overhead.
+    #[test]
+    fn test_conn_size_is_bounded() {
+        assert!(
+            std::mem::size_of::<super::Conn>() <= 704,
+            "{}",
+            std::mem::size_of::<super::Conn>()
+        );
+    }
 }

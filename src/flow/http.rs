@@ -172,7 +172,11 @@ fn keep_alive_param(value: &[u8]) -> Option<u32> {
         if param.len() > 8 && param[..8].eq_ignore_ascii_case(b"timeout=") {
             let digits = &param[8..];
             if digits.len() <= 9 && digits.iter().all(u8::is_ascii_digit) {
-                return Some(digits.iter().fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')));
+                return Some(
+                    digits
+                        .iter()
+                        .fold(0u32, |a, &d| a * 10 + u32::from(d - b'0')),
+                );
             }
         }
         None

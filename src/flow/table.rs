@@ -13,23 +13,38 @@ use crate::decode::Segment;
 /// time, not wall time.
 pub const GRACE_NS: i64 = 5_000_000_000;
 
+/// Default cap on connections open at once. A connection costs about 750
+/// bytes of resident memory (the boxed state, its slot in the map, its entry
+/// in the distinct-4-tuple set), so 200 000 keep a run near 200 MiB whatever
+/// the input: measured 1 M-connection SYN flood, 215 MiB peak RSS.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 200_000;
+
 /// Something the table did besides updating a connection.
 #[derive(Debug)]
 pub enum TableEvent {
     /// A connection left the table (finished and past its grace period, or
     /// replaced by a new connection on the same 4-tuple).
     Done(Box<Conn>),
+    /// A connection pushed out, still open, because the table was full: its
+    /// verdict only knows what came before.
+    Evicted(Box<Conn>),
 }
 
 /// Open connections by direction-free key.
 pub struct FlowTable {
-    map: HashMap<FlowKey, Conn, foldhash::fast::RandomState>,
+    /// Boxed: the map's slots stay small (a key and a pointer), so its
+    /// power-of-two growth does not double the cost of every connection.
+    map: HashMap<FlowKey, Box<Conn>, foldhash::fast::RandomState>,
     evict: VecDeque<(i64, FlowKey, u64)>,
     next_id: u64,
     /// Connections ever created.
     pub created: u64,
     /// Largest number of connections in the table at once.
     pub peak: usize,
+    /// Most connections kept at once; beyond it the longest idle go.
+    pub max: usize,
+    /// Connections evicted to stay under `max`.
+    pub evicted: u64,
 }
 
 impl Default for FlowTable {
@@ -47,6 +62,8 @@ impl FlowTable {
             next_id: 0,
             created: 0,
             peak: 0,
+            max: DEFAULT_MAX_CONNECTIONS,
+            evicted: 0,
         }
     }
 
@@ -78,9 +95,12 @@ impl FlowTable {
             port: seg.dport,
         };
         let (key, _) = FlowKey::new(seg.vlan, src, dst);
+        if self.map.len() >= self.max && !self.map.contains_key(&key) {
+            self.evict_idle(out);
+        }
         let id = self.next_id;
         let open_before = self.map.len();
-        let fresh = || Conn::new(id, seg.vlan, src, dst, seg.ts_ns);
+        let fresh = || Box::new(Conn::new(id, seg.vlan, src, dst, seg.ts_ns));
         let (conn, new_tuple) = match self.map.entry(key) {
             Entry::Occupied(o) => {
                 let conn = o.into_mut();
@@ -88,7 +108,7 @@ impl FlowTable {
                 if conn.is_new_syn(side, seg) {
                     // Port reuse: a new handshake on a 4-tuple still here.
                     let old = std::mem::replace(conn, fresh());
-                    out.push(TableEvent::Done(Box::new(old)));
+                    out.push(TableEvent::Done(old));
                     self.next_id += 1;
                     self.created += 1;
                 }
@@ -105,6 +125,25 @@ impl FlowTable {
             self.peak = self.peak.max(open_before + 1);
         }
         (key, conn, side, new_tuple)
+    }
+
+    /// Makes room: evicts the longest-idle eighth of the table in one pass,
+    /// so a flood of new connections costs O(1) amortised per connection.
+    fn evict_idle(&mut self, out: &mut Vec<TableEvent>) {
+        let n = (self.max / 8).max(1).min(self.map.len());
+        let mut idle: Vec<(i64, FlowKey)> = self.map.iter().map(|(k, c)| (c.last_ns, *k)).collect();
+        if n < idle.len() {
+            idle.select_nth_unstable_by_key(n, |(t, _)| *t);
+            idle.truncate(n);
+        }
+        // Oldest first, so the report's order does not depend on the hash map.
+        idle.sort_unstable_by_key(|(t, k)| (*t, self.map[k].id));
+        for (_, key) in idle {
+            if let Some(c) = self.map.remove(&key) {
+                self.evicted += 1;
+                out.push(TableEvent::Evicted(c));
+            }
+        }
     }
 
     /// Marks a finished connection for removal after the grace period.
@@ -125,15 +164,17 @@ impl FlowTable {
                 .get(&key)
                 .is_some_and(|c| c.id == id && c.state.is_finished());
             if still_done && let Some(c) = self.map.remove(&key) {
-                out.push(TableEvent::Done(Box::new(c)));
+                out.push(TableEvent::Done(c));
             }
         }
     }
 
     /// Empties the table at the end of the input, in creation order.
-    pub fn drain(&mut self) -> Vec<Conn> {
+    pub fn drain(&mut self) -> Vec<Box<Conn>> {
         self.evict.clear();
-        let mut all: Vec<Conn> = self.map.drain().map(|(_, c)| c).collect();
+        // Boxes, not values: moving every connection out at once would need a
+        // second copy of the whole table at the very end of a long capture.
+        let mut all: Vec<Box<Conn>> = self.map.drain().map(|(_, c)| c).collect();
         all.sort_by_key(|c| c.id);
         all
     }

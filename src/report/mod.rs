@@ -71,6 +71,9 @@ pub struct Capture {
     pub peak_open_connections: u64,
     /// Segments outside `--server` / `--port`, not analysed.
     pub filtered_out: u64,
+    /// Connections pushed out of the table while open (`--max-connections`):
+    /// their verdicts are incomplete.
+    pub evicted_connections: u64,
     /// Live capture only: packets the kernel dropped because they were not
     /// read fast enough (libpcap's ps_drop), and those the interface dropped.
     #[serde(skip_serializing_if = "Option::is_none")]
