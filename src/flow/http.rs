@@ -73,14 +73,8 @@ pub struct RequestLine {
 /// Parses `METHOD SP target SP HTTP/1.x` from the start of a payload. The
 /// line may be cut by the snaplen after the target; the target must be there.
 pub fn request_line(payload: &[u8]) -> Option<RequestLine> {
-    let (method, rest) = Method::ALL.iter().find_map(|(m, name)| {
-        let rest = payload.strip_prefix(*name)?.strip_prefix(b" ")?;
-        Some((*m, rest))
-    })?;
-    let end = rest
-        .iter()
-        .position(|&b| b == b' ' || b == b'\r' || b == b'\n')
-        .unwrap_or(rest.len());
+    let (method, rest) = method_prefix(payload)?;
+    let end = memchr::memchr3(b' ', b'\r', b'\n', rest).unwrap_or(rest.len());
     let target = &rest[..end];
     if target.is_empty() || target.iter().any(|&b| !(0x21..0x7f).contains(&b)) {
         return None;
@@ -91,7 +85,10 @@ pub fn request_line(payload: &[u8]) -> Option<RequestLine> {
     if !complete && !cut {
         return None;
     }
-    let mut path = String::from_utf8_lossy(&target[..target.len().min(MAX_PATH)]).into_owned();
+    let kept = &target[..target.len().min(MAX_PATH)];
+    // The target is printable ASCII (checked above), so it is UTF-8.
+    let mut path = String::with_capacity(kept.len() + 3);
+    path.push_str(std::str::from_utf8(kept).ok()?);
     if target.len() > MAX_PATH {
         path.push('…');
     }
@@ -101,11 +98,22 @@ pub fn request_line(payload: &[u8]) -> Option<RequestLine> {
     })
 }
 
+/// The method at the start of a payload and what follows its space. The
+/// first byte picks the candidates, so non-HTTP payloads cost one compare.
+fn method_prefix(payload: &[u8]) -> Option<(Method, &[u8])> {
+    let first = *payload.first()?;
+    if !matches!(first, b'G' | b'H' | b'P' | b'D' | b'C' | b'O' | b'T') {
+        return None;
+    }
+    Method::ALL.iter().find_map(|(m, name)| {
+        let rest = payload.strip_prefix(*name)?.strip_prefix(b" ")?;
+        Some((*m, rest))
+    })
+}
+
 /// True when a payload starts like a request line (cheap check for roles).
 pub fn looks_like_request(payload: &[u8]) -> bool {
-    Method::ALL.iter().any(|(_, name)| {
-        payload.len() > name.len() && payload.starts_with(name) && payload[name.len()] == b' '
-    })
+    method_prefix(payload).is_some()
 }
 
 /// The status code of an `HTTP/1.x NNN` status line.
@@ -136,12 +144,12 @@ pub fn response_head(payload: &[u8]) -> ResponseHead {
     let mut head = ResponseHead::default();
     let mut rest = payload;
     // Skip the status line.
-    let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+    let Some(nl) = memchr::memchr(b'\n', rest) else {
         return head;
     };
     rest = &rest[nl + 1..];
     loop {
-        let end = rest.iter().position(|&b| b == b'\n');
+        let end = memchr::memchr(b'\n', rest);
         let line = &rest[..end.unwrap_or(rest.len())];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
