@@ -168,10 +168,7 @@ impl Analyzer {
     /// Feeds one decoded segment.
     pub fn segment(&mut self, seg: &decode::Segment<'_>) {
         self.segments += 1;
-        let src = Endpoint {
-            ip: seg.src,
-            port: seg.sport,
-        };
+        let src = seg.src_endpoint();
         if !self.in_focus(seg) {
             self.filtered_out += 1;
             return;

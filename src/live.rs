@@ -103,19 +103,8 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
     };
     let stop = stop_flag()?;
     let mut analyzer = Analyzer::new(cfg);
-    let mut stats = InputStats {
-        name: format!("live:{interface}"),
-        format: FileFormat::Live,
-        gzip: false,
-        linktypes: vec![src.linktype()],
-        packets: 0,
-        bytes: 0,
-        first_ns: None,
-        last_ns: None,
-        backwards: 0,
-        bad_interface: 0,
-        stopped: None,
-    };
+    let mut stats = InputStats::new(format!("live:{interface}"), FileFormat::Live, false);
+    stats.linktypes.push(src.linktype());
     let started = Instant::now();
     let progress = io::stderr().is_terminal();
     let mut last_progress = Instant::now();
@@ -134,10 +123,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
             break;
         }
         if let Some(frame) = src.next_frame().map_err(|e| anyhow!(e))? {
-            stats.packets += 1;
-            stats.bytes += frame.data.len() as u64;
-            stats.first_ns.get_or_insert(frame.ts_ns);
-            stats.last_ns = Some(frame.ts_ns);
+            stats.count(frame.ts_ns, frame.data.len());
             analyzer.frame(&frame);
             if let Some(w) = &mut writer {
                 w.write(frame.ts_ns, frame.origlen, frame.data)?;

@@ -241,15 +241,7 @@ fn write_evidence(
         let Ok(seg) = decode::decode(&frame) else {
             continue;
         };
-        let src = Endpoint {
-            ip: seg.src,
-            port: seg.sport,
-        };
-        let dst = Endpoint {
-            ip: seg.dst,
-            port: seg.dport,
-        };
-        let (key, _) = FlowKey::new(seg.vlan, src, dst);
+        let (key, _) = seg.key();
         let hit = spans
             .get(&key)
             .is_some_and(|v| v.iter().any(|&(a, b)| frame.ts_ns >= a && frame.ts_ns <= b));

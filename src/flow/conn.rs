@@ -131,7 +131,7 @@ impl Pending {
 
 /// Maximum SYN times kept as evidence (connect timeouts retransmit at 1, 3,
 /// 7, 15 s…; the first few say enough).
-pub const SYN_TIMES: usize = 6;
+pub const SYN_TIMES: usize = 4;
 
 /// One direction of a connection.
 #[derive(Debug, Clone, Default)]
@@ -160,14 +160,77 @@ pub struct Half {
     /// Holes in the sequence space still open: data missing from the
     /// capture (a hole that later data fills was only reordering).
     pub holes: u32,
-    /// The first open hole, [start, end), so that data arriving late into it
-    /// counts as new data, not as a retransmission.
-    pub hole: Option<(Seq, Seq)>,
+    /// The first open holes, so that data arriving late into them counts as
+    /// new data, not as a retransmission.
+    pub hole: Holes,
     /// Segments whose payload the snaplen cut.
     pub snapped: u32,
     /// Turns of data this side started (an HTTP client's requests).
     pub turns: u32,
     pub last_payload_ns: Option<i64>,
+}
+
+/// Most holes remembered per direction (each swapped pair of segments makes
+/// one while it lasts; more at once is rare and then counts as loss).
+const MAX_HOLES: usize = 3;
+
+/// Ranges of a sequence space not seen yet, [start, end).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Holes {
+    start: [Seq; MAX_HOLES],
+    end: [Seq; MAX_HOLES],
+    n: u8,
+}
+
+impl Holes {
+    /// Remembers a hole (forgotten when all slots are taken).
+    fn add(&mut self, start: Seq, end: Seq) {
+        let n = self.n as usize;
+        if n < MAX_HOLES {
+            self.start[n] = start;
+            self.end[n] = end;
+            self.n += 1;
+        }
+    }
+
+    fn remove(&mut self, i: usize) {
+        let last = self.n as usize - 1;
+        self.start[i] = self.start[last];
+        self.end[i] = self.end[last];
+        self.n -= 1;
+    }
+
+    /// Fills [from, to) into the holes: returns the bytes that were missing
+    /// and the number of holes now closed.
+    fn fill(&mut self, from: Seq, to: Seq) -> (u64, u32) {
+        let (mut bytes, mut closed) = (0u64, 0u32);
+        let mut i = 0;
+        while i < self.n as usize {
+            let (hs, he) = (self.start[i], self.end[i]);
+            let a = if from > hs { from } else { hs };
+            let b = if to < he { to } else { he };
+            if b <= a {
+                i += 1;
+                continue;
+            }
+            bytes += b.diff(a) as u64;
+            if a == hs && b == he {
+                self.remove(i);
+                closed += 1;
+                continue;
+            } else if a == hs {
+                self.start[i] = b;
+            } else if b == he {
+                self.end[i] = a;
+            } else {
+                // Filled in the middle: split, if there is room.
+                self.end[i] = a;
+                self.add(b, he);
+            }
+            i += 1;
+        }
+        (bytes, closed)
+    }
 }
 
 /// What one segment changed that the analysis wants to know about.
@@ -361,9 +424,7 @@ impl Conn {
             {
                 let h = &mut self.half[i];
                 h.holes += 1;
-                if h.hole.is_none() {
-                    h.hole = Some((n, fin_seq));
-                }
+                h.hole.add(n, fin_seq);
                 self.history.note(side, b'G');
             }
             if self.half[i].fin.is_none() {
@@ -472,9 +533,7 @@ impl Conn {
             // Data before this segment is not (yet) in the capture.
             let h = &mut self.half[i];
             h.holes += 1;
-            if h.hole.is_none() {
-                h.hole = Some((next, seq));
-            }
+            h.hole.add(next, seq);
             self.history.note(side, b'G');
         }
         let new_bytes = end.diff(if seq > next { seq } else { next }) as u64;
@@ -511,30 +570,14 @@ impl Conn {
         self.last_payload_ns = Some(seg.ts_ns);
     }
 
-    /// Counts the part of [seq, end) that falls into the open hole as new
-    /// data and shrinks the hole. Returns whether anything was filled.
+    /// Counts the part of [seq, end) that falls into open holes as new data
+    /// and shrinks them. Returns whether anything was filled.
     fn fill_hole(&mut self, side: Side, seq: Seq, end: Seq) -> bool {
         let h = &mut self.half[side.idx()];
-        let Some((hs, he)) = h.hole else {
-            return false;
-        };
-        let from = if seq > hs { seq } else { hs };
-        let to = if end < he { end } else { he };
-        if to <= from {
-            return false;
-        }
-        h.bytes += to.diff(from) as u64;
-        h.hole = if from == hs && to == he {
-            h.holes = h.holes.saturating_sub(1);
-            None
-        } else if from == hs {
-            Some((to, he))
-        } else {
-            // Filled in the middle: keep the front part (the rest is rare
-            // enough to count as retransmitted if it comes).
-            Some((hs, from))
-        };
-        true
+        let (bytes, closed) = h.hole.fill(seq, end);
+        h.bytes += bytes;
+        h.holes = h.holes.saturating_sub(closed);
+        bytes > 0
     }
 
     fn sniff_roles(&mut self, side: Side, payload: &[u8]) {

@@ -30,6 +30,29 @@ impl fmt::Display for Endpoint {
     }
 }
 
+impl crate::decode::Segment<'_> {
+    /// The sender's endpoint.
+    pub fn src_endpoint(&self) -> Endpoint {
+        Endpoint {
+            ip: self.src,
+            port: self.sport,
+        }
+    }
+
+    /// The receiver's endpoint.
+    pub fn dst_endpoint(&self) -> Endpoint {
+        Endpoint {
+            ip: self.dst,
+            port: self.dport,
+        }
+    }
+
+    /// The segment's connection key, and whether the sender is `lo`.
+    pub fn key(&self) -> (FlowKey, bool) {
+        FlowKey::new(self.vlan, self.src_endpoint(), self.dst_endpoint())
+    }
+}
+
 /// Direction-free connection key: the two endpoints in sorted order plus the
 /// VLAN ids (the same 4-tuple on two VLANs is two connections).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

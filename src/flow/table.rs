@@ -5,7 +5,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
-use super::{Conn, Endpoint, FlowKey, Side};
+use super::{Conn, FlowKey, Side};
 use crate::decode::Segment;
 
 /// How long a finished connection (both FINs, or a RST) stays in the table
@@ -86,14 +86,7 @@ impl FlowTable {
         seg: &Segment<'_>,
         out: &mut Vec<TableEvent>,
     ) -> (FlowKey, &mut Conn, Side, bool) {
-        let src = Endpoint {
-            ip: seg.src,
-            port: seg.sport,
-        };
-        let dst = Endpoint {
-            ip: seg.dst,
-            port: seg.dport,
-        };
+        let (src, dst) = (seg.src_endpoint(), seg.dst_endpoint());
         let (key, _) = FlowKey::new(seg.vlan, src, dst);
         if self.map.len() >= self.max && !self.map.contains_key(&key) {
             self.evict_idle(out);

@@ -30,6 +30,33 @@ pub struct InputStats {
     pub stopped: Option<String>,
 }
 
+impl InputStats {
+    /// Counters of an input not read yet.
+    pub fn new(name: String, format: FileFormat, gzip: bool) -> InputStats {
+        InputStats {
+            name,
+            format,
+            gzip,
+            linktypes: Vec::new(),
+            packets: 0,
+            bytes: 0,
+            first_ns: None,
+            last_ns: None,
+            backwards: 0,
+            bad_interface: 0,
+            stopped: None,
+        }
+    }
+
+    /// Counts one frame.
+    pub fn count(&mut self, ts_ns: i64, captured: usize) {
+        self.packets += 1;
+        self.bytes += captured as u64;
+        self.first_ns = Some(self.first_ns.map_or(ts_ns, |v| v.min(ts_ns)));
+        self.last_ns = Some(self.last_ns.map_or(ts_ns, |v| v.max(ts_ns)));
+    }
+}
+
 /// A problem with one input that stops the whole run (exit 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {error}")]
@@ -58,19 +85,7 @@ impl Merged {
     pub fn new(readers: Vec<(String, CaptureReader)>) -> Result<Merged, SourceProblem> {
         let mut inputs = Vec::with_capacity(readers.len());
         for (name, reader) in readers {
-            let stats = InputStats {
-                name,
-                format: reader.format(),
-                gzip: reader.gzip(),
-                linktypes: Vec::new(),
-                packets: 0,
-                bytes: 0,
-                first_ns: None,
-                last_ns: None,
-                backwards: 0,
-                bad_interface: 0,
-                stopped: None,
-            };
+            let stats = InputStats::new(name, reader.format(), reader.gzip());
             inputs.push(Input {
                 reader,
                 stats,
@@ -94,14 +109,11 @@ impl Merged {
             Ok(true) => {
                 let f = input.reader.current().expect("advance returned a frame");
                 let s = &mut input.stats;
-                s.packets += 1;
-                s.bytes += f.data.len() as u64;
                 if input.prev_ns.is_some_and(|p| f.ts_ns < p) {
                     s.backwards += 1;
                 }
                 input.prev_ns = Some(f.ts_ns);
-                s.first_ns = Some(s.first_ns.map_or(f.ts_ns, |v| v.min(f.ts_ns)));
-                s.last_ns = Some(s.last_ns.map_or(f.ts_ns, |v| v.max(f.ts_ns)));
+                s.count(f.ts_ns, f.data.len());
             }
             Ok(false) => input.done = true,
             Err(e) if e.is_partial() => {
