@@ -234,7 +234,10 @@ impl Analyzer {
                     .as_ref()
                     .is_none_or(|p| fin.ack.is_none_or(|a| a <= p.start));
                 match gap {
-                    Some(g) if answered_all && !fin.with_data && !conn.conn_close => {
+                    // A FIN with the response or right after it (Connection:
+                    // close, keep-alive off) is no idle timeout: the 50 ms
+                    // floor catches those whose header was not read.
+                    Some(g) if answered_all && !fin.with_data => {
                         if g >= MIN_IDLE_CLOSE_NS {
                             self.timeouts.server(server_ep).idle_closes.push(g);
                         } else {

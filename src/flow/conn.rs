@@ -170,6 +170,9 @@ pub struct Half {
     pub last_payload_ns: Option<i64>,
 }
 
+/// Responses read per connection looking for a `Keep-Alive` header.
+const MAX_HEADS_SCANNED: u8 = 4;
+
 /// Most holes remembered per direction (each swapped pair of segments makes
 /// one while it lasts; more at once is rare and then counts as loss).
 const MAX_HOLES: usize = 3;
@@ -311,8 +314,9 @@ pub struct Conn {
     pub http_client: Option<Side>,
     /// `Keep-Alive: timeout=N` from a response, in seconds.
     pub keep_alive_s: Option<u32>,
-    /// A response said `Connection: close`.
-    pub conn_close: bool,
+    /// Response heads read for a `Keep-Alive` header so far (a few are
+    /// enough: the header does not change between responses).
+    pub heads_scanned: u8,
     /// When the handshake completed (the client's ACK of the SYN-ACK).
     pub established_ns: Option<i64>,
     pub history: History,
@@ -335,7 +339,7 @@ impl Conn {
             syn_client: None,
             http_client: None,
             keep_alive_s: None,
-            conn_close: false,
+            heads_scanned: 0,
             established_ns: None,
             history: History::default(),
         }
@@ -548,7 +552,7 @@ impl Conn {
         }
         if self.pending[i].is_none() {
             let request = if seq == next {
-                http::request_line(seg.payload)
+                self.sniff(side, seg.payload)
             } else {
                 None
             };
@@ -562,9 +566,6 @@ impl Conn {
             });
             self.half[i].turns += 1;
             notes.new_turn = true;
-            if seq == next {
-                self.sniff_roles(side, seg.payload);
-            }
         }
         self.half[i].last_payload_ns = Some(seg.ts_ns);
         self.last_payload_ns = Some(seg.ts_ns);
@@ -580,17 +581,24 @@ impl Conn {
         bytes > 0
     }
 
-    fn sniff_roles(&mut self, side: Side, payload: &[u8]) {
-        if http::looks_like_request(payload) {
+    /// What the first bytes of a new turn say: the request line (also names
+    /// the client), or a status line (names the server) with the server's
+    /// `Keep-Alive` header.
+    fn sniff(&mut self, side: Side, payload: &[u8]) -> Option<RequestLine> {
+        if let Some(line) = http::request_line(payload) {
             self.http_client.get_or_insert(side);
-        } else if http::status_line(payload).is_some() {
-            self.http_client.get_or_insert(side.other());
-            let head = http::response_head(payload);
-            if head.keep_alive_s.is_some() {
-                self.keep_alive_s = head.keep_alive_s;
-            }
-            self.conn_close |= head.close;
+            return Some(line);
         }
+        if self.heads_scanned < MAX_HEADS_SCANNED && http::status_line(payload).is_some() {
+            self.http_client.get_or_insert(side.other());
+            self.heads_scanned += 1;
+            if let Some(t) = http::response_head(payload).keep_alive_s {
+                self.keep_alive_s = Some(t);
+                // Known: later responses need not be read.
+                self.heads_scanned = MAX_HEADS_SCANNED;
+            }
+        }
+        None
     }
 
     fn set_state(&mut self, state: State, ns: i64) {

@@ -18,18 +18,6 @@ pub enum Method {
 }
 
 impl Method {
-    const ALL: [(Method, &'static [u8]); 9] = [
-        (Method::Get, b"GET"),
-        (Method::Head, b"HEAD"),
-        (Method::Post, b"POST"),
-        (Method::Put, b"PUT"),
-        (Method::Delete, b"DELETE"),
-        (Method::Connect, b"CONNECT"),
-        (Method::Options, b"OPTIONS"),
-        (Method::Trace, b"TRACE"),
-        (Method::Patch, b"PATCH"),
-    ];
-
     /// The method's name on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -87,28 +75,35 @@ pub fn request_line(payload: &[u8]) -> Option<RequestLine> {
     }
     let kept = &target[..target.len().min(MAX_PATH)];
     // The target is printable ASCII (checked above), so it is UTF-8.
-    let mut path = String::with_capacity(kept.len() + 3);
-    path.push_str(std::str::from_utf8(kept).ok()?);
-    if target.len() > MAX_PATH {
-        path.push('…');
-    }
-    Some(RequestLine {
-        method,
-        path: path.into_boxed_str(),
-    })
+    let kept = std::str::from_utf8(kept).ok()?;
+    let path: Box<str> = if target.len() > MAX_PATH {
+        format!("{kept}…").into()
+    } else {
+        kept.into()
+    };
+    Some(RequestLine { method, path })
 }
 
 /// The method at the start of a payload and what follows its space. The
 /// first byte picks the candidates, so non-HTTP payloads cost one compare.
 fn method_prefix(payload: &[u8]) -> Option<(Method, &[u8])> {
-    let first = *payload.first()?;
-    if !matches!(first, b'G' | b'H' | b'P' | b'D' | b'C' | b'O' | b'T') {
-        return None;
-    }
-    Method::ALL.iter().find_map(|(m, name)| {
-        let rest = payload.strip_prefix(*name)?.strip_prefix(b" ")?;
-        Some((*m, rest))
-    })
+    let (method, name): (Method, &[u8]) = match payload.first()? {
+        b'G' => (Method::Get, b"GET"),
+        b'H' => (Method::Head, b"HEAD"),
+        b'P' => match payload.get(1)? {
+            b'O' => (Method::Post, b"POST"),
+            b'U' => (Method::Put, b"PUT"),
+            b'A' => (Method::Patch, b"PATCH"),
+            _ => return None,
+        },
+        b'D' => (Method::Delete, b"DELETE"),
+        b'C' => (Method::Connect, b"CONNECT"),
+        b'O' => (Method::Options, b"OPTIONS"),
+        b'T' => (Method::Trace, b"TRACE"),
+        _ => return None,
+    };
+    let rest = payload.strip_prefix(name)?.strip_prefix(b" ")?;
+    Some((method, rest))
 }
 
 /// True when a payload starts like a request line (cheap check for roles).

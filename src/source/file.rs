@@ -141,6 +141,9 @@ pub struct CaptureReader {
     linktypes: Vec<u16>,
     /// Packets whose pcapng interface id names no interface.
     pub bad_interface: u64,
+    /// Classic pcap: the file's link type and the largest sane record.
+    pcap_linktype: u16,
+    max_record: usize,
 }
 
 impl CaptureReader {
@@ -176,6 +179,8 @@ impl CaptureReader {
             current: None,
             linktypes: Vec::new(),
             bad_interface: 0,
+            pcap_linktype: 0,
+            max_record: MAX_RECORD,
         };
         reader.read_header()?;
         Ok(reader)
@@ -252,6 +257,8 @@ impl CaptureReader {
         };
         let lt = (header.network.0 as u32 & 0xffff) as u16;
         self.note_linktype(lt);
+        self.pcap_linktype = lt;
+        self.max_record = MAX_RECORD.max(header.snaplen as usize);
         self.pcap = Some(header);
         self.consume(24);
         Ok(())
@@ -264,10 +271,19 @@ impl CaptureReader {
 
     /// Makes at least `need` bytes available from `start`, unless the input
     /// ends first. Never grows the buffer past what one record may need.
+    #[inline]
     fn fill(&mut self, need: usize) -> Result<(), ReadError> {
         if self.end - self.start >= need {
             return Ok(());
         }
+        self.refill(need)
+    }
+
+    /// The slow half of [`fill`](Self::fill): move what is left to the
+    /// front and read a large block.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, need: usize) -> Result<(), ReadError> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -354,8 +370,7 @@ impl CaptureReader {
             }
         };
         let (sec, frac, caplen, origlen) = (rd(0), rd(4), rd(8) as usize, rd(12));
-        let snaplen = self.pcap.as_ref().map_or(0, |p| p.snaplen as usize);
-        if caplen > MAX_RECORD.max(snaplen) {
+        if caplen > self.max_record {
             return Err(ReadError::Damaged {
                 offset: self.consumed,
                 what: format!("record length {caplen} is larger than any packet"),
@@ -373,10 +388,9 @@ impl CaptureReader {
             frac as i64 * 1000
         };
         let ts_ns = sec as i64 * 1_000_000_000 + frac_ns;
-        let linktype = self.linktypes[0];
         let cur = Current {
             ts_ns,
-            linktype,
+            linktype: self.pcap_linktype,
             origlen: origlen.max(caplen as u32),
             start: self.start + 16,
             len: caplen,

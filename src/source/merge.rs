@@ -135,6 +135,15 @@ impl Merged {
         if let Some(i) = self.last.take() {
             self.step(i)?;
         }
+        if self.inputs.len() == 1 {
+            // One input (the usual case): nothing to merge.
+            let input = &self.inputs[0];
+            if input.done {
+                return Ok(None);
+            }
+            self.last = Some(0);
+            return Ok(input.reader.current().map(|f| (0, f)));
+        }
         let mut best: Option<(usize, i64)> = None;
         for (i, input) in self.inputs.iter().enumerate() {
             if input.done {
