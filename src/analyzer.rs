@@ -639,10 +639,28 @@ pub fn run(
     inputs: Vec<(String, crate::source::CaptureReader)>,
     cfg: Config,
 ) -> Result<(Report, Vec<InputStats>), crate::source::SourceProblem> {
+    run_with_progress(inputs, cfg, &mut |_| {})
+}
+
+/// How many frames pass between two progress calls.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// [`run`], calling `progress` with the bytes read so far (of the
+/// decompressed inputs) every 65 536 frames, for a progress bar.
+pub fn run_with_progress(
+    inputs: Vec<(String, crate::source::CaptureReader)>,
+    cfg: Config,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Report, Vec<InputStats>), crate::source::SourceProblem> {
     let mut merged = crate::source::Merged::new(inputs)?;
     let mut analyzer = Analyzer::new(cfg);
+    let mut n = 0u64;
     while let Some((_, frame)) = merged.next_frame()? {
         analyzer.frame(&frame);
+        n += 1;
+        if n.is_multiple_of(PROGRESS_EVERY) {
+            progress(merged.position());
+        }
     }
     let stats = merged.stats();
     Ok((analyzer.finish(&stats), stats))

@@ -123,7 +123,15 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
 
 fn analyze_inputs(args: &AnalyzeArgs, cfg: Config, spool: Option<&Path>) -> Result<ExitCode> {
     let readers = open_inputs(&args.files, spool)?;
-    let (report, inputs) = analyzer::run(readers, cfg)?;
+    let bar = progress_bar(&args.files);
+    let (report, inputs) = analyzer::run_with_progress(readers, cfg, &mut |pos| {
+        if let Some(b) = &bar {
+            b.set_position(pos);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     for w in &report.capture.warnings {
         eprintln!("racecap: warning: {w}");
     }
@@ -185,6 +193,40 @@ pub(crate) fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// A progress bar on stderr for inputs that take more than a moment: only
+/// when stderr is a terminal (indicatif hides itself otherwise), sized by the
+/// files' lengths when they are all plain files, a spinner otherwise.
+fn progress_bar(files: &[String]) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let sizes: Option<u64> = files
+        .iter()
+        .map(|f| {
+            let gz = f.ends_with(".gz");
+            (f != "-" && !gz)
+                .then(|| std::fs::metadata(f).ok().map(|m| m.len()))
+                .flatten()
+        })
+        .sum();
+    let bar = match sizes {
+        Some(total) => indicatif::ProgressBar::new(total).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
+            )
+            .ok()?,
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bytes} read, {bytes_per_sec}")
+                .ok()?,
+        ),
+    };
+    // Only worth drawing when the run lasts: indicatif waits before the first draw.
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
 }
 
 /// Second pass: copies every packet of the failing connections to `out`.

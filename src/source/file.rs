@@ -10,11 +10,11 @@
 
 use std::io::{self, Read};
 
+use pcap_parser::parse_pcap_header;
 use pcap_parser::pcapng::{
     InterfaceDescriptionBlock, parse_interfacedescriptionblock_be,
     parse_interfacedescriptionblock_le, parse_sectionheaderblock,
 };
-use pcap_parser::{PcapHeader, parse_pcap_header};
 
 use super::Frame;
 
@@ -133,7 +133,6 @@ pub struct CaptureReader {
     consumed: u64,
     format: FileFormat,
     gzip: bool,
-    pcap: Option<PcapHeader>,
     ng_big_endian: bool,
     interfaces: Vec<Interface>,
     current: Option<Current>,
@@ -173,7 +172,6 @@ impl CaptureReader {
             consumed: 0,
             format: FileFormat::Pcapng,
             gzip,
-            pcap: None,
             ng_big_endian: false,
             interfaces: Vec::new(),
             current: None,
@@ -259,7 +257,6 @@ impl CaptureReader {
         self.note_linktype(lt);
         self.pcap_linktype = lt;
         self.max_record = MAX_RECORD.max(header.snaplen as usize);
-        self.pcap = Some(header);
         self.consume(24);
         Ok(())
     }

@@ -162,6 +162,11 @@ impl Merged {
         Ok(self.inputs[i].reader.current().map(|f| (i, f)))
     }
 
+    /// Bytes consumed from all inputs so far (decompressed).
+    pub fn position(&self) -> u64 {
+        self.inputs.iter().map(|i| i.reader.position()).sum()
+    }
+
     /// Per-input counters (complete once `next_frame` returned `None`).
     pub fn stats(&self) -> Vec<InputStats> {
         self.inputs
