@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::net::{IpAddr, Ipv4Addr};
 
-use racecap::synth::{Flow, Link, Packet, flags, get, secs};
+use racecap::synth::{Flow, Link, Packet, Rng, Workload, flags, secs};
 use racecap::write::{Endian, PcapWriter};
 
 struct Args {
@@ -52,90 +52,6 @@ fn parse() -> Args {
         }
     }
     a
-}
-
-/// A small deterministic generator (xorshift), so a run is reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-const RTT: i64 = 300_000;
-
-fn response(len: usize) -> String {
-    let body = "x".repeat(len);
-    format!("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: {len}\r\n\r\n{body}")
-}
-
-/// One connection's packets, in time order. Returns whether it races.
-fn connection(i: u64, start: i64, a: &Args, rng: &mut Rng, out: &mut Vec<Packet>) -> bool {
-    let client_ip = IpAddr::V4(Ipv4Addr::new(10, 1, (i >> 16) as u8 & 0x3f, (i >> 8) as u8));
-    let server_ip = IpAddr::V4(Ipv4Addr::new(10, 2, 0, 1 + (i % 4) as u8));
-    let port = 1024 + (i % 60_000) as u16;
-    let mut f = Flow::new(
-        (client_ip, port),
-        (server_ip, 3000),
-        rng.next() as u32,
-        rng.next() as u32,
-    );
-    let mut t = start;
-    out.extend(f.handshake(t, RTT));
-    t += RTT;
-    let mut last = t;
-    for r in 0..a.requests {
-        if r > 0 {
-            t = last + secs(0.05 + rng.unit() * 2.0);
-        }
-        let body = 100 + (rng.next() % 1200) as usize;
-        out.extend(f.exchange(t, RTT, &get(&format!("/item/{i}/{r}")), &response(body)));
-        // The idle period starts with the response.
-        last = t + RTT;
-    }
-    let race = rng.unit() < a.race_fraction;
-    if race {
-        let fin_at = last + secs(5.0);
-        if i.is_multiple_of(2) {
-            // Stale: the client acknowledged the FIN, then wrote anyway.
-            out.push(f.fin(fin_at, false));
-            out.push(f.ack(fin_at + RTT / 2, true));
-            out.push(f.data(
-                fin_at + secs(1.0),
-                true,
-                get(&format!("/late/{i}")).as_bytes(),
-            ));
-            out.push(f.rst(fin_at + secs(1.0) + RTT / 2, false));
-        } else {
-            // Crossed: the request left before the FIN arrived.
-            let unaware = f.server_next;
-            out.push(f.fin(fin_at, false));
-            out.push(f.seg(
-                fin_at + RTT / 4,
-                true,
-                flags::PSH | flags::ACK,
-                get(&format!("/crossed/{i}")).as_bytes(),
-                Some(unaware),
-            ));
-            out.push(f.rst(fin_at + RTT / 2, false));
-        }
-    } else if rng.unit() < 0.5 {
-        out.push(f.fin(last + secs(5.0), false));
-        out.push(f.fin(last + secs(5.0) + RTT / 2, true));
-        out.push(f.ack(last + secs(5.0) + RTT, false));
-    } else {
-        out.push(f.fin(last + secs(3.0), true));
-        out.push(f.fin(last + secs(3.0) + RTT / 2, false));
-        out.push(f.ack(last + secs(3.0) + RTT, true));
-    }
-    race
 }
 
 /// `--syn-flood N`: N SYNs from distinct clients to one server, 10 µs apart,
@@ -185,17 +101,19 @@ fn main() {
     let link = Link::Ethernet(vec![]);
     let mut w = PcapWriter::new(file, 1, 65535, true, Endian::Little).expect("writing");
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    // Connections start so that about `concurrency` overlap: each lasts about
-    // requests × 1 s + 5 s.
-    let life = secs(a.requests as f64 * 1.1 + 5.0);
-    let spacing = (life / a.concurrency.max(1) as i64).max(1);
-    let t0 = secs(1_780_000_000.0);
+    let workload = Workload {
+        connections: a.connections,
+        requests: a.requests,
+        race_fraction: a.race_fraction,
+        concurrency: a.concurrency,
+        v6: false,
+    };
     let mut heap: BinaryHeap<Reverse<(i64, u64, usize)>> = BinaryHeap::new();
     let mut pending: std::collections::HashMap<u64, Vec<Packet>> = Default::default();
     let (mut races, mut packets, mut bytes) = (0u64, 0u64, 0u64);
     let mut buf = Vec::new();
     for i in 0..a.connections {
-        let start = t0 + i as i64 * spacing;
+        let start = workload.start(i);
         // Everything due before this connection starts can be written now.
         while let Some(Reverse((ts, c, k))) = heap.peek().copied() {
             if ts > start {
@@ -215,7 +133,7 @@ fn main() {
             }
         }
         buf.clear();
-        if connection(i, start, &a, &mut rng, &mut buf) {
+        if workload.connection(i, &mut rng, &mut buf) {
             races += 1;
         }
         heap.push(Reverse((buf[0].ts_ns, i, 0)));

@@ -284,3 +284,138 @@ pub fn pcap(packets: &[Packet], link: &Link) -> Vec<u8> {
     }
     w.finish().expect("writing to a Vec")
 }
+
+/// A small deterministic generator (xorshift): the same workload every run.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Overlapping HTTP/1.1 keep-alive connections with idle gaps and a known
+/// number of keep-alive races, for benchmarks and the capture generator.
+/// Connection `i` ends in one of: a server idle close (5 s, Node-like), a
+/// client close, or a race (server FIN, then a request, then RST; crossed
+/// and stale alternate) with probability `race_fraction`.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub connections: u64,
+    pub requests: u32,
+    pub race_fraction: f64,
+    /// About this many connections are open at once.
+    pub concurrency: u64,
+    pub v6: bool,
+}
+
+const WORKLOAD_RTT: i64 = 300_000;
+
+impl Workload {
+    /// The start time of connection `i`.
+    pub fn start(&self, i: u64) -> i64 {
+        // A connection lasts about requests × 1.1 s + 5 s.
+        let life = secs(f64::from(self.requests) * 1.1 + 5.0);
+        let spacing = (life / self.concurrency.max(1) as i64).max(1);
+        secs(1_780_000_000.0) + i as i64 * spacing
+    }
+
+    /// Connection `i`'s packets in time order, appended to `out`; returns
+    /// whether it ends in a keep-alive race.
+    pub fn connection(&self, i: u64, rng: &mut Rng, out: &mut Vec<Packet>) -> bool {
+        let (client, server) = if self.v6 {
+            let c = std::net::Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, (i >> 16) as u16, i as u16);
+            let s = std::net::Ipv6Addr::new(0xfd00, 2, 0, 0, 0, 0, 0, 1 + (i % 4) as u16);
+            (IpAddr::V6(c), IpAddr::V6(s))
+        } else {
+            let c = std::net::Ipv4Addr::new(10, 1, (i >> 16) as u8 & 0x3f, (i >> 8) as u8);
+            let s = std::net::Ipv4Addr::new(10, 2, 0, 1 + (i % 4) as u8);
+            (IpAddr::V4(c), IpAddr::V4(s))
+        };
+        let port = 1024 + (i % 60_000) as u16;
+        let mut f = Flow::new(
+            (client, port),
+            (server, 3000),
+            rng.next_u64() as u32,
+            rng.next_u64() as u32,
+        );
+        let rtt = WORKLOAD_RTT;
+        let mut t = self.start(i);
+        out.extend(f.handshake(t, rtt));
+        t += rtt;
+        let mut last = t;
+        for r in 0..self.requests {
+            if r > 0 {
+                t = last + secs(0.05 + rng.unit() * 2.0);
+            }
+            let len = 100 + (rng.next_u64() % 1200) as usize;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: {len}\r\n\r\n{}",
+                "x".repeat(len)
+            );
+            out.extend(f.exchange(t, rtt, &get(&format!("/item/{i}/{r}")), &response));
+            // The idle period starts with the response.
+            last = t + rtt;
+        }
+        let race = rng.unit() < self.race_fraction;
+        let fin_at = last + secs(5.0);
+        if race && i.is_multiple_of(2) {
+            // Stale: the client acknowledged the FIN, then wrote anyway.
+            out.push(f.fin(fin_at, false));
+            out.push(f.ack(fin_at + rtt / 2, true));
+            out.push(f.data(
+                fin_at + secs(1.0),
+                true,
+                get(&format!("/late/{i}")).as_bytes(),
+            ));
+            out.push(f.rst(fin_at + secs(1.0) + rtt / 2, false));
+        } else if race {
+            // Crossed: the request left before the FIN arrived.
+            let unaware = f.server_next;
+            out.push(f.fin(fin_at, false));
+            let path = format!("/crossed/{i}");
+            let req = get(&path);
+            out.push(f.seg(
+                fin_at + rtt / 4,
+                true,
+                flags::PSH | flags::ACK,
+                req.as_bytes(),
+                Some(unaware),
+            ));
+            out.push(f.rst(fin_at + rtt / 2, false));
+        } else if rng.unit() < 0.5 {
+            out.push(f.fin(fin_at, false));
+            out.push(f.fin(fin_at + rtt / 2, true));
+            out.push(f.ack(fin_at + rtt, false));
+        } else {
+            let client_fin = last + secs(3.0);
+            out.push(f.fin(client_fin, true));
+            out.push(f.fin(client_fin + rtt / 2, false));
+            out.push(f.ack(client_fin + rtt, true));
+        }
+        race
+    }
+
+    /// Every packet in time order, held in memory (small workloads), and
+    /// the number of races.
+    pub fn packets(&self) -> (Vec<Packet>, u64) {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut out = Vec::new();
+        let mut races = 0;
+        for i in 0..self.connections {
+            races += u64::from(self.connection(i, &mut rng, &mut out));
+        }
+        out.sort_by_key(|p| p.ts_ns);
+        (out, races)
+    }
+}
