@@ -154,7 +154,8 @@ pub struct ServerStats {
     pub retried_races: u64,
     /// Gaps FIN → reuse of the races.
     pub fin_to_reuse: Samples,
-    by_client: BTreeMap<IpAddr, ClientStats>,
+    /// Per client IP (hashed; sorted when the report is built).
+    by_client: HashMap<IpAddr, ClientStats, foldhash::fast::RandomState>,
 }
 
 /// Server endpoints tracked. A scan or a flood to random ports would
@@ -165,7 +166,11 @@ pub const MAX_SERVERS: usize = 10_000;
 /// Timeout evidence for every server endpoint.
 #[derive(Debug, Default)]
 pub struct Timeouts {
-    servers: HashMap<Endpoint, ServerStats, foldhash::fast::RandomState>,
+    servers: HashMap<Endpoint, usize, foldhash::fast::RandomState>,
+    /// The stats, by the index `servers` gives: most captures hit one or a
+    /// few servers, and the last one used is looked up without hashing.
+    stats: Vec<ServerStats>,
+    last: Option<(Endpoint, usize)>,
     /// Where samples for endpoints beyond [`MAX_SERVERS`] go (never reported).
     overflow: ServerStats,
     /// Look-ups for endpoints beyond [`MAX_SERVERS`] (the report warns when
@@ -177,12 +182,26 @@ impl Timeouts {
     /// The stats of a server, created on first use (while fewer than
     /// [`MAX_SERVERS`] are tracked).
     pub fn server(&mut self, ep: Endpoint) -> &mut ServerStats {
-        if self.servers.len() >= MAX_SERVERS && !self.servers.contains_key(&ep) {
-            self.untracked += 1;
-            self.overflow = ServerStats::default();
-            return &mut self.overflow;
+        if let Some((last, i)) = self.last
+            && last == ep
+        {
+            return &mut self.stats[i];
         }
-        self.servers.entry(ep).or_default()
+        let i = match self.servers.get(&ep) {
+            Some(&i) => i,
+            None if self.servers.len() >= MAX_SERVERS => {
+                self.untracked += 1;
+                self.overflow = ServerStats::default();
+                return &mut self.overflow;
+            }
+            None => {
+                self.stats.push(ServerStats::default());
+                self.servers.insert(ep, self.stats.len() - 1);
+                self.stats.len() - 1
+            }
+        };
+        self.last = Some((ep, i));
+        &mut self.stats[i]
     }
 
     /// A request after an idle gap, answered.
@@ -202,10 +221,10 @@ impl Timeouts {
 
     /// Builds the per-server part of the report, sorted by endpoint.
     pub fn report(&self) -> Vec<ServerReport> {
-        let mut eps: Vec<&Endpoint> = self.servers.keys().collect();
+        let mut eps: Vec<(&Endpoint, &usize)> = self.servers.iter().collect();
         eps.sort();
         eps.into_iter()
-            .map(|ep| server_report(*ep, &self.servers[ep]))
+            .map(|(ep, &i)| server_report(*ep, &self.stats[i]))
             .collect()
     }
 }
@@ -327,16 +346,19 @@ fn server_report(ep: Endpoint, s: &ServerStats) -> ServerReport {
         mismatch,
         matches,
         recommendations,
-        clients: s
-            .by_client
-            .iter()
-            .map(|(ip, c)| ClientReport {
-                client: ip.to_string(),
-                reuse_window_ms: c.reuse.max().map(ms),
-                reuse_gaps: c.reuse.stats(),
-                idle_before_client_fin: c.closes.stats(),
-            })
-            .collect(),
+        clients: {
+            let mut clients: Vec<(&IpAddr, &ClientStats)> = s.by_client.iter().collect();
+            clients.sort_by_key(|(ip, _)| **ip);
+            clients
+        }
+        .into_iter()
+        .map(|(ip, c)| ClientReport {
+            client: ip.to_string(),
+            reuse_window_ms: c.reuse.max().map(ms),
+            reuse_gaps: c.reuse.stats(),
+            idle_before_client_fin: c.closes.stats(),
+        })
+        .collect(),
     }
 }
 

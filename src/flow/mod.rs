@@ -65,7 +65,16 @@ pub struct FlowKey {
 impl FlowKey {
     /// The key of a segment from `src` to `dst`, and whether `src` is `lo`.
     pub fn new(vlan: u32, src: Endpoint, dst: Endpoint) -> (FlowKey, bool) {
-        if src <= dst {
+        // Any fixed order will do; integers compare faster than IpAddr's
+        // derived order (this runs for every segment).
+        let rank = |e: &Endpoint| {
+            let ip = match e.ip {
+                IpAddr::V4(a) => u128::from(u32::from(a)),
+                IpAddr::V6(a) => u128::from(a) ^ (1 << 127),
+            };
+            (ip, e.port)
+        };
+        if rank(&src) <= rank(&dst) {
             (
                 FlowKey {
                     vlan,
