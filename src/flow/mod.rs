@@ -53,46 +53,43 @@ impl crate::decode::Segment<'_> {
     }
 }
 
-/// Direction-free connection key: the two endpoints in sorted order plus the
-/// VLAN ids (the same 4-tuple on two VLANs is two connections).
+/// Direction-free connection key: the two endpoints in a fixed order plus
+/// the VLAN ids (the same 4-tuple on two VLANs is two connections). Stored
+/// as integers (IPv4 in the low bits, IPv6 with the top bit set) because it
+/// is hashed and compared for every segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    pub vlan: u32,
-    pub lo: Endpoint,
-    pub hi: Endpoint,
+    lo: u128,
+    hi: u128,
+    lo_port: u16,
+    hi_port: u16,
+    vlan: u32,
+}
+
+fn ip_rank(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a) ^ (1 << 127),
+    }
 }
 
 impl FlowKey {
-    /// The key of a segment from `src` to `dst`, and whether `src` is `lo`.
+    /// The key of a segment from `src` to `dst`, and whether `src` is the
+    /// lower endpoint.
     pub fn new(vlan: u32, src: Endpoint, dst: Endpoint) -> (FlowKey, bool) {
-        // Any fixed order will do; integers compare faster than IpAddr's
-        // derived order (this runs for every segment).
-        let rank = |e: &Endpoint| {
-            let ip = match e.ip {
-                IpAddr::V4(a) => u128::from(u32::from(a)),
-                IpAddr::V6(a) => u128::from(a) ^ (1 << 127),
-            };
-            (ip, e.port)
-        };
-        if rank(&src) <= rank(&dst) {
-            (
-                FlowKey {
-                    vlan,
-                    lo: src,
-                    hi: dst,
-                },
-                true,
-            )
-        } else {
-            (
-                FlowKey {
-                    vlan,
-                    lo: dst,
-                    hi: src,
-                },
-                false,
-            )
-        }
+        let (s, d) = ((ip_rank(src.ip), src.port), (ip_rank(dst.ip), dst.port));
+        let src_low = s <= d;
+        let ((lo, lo_port), (hi, hi_port)) = if src_low { (s, d) } else { (d, s) };
+        (
+            FlowKey {
+                lo,
+                hi,
+                lo_port,
+                hi_port,
+                vlan,
+            },
+            src_low,
+        )
     }
 }
 
