@@ -57,6 +57,17 @@ pub const MAX_FINDINGS: usize = 10_000;
 /// Connection rows kept for `--connections`.
 pub const MAX_CONNECTION_ROWS: usize = 200_000;
 
+/// Why a connection is being judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// It finished and its grace period passed (or a new one replaced it).
+    Closed,
+    /// The table was full.
+    Evicted,
+    /// The capture ended.
+    CaptureEnd,
+}
+
 struct RetryWatch {
     conn_id: u64,
     client: IpAddr,
@@ -90,6 +101,8 @@ pub struct Analyzer {
     connections: Vec<Connection>,
     watch: Vec<RetryWatch>,
     retried: HashMap<u64, i64>,
+    started_before: u64,
+    open_at_end: u64,
 }
 
 impl Analyzer {
@@ -122,6 +135,8 @@ impl Analyzer {
             connections: Vec::new(),
             watch: Vec::new(),
             retried: HashMap::new(),
+            started_before: 0,
+            open_at_end: 0,
         }
     }
 
@@ -290,17 +305,25 @@ impl Analyzer {
         let events = std::mem::take(&mut self.events);
         for e in events {
             match e {
-                TableEvent::Done(conn) => self.finish_conn(&conn, false),
-                TableEvent::Evicted(conn) => self.finish_conn(&conn, true),
+                TableEvent::Done(conn) => self.finish_conn(&conn, Ending::Closed),
+                TableEvent::Evicted(conn) => self.finish_conn(&conn, Ending::Evicted),
             }
         }
     }
 
-    fn finish_conn(&mut self, conn: &Conn, at_end: bool) {
+    fn finish_conn(&mut self, conn: &Conn, ending: Ending) {
+        // Evicted connections are cut off like those open at the end.
+        let at_end = ending != Ending::Closed;
         let roles = verdict::roles(conn, &self.known_servers);
         let end_ns = self.last_ns.unwrap_or(conn.last_ns);
         let outcome = verdict::outcome(conn, roles, end_ns);
         self.verdicts[outcome.verdict as usize] += 1;
+        if !conn.saw_syn() {
+            self.started_before += 1;
+        }
+        if ending == Ending::CaptureEnd && !conn.state.is_finished() {
+            self.open_at_end += 1;
+        }
         let server_ep = conn.endpoint(roles.server());
         self.holes += u64::from(conn.h(roles.client).holes + conn.h(roles.server()).holes);
         let s = self.timeouts.server(server_ep);
@@ -350,7 +373,7 @@ impl Analyzer {
     pub fn finish(mut self, inputs: &[InputStats]) -> Report {
         self.drain_events();
         for conn in self.table.drain() {
-            self.finish_conn(&conn, true);
+            self.finish_conn(&conn, Ending::CaptureEnd);
         }
         for f in &mut self.findings {
             if let (Some(race), Some(at)) = (&mut f.race, self.retried.get(&f.conn_id)) {
@@ -451,6 +474,8 @@ impl Analyzer {
             dropped: None,
             interface_dropped: None,
             evicted_connections: self.table.evicted,
+            started_before_capture: self.started_before,
+            open_at_end: self.open_at_end,
             warnings,
         };
         let mut servers = self.timeouts.report();

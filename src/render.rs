@@ -378,6 +378,13 @@ pub fn tables(r: &Report, connections: bool) -> String {
             skipped.join(", ")
         }
     );
+    if c.started_before_capture > 0 || c.open_at_end > 0 {
+        let _ = writeln!(
+            out,
+            "{} connections started before the capture (roles inferred), {} were still open at its end",
+            c.started_before_capture, c.open_at_end
+        );
+    }
     if c.payload_cut_by_snaplen > 0 {
         let _ = writeln!(
             out,

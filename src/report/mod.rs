@@ -71,6 +71,11 @@ pub struct Capture {
     pub peak_open_connections: u64,
     /// Segments outside `--server` / `--port`, not analysed.
     pub filtered_out: u64,
+    /// Connections whose start the capture missed (no handshake seen): their
+    /// roles are inferred and their history incomplete.
+    pub started_before_capture: u64,
+    /// Connections still open when the capture ended (their end is unseen).
+    pub open_at_end: u64,
     /// Connections pushed out of the table while open (`--max-connections`):
     /// their verdicts are incomplete.
     pub evicted_connections: u64,
