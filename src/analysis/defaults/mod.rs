@@ -1,0 +1,455 @@
+//! Known keep-alive defaults of servers, proxies and load balancers, matched
+//! against measured timeouts, and the concrete fix for a mismatch.
+//!
+//! A measured idle close (say 6.00 s) means little to a reader until it is
+//! named ("Node.js, 5000 ms keepAliveTimeout plus its 1000 ms buffer") and
+//! turned into the line to paste. The values come from the project's
+//! `reference/keepalive-defaults.md`, which cites the source file or document
+//! each one was read in; rows that file marks UNVERIFIED are left out. The
+//! rule behind every recommendation: the side that sends requests (the
+//! proxy's upstream pool) must give up on an idle connection before the
+//! server does.
+
+use serde::Serialize;
+
+/// A software whose default matches a measured timeout.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Candidate {
+    /// Software and version range, as in [`KnownDefault::software`].
+    pub software: &'static str,
+    /// The knob that sets the timeout.
+    pub setting: &'static str,
+    /// The configured value, ms: the software's default, or, when matched
+    /// through its `Keep-Alive` header, the value that header advertises.
+    pub default_ms: u64,
+    /// When the close shows up on the wire, ms after the last exchange.
+    pub expected_close_ms: u64,
+    /// One line, e.g. "6.00 s: Node.js http.Server keepAliveTimeout 5000 ms + 1000 ms buffer".
+    pub note: String,
+}
+
+/// One step of the fix.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Recommendation {
+    /// `server`, `proxy` or `retries`.
+    pub side: &'static str,
+    /// What to do and why, with the measured numbers.
+    pub text: String,
+    /// Configuration to paste, when there is one.
+    pub snippet: Option<String>,
+}
+
+/// What was measured for one server, as input to the recommendations.
+#[derive(Debug, Clone)]
+pub struct Situation<'a> {
+    /// The server's idle close, ms (estimate of the FIN cluster).
+    pub server_timeout_ms: Option<f64>,
+    /// The `Keep-Alive: timeout=N` the server advertised, s.
+    pub keep_alive_header_s: Option<u32>,
+    /// Longest idle gap after which a reused connection was answered, ms.
+    pub reuse_window_ms: Option<f64>,
+    /// The clients' (proxies') own idle close, ms.
+    pub client_idle_ms: Option<f64>,
+    /// Keep-alive races seen.
+    pub races: u64,
+    /// Races whose request the client re-sent on another connection.
+    pub retried_races: u64,
+    /// Clients reuse connections idle longer than the server keeps them, or races were seen.
+    pub mismatch: bool,
+    /// Output of [`match_server`] for `server_timeout_ms`, best first.
+    pub matches: &'a [Candidate],
+}
+
+/// Which side of the timeout chain a row describes.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Accepts requests; must keep idle connections the longest.
+    Server,
+    /// Proxy or CDN: its upstream connection pool.
+    Proxy,
+    /// Managed load balancer: its connections to the targets.
+    LoadBalancer,
+    /// HTTP client library: its connection pool.
+    Client,
+}
+
+/// How the reference confirmed a row.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub enum Verified {
+    /// Read in the project's source.
+    #[serde(rename = "src")]
+    Source,
+    /// Read in official documentation or API definitions.
+    #[serde(rename = "doc")]
+    Doc,
+    /// Seen only in a secondary source (PR, issue, maintainer comment): likely, re-check.
+    #[serde(rename = "2nd")]
+    Secondary,
+}
+
+/// A moment after the last exchange at which the software closes an idle
+/// connection, as seen on the wire.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Close {
+    /// Ms after the last exchange.
+    pub at_ms: u64,
+    /// The [`Candidate::note`] for a match on this close.
+    pub note: &'static str,
+}
+
+/// One row of the defaults table.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct KnownDefault {
+    /// Short stable identifier.
+    pub id: &'static str,
+    /// Software and version range; unique in the table.
+    pub software: &'static str,
+    /// Which side of the chain it sits on.
+    pub role: Role,
+    /// The default idle timeout; `None` when there is none (idle connections are kept forever).
+    pub default_ms: Option<u64>,
+    /// When the idle close appears on the wire, most likely first; empty when
+    /// the software never closes an idle connection by default.
+    pub closes: &'static [Close],
+    /// The knob that changes it.
+    pub knob: &'static str,
+    /// Ready to paste; `{ms}`, `{s}` and `{dur}` (`5s`, `750ms`) stand for the new value.
+    pub snippet: &'static str,
+    /// Caveats: version differences, related knobs; may be empty.
+    pub note: &'static str,
+    /// How the reference confirmed the value.
+    pub verified: Verified,
+}
+
+mod recommend;
+mod table;
+
+pub use recommend::recommend;
+use table::{PROXIES, SERVERS};
+
+/// The server rows of the table.
+pub fn server_rows() -> &'static [KnownDefault] {
+    SERVERS
+}
+
+/// The proxy, load-balancer and client-pool rows of the table.
+pub fn proxy_rows() -> &'static [KnownDefault] {
+    PROXIES
+}
+
+/// How far a close may sit from a known value and still match it: clocks,
+/// timer granularity and the capture point shift it by a few ms up to a few %.
+fn tolerance_ms(measured_ms: f64) -> f64 {
+    (measured_ms * 0.03).max(150.0)
+}
+
+/// The rows of `rows` with a close within tolerance of `measured_ms`, one
+/// candidate per row (its closest close), nearest first, ties in table order.
+fn match_rows(rows: &'static [KnownDefault], measured_ms: f64) -> Vec<Candidate> {
+    if !measured_ms.is_finite() || measured_ms <= 0.0 {
+        return Vec::new();
+    }
+    let tol = tolerance_ms(measured_ms);
+    let mut found: Vec<(f64, usize, Candidate)> = Vec::new();
+    for row in rows {
+        let best = row
+            .closes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((c.at_ms as f64 - measured_ms).abs(), i, c))
+            .filter(|(d, _, _)| *d <= tol)
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((d, i, c)) = best {
+            found.push((
+                d,
+                i,
+                Candidate {
+                    software: row.software,
+                    setting: row.knob,
+                    default_ms: row.default_ms.unwrap_or(c.at_ms),
+                    expected_close_ms: c.at_ms,
+                    note: c.note.to_string(),
+                },
+            ));
+        }
+    }
+    // At equal distance a row's main close outranks another row's alternate
+    // (e.g. "older releases"); the sort is stable, so the rest keeps table order.
+    found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    found.into_iter().map(|(_, _, c)| c).collect()
+}
+
+/// Software whose default idle close matches `measured_ms`, best match first.
+pub fn match_server(measured_ms: f64) -> Vec<Candidate> {
+    match_rows(SERVERS, measured_ms)
+}
+
+/// Like [`match_server`], with the server's `Keep-Alive: timeout=N` header as
+/// a second witness. Node.js advertises its configured keepAliveTimeout and
+/// closes one keepAliveTimeoutBuffer (1000 ms) later, so a close 1 s above the
+/// advertised value names Node.js even when the value is not its default.
+pub fn match_server_with_header(measured_ms: f64, header_s: Option<u32>) -> Vec<Candidate> {
+    let mut out = match_server(measured_ms);
+    let Some(h) = header_s else {
+        return out;
+    };
+    let configured = u64::from(h) * 1000;
+    let close = configured + 1000;
+    let near = (close as f64 - measured_ms).abs() <= tolerance_ms(measured_ms);
+    let node = SERVERS.iter().find(|r| r.id == "node");
+    if let (true, Some(row)) = (near, node) {
+        out.retain(|c| c.software != row.software);
+        out.insert(
+            0,
+            Candidate {
+                software: row.software,
+                setting: row.knob,
+                default_ms: configured,
+                expected_close_ms: close,
+                note: format!(
+                    "{:.2} s: Node.js http.Server keepAliveTimeout {configured} ms (it advertises Keep-Alive: timeout={h}) + 1000 ms buffer",
+                    close as f64 / 1000.0
+                ),
+            },
+        );
+    }
+    out
+}
+
+/// Proxies, load balancers and client pools whose default idle close matches
+/// `measured_ms` (a client-side FIN after idle), best match first.
+pub fn match_proxy(measured_ms: f64) -> Vec<Candidate> {
+    match_rows(PROXIES, measured_ms)
+}
+
+#[cfg(test)]
+mod test {
+    use super::recommend::secs;
+    use super::*;
+
+    fn situation(matches: &[Candidate]) -> Situation<'_> {
+        Situation {
+            server_timeout_ms: Some(6001.5),
+            keep_alive_header_s: Some(5),
+            reuse_window_ms: Some(19_800.0),
+            client_idle_ms: None,
+            races: 3,
+            retried_races: 1,
+            mismatch: true,
+            matches,
+        }
+    }
+
+    fn snip(r: &Recommendation) -> &str {
+        r.snippet.as_deref().unwrap_or_default()
+    }
+
+    #[test]
+    fn test_node_with_buffer() {
+        let m = match_server(6000.0);
+        assert_eq!(m[0].software, "Node.js http.Server (v8 – v25)");
+        assert_eq!(m[0].expected_close_ms, 6000);
+        assert_eq!(m[0].default_ms, 5000);
+        assert!(m[0].note.starts_with("6.00 s:"), "{}", m[0].note);
+        assert!(m[0].note.contains("1000 ms buffer"));
+    }
+
+    #[test]
+    fn test_node_named_by_its_header_and_buffer() {
+        // The lab's Node: keepAliveTimeout 2000 ms, advertises timeout=2, closes at 3.0 s.
+        let m = match_server_with_header(3001.2, Some(2));
+        assert_eq!(m[0].setting, "server.keepAliveTimeout");
+        assert_eq!((m[0].default_ms, m[0].expected_close_ms), (2000, 3000));
+        assert!(m[0].note.contains("timeout=2"), "{}", m[0].note);
+        // The header without the 1 s buffer is not Node's signature.
+        assert!(
+            match_server_with_header(2001.0, Some(2))
+                .iter()
+                .all(|c| c.setting != "server.keepAliveTimeout")
+        );
+        // The default case keeps a single Node candidate.
+        let m = match_server_with_header(6000.0, Some(5));
+        assert_eq!(
+            m.iter()
+                .filter(|c| c.setting == "server.keepAliveTimeout")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn test_gunicorn() {
+        let m = match_server(2003.0);
+        assert_eq!(m[0].software, "gunicorn");
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn test_nginx() {
+        assert_eq!(match_server(75_010.0)[0].software, "nginx (as server)");
+    }
+
+    #[test]
+    fn test_five_seconds_lists_all_five_second_servers() {
+        let names: Vec<_> = match_server(5002.0).iter().map(|c| c.software).collect();
+        for want in [
+            "uvicorn",
+            "hypercorn",
+            "Apache httpd 2.x",
+            "actix-web HttpServer",
+        ] {
+            assert!(names.contains(&want), "{names:?}");
+        }
+        // Older Node.js releases closed at 5 s: listed, behind the main closes.
+        assert_eq!(names.last(), Some(&"Node.js http.Server (v8 – v25)"));
+        assert!(!names.contains(&"gunicorn"));
+    }
+
+    #[test]
+    fn test_nearest_first() {
+        let m = match_server(65_900.0);
+        assert_eq!(m[0].software, "Node.js http.Server (v26+)");
+        assert_eq!(m[1].software, "Puma (7.0+)");
+    }
+
+    #[test]
+    fn test_no_match() {
+        assert!(match_server(12_345.0).is_empty());
+        assert!(match_server(f64::NAN).is_empty());
+        assert!(match_server(-1.0).is_empty());
+    }
+
+    #[test]
+    fn test_match_proxy() {
+        let names: Vec<_> = match_proxy(60_020.0).iter().map(|c| c.software).collect();
+        assert!(
+            names.contains(&"AWS Application Load Balancer"),
+            "{names:?}"
+        );
+        assert!(names.contains(&"nginx upstream keepalive pool"));
+        assert_eq!(match_proxy(3000.0)[0].software, "Linkerd2 proxy");
+    }
+
+    #[test]
+    fn test_table_is_consistent() {
+        let all: Vec<&KnownDefault> = SERVERS.iter().chain(PROXIES).collect();
+        for (i, r) in all.iter().enumerate() {
+            for o in &all[i + 1..] {
+                assert_ne!(r.software, o.software);
+                assert_ne!(r.id, o.id);
+            }
+            if !r.closes.is_empty() {
+                assert!(r.default_ms.is_some(), "{}", r.id);
+            }
+            for c in r.closes {
+                assert!(
+                    c.note
+                        .starts_with(&secs(c.at_ms as f64).replace(" s", " s:")),
+                    "{}",
+                    c.note
+                );
+            }
+        }
+        assert!(SERVERS.iter().all(|r| r.role == Role::Server));
+        assert!(PROXIES.iter().all(|r| r.role != Role::Server));
+    }
+
+    #[test]
+    fn test_mismatch_node() {
+        let matches = match_server(6001.5);
+        let recs = recommend(&situation(&matches));
+        let sides: Vec<_> = recs.iter().map(|r| r.side).collect();
+        let first_proxy = sides.iter().position(|s| *s == "proxy").unwrap();
+        assert_eq!(sides[0], "server");
+        assert!(first_proxy == 1);
+        assert_eq!(*sides.last().unwrap(), "retries");
+        assert!(sides[1..sides.len() - 1].iter().all(|s| *s == "proxy"));
+
+        let server = &recs[0];
+        let snippet = server.snippet.as_deref().unwrap();
+        assert!(
+            snippet.contains("server.keepAliveTimeout = 65000;"),
+            "{snippet}"
+        );
+        assert!(server.text.contains("6.00 s"), "{}", server.text);
+        assert!(server.text.contains("19.80 s"));
+        assert!(server.text.contains("3 races"));
+
+        // 6.0 s − 1 s margin.
+        let proxy = &recs[1];
+        assert!(proxy.text.contains("to 5 s"), "{}", proxy.text);
+        assert!(snip(proxy).contains("idleTimeout: 5s"));
+        assert!(snip(&recs[2]).contains("idle_timeout: 5s"));
+        assert!(snip(&recs[3]).contains("keepalive_timeout 5s;"));
+        // A quarter of 5 s, floored to whole seconds.
+        assert!(snip(&recs[4]).contains("pool-purge-delay 1s"));
+
+        let retries = recs.last().unwrap();
+        assert!(retries.text.contains("1 of 3 races were retried"));
+        assert!(retries.text.contains("POST"));
+        assert!(
+            retries
+                .snippet
+                .as_deref()
+                .unwrap()
+                .contains("retryOn: reset")
+        );
+        // Deterministic.
+        assert_eq!(recs, recommend(&situation(&matches)));
+    }
+
+    #[test]
+    fn test_server_target_above_known_proxy_idle() {
+        let matches = match_server(6000.0);
+        let mut s = situation(&matches);
+        s.client_idle_ms = Some(60_000.0);
+        s.reuse_window_ms = Some(59_000.0);
+        let recs = recommend(&s);
+        assert!(recs[0].snippet.as_deref().unwrap().contains("65000"));
+        assert!(recs[0].text.contains("60.00 s"));
+        assert!(recs[1].text.contains("AWS Application Load Balancer"));
+    }
+
+    #[test]
+    fn test_no_match_generic_server_text() {
+        let mut s = situation(&[]);
+        s.server_timeout_ms = Some(12_345.0);
+        let recs = recommend(&s);
+        assert_eq!(recs[0].side, "server");
+        assert!(recs[0].snippet.is_none());
+        assert!(recs[0].text.contains("server.keepAliveTimeout"));
+        assert!(recs[0].text.contains("--timeout-keep-alive"));
+        assert!(recs[0].text.contains("12.35 s") || recs[0].text.contains("12.34 s"));
+    }
+
+    #[test]
+    fn test_proxy_target_never_zero() {
+        let mut s = situation(&[]);
+        s.server_timeout_ms = Some(300.0);
+        let recs = recommend(&s);
+        let proxy = recs.iter().find(|r| r.side == "proxy").unwrap();
+        assert!(
+            proxy
+                .snippet
+                .as_deref()
+                .unwrap()
+                .contains("idleTimeout: 150ms")
+        );
+        // Linkerd's 3 s is itself too long here.
+        assert!(recs.iter().any(|r| r.text.starts_with("Linkerd")));
+    }
+
+    #[test]
+    fn test_no_mismatch_no_recommendation() {
+        let matches = match_server(75_000.0);
+        let mut s = situation(&matches);
+        s.server_timeout_ms = Some(75_000.0);
+        s.reuse_window_ms = Some(40_000.0);
+        s.races = 0;
+        s.retried_races = 0;
+        s.mismatch = false;
+        let recs = recommend(&s);
+        assert!(!recs.iter().any(|r| r.side == "server" || r.side == "proxy"));
+    }
+}
