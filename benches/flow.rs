@@ -88,7 +88,7 @@ fn segments_to_report(bencher: Bencher) {
             }
             let report = a.finish(&[]);
             assert_eq!(report.capture.tcp_segments, segs.len() as u64);
-            assert_eq!(report.races() as u64, inp.races, "races found");
+            assert_eq!(report.races(), inp.races, "races found");
             report
         });
 }
@@ -107,7 +107,7 @@ fn frames_to_report(bencher: Bencher) {
             let report = a.finish(&[]);
             assert_eq!(report.capture.packets, inp.frames.len() as u64);
             assert_eq!(report.capture.tcp_segments, inp.frames.len() as u64);
-            assert_eq!(report.races() as u64, inp.races, "races found");
+            assert_eq!(report.races(), inp.races, "races found");
             report
         });
 }

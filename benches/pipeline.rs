@@ -62,7 +62,7 @@ fn bench_run(bencher: Bencher, bytes: &'static [u8]) {
             let (report, _stats) =
                 run(vec![("bench".to_string(), reader)], Config::default()).expect("a clean run");
             assert_eq!(report.capture.packets, inp.packets, "packets analysed");
-            assert_eq!(report.races() as u64, inp.races, "races found");
+            assert_eq!(report.races(), inp.races, "races found");
             report
         });
 }

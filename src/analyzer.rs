@@ -54,6 +54,13 @@ pub struct Config {
 /// a SYN flood must not turn into a million findings in memory.
 pub const MAX_FINDINGS: usize = 10_000;
 
+/// Distinct 4-tuples counted exactly; beyond, the count is a lower bound
+/// (the set would otherwise grow with the capture, not with open connections).
+pub const MAX_TUPLES: usize = 1_000_000;
+
+/// Server endpoints remembered from handshakes, for inferring roles.
+const MAX_KNOWN_SERVERS: usize = 100_000;
+
 /// Connection rows kept for `--connections`.
 pub const MAX_CONNECTION_ROWS: usize = 200_000;
 
@@ -192,11 +199,14 @@ impl Analyzer {
             self.snapped += 1;
         }
         let ns = seg.ts_ns;
-        if seg.flags.syn() && seg.flags.ack() {
+        if seg.flags.syn() && seg.flags.ack() && self.known_servers.len() < MAX_KNOWN_SERVERS {
             self.known_servers.insert(src);
         }
+        if !self.watch.is_empty() {
+            self.watch.retain(|w| w.deadline_ns >= ns);
+        }
         let (key, conn, side, new_tuple) = self.table.lookup(seg, &mut self.events);
-        if new_tuple {
+        if new_tuple && self.tuples.len() < MAX_TUPLES {
             self.tuples.insert(self.tuple_hasher.hash_one(key));
         }
         let was_finished = conn.state.is_finished();
@@ -352,16 +362,25 @@ impl Analyzer {
         {
             s.stayed_open_ns = s.stayed_open_ns.max(end_ns - last);
         }
-        if outcome.verdict.is_failure() && self.findings.len() < MAX_FINDINGS {
-            let f = finding(conn, roles, &outcome, &self.retried);
-            if self.cfg.live
+        if outcome.verdict.is_failure() {
+            // Live output prints every finding; the report keeps the first
+            // MAX_FINDINGS (its counts stay exact).
+            let live = self.cfg.live
                 && (outcome.verdict != Verdict::KeepaliveRace
-                    || outcome.race.as_ref().is_some_and(|r| r.rst.is_none()))
-            {
-                self.decided.push(f.clone());
+                    || outcome.race.as_ref().is_some_and(|r| r.rst.is_none()));
+            let keep = self.findings.len() < MAX_FINDINGS;
+            if live || keep {
+                let f = finding(conn, roles, &outcome, &self.retried);
+                if live {
+                    self.decided.push(f.clone());
+                }
+                if keep {
+                    self.findings.push(f);
+                }
             }
-            self.findings.push(f);
         }
+        // The finding carries the retry now; forget it (bounded memory).
+        self.retried.remove(&conn.id);
         if self.cfg.keep_connections && self.connections.len() < MAX_CONNECTION_ROWS {
             self.connections
                 .push(connection_row(conn, roles, outcome.verdict));
@@ -427,6 +446,11 @@ impl Analyzer {
             warnings.push(format!(
                 "{failures} failing connections; the report lists the first {} (verdict_counts has them all)",
                 self.findings.len()
+            ));
+        }
+        if self.tuples.len() >= MAX_TUPLES {
+            warnings.push(format!(
+                "more than {MAX_TUPLES} distinct 4-tuples: connections_4tuples counts the first {MAX_TUPLES}"
             ));
         }
         if self.timeouts.untracked > 0 {

@@ -194,6 +194,10 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
     ip_tcp(frame, ip, vlan)
 }
 
+/// Largest TCP segment believed when the IP header gives no length (BIG TCP
+/// and GSO reach 512 KiB).
+const MAX_SEGMENT: usize = 1 << 20;
+
 /// 802.1Q, 802.1ad and the older QinQ TPID.
 const VLAN_TPIDS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 
@@ -204,10 +208,18 @@ fn ethernet(data: &[u8]) -> Result<(&[u8], u32), Skip> {
     if data.len() < 14 {
         return Err(Skip::TruncatedHeader);
     }
-    let mut proto = u16::from_be_bytes([data[12], data[13]]);
-    let mut at = 14;
-    let mut vlan = 0u32;
+    ether_payload(u16::from_be_bytes([data[12], data[13]]), &data[14..])
+}
+
+fn ether_payload(proto: u16, data: &[u8]) -> Result<(&[u8], u32), Skip> {
+    let (mut proto, mut at, mut vlan, mut tags) = (proto, 0usize, 0u32, 0);
+    // A VLAN tag inside a cooked capture (SLL keeps the tag in the payload).
     while VLAN_TPIDS.contains(&proto) {
+        tags += 1;
+        if tags > 2 {
+            // Deeper stacks do not occur on real links; don't walk them.
+            return Err(Skip::BadHeader);
+        }
         if data.len() < at + 4 {
             return Err(Skip::TruncatedHeader);
         }
@@ -216,26 +228,8 @@ fn ethernet(data: &[u8]) -> Result<(&[u8], u32), Skip> {
         proto = u16::from_be_bytes([data[at + 2], data[at + 3]]);
         at += 4;
     }
-    let (ip, _) = ether_payload(proto, &data[at..])?;
-    Ok((ip, vlan))
-}
-
-fn ether_payload(proto: u16, data: &[u8]) -> Result<(&[u8], u32), Skip> {
     match EtherType(proto) {
-        EtherType::IPV4 | EtherType::IPV6 => Ok((data, 0)),
-        // A VLAN tag inside a cooked capture (SLL keeps the tag in the payload).
-        _ if VLAN_TPIDS.contains(&proto) => {
-            if data.len() < 4 {
-                return Err(Skip::TruncatedHeader);
-            }
-            let tci = u16::from_be_bytes([data[0], data[1]]);
-            let inner = u16::from_be_bytes([data[2], data[3]]);
-            let (ip, v) = ether_payload(inner, &data[4..])?;
-            Ok((
-                ip,
-                (u32::from(tci & 0x0fff) << (16 * u32::from(v != 0))) | v,
-            ))
-        }
+        EtherType::IPV4 | EtherType::IPV6 => Ok((&data[at..], vlan)),
         _ => Err(Skip::NonIp),
     }
 }
@@ -299,7 +293,10 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
         Some(n) if ip_payload.incomplete && n > 0 => n,
         _ if ip_payload.len_source == LenSource::Slice => {
             let captured_before_tcp = frame.data.len() - ip_payload.payload.len();
-            (frame.origlen as usize).saturating_sub(captured_before_tcp)
+            // BIG TCP segments reach 512 KiB; a larger claim is a bad record.
+            (frame.origlen as usize)
+                .saturating_sub(captured_before_tcp)
+                .min(MAX_SEGMENT)
         }
         _ => ip_payload.payload.len(),
     };

@@ -186,7 +186,7 @@ pub(crate) fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
     let tripped = match fail_on {
         FailOn::Never => false,
         FailOn::Race => report.races() > 0,
-        FailOn::Failure => !report.findings.is_empty(),
+        FailOn::Failure => report.failures() > 0,
     };
     if tripped {
         ExitCode::from(1)

@@ -164,24 +164,18 @@ pub fn tables(r: &Report, connections: bool) -> String {
         c.first.as_deref().unwrap_or("-"),
         c.last.as_deref().unwrap_or("-")
     );
-    let races = r.races();
-    let retried = r
-        .findings
-        .iter()
-        .filter(|f| f.race.as_ref().is_some_and(|x| x.retried))
-        .count();
+    let races = r.races() as usize;
+    let failures = r.failures() as usize;
+    // Retries are counted per server, over all races (not only those listed).
+    let retried: u64 = r.servers.iter().map(|s| s.retried_races).sum();
     let _ = writeln!(
         out,
         "{} keep-alive race{} ({} retried by the proxy), {} other failing connection{}",
         races,
         if races == 1 { "" } else { "s" },
         retried,
-        r.findings.len() - races,
-        if r.findings.len() - races == 1 {
-            ""
-        } else {
-            "s"
-        }
+        failures - races,
+        if failures - races == 1 { "" } else { "s" }
     );
     let interesting: Vec<&ServerReport> = r
         .servers

@@ -1416,3 +1416,98 @@ fn test_merge_across_formats_and_links() {
             .all(|w| w.ends_with("overlap in time; their packets were merged in timestamp order"))
     );
 }
+
+// ==========================================================================
+// Regressions found in review: inputs that crashed or allocated without bound.
+// ==========================================================================
+
+/// Runs the whole pipeline on bytes and returns the report and the reason
+/// the input stopped, if any; the point is that it returns at all.
+fn survive(bytes: Vec<u8>) -> (Report, Option<String>) {
+    let reader = CaptureReader::new(Cursor::new(bytes)).expect("a capture header");
+    let (report, stats) =
+        analyzer::run(vec![("hostile".into(), reader)], Config::default()).expect("no fatal error");
+    (report, stats[0].stopped.clone())
+}
+
+#[test]
+fn test_pcapng_simple_packet_block_too_short() {
+    let mut w = PcapngWriter::new(Vec::new(), Endian::Little).unwrap();
+    w.interface(1, 65535, 9, 0).unwrap();
+    // A simple packet block (type 3) of total length 12: no room for its
+    // original-length field, let alone data.
+    let mut bytes = w.finish().unwrap();
+    bytes.extend_from_slice(&3u32.to_le_bytes());
+    bytes.extend_from_slice(&12u32.to_le_bytes());
+    bytes.extend_from_slice(&12u32.to_le_bytes());
+    bytes.extend_from_slice(&[0xff; 8]);
+    let (r, stopped) = survive(bytes);
+    assert_eq!(r.capture.packets, 0);
+    assert!(stopped.unwrap().contains("damaged"));
+}
+
+#[test]
+fn test_pcap_snaplen_does_not_license_huge_records() {
+    let mut w = PcapWriter::new(Vec::new(), 1, u32::MAX, false, Endian::Little).unwrap();
+    w.write(T0, 60, &[0u8; 60]).unwrap();
+    let mut bytes = w.finish().unwrap();
+    // A record header claiming 4 GB, then nothing.
+    bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+    bytes.extend_from_slice(&0xfff0_0000u32.to_le_bytes());
+    bytes.extend_from_slice(&0xfff0_0000u32.to_le_bytes());
+    let (r, stopped) = survive(bytes);
+    assert_eq!(r.capture.packets, 1);
+    assert!(stopped.unwrap().contains("damaged"));
+}
+
+#[test]
+fn test_deep_vlan_stack_in_cooked_capture() {
+    // SLL header announcing a VLAN tag, then thousands of tags.
+    let mut frame = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x81, 0x00];
+    for _ in 0..20_000 {
+        frame.extend_from_slice(&[0x00, 0x01, 0x81, 0x00]);
+    }
+    let f = Frame {
+        ts_ns: T0,
+        linktype: 113,
+        origlen: frame.len() as u32,
+        data: &frame,
+    };
+    assert_eq!(decode(&f).unwrap_err(), Skip::BadHeader);
+}
+
+#[test]
+fn test_big_tcp_with_absurd_original_length() {
+    let p = data_packet(false, b"hello");
+    let mut ipb = p.ip.clone();
+    ipb[2] = 0;
+    ipb[3] = 0; // total length 0: BIG TCP, the frame's length is all we have
+    let frame = ethernet(&Packet { ip: ipb, ..p });
+    let f = Frame {
+        ts_ns: T0,
+        linktype: 1,
+        origlen: u32::MAX,
+        data: &frame,
+    };
+    let seg = decode(&f).unwrap();
+    assert!(seg.payload_len <= 1 << 20, "{}", seg.payload_len);
+    // And the pipeline takes it.
+    let mut w = PcapWriter::new(Vec::new(), 1, 65535, true, Endian::Little).unwrap();
+    w.write(T0, u32::MAX, &frame).unwrap();
+    let (r, _) = survive(w.finish().unwrap());
+    assert_eq!(r.capture.tcp_segments, 1);
+}
+
+#[test]
+fn test_extreme_pcapng_timestamp_offsets() {
+    let mut w = PcapngWriter::new(Vec::new(), Endian::Little).unwrap();
+    let early = w.interface(1, 65535, 9, -(1i64 << 62)).unwrap();
+    let late = w.interface(1, 65535, 9, 1i64 << 62).unwrap();
+    let p = data_packet(false, b"x");
+    let frame = ethernet(&p);
+    w.packet(early, 0, frame.len() as u32, &frame).unwrap();
+    w.packet(late, 0, frame.len() as u32, &frame).unwrap();
+    let (r, _) = survive(w.finish().unwrap());
+    assert_eq!(r.capture.packets, 2);
+    assert!(r.capture.duration_s.is_finite());
+}

@@ -332,7 +332,7 @@ fn outcome(r: &Report) -> Outcome {
         kind: race.map(|x| x.kind),
         request,
         requests: conns.first().map_or(0, |c| c.requests),
-        races: r.races(),
+        races: r.races() as usize,
     }
 }
 

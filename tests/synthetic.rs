@@ -474,3 +474,108 @@ fn test_syn_flood_stays_under_the_cap() {
     assert_eq!(judged, u64::from(total));
     assert!(r.capture.warnings.iter().any(|w| w.contains("evicted")));
 }
+
+// ==========================================================================
+// Regressions found in review.
+// ==========================================================================
+
+/// The client answers the server's idle close with a RST: nothing was lost
+/// (the response the client acknowledged is not outstanding).
+#[test]
+fn test_client_rst_after_server_fin_is_a_close() {
+    let mut f = flow();
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    p.push(f.fin(secs(5.0), false));
+    p.push(f.rst(secs(5.001), true));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), "closed_by_server");
+}
+
+/// A client RST 400 s after the last exchange, no FIN: a middlebox or a
+/// pool's abortive close after idle, not a reset of anything in flight.
+#[test]
+fn test_client_rst_after_long_idle_is_idle_reset() {
+    let mut f = flow();
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    p.push(f.rst(secs(400.0), true));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), "idle_reset");
+    let reset = r.findings[0].reset.clone().unwrap();
+    assert!(reset.idle_before_ms.unwrap() > 399_000.0, "{reset:?}");
+}
+
+/// A client that gives up on its own unanswered request resets it, however
+/// long it waited: client_reset, not a middlebox.
+#[test]
+fn test_client_gives_up_on_slow_request() {
+    let mut f = flow();
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.01), true, get("/slow").as_bytes()));
+    p.push(f.ack(secs(0.011), false));
+    p.push(f.rst(secs(60.0), true));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), "client_reset");
+}
+
+/// A capture of the client's direction only: its data and FIN prove the
+/// handshake finished, so this is no connect timeout.
+#[test]
+fn test_one_direction_capture_is_not_a_connect_timeout() {
+    let mut f = flow();
+    let hs = f.handshake(0, RTT);
+    let mut p = vec![hs[0].clone(), hs[2].clone()];
+    p.push(f.data(secs(0.01), true, get("/a").as_bytes()));
+    f.server_next += 40; // the response we did not capture
+    p.push(f.ack(secs(0.02), true));
+    p.push(f.fin(secs(2.0), true));
+    let r = analyze(&p);
+    assert_ne!(only_verdict(&r), "connect_timeout");
+    assert!(r.findings.is_empty());
+}
+
+/// Race counts (and --fail-on) come from the verdict counts, which stay
+/// exact when the list of findings is cut at its cap.
+#[test]
+fn test_races_counted_beyond_the_findings_cap() {
+    use racecap::analyzer::{Analyzer, Config, MAX_FINDINGS};
+    use racecap::source::Frame;
+    let mut a = Analyzer::new(Config::default());
+    let mut feed = |p: &racecap::synth::Packet| {
+        a.frame(&Frame {
+            ts_ns: p.ts_ns,
+            linktype: 101,
+            origlen: p.ip.len() as u32,
+            data: &p.ip,
+        })
+    };
+    for i in 0..=MAX_FINDINGS as u32 {
+        let client = ip(&format!("10.9.{}.{}", (i >> 8) & 0xff, i & 0xff));
+        let mut f = Flow::new(
+            (client, 50000 + (i >> 16) as u16),
+            (ip("10.250.0.1"), 80),
+            i,
+            0,
+        );
+        for t in [0.0, 1.0, 3.0] {
+            let mut syn = f.seg(secs(t), true, flags::SYN, &[], None);
+            syn.ts_ns += i64::from(i);
+            f.client_next = i;
+            feed(&syn);
+        }
+    }
+    let mut f = flow();
+    let mut p = f.handshake(secs(10.0), RTT);
+    p.extend(f.exchange(secs(10.01), RTT, &get("/a"), &ok(None)));
+    p.push(f.fin(secs(15.0), false));
+    p.push(f.data(secs(16.0), true, get("/b").as_bytes()));
+    p.push(f.rst(secs(16.001), false));
+    for x in &p {
+        feed(x);
+    }
+    let r = a.finish(&[]);
+    assert_eq!(r.findings.len(), MAX_FINDINGS);
+    assert_eq!(r.races(), 1);
+    assert_eq!(r.failures(), MAX_FINDINGS as u64 + 2);
+}

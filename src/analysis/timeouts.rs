@@ -14,7 +14,7 @@ use crate::report::ms;
 
 /// Samples kept per distribution; beyond it a deterministic reservoir keeps a
 /// uniform sample, so memory stays bounded on endless live captures.
-const MAX_SAMPLES: usize = 20_000;
+const MAX_SAMPLES: usize = 4_000;
 
 /// A server FIN this soon after the last payload is a close after the
 /// response (keep-alive off, or `Connection: close` not captured), not an
@@ -158,10 +158,24 @@ pub struct ServerStats {
     by_client: HashMap<IpAddr, ClientStats, foldhash::fast::RandomState>,
 }
 
+impl ServerStats {
+    /// A client's own statistics, while fewer than [`MAX_CLIENTS`] are kept.
+    fn client(&mut self, ip: IpAddr) -> Option<&mut ClientStats> {
+        if self.by_client.len() >= MAX_CLIENTS && !self.by_client.contains_key(&ip) {
+            return None;
+        }
+        Some(self.by_client.entry(ip).or_default())
+    }
+}
+
 /// Server endpoints tracked. A scan or a flood to random ports would
 /// otherwise make one entry per target; beyond this, connections to new
 /// endpoints still get verdicts but no timeout statistics.
-pub const MAX_SERVERS: usize = 10_000;
+pub const MAX_SERVERS: usize = 1_000;
+
+/// Clients (IPs) of one server with statistics of their own; the server's
+/// totals count every client.
+pub const MAX_CLIENTS: usize = 64;
 
 /// Timeout evidence for every server endpoint.
 #[derive(Debug, Default)]
@@ -209,14 +223,18 @@ impl Timeouts {
         let s = self.server(server);
         s.reuse.push(gap_ns);
         s.stayed_open_ns = s.stayed_open_ns.max(gap_ns);
-        s.by_client.entry(client).or_default().reuse.push(gap_ns);
+        if let Some(c) = s.client(client) {
+            c.reuse.push(gap_ns);
+        }
     }
 
     /// A client FIN after an idle gap.
     pub fn client_close(&mut self, server: Endpoint, client: IpAddr, gap_ns: i64) {
         let s = self.server(server);
         s.client_closes.push(gap_ns);
-        s.by_client.entry(client).or_default().closes.push(gap_ns);
+        if let Some(c) = s.client(client) {
+            c.closes.push(gap_ns);
+        }
     }
 
     /// Builds the per-server part of the report, sorted by endpoint.

@@ -288,8 +288,15 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
     }
     let (hc, hs) = (conn.h(c), conn.h(s));
 
-    // A client SYN that no SYN-ACK answered.
-    if conn.syn_client == Some(c) && hc.syns > 0 && !hs.synack && hs.packets == 0 {
+    // A client SYN that no SYN-ACK answered (and the client sent nothing
+    // else: a capture of one direction only shows a finished handshake by
+    // the client's data).
+    if conn.syn_client == Some(c)
+        && hc.syns > 0
+        && !hs.synack
+        && hs.packets == 0
+        && hc.packets == u64::from(hc.syns) + u64::from(hc.rst.is_some())
+    {
         out.verdict = if hc.rst.is_some() {
             Verdict::ClientReset
         } else if end_ns - hc.syn_ns[0] >= CONNECT_TIMEOUT_MIN_NS || hc.syns > 1 {
@@ -322,7 +329,9 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
         out.verdict = if fin_before(c) && fin_before(s) {
             // Both sides had closed: the RST only tidies up.
             closed_by(first_fin(conn).unwrap_or(by), roles)
-        } else if no_fin && long_idle {
+        } else if no_fin && long_idle && !(by == c && conn.pending[c.idx()].is_some()) {
+            // (A client that resets its own unanswered request gave up
+            // waiting: that is the client's reset, however long it waited.)
             Verdict::IdleReset
         } else if by == s {
             if facts.outstanding.is_none() && fin_before(c) {
@@ -354,7 +363,11 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
 
 fn reset_facts(conn: &Conn, by: Side, roles: Roles) -> ResetFacts {
     let rst = conn.h(by).rst.expect("reset side has a RST");
-    let outstanding = conn.pending[by.other().idx()].clone();
+    // The other side's data is outstanding only if the resetting side had
+    // not acknowledged it: a response the client acked is answered.
+    let outstanding = conn.pending[by.other().idx()]
+        .clone()
+        .filter(|p| conn.h(by).max_ack.is_none_or(|a| a <= p.start));
     let idle_since = match &outstanding {
         Some(p) => p.idle_since,
         None => conn.last_payload_ns.or(Some(conn.first_ns)),

@@ -540,7 +540,7 @@ impl Conn {
             h.hole.add(next, seq);
             self.history.note(side, b'G');
         }
-        let new_bytes = end.diff(if seq > next { seq } else { next }) as u64;
+        let new_bytes = end.diff(if seq > next { seq } else { next }).max(0) as u64;
         let h = &mut self.half[i];
         h.next = Some(end);
         h.bytes += new_bytes;

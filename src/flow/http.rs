@@ -106,11 +106,6 @@ fn method_prefix(payload: &[u8]) -> Option<(Method, &[u8])> {
     Some((method, rest))
 }
 
-/// True when a payload starts like a request line (cheap check for roles).
-pub fn looks_like_request(payload: &[u8]) -> bool {
-    method_prefix(payload).is_some()
-}
-
 /// The status code of an `HTTP/1.x NNN` status line.
 pub fn status_line(payload: &[u8]) -> Option<u16> {
     let rest = payload.strip_prefix(b"HTTP/1.")?;
@@ -129,8 +124,6 @@ pub fn status_line(payload: &[u8]) -> Option<u16> {
 pub struct ResponseHead {
     /// `timeout=N` of a `Keep-Alive` header, in seconds.
     pub keep_alive_s: Option<u32>,
-    /// `Connection: close`.
-    pub close: bool,
 }
 
 /// Reads the headers in the captured part of a response head, one pass,
@@ -153,11 +146,6 @@ pub fn response_head(payload: &[u8]) -> ResponseHead {
         match line[0] | 0x20 {
             b'k' if line.len() > 11 && line[..11].eq_ignore_ascii_case(b"keep-alive:") => {
                 head.keep_alive_s = keep_alive_param(&line[11..]).or(head.keep_alive_s);
-            }
-            b'c' if line.len() > 11 && line[..11].eq_ignore_ascii_case(b"connection:") => {
-                head.close |= line[11..]
-                    .split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
             }
             _ => {}
         }
@@ -186,17 +174,6 @@ fn keep_alive_param(value: &[u8]) -> Option<u32> {
     })
 }
 
-/// `timeout=N` of a `Keep-Alive` header in the captured part of a response
-/// head, in seconds.
-pub fn keep_alive_timeout(payload: &[u8]) -> Option<u32> {
-    response_head(payload).keep_alive_s
-}
-
-/// True when the captured response head says `Connection: close`.
-pub fn connection_close(payload: &[u8]) -> bool {
-    response_head(payload).close
-}
-
 #[cfg(test)]
 mod test {
     use super::*;
@@ -219,17 +196,17 @@ mod test {
 
     #[test]
     fn test_status_and_keep_alive() {
+        let ka = |r: &[u8]| response_head(r).keep_alive_s;
         let resp = b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nhi";
         assert_eq!(status_line(resp), Some(200));
-        assert_eq!(keep_alive_timeout(resp), Some(5));
-        assert!(!connection_close(resp));
+        assert_eq!(ka(resp), Some(5));
         let resp =
             b"HTTP/1.0 503 x\r\nkeep-alive: max=100, TIMEOUT=75\r\nConnection: Close\r\n\r\n";
         assert_eq!(status_line(resp), Some(503));
-        assert_eq!(keep_alive_timeout(resp), Some(75));
-        assert!(connection_close(resp));
+        assert_eq!(ka(resp), Some(75));
+        // A header in the body is no header.
         assert_eq!(
-            keep_alive_timeout(b"HTTP/1.1 200 OK\r\n\r\nKeep-Alive: timeout=9\r\n"),
+            ka(b"HTTP/1.1 200 OK\r\n\r\nKeep-Alive: timeout=9\r\n"),
             None
         );
     }

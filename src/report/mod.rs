@@ -221,11 +221,20 @@ pub struct Connection {
 }
 
 impl Report {
-    /// Findings whose verdict is `keepalive_race`.
-    pub fn races(&self) -> usize {
-        self.findings
+    /// Keep-alive races (all of them: `findings` may be cut at its cap).
+    pub fn races(&self) -> u64 {
+        self.verdict_counts
+            .get("keepalive_race")
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Failing connections of any kind (all of them, like [`races`](Self::races)).
+    pub fn failures(&self) -> u64 {
+        crate::analysis::verdict::Verdict::ALL
             .iter()
-            .filter(|f| f.verdict == "keepalive_race")
-            .count()
+            .filter(|v| v.is_failure())
+            .map(|v| self.verdict_counts.get(v.name()).copied().unwrap_or(0))
+            .sum()
     }
 }

@@ -256,7 +256,9 @@ impl CaptureReader {
         let lt = (header.network.0 as u32 & 0xffff) as u16;
         self.note_linktype(lt);
         self.pcap_linktype = lt;
-        self.max_record = MAX_RECORD.max(header.snaplen as usize);
+        // A snaplen above the usual maximum raises the limit, but never past
+        // what a block may hold: a header is no reason to allocate gigabytes.
+        self.max_record = MAX_RECORD.max((header.snaplen as usize).min(MAX_BLOCK));
         self.consume(24);
         Ok(())
     }
@@ -546,6 +548,12 @@ impl CaptureReader {
                     // Simple packets belong to interface 0 and carry no time.
                     let b = block_start;
                     let origlen = self.ng_u32(b + 8);
+                    if len < 16 {
+                        return Err(ReadError::Damaged {
+                            offset,
+                            what: "pcapng simple packet block too short".into(),
+                        });
+                    }
                     let Some(iface) = self.interfaces.first().copied() else {
                         self.bad_interface += 1;
                         continue;
@@ -581,6 +589,10 @@ fn ts_units(tsresol: u8) -> u64 {
     units.unwrap_or(1_000_000).max(1)
 }
 
+/// Timestamps are kept within ±2^61 ns (±73 years around 1970 — every real
+/// capture) so that differences and sums of them can never overflow.
+pub const TS_LIMIT_NS: i64 = 1 << 61;
+
 fn ts_to_ns(ts: u64, iface: Interface) -> i64 {
     let ns = if iface.units_per_sec == 1_000_000_000 {
         ts as i128
@@ -588,7 +600,7 @@ fn ts_to_ns(ts: u64, iface: Interface) -> i64 {
         ts as i128 * 1_000_000_000 / iface.units_per_sec as i128
     };
     let ns = ns + iface.offset_s as i128 * 1_000_000_000;
-    ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    ns.clamp(-(TS_LIMIT_NS as i128), TS_LIMIT_NS as i128) as i64
 }
 
 fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
