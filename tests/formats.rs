@@ -1511,3 +1511,52 @@ fn test_extreme_pcapng_timestamp_offsets() {
     assert_eq!(r.capture.packets, 2);
     assert!(r.capture.duration_s.is_finite());
 }
+
+/// Every input the fuzzers found to crash, hang or exhaust memory, replayed
+/// (fuzz/regressions: `reader-*` and `pipeline-*` are whole captures,
+/// `decode-*` a frame as the decode target reads it). Debug builds check
+/// arithmetic overflow, so this also guards the time arithmetic.
+#[test]
+fn test_fuzz_regressions() {
+    let dir = std::path::Path::new("fuzz/regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("fuzz/regressions") {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".bin") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        if name.starts_with("decode-") {
+            if let [pick, cut, data @ ..] = bytes.as_slice() {
+                let linktypes = [
+                    0u16,
+                    1,
+                    12,
+                    14,
+                    101,
+                    108,
+                    113,
+                    228,
+                    229,
+                    276,
+                    105,
+                    127,
+                    0x7fff,
+                    u16::MAX,
+                ];
+                let f = Frame {
+                    ts_ns: T0,
+                    linktype: linktypes[*pick as usize % linktypes.len()],
+                    origlen: (data.len() + usize::from(*cut)) as u32,
+                    data,
+                };
+                let _ = decode(&f);
+            }
+        } else if let Ok(reader) = CaptureReader::new(Cursor::new(bytes)) {
+            let _ = analyzer::run(vec![(name.clone(), reader)], Config::default());
+        }
+        n += 1;
+    }
+    assert!(n >= 4, "only {n} regression inputs");
+}

@@ -76,7 +76,7 @@ impl Samples {
             if hi < lo {
                 hi = lo;
             }
-            while hi + 1 < v.len() && v[hi + 1] - v[lo] <= width {
+            while hi + 1 < v.len() && v[hi + 1].saturating_sub(v[lo]) <= width {
                 hi += 1;
             }
             if hi - lo > best_hi - best_lo {
