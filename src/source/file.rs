@@ -386,7 +386,8 @@ impl CaptureReader {
         } else {
             frac as i64 * 1000
         };
-        let ts_ns = sec as i64 * 1_000_000_000 + frac_ns;
+        // Seconds are unsigned 32-bit: up to 2106, past TS_LIMIT_NS (2043).
+        let ts_ns = (sec as i64 * 1_000_000_000 + frac_ns).min(TS_LIMIT_NS);
         let cur = Current {
             ts_ns,
             linktype: self.pcap_linktype,
@@ -589,7 +590,7 @@ fn ts_units(tsresol: u8) -> u64 {
     units.unwrap_or(1_000_000).max(1)
 }
 
-/// Timestamps are kept within ±2^61 ns (±73 years around 1970 — every real
+/// Timestamps are kept within ±2^61 ns (±73 years around 1970: every real
 /// capture) so that differences and sums of them can never overflow.
 pub const TS_LIMIT_NS: i64 = 1 << 61;
 

@@ -1,0 +1,54 @@
+//! One frame → `decode`. The first byte picks the link type (every one the
+//! decoder knows, plus a few it does not), the second how many bytes of the
+//! frame the "snaplen" cut off (0–255, so `origlen >= data.len()` as the
+//! reader guarantees); the rest is the captured frame.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use racecap::decode::{self, linktype};
+use racecap::source::Frame;
+
+const LINKTYPES: [u16; 14] = [
+    linktype::NULL,
+    linktype::ETHERNET,
+    linktype::RAW_12,
+    linktype::RAW_14,
+    linktype::RAW,
+    linktype::LOOP,
+    linktype::LINUX_SLL,
+    linktype::IPV4,
+    linktype::IPV6,
+    linktype::LINUX_SLL2,
+    // Unknown to the decoder.
+    105,
+    127,
+    0x7fff,
+    u16::MAX,
+];
+
+fuzz_target!(|input: &[u8]| {
+    let [pick, cut, data @ ..] = input else {
+        return;
+    };
+    let frame = Frame {
+        ts_ns: 1_700_000_000_000_000_000,
+        linktype: LINKTYPES[*pick as usize % LINKTYPES.len()],
+        origlen: (data.len() + usize::from(*cut)) as u32,
+        data,
+    };
+    let _ = linktype::name(frame.linktype);
+    match decode::decode(&frame) {
+        Ok(seg) => {
+            // The payload is borrowed from the frame, and never longer than
+            // what the headers announce.
+            let (lo, hi) = (data.as_ptr() as usize, data.as_ptr() as usize + data.len());
+            let p = seg.payload.as_ptr() as usize;
+            assert!(seg.payload.is_empty() || (p >= lo && p + seg.payload.len() <= hi));
+            assert!(seg.payload.len() <= data.len());
+            std::hint::black_box((seg.src, seg.dst, seg.flags.fin(), seg.wscale, seg.tsval));
+        }
+        Err(skip) => {
+            let _ = skip.name();
+        }
+    }
+});

@@ -1,0 +1,26 @@
+//! Bytes → the whole pipeline (reader, merge, decode, flows, verdicts,
+//! timeouts, report) → JSON. Only the report model is rendered: the tables
+//! belong to the binary.
+#![no_main]
+
+use std::io::Cursor;
+
+use libfuzzer_sys::fuzz_target;
+use racecap::analyzer::{self, Config};
+use racecap::source::CaptureReader;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(reader) = CaptureReader::new(Cursor::new(data.to_vec())) else {
+        return;
+    };
+    let cfg = Config {
+        // One row per connection too: more of the report to build.
+        keep_connections: true,
+        ..Config::default()
+    };
+    let Ok((report, _stats)) = analyzer::run(vec![("fuzz.pcap".to_string(), reader)], cfg) else {
+        return;
+    };
+    let json = serde_json::to_string(&report).expect("the report serialises");
+    std::hint::black_box(json);
+});
