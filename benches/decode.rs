@@ -66,8 +66,8 @@ fn tcp_payload_len(p: &Packet) -> u64 {
 fn frames(name: &str) -> &'static Frames {
     static ALL: OnceLock<Vec<(&'static str, Frames)>> = OnceLock::new();
     let all = ALL.get_or_init(|| {
-        let (v4, _) = workload(CONNECTIONS, REQUESTS, false);
-        let (v6, _) = workload(CONNECTIONS, REQUESTS, true);
+        let (v4, _) = Workload::bench(CONNECTIONS, REQUESTS, false).packets();
+        let (v6, _) = Workload::bench(CONNECTIONS, REQUESTS, true).packets();
         let build = |pick: &dyn Fn(usize) -> &'static str| {
             let (mut frames, mut bytes, mut payload) = (Vec::new(), 0, 0);
             for i in 0..v4.len() {
@@ -127,17 +127,4 @@ fn decode_frames(bencher: Bencher, link: &str) {
             assert_eq!(payload, input.payload, "payload bytes decoded");
             segments
         });
-}
-/// The shared synthetic workload (racecap::synth::Workload): `n`
-/// overlapping keep-alive connections, about 200 open at once, one in 20
-/// ending in a keep-alive race. Returns the packets and the race count.
-fn workload(n: u64, requests: u32, v6: bool) -> (Vec<Packet>, u64) {
-    Workload {
-        connections: n,
-        requests,
-        race_fraction: 0.05,
-        concurrency: 200,
-        v6,
-    }
-    .packets()
 }

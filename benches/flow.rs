@@ -18,7 +18,7 @@ use divan::counter::{BytesCount, ItemsCount};
 use racecap::analyzer::{Analyzer, Config};
 use racecap::decode::{Segment, decode};
 use racecap::source::Frame;
-use racecap::synth::{Link, Packet, Workload};
+use racecap::synth::{Link, Workload};
 
 fn main() {
     divan::main();
@@ -37,7 +37,7 @@ struct Input {
 fn input() -> &'static Input {
     static INPUT: OnceLock<Input> = OnceLock::new();
     INPUT.get_or_init(|| {
-        let (packets, races) = workload(CONNECTIONS, REQUESTS, false);
+        let (packets, races) = Workload::bench(CONNECTIONS, REQUESTS, false).packets();
         let link = Link::Ethernet(vec![]);
         let frames: Vec<(i64, Vec<u8>)> = packets
             .iter()
@@ -110,17 +110,4 @@ fn frames_to_report(bencher: Bencher) {
             assert_eq!(report.races(), inp.races, "races found");
             report
         });
-}
-/// The shared synthetic workload (racecap::synth::Workload): `n`
-/// overlapping keep-alive connections, about 200 open at once, one in 20
-/// ending in a keep-alive race. Returns the packets and the race count.
-fn workload(n: u64, requests: u32, v6: bool) -> (Vec<Packet>, u64) {
-    Workload {
-        connections: n,
-        requests,
-        race_fraction: 0.05,
-        concurrency: 200,
-        v6,
-    }
-    .packets()
 }

@@ -18,7 +18,7 @@ use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 use racecap::analyzer::{Config, run};
 use racecap::source::CaptureReader;
-use racecap::synth::{self, Link, Packet, Workload};
+use racecap::synth::{self, Link, Workload};
 
 fn main() {
     divan::main();
@@ -37,7 +37,7 @@ struct Input {
 fn input() -> &'static Input {
     static INPUT: OnceLock<Input> = OnceLock::new();
     INPUT.get_or_init(|| {
-        let (packets, races) = workload(CONNECTIONS, REQUESTS, false);
+        let (packets, races) = Workload::bench(CONNECTIONS, REQUESTS, false).packets();
         let pcap = synth::pcap(&packets, &Link::Ethernet(vec![]));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&pcap).expect("writing to a Vec");
@@ -75,17 +75,4 @@ fn pcap_to_report(bencher: Bencher) {
 #[divan::bench(sample_count = 20)]
 fn gzip_to_report(bencher: Bencher) {
     bench_run(bencher, &input().gzip);
-}
-/// The shared synthetic workload (racecap::synth::Workload): `n`
-/// overlapping keep-alive connections, about 200 open at once, one in 20
-/// ending in a keep-alive race. Returns the packets and the race count.
-fn workload(n: u64, requests: u32, v6: bool) -> (Vec<Packet>, u64) {
-    Workload {
-        connections: n,
-        requests,
-        race_fraction: 0.05,
-        concurrency: 200,
-        v6,
-    }
-    .packets()
 }

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 use racecap::source::CaptureReader;
-use racecap::synth::{self, Link, Packet, Workload};
+use racecap::synth::{self, Link, Workload};
 use racecap::write::{Endian, PcapngWriter};
 
 fn main() {
@@ -38,7 +38,7 @@ struct Input {
 fn input() -> &'static Input {
     static INPUT: OnceLock<Input> = OnceLock::new();
     INPUT.get_or_init(|| {
-        let (packets, _) = workload(CONNECTIONS, REQUESTS, false);
+        let (packets, _) = Workload::bench(CONNECTIONS, REQUESTS, false).packets();
         let link = Link::Ethernet(vec![]);
         let pcap = synth::pcap(&packets, &link);
 
@@ -106,18 +106,4 @@ fn pcapng(bencher: Bencher) {
 #[divan::bench(sample_count = 20)]
 fn pcap_gzip(bencher: Bencher) {
     bench_read(bencher, &input().gzip);
-}
-
-/// The shared synthetic workload (racecap::synth::Workload): `n`
-/// overlapping keep-alive connections, about 200 open at once, one in 20
-/// ending in a keep-alive race. Returns the packets and the race count.
-fn workload(n: u64, requests: u32, v6: bool) -> (Vec<Packet>, u64) {
-    Workload {
-        connections: n,
-        requests,
-        race_fraction: 0.05,
-        concurrency: 200,
-        v6,
-    }
-    .packets()
 }

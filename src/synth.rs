@@ -322,6 +322,18 @@ pub struct Workload {
 const WORKLOAD_RTT: i64 = 300_000;
 
 impl Workload {
+    /// The benchmarks' workload: `connections` × `requests`, about 200 open
+    /// at once, one connection in 20 ending in a race.
+    pub fn bench(connections: u64, requests: u32, v6: bool) -> Workload {
+        Workload {
+            connections,
+            requests,
+            race_fraction: 0.05,
+            concurrency: 200,
+            v6,
+        }
+    }
+
     /// The start time of connection `i`.
     pub fn start(&self, i: u64) -> i64 {
         // A connection lasts about requests × 1.1 s + 5 s.
