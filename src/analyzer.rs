@@ -255,21 +255,26 @@ impl Analyzer {
                     self.timeouts.client_close(server_ep, client_ip, g);
                 }
             } else {
-                let answered_all = conn.pending[client.idx()]
+                // No request the server had read was left unanswered: any
+                // pending request is one the FIN does not acknowledge (it
+                // crossed the FIN), so this close was still an idle one.
+                let nothing_read_unanswered = conn.pending[client.idx()]
                     .as_ref()
                     .is_none_or(|p| fin.ack.is_none_or(|a| a <= p.start));
                 match gap {
                     // A FIN with the response or right after it (Connection:
                     // close, keep-alive off) is no idle timeout: the 50 ms
                     // floor catches those whose header was not read.
-                    Some(g) if answered_all && !fin.with_data => {
+                    Some(g) if nothing_read_unanswered && !fin.with_data => {
                         if g >= MIN_IDLE_CLOSE_NS {
                             self.timeouts.server(server_ep).idle_closes.push(g);
                         } else {
                             self.timeouts.server(server_ep).closes_after_response += 1;
                         }
                     }
-                    _ if answered_all => self.timeouts.server(server_ep).closes_after_response += 1,
+                    _ if nothing_read_unanswered => {
+                        self.timeouts.server(server_ep).closes_after_response += 1
+                    }
                     _ => {}
                 }
             }

@@ -66,8 +66,8 @@ impl Samples {
         v.sort_unstable();
         let pct = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
         let median = pct(0.5);
-        // The densest cluster: the window of width max(20 ms, 1 %) around
-        // some sample that holds the most samples. A configured timeout puts
+        // The densest cluster: the window of width max(20 ms, 1 %) starting
+        // at some sample that holds the most samples. A configured timeout puts
         // most closes in it; application closes and slow requests fall outside.
         let (mut best_lo, mut best_hi) = (0usize, 0usize);
         let mut hi = 0usize;

@@ -625,7 +625,7 @@ impl Conn {
             }
             // The client's ACK (or data) completes the handshake.
             (State::SynReceived, Event::Ack) if Some(side) == self.syn_client => State::Established,
-            // FIN packets in ESTABLISHED state indicate one side has closed.
+            // A FIN before or after the handshake completed: one side has closed.
             (State::SynSent | State::SynReceived | State::Established, Event::Fin) => {
                 State::HalfClosed(side)
             }
