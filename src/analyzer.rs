@@ -166,14 +166,25 @@ impl Analyzer {
 
     /// Feeds one frame.
     pub fn frame(&mut self, f: &Frame<'_>) {
-        self.packets += 1;
-        self.bytes += f.data.len() as u64;
-        self.first_ns = Some(self.first_ns.map_or(f.ts_ns, |t| t.min(f.ts_ns)));
-        self.last_ns = Some(self.last_ns.map_or(f.ts_ns, |t| t.max(f.ts_ns)));
+        self.count_frame(f.ts_ns, f.data.len());
         match decode::decode(f) {
             Ok(seg) => self.segment(&seg),
-            Err(skip) => self.skipped[skip as usize] += 1,
+            Err(skip) => self.skip(skip),
         }
+    }
+
+    /// Counts a frame read (its segment, if any, comes through
+    /// [`segment`](Self::segment), else [`skip`](Self::skip)).
+    pub fn count_frame(&mut self, ts_ns: i64, captured: usize) {
+        self.packets += 1;
+        self.bytes += captured as u64;
+        self.first_ns = Some(self.first_ns.map_or(ts_ns, |t| t.min(ts_ns)));
+        self.last_ns = Some(self.last_ns.map_or(ts_ns, |t| t.max(ts_ns)));
+    }
+
+    /// Counts a frame that yielded no TCP segment.
+    pub fn skip(&mut self, reason: Skip) {
+        self.skipped[reason as usize] += 1;
     }
 
     fn in_focus(&self, seg: &decode::Segment<'_>) -> bool {
@@ -195,7 +206,7 @@ impl Analyzer {
             self.filtered_out += 1;
             return;
         }
-        if (seg.payload.len() as u32) < seg.payload_len {
+        if seg.captured < seg.payload_len {
             self.snapped += 1;
         }
         let ns = seg.ts_ns;
@@ -696,26 +707,95 @@ pub fn run(
     run_with_progress(inputs, cfg, &mut |_| {})
 }
 
-/// How many frames pass between two progress calls.
-const PROGRESS_EVERY: u64 = 1 << 16;
+/// Frames handed from the reader thread to the analysis in one batch.
+const BATCH: usize = 4096;
+
+/// A decoded segment with its payload prefix in the batch's arena.
+struct Owned {
+    seg: decode::Segment<'static>,
+    at: usize,
+    len: usize,
+}
+
+/// One batch of frames from the reader thread.
+#[derive(Default)]
+struct Batch {
+    /// Every frame: its time, captured length, and segment or skip reason.
+    frames: Vec<(i64, usize, Result<Owned, Skip>)>,
+    /// Payload prefixes (at most [`decode::SNIFF_BYTES`] each).
+    arena: Vec<u8>,
+    /// Bytes of the inputs consumed when the batch was sent.
+    position: u64,
+}
 
 /// [`run`], calling `progress` with the bytes read so far (of the
-/// decompressed inputs) every 65 536 frames, for a progress bar.
+/// decompressed inputs) once per batch of frames, for a progress bar.
+///
+/// Reading and decoding run on a thread of their own, a batch ahead of the
+/// analysis: the two stages use two cores, and the report is the same as a
+/// single thread's (the analysis sees the same segments in the same order).
 pub fn run_with_progress(
     inputs: Vec<(String, crate::source::CaptureReader)>,
     cfg: Config,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Report, Vec<InputStats>), crate::source::SourceProblem> {
+    use std::sync::mpsc;
     let mut merged = crate::source::Merged::new(inputs)?;
+    let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(4);
+    let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+    let reader = std::thread::spawn(
+        move || -> Result<Vec<InputStats>, crate::source::SourceProblem> {
+            loop {
+                let mut batch = empty_rx.try_recv().unwrap_or_default();
+                batch.frames.clear();
+                batch.arena.clear();
+                let mut more = true;
+                while batch.frames.len() < BATCH {
+                    let Some((_, frame)) = merged.next_frame()? else {
+                        more = false;
+                        break;
+                    };
+                    let entry = decode::decode(&frame).map(|seg| {
+                        let prefix = &seg.payload[..seg.payload.len().min(decode::SNIFF_BYTES)];
+                        let at = batch.arena.len();
+                        batch.arena.extend_from_slice(prefix);
+                        Owned {
+                            seg: decode::Segment {
+                                payload: &[],
+                                ..seg
+                            },
+                            at,
+                            len: prefix.len(),
+                        }
+                    });
+                    batch.frames.push((frame.ts_ns, frame.data.len(), entry));
+                }
+                batch.position = merged.position();
+                if full_tx.send(batch).is_err() || !more {
+                    break;
+                }
+            }
+            Ok(merged.stats())
+        },
+    );
     let mut analyzer = Analyzer::new(cfg);
-    let mut n = 0u64;
-    while let Some((_, frame)) = merged.next_frame()? {
-        analyzer.frame(&frame);
-        n += 1;
-        if n.is_multiple_of(PROGRESS_EVERY) {
-            progress(merged.position());
+    for batch in full_rx {
+        for (ts_ns, len, entry) in &batch.frames {
+            analyzer.count_frame(*ts_ns, *len);
+            match entry {
+                Ok(o) => {
+                    let seg = decode::Segment {
+                        payload: &batch.arena[o.at..o.at + o.len],
+                        ..o.seg
+                    };
+                    analyzer.segment(&seg);
+                }
+                Err(skip) => analyzer.skip(*skip),
+            }
         }
+        progress(batch.position);
+        let _ = empty_tx.send(batch);
     }
-    let stats = merged.stats();
+    let stats = reader.join().expect("the reader thread does not panic")?;
     Ok((analyzer.finish(&stats), stats))
 }

@@ -99,7 +99,11 @@ pub struct Segment<'a> {
     pub tsval: Option<u32>,
     /// Payload length according to the IP header (not the captured bytes).
     pub payload_len: u32,
-    /// The captured part of the payload (a prefix of it when cut by snaplen).
+    /// Payload bytes the capture holds (fewer than `payload_len` when the
+    /// snaplen cut the packet).
+    pub captured: u32,
+    /// The first captured payload bytes: all of them from [`decode`], a
+    /// prefix of [`SNIFF_BYTES`] when segments are handed between threads.
     pub payload: &'a [u8],
 }
 
@@ -193,6 +197,10 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
     };
     ip_tcp(frame, ip, vlan)
 }
+
+/// Payload bytes the analysis reads (request lines, response heads up to
+/// the `Keep-Alive` header); the rest of a payload is only counted.
+pub const SNIFF_BYTES: usize = 1024;
 
 /// Largest TCP segment believed when the IP header gives no length (BIG TCP
 /// and GSO reach 512 KiB).
@@ -327,6 +335,7 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
         wscale,
         tsval,
         payload_len,
+        captured: tcp.payload().len() as u32,
         payload: tcp.payload(),
     })
 }

@@ -510,7 +510,7 @@ impl Conn {
         let o = side.other().idx();
         let len = seg.payload_len;
         let end = seq + len;
-        if (seg.payload.len() as u32) < len {
+        if seg.captured < len {
             self.half[i].snapped += 1;
         }
         let next = self.half[i].next.unwrap_or(seq);
