@@ -111,15 +111,13 @@ fn main() {
     let mut heap: BinaryHeap<Reverse<(i64, u64, usize)>> = BinaryHeap::new();
     let mut pending: std::collections::HashMap<u64, Vec<Packet>> = Default::default();
     let (mut races, mut packets, mut bytes) = (0u64, 0u64, 0u64);
-    let mut buf = Vec::new();
-    for i in 0..a.connections {
-        let start = workload.start(i);
-        // Everything due before this connection starts can be written now.
-        while let Some(Reverse((ts, c, k))) = heap.peek().copied() {
-            if ts > start {
-                break;
-            }
-            heap.pop();
+    // Writes the earliest pending packet and queues its connection's next.
+    let mut write_next =
+        |heap: &mut BinaryHeap<Reverse<(i64, u64, usize)>>,
+         pending: &mut std::collections::HashMap<u64, Vec<Packet>>| {
+            let Some(Reverse((_, c, k))) = heap.pop() else {
+                return;
+            };
             let p = &pending[&c][k];
             let frame = link.wrap(&p.ip, p.v6);
             w.write(p.ts_ns, frame.len() as u32, &frame)
@@ -131,6 +129,13 @@ fn main() {
             } else {
                 heap.push(Reverse((pending[&c][k + 1].ts_ns, c, k + 1)));
             }
+        };
+    let mut buf = Vec::new();
+    for i in 0..a.connections {
+        let start = workload.start(i);
+        // Everything due before this connection starts can be written now.
+        while heap.peek().is_some_and(|Reverse((ts, _, _))| *ts <= start) {
+            write_next(&mut heap, &mut pending);
         }
         buf.clear();
         if workload.connection(i, &mut rng, &mut buf) {
@@ -139,16 +144,8 @@ fn main() {
         heap.push(Reverse((buf[0].ts_ns, i, 0)));
         pending.insert(i, std::mem::take(&mut buf));
     }
-    while let Some(Reverse((_, c, k))) = heap.pop() {
-        let p = &pending[&c][k];
-        let frame = link.wrap(&p.ip, p.v6);
-        w.write(p.ts_ns, frame.len() as u32, &frame)
-            .expect("writing");
-        packets += 1;
-        bytes += frame.len() as u64;
-        if k + 1 < pending[&c].len() {
-            heap.push(Reverse((pending[&c][k + 1].ts_ns, c, k + 1)));
-        }
+    while !heap.is_empty() {
+        write_next(&mut heap, &mut pending);
     }
     w.finish().expect("writing");
     eprintln!(

@@ -33,6 +33,26 @@ pub mod linktype {
     /// Linux cooked capture v2 (`tcpdump -i any` since libpcap 1.10).
     pub const LINUX_SLL2: u16 = 276;
 
+    /// The decode fuzz target's table (its input's first byte picks an entry):
+    /// every known link type, then four it does not know. Inputs saved in
+    /// fuzz/regressions are replayed with it.
+    pub const FUZZ_TABLE: [u16; 14] = [
+        NULL,
+        ETHERNET,
+        RAW_12,
+        RAW_14,
+        RAW,
+        LOOP,
+        LINUX_SLL,
+        IPV4,
+        IPV6,
+        LINUX_SLL2,
+        105,
+        127,
+        0x7fff,
+        u16::MAX,
+    ];
+
     /// The name tcpdump uses for a link type.
     pub fn name(lt: u16) -> String {
         match lt {

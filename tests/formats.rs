@@ -1529,22 +1529,7 @@ fn test_fuzz_regressions() {
         let bytes = std::fs::read(&path).unwrap();
         if name.starts_with("decode-") {
             if let [pick, cut, data @ ..] = bytes.as_slice() {
-                let linktypes = [
-                    0u16,
-                    1,
-                    12,
-                    14,
-                    101,
-                    108,
-                    113,
-                    228,
-                    229,
-                    276,
-                    105,
-                    127,
-                    0x7fff,
-                    u16::MAX,
-                ];
+                let linktypes = racecap::decode::linktype::FUZZ_TABLE;
                 let f = Frame {
                     ts_ns: T0,
                     linktype: linktypes[*pick as usize % linktypes.len()],

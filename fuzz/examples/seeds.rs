@@ -25,20 +25,6 @@ use racecap::source::CaptureReader;
 use racecap::synth::{self, Flow, Link, Packet, secs};
 use racecap::write::{Endian, PcapWriter, PcapngWriter};
 
-/// Must match `LINKTYPES` in fuzz_targets/decode.rs (the first byte's meaning).
-const LINKTYPES: [u16; 10] = [
-    linktype::NULL,
-    linktype::ETHERNET,
-    linktype::RAW_12,
-    linktype::RAW_14,
-    linktype::RAW,
-    linktype::LOOP,
-    linktype::LINUX_SLL,
-    linktype::IPV4,
-    linktype::IPV6,
-    linktype::LINUX_SLL2,
-];
-
 /// A proxy's pool racing a backend's idle timeout, then a refused connect
 /// and a connection reset mid-request.
 fn scenario(v6: bool) -> Vec<Packet> {
@@ -121,7 +107,8 @@ fn pcapng(packets: &[Packet], endian: Endian) -> Vec<u8> {
             (sll2, Link::Sll2)
         };
         let frame = link.wrap(&p.ip, p.v6);
-        w.packet(iface, p.ts_ns, frame.len() as u32, &frame).unwrap();
+        w.packet(iface, p.ts_ns, frame.len() as u32, &frame)
+            .unwrap();
     }
     // An unknown block, then a new section with power-of-two resolution and
     // an offset, a packet on an interface that does not exist, and a simple
@@ -147,7 +134,7 @@ fn pcapng(packets: &[Packet], endian: Endian) -> Vec<u8> {
 }
 
 fn decode_seed(lt: u16, cut: u8, frame: &[u8]) -> Option<Vec<u8>> {
-    let pick = LINKTYPES.iter().position(|&l| l == lt)? as u8;
+    let pick = linktype::FUZZ_TABLE.iter().position(|&l| l == lt)? as u8;
     let mut v = vec![pick, cut];
     v.extend_from_slice(frame);
     Some(v)
@@ -173,7 +160,11 @@ fn main() {
         for (name, link) in links() {
             let bytes = synth::pcap(&packets, &link);
             if name == "eth" || name == "sll2" {
-                write(&cap_dir, format!("synth-{name}-{fam}.pcap.gz"), &gzip(&bytes));
+                write(
+                    &cap_dir,
+                    format!("synth-{name}-{fam}.pcap.gz"),
+                    &gzip(&bytes),
+                );
                 n_cap += 1;
             }
             write(&cap_dir, format!("synth-{name}-{fam}.pcap"), &bytes);
@@ -195,27 +186,41 @@ fn main() {
             }
         }
         // Classic pcap: microseconds, big-endian.
-        let mut w = PcapWriter::new(Vec::new(), linktype::ETHERNET, 96, false, Endian::Big).unwrap();
+        let mut w =
+            PcapWriter::new(Vec::new(), linktype::ETHERNET, 96, false, Endian::Big).unwrap();
         for p in &packets {
             let frame = Link::Ethernet(vec![]).wrap(&p.ip, p.v6);
             let caplen = frame.len().min(96);
-            w.write(p.ts_ns, frame.len() as u32, &frame[..caplen]).unwrap();
+            w.write(p.ts_ns, frame.len() as u32, &frame[..caplen])
+                .unwrap();
         }
-        write(&cap_dir, format!("synth-be-us-snap96-{fam}.pcap"), &w.finish().unwrap());
+        write(
+            &cap_dir,
+            format!("synth-be-us-snap96-{fam}.pcap"),
+            &w.finish().unwrap(),
+        );
         n_cap += 1;
         for (ename, endian) in [("le", Endian::Little), ("be", Endian::Big)] {
             let bytes = pcapng(&packets, endian);
             write(&cap_dir, format!("synth-{ename}-{fam}.pcapng"), &bytes);
             n_cap += 1;
             if ename == "le" {
-                write(&cap_dir, format!("synth-{ename}-{fam}.pcapng.gz"), &gzip(&bytes));
+                write(
+                    &cap_dir,
+                    format!("synth-{ename}-{fam}.pcapng.gz"),
+                    &gzip(&bytes),
+                );
                 n_cap += 1;
             }
         }
     }
     // A capture cut off mid-record, and two gzip members back to back.
     let whole = synth::pcap(&scenario(false), &Link::Ethernet(vec![]));
-    write(&cap_dir, "synth-cut.pcap".into(), &whole[..whole.len() - 37]);
+    write(
+        &cap_dir,
+        "synth-cut.pcap".into(),
+        &whole[..whole.len() - 37],
+    );
     let mut two = gzip(&whole[..whole.len() / 2]);
     two.extend(gzip(&whole[whole.len() / 2..]));
     write(&cap_dir, "synth-multimember.pcap.gz".into(), &two);
@@ -249,5 +254,8 @@ fn main() {
             }
         }
     }
-    println!("{n_cap} capture seeds, {n_dec} decode seeds in {}", out.display());
+    println!(
+        "{n_cap} capture seeds, {n_dec} decode seeds in {}",
+        out.display()
+    );
 }

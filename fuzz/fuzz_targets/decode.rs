@@ -8,31 +8,13 @@ use libfuzzer_sys::fuzz_target;
 use racecap::decode::{self, linktype};
 use racecap::source::Frame;
 
-const LINKTYPES: [u16; 14] = [
-    linktype::NULL,
-    linktype::ETHERNET,
-    linktype::RAW_12,
-    linktype::RAW_14,
-    linktype::RAW,
-    linktype::LOOP,
-    linktype::LINUX_SLL,
-    linktype::IPV4,
-    linktype::IPV6,
-    linktype::LINUX_SLL2,
-    // Unknown to the decoder.
-    105,
-    127,
-    0x7fff,
-    u16::MAX,
-];
-
 fuzz_target!(|input: &[u8]| {
     let [pick, cut, data @ ..] = input else {
         return;
     };
     let frame = Frame {
         ts_ns: 1_700_000_000_000_000_000,
-        linktype: LINKTYPES[*pick as usize % LINKTYPES.len()],
+        linktype: linktype::FUZZ_TABLE[*pick as usize % linktype::FUZZ_TABLE.len()],
         origlen: (data.len() + usize::from(*cut)) as u32,
         data,
     };

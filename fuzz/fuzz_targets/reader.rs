@@ -24,7 +24,9 @@ fuzz_target!(|data: &[u8]| {
                 break;
             }
         }
-        let frame = reader.current().expect("advance returned true without a frame");
+        let frame = reader
+            .current()
+            .expect("advance returned true without a frame");
         assert!(
             frame.data.len() <= frame.origlen as usize,
             "captured {} bytes of a {}-byte frame",
@@ -39,6 +41,10 @@ fuzz_target!(|data: &[u8]| {
             .fold(sum, |a, &b| a.wrapping_mul(31).wrapping_add(u64::from(b)));
         sum ^= frame.ts_ns as u64 ^ u64::from(frame.linktype);
     }
-    let _ = (reader.linktypes().len(), reader.position(), reader.bad_interface);
+    let _ = (
+        reader.linktypes().len(),
+        reader.position(),
+        reader.bad_interface,
+    );
     std::hint::black_box(sum);
 });
