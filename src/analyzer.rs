@@ -3,13 +3,13 @@
 //! same code serves files, standard input and live capture.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use crate::analysis::timeouts::{MIN_IDLE_CLOSE_NS, Timeouts};
 use crate::analysis::verdict::{self, Outcome, RoleSource, Roles, Verdict};
 use crate::decode::{self, Skip};
 use crate::flow::http::RequestLine;
+use crate::flow::table::MAX_TUPLES;
 use crate::flow::{Conn, Endpoint, FlowKey, FlowTable, TableEvent};
 use crate::report::{
     self, Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, Tool, ms,
@@ -54,10 +54,6 @@ pub struct Config {
 /// a SYN flood must not turn into a million findings in memory.
 pub const MAX_FINDINGS: usize = 10_000;
 
-/// Distinct 4-tuples counted exactly; beyond, the count is a lower bound
-/// (the set would otherwise grow with the capture, not with open connections).
-pub const MAX_TUPLES: usize = 1_000_000;
-
 /// Server endpoints remembered from handshakes, for inferring roles.
 const MAX_KNOWN_SERVERS: usize = 100_000;
 
@@ -94,8 +90,6 @@ pub struct Analyzer {
     segments: u64,
     filtered_out: u64,
     skipped: [u64; Skip::ALL.len()],
-    tuples: HashSet<u64, foldhash::fast::RandomState>,
-    tuple_hasher: foldhash::fast::FixedState,
     snapped: u64,
     holes: u64,
     table: FlowTable,
@@ -128,8 +122,6 @@ impl Analyzer {
             segments: 0,
             filtered_out: 0,
             skipped: [0; Skip::ALL.len()],
-            tuples: HashSet::default(),
-            tuple_hasher: foldhash::fast::FixedState::with_seed(0x5eed),
             snapped: 0,
             holes: 0,
             table,
@@ -216,10 +208,7 @@ impl Analyzer {
         if !self.watch.is_empty() {
             self.watch.retain(|w| w.deadline_ns >= ns);
         }
-        let (key, conn, side, new_tuple) = self.table.lookup(seg, &mut self.events);
-        if new_tuple && self.tuples.len() < MAX_TUPLES {
-            self.tuples.insert(self.tuple_hasher.hash_one(key));
-        }
+        let (slot, conn, side) = self.table.lookup(seg, &mut self.events);
         let was_finished = conn.state.is_finished();
         let notes = conn.process(side, seg);
         let roles = verdict::roles(conn, &self.known_servers);
@@ -318,7 +307,7 @@ impl Analyzer {
         }
         if !was_finished && conn.state.is_finished() {
             let id = conn.id;
-            self.table.schedule(key, id, ns);
+            self.table.schedule(slot, id, ns);
         }
         self.table.expire(ns, &mut self.events);
         self.drain_events();
@@ -407,8 +396,10 @@ impl Analyzer {
     /// capture left it.
     pub fn finish(mut self, inputs: &[InputStats]) -> Report {
         self.drain_events();
-        for conn in self.table.drain() {
-            self.finish_conn(&conn, Ending::CaptureEnd);
+        for slot in self.table.drain_order() {
+            if let Some(conn) = self.table.take(slot) {
+                self.finish_conn(&conn, Ending::CaptureEnd);
+            }
         }
         for f in &mut self.findings {
             if let (Some(race), Some(at)) = (&mut f.race, self.retried.get(&f.conn_id)) {
@@ -464,9 +455,10 @@ impl Analyzer {
                 self.findings.len()
             ));
         }
-        if self.tuples.len() >= MAX_TUPLES {
+        let (tuples, exact) = self.table.tuples();
+        if !exact {
             warnings.push(format!(
-                "more than {MAX_TUPLES} distinct 4-tuples: connections_4tuples counts the first {MAX_TUPLES}"
+                "more than {MAX_TUPLES} connections closed: connections_4tuples counts the 4-tuples seen until then"
             ));
         }
         if self.timeouts.untracked > 0 {
@@ -504,7 +496,7 @@ impl Analyzer {
                 _ => 0.0,
             },
             tcp_segments: self.segments,
-            connections_4tuples: self.tuples.len() as u64,
+            connections_4tuples: tuples,
             connections: self.table.created,
             skipped,
             payload_cut_by_snaplen: self.snapped,

@@ -1,11 +1,20 @@
 //! The flow table: open connections by key, and the queue that lets finished
 //! ones go after a grace period (late retransmissions and ACKs still find
 //! them). Memory follows the number of open connections.
+//!
+//! Layout: the connections live in a slab of slots (`Vec<Option<Conn>>`,
+//! freed slots reused), and a hash table of 4-byte slot numbers finds them.
+//! The key is not stored twice: the table hashes the segment's
+//! direction-free key and compares it with the slot's own endpoints. A
+//! lookup touches the index (5 bytes a slot, mostly in cache) and then the
+//! connection, whose first cache line holds what the comparison reads.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
+use std::hash::BuildHasher;
 
-use super::{Conn, FlowKey, Side};
+use hashbrown::HashTable;
+
+use super::{Conn, Endpoint, FlowKey, Side};
 use crate::decode::Segment;
 
 /// How long a finished connection (both FINs, or a RST) stays in the table
@@ -14,28 +23,35 @@ use crate::decode::Segment;
 pub const GRACE_NS: i64 = 5_000_000_000;
 
 /// Default cap on connections open at once. A connection costs about 750
-/// bytes of resident memory (the boxed state, its slot in the map, its entry
-/// in the distinct-4-tuple set), so 200 000 keep a run near 200 MiB whatever
-/// the input: measured 1 M-connection SYN flood, 215 MiB peak RSS.
+/// bytes of resident memory (its slot and its index entry), so 200 000
+/// keep a run near 150 MiB whatever the input.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 200_000;
+
+/// 4-tuples that left the table remembered for counting distinct 4-tuples;
+/// beyond it the count stops (and says so) rather than grow with the capture.
+pub const MAX_TUPLES: usize = 1_000_000;
 
 /// Something the table did besides updating a connection.
 #[derive(Debug)]
 pub enum TableEvent {
     /// A connection left the table (finished and past its grace period, or
     /// replaced by a new connection on the same 4-tuple).
-    Done(Box<Conn>),
+    Done(Conn),
     /// A connection pushed out, still open, because the table was full: its
     /// verdict only knows what came before.
-    Evicted(Box<Conn>),
+    Evicted(Conn),
 }
 
 /// Open connections by direction-free key.
 pub struct FlowTable {
-    /// Boxed: the map's slots stay small (a key and a pointer), so its
-    /// power-of-two growth does not double the cost of every connection.
-    map: HashMap<FlowKey, Box<Conn>, foldhash::fast::RandomState>,
-    evict: VecDeque<(i64, FlowKey, u64)>,
+    /// Slot numbers, found by the hash of the connection's key.
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    /// The connections; `None` slots are listed in `free`.
+    slots: Vec<Option<Conn>>,
+    free: Vec<u32>,
+    /// Finished connections: when their grace period ends, slot, id.
+    evict: VecDeque<(i64, u32, u64)>,
     next_id: u64,
     /// Connections ever created.
     pub created: u64,
@@ -45,6 +61,12 @@ pub struct FlowTable {
     pub max: usize,
     /// Connections evicted to stay under `max`.
     pub evicted: u64,
+    /// Distinct 4-tuples seen (see [`FlowTable::tuples`]).
+    tuples: u64,
+    /// Hashes of the 4-tuples that left the table: a 4-tuple coming back is
+    /// not new. Open ones are in the table itself.
+    gone: HashSet<u64, foldhash::fast::FixedState>,
+    tuple_hasher: foldhash::fast::FixedState,
 }
 
 impl Default for FlowTable {
@@ -53,86 +75,160 @@ impl Default for FlowTable {
     }
 }
 
+/// Whether `conn` is the connection between `src` and `dst` on `vlan`.
+#[inline]
+fn same(conn: &Conn, vlan: u32, src: Endpoint, dst: Endpoint) -> bool {
+    conn.vlan == vlan && ((conn.a == src && conn.b == dst) || (conn.a == dst && conn.b == src))
+}
+
+fn key_of(conn: &Conn) -> FlowKey {
+    FlowKey::new(conn.vlan, conn.a, conn.b).0
+}
+
 impl FlowTable {
     /// An empty table.
     pub fn new() -> FlowTable {
         FlowTable {
-            map: HashMap::default(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
             evict: VecDeque::new(),
             next_id: 0,
             created: 0,
             peak: 0,
             max: DEFAULT_MAX_CONNECTIONS,
             evicted: 0,
+            tuples: 0,
+            gone: HashSet::default(),
+            tuple_hasher: foldhash::fast::FixedState::with_seed(0x5eed),
         }
     }
 
     /// Connections in the table now.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     /// True when no connection is open.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
     }
 
-    /// The connection a segment belongs to (created if new), the side that
-    /// sent it, and whether its 4-tuple is new to the table. A SYN that
-    /// starts a new connection on a 4-tuple still in the table pushes the old
-    /// one out through `out`. One hash lookup per segment.
+    /// Distinct 4-tuples seen, and whether the count is exact (false once
+    /// more than [`MAX_TUPLES`] 4-tuples have left the table: from then on
+    /// none is counted, so the count is a lower bound).
+    pub fn tuples(&self) -> (u64, bool) {
+        (self.tuples, self.gone.len() < MAX_TUPLES)
+    }
+
+    /// The connection a segment belongs to (created if new), its slot and
+    /// the side that sent it. A SYN that starts a new connection on a
+    /// 4-tuple still in the table pushes the old one out through `out`. One
+    /// hash lookup per segment.
     pub fn lookup(
         &mut self,
         seg: &Segment<'_>,
         out: &mut Vec<TableEvent>,
-    ) -> (FlowKey, &mut Conn, Side, bool) {
+    ) -> (u32, &mut Conn, Side) {
         let (src, dst) = (seg.src_endpoint(), seg.dst_endpoint());
         let (key, _) = FlowKey::new(seg.vlan, src, dst);
-        if self.map.len() >= self.max && !self.map.contains_key(&key) {
-            self.evict_idle(out);
-        }
-        let id = self.next_id;
-        let open_before = self.map.len();
-        let fresh = || Box::new(Conn::new(id, seg.vlan, src, dst, seg.ts_ns));
-        let (conn, new_tuple) = match self.map.entry(key) {
-            Entry::Occupied(o) => {
-                let conn = o.into_mut();
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        let found = self
+            .index
+            .find(hash, |&i| {
+                slots[i as usize]
+                    .as_ref()
+                    .is_some_and(|c| same(c, seg.vlan, src, dst))
+            })
+            .copied();
+        let slot = match found {
+            Some(slot) => {
+                let conn = self.slots[slot as usize]
+                    .as_mut()
+                    .expect("indexed slot is full");
                 let side = if conn.a == src { Side::A } else { Side::B };
                 if conn.is_new_syn(side, seg) {
                     // Port reuse: a new handshake on a 4-tuple still here.
-                    let old = std::mem::replace(conn, fresh());
-                    out.push(TableEvent::Done(old));
+                    let fresh = Conn::new(self.next_id, seg.vlan, src, dst, seg.ts_ns);
                     self.next_id += 1;
                     self.created += 1;
+                    out.push(TableEvent::Done(std::mem::replace(conn, fresh)));
                 }
-                (conn, false)
+                slot
             }
-            Entry::Vacant(v) => {
+            None => {
+                if self.index.len() >= self.max {
+                    self.evict_idle(out);
+                }
+                let conn = Conn::new(self.next_id, seg.vlan, src, dst, seg.ts_ns);
                 self.next_id += 1;
                 self.created += 1;
-                (v.insert(fresh()), true)
+                let slot = match self.free.pop() {
+                    Some(s) => {
+                        self.slots[s as usize] = Some(conn);
+                        s
+                    }
+                    None => {
+                        self.slots.push(Some(conn));
+                        (self.slots.len() - 1) as u32
+                    }
+                };
+                let (slots, hasher) = (&self.slots, &self.hasher);
+                self.index.insert_unique(hash, slot, |&i| {
+                    let c = slots[i as usize].as_ref().expect("indexed slot is full");
+                    hasher.hash_one(key_of(c))
+                });
+                self.peak = self.peak.max(self.index.len());
+                if self.gone.len() < MAX_TUPLES
+                    && !self.gone.contains(&self.tuple_hasher.hash_one(key))
+                {
+                    self.tuples += 1;
+                }
+                slot
             }
         };
+        let conn = self.slots[slot as usize].as_mut().expect("slot just found");
         let side = if conn.a == src { Side::A } else { Side::B };
-        if new_tuple {
-            self.peak = self.peak.max(open_before + 1);
+        (slot, conn, side)
+    }
+
+    /// Takes the connection out of `slot` and frees the slot.
+    fn remove(&mut self, slot: u32) -> Option<Conn> {
+        let conn = self.slots[slot as usize].take()?;
+        let key = key_of(&conn);
+        if let Ok(e) = self
+            .index
+            .find_entry(self.hasher.hash_one(key), |&i| i == slot)
+        {
+            e.remove();
         }
-        (key, conn, side, new_tuple)
+        self.free.push(slot);
+        if self.gone.len() < MAX_TUPLES {
+            self.gone.insert(self.tuple_hasher.hash_one(key));
+        }
+        Some(conn)
     }
 
     /// Makes room: evicts the longest-idle eighth of the table in one pass,
     /// so a flood of new connections costs O(1) amortised per connection.
     fn evict_idle(&mut self, out: &mut Vec<TableEvent>) {
-        let n = (self.max / 8).max(1).min(self.map.len());
-        let mut idle: Vec<(i64, FlowKey)> = self.map.iter().map(|(k, c)| (c.last_ns, *k)).collect();
+        let n = (self.max / 8).max(1).min(self.index.len());
+        let mut idle: Vec<(i64, u64, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.as_ref().map(|c| (c.last_ns, c.id, i as u32)))
+            .collect();
         if n < idle.len() {
-            idle.select_nth_unstable_by_key(n, |(t, _)| *t);
+            idle.select_nth_unstable(n);
             idle.truncate(n);
         }
-        // Oldest first, so the report's order does not depend on the hash map.
-        idle.sort_unstable_by_key(|(t, k)| (*t, self.map[k].id));
-        for (_, key) in idle {
-            if let Some(c) = self.map.remove(&key) {
+        // Oldest first, so the report's order does not depend on the slots.
+        idle.sort_unstable();
+        for (_, _, slot) in idle {
+            if let Some(c) = self.remove(slot) {
                 self.evicted += 1;
                 out.push(TableEvent::Evicted(c));
             }
@@ -140,9 +236,9 @@ impl FlowTable {
     }
 
     /// Marks a finished connection for removal after the grace period.
-    pub fn schedule(&mut self, key: FlowKey, id: u64, now_ns: i64) {
+    pub fn schedule(&mut self, slot: u32, id: u64, now_ns: i64) {
         self.evict
-            .push_back((now_ns.saturating_add(GRACE_NS), key, id));
+            .push_back((now_ns.saturating_add(GRACE_NS), slot, id));
     }
 
     /// Removes finished connections whose grace period ended by `now_ns`.
@@ -157,28 +253,51 @@ impl FlowTable {
 
     #[inline(never)]
     fn expire_due(&mut self, now_ns: i64, out: &mut Vec<TableEvent>) {
-        while let Some(&(due, key, id)) = self.evict.front() {
+        while let Some(&(due, slot, id)) = self.evict.front() {
             if due > now_ns {
                 break;
             }
             self.evict.pop_front();
-            let still_done = self
-                .map
-                .get(&key)
+            let still_done = self.slots[slot as usize]
+                .as_ref()
                 .is_some_and(|c| c.id == id && c.state.is_finished());
-            if still_done && let Some(c) = self.map.remove(&key) {
+            if still_done && let Some(c) = self.remove(slot) {
                 out.push(TableEvent::Done(c));
             }
         }
     }
 
-    /// Empties the table at the end of the input, in creation order.
-    pub fn drain(&mut self) -> Vec<Box<Conn>> {
+    /// Starts emptying the table at the end of the input: the slots of every
+    /// connection still open, in creation order, for [`FlowTable::take`].
+    /// One at a time, so that the end of a long capture does not need a
+    /// second copy of the whole table.
+    pub fn drain_order(&mut self) -> Vec<u32> {
         self.evict.clear();
-        // Boxes, not values: moving every connection out at once would need a
-        // second copy of the whole table at the very end of a long capture.
-        let mut all: Vec<Box<Conn>> = self.map.drain().map(|(_, c)| c).collect();
-        all.sort_by_key(|c| c.id);
-        all
+        // Sorted as one u64 per connection (id offset above, slot below)
+        // when the ids span less than 2^32, which they do unless the table
+        // kept a connection across four billion others.
+        let live = || {
+            self.slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.as_ref().map(|c| (c.id, i as u32)))
+        };
+        let base = live().map(|(id, _)| id).min().unwrap_or(0);
+        if live().all(|(id, _)| id - base <= u64::from(u32::MAX)) {
+            let mut order: Vec<u64> = live()
+                .map(|(id, s)| (id - base) << 32 | u64::from(s))
+                .collect();
+            order.sort_unstable();
+            order.into_iter().map(|k| k as u32).collect()
+        } else {
+            let mut order: Vec<(u64, u32)> = live().collect();
+            order.sort_unstable();
+            order.into_iter().map(|(_, slot)| slot).collect()
+        }
+    }
+
+    /// Takes the connection in `slot` out of the table.
+    pub fn take(&mut self, slot: u32) -> Option<Conn> {
+        self.remove(slot)
     }
 }
