@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use crate::analysis::timeouts::{MIN_IDLE_CLOSE_NS, Timeouts};
 use crate::analysis::verdict::{self, Outcome, RoleSource, Roles, Verdict};
 use crate::decode::{self, Skip};
-use crate::flow::http::RequestLine;
+use crate::flow::http::{Paths, Req, RequestLine};
 use crate::flow::table::MAX_TUPLES;
 use crate::flow::{Conn, Endpoint, FlowKey, FlowTable, TableEvent};
 use crate::report::{
@@ -93,6 +93,8 @@ pub struct Analyzer {
     snapped: u64,
     holes: u64,
     table: FlowTable,
+    /// Targets of the requests waiting for an answer.
+    paths: Paths,
     events: Vec<TableEvent>,
     known_servers: HashSet<Endpoint>,
     timeouts: Timeouts,
@@ -125,6 +127,7 @@ impl Analyzer {
             snapped: 0,
             holes: 0,
             table,
+            paths: Paths::default(),
             events: Vec::new(),
             known_servers: HashSet::new(),
             timeouts: Timeouts::default(),
@@ -210,7 +213,7 @@ impl Analyzer {
         }
         let (slot, conn, side) = self.table.lookup(seg, &mut self.events);
         let was_finished = conn.state.is_finished();
-        let notes = conn.process(side, seg);
+        let notes = conn.process(side, seg, &mut self.paths);
         let roles = verdict::roles(conn, &self.known_servers);
         let client = roles.client;
         let server_ep = conn.endpoint(roles.server());
@@ -226,28 +229,32 @@ impl Analyzer {
             }
             // An answered request that repeats a recently lost one is the
             // proxy's retry.
-            if let Some(line) = &p.request {
+            if let Some(req) = p.request
+                && !self.watch.is_empty()
+            {
                 match_retry(
                     &mut self.watch,
                     &mut self.retried,
-                    conn.id,
-                    client_ip,
-                    server_ep,
-                    line,
+                    (conn.id, client_ip, server_ep),
+                    &self.paths,
+                    req,
                     p.ns,
                 );
             }
         }
+        if let Some((_, p)) = &notes.answered
+            && let Some(req) = p.request
+        {
+            self.paths.release(req.path);
+        }
         if notes.new_turn && side == client {
-            let p = conn.pending[client.idx()]
-                .as_ref()
-                .expect("new turn is pending");
+            let p = conn.pending(client).expect("new turn is pending");
             if p.reuse {
                 self.timeouts.server(server_ep).reused_requests += 1;
             }
         }
-        if notes.fin && !conn.h(side).fin.is_some_and(|f| f.reply) {
-            let fin = conn.h(side).fin.expect("fin noted");
+        if notes.fin && !conn.fin(side).is_some_and(|f| f.reply) {
+            let fin = conn.fin(side).expect("fin noted");
             let gap = fin.idle_since.map(|t| fin.ns - t);
             if side == client {
                 // Like the server's: a FIN right after traffic is a close, not an idle timeout.
@@ -258,8 +265,8 @@ impl Analyzer {
                 // No request the server had read was left unanswered: any
                 // pending request is one the FIN does not acknowledge (it
                 // crossed the FIN), so this close was still an idle one.
-                let nothing_read_unanswered = conn.pending[client.idx()]
-                    .as_ref()
+                let nothing_read_unanswered = conn
+                    .pending(client)
                     .is_none_or(|p| fin.ack.is_none_or(|a| a <= p.start));
                 match gap {
                     // A FIN with the response or right after it (Connection:
@@ -292,14 +299,14 @@ impl Analyzer {
                     reset: None,
                 };
                 self.decided
-                    .push(finding(conn, roles, &outcome, &HashMap::new()));
+                    .push(finding(conn, roles, &outcome, &HashMap::new(), &self.paths));
             }
-            if let Some(line) = r.request.request.clone() {
+            if let Some(req) = r.request.request {
                 self.watch.push(RetryWatch {
                     conn_id: conn.id,
                     client: client_ip,
                     server: server_ep,
-                    request: line,
+                    request: self.paths.line(req),
                     after_ns: r.request.ns,
                     deadline_ns: ns + RETRY_WINDOW_NS,
                 });
@@ -320,13 +327,18 @@ impl Analyzer {
         let events = std::mem::take(&mut self.events);
         for e in events {
             match e {
-                TableEvent::Done(conn) => self.finish_conn(&conn, Ending::Closed),
-                TableEvent::Evicted(conn) => self.finish_conn(&conn, Ending::Evicted),
+                TableEvent::Done(conn) => self.finish_conn(conn, Ending::Closed),
+                TableEvent::Evicted(conn) => self.finish_conn(conn, Ending::Evicted),
             }
         }
     }
 
-    fn finish_conn(&mut self, conn: &Conn, ending: Ending) {
+    fn finish_conn(&mut self, mut conn: Conn, ending: Ending) {
+        self.judge(&conn, ending);
+        conn.release(&mut self.paths);
+    }
+
+    fn judge(&mut self, conn: &Conn, ending: Ending) {
         // Evicted connections are cut off like those open at the end.
         let at_end = ending != Ending::Closed;
         let roles = verdict::roles(conn, &self.known_servers);
@@ -340,19 +352,20 @@ impl Analyzer {
             self.open_at_end += 1;
         }
         let server_ep = conn.endpoint(roles.server());
-        self.holes += u64::from(conn.h(roles.client).holes + conn.h(roles.server()).holes);
+        self.holes += u64::from(conn.holes(roles.client)) + u64::from(conn.holes(roles.server()));
         let s = self.timeouts.server(server_ep);
         s.connections += 1;
-        if let Some(ka) = conn.keep_alive_s {
+        if let Some(ka) = conn.keep_alive_s() {
             *s.keep_alive.entry(ka).or_default() += 1;
         }
         let (hc, hs) = (conn.h(roles.client), conn.h(roles.server()));
         if roles.source == RoleSource::Handshake
             && hc.syns == 1
             && hs.synack
-            && let Some(est) = conn.established_ns
+            && let Some(est) = conn.established_ns()
+            && let Some(syn) = conn.syn_times(roles.client).next()
         {
-            s.rtt.push(est - hc.syn_ns[0]);
+            s.rtt.push(est - syn);
         }
         if let Some(r) = &outcome.race {
             s.races += 1;
@@ -363,7 +376,11 @@ impl Analyzer {
         }
         if at_end
             && matches!(outcome.verdict, Verdict::Open | Verdict::Partial)
-            && let (Some(last), None, None) = (conn.last_payload_ns, hc.fin, hs.fin)
+            && let (Some(last), None, None) = (
+                conn.last_payload_ns(),
+                conn.fin(roles.client),
+                conn.fin(roles.server()),
+            )
         {
             s.stayed_open_ns = s.stayed_open_ns.max(end_ns - last);
         }
@@ -375,7 +392,7 @@ impl Analyzer {
                     || outcome.race.as_ref().is_some_and(|r| r.rst.is_none()));
             let keep = self.findings.len() < MAX_FINDINGS;
             if live || keep {
-                let f = finding(conn, roles, &outcome, &self.retried);
+                let f = finding(conn, roles, &outcome, &self.retried, &self.paths);
                 if live {
                     self.decided.push(f.clone());
                 }
@@ -397,8 +414,8 @@ impl Analyzer {
     pub fn finish(mut self, inputs: &[InputStats]) -> Report {
         self.drain_events();
         for slot in self.table.drain_order() {
-            if let Some(conn) = self.table.take(slot) {
-                self.finish_conn(&conn, Ending::CaptureEnd);
+            if let Some(conn) = self.table.take(slot as u32) {
+                self.finish_conn(conn, Ending::CaptureEnd);
             }
         }
         for f in &mut self.findings {
@@ -530,22 +547,26 @@ impl Analyzer {
     }
 }
 
+/// Checks an answered request against the lost ones being watched: the
+/// same request line from the same client to the same server, on another
+/// connection, is the retry. `on` is the answered request's connection id,
+/// client and server.
 fn match_retry(
     watch: &mut Vec<RetryWatch>,
     retried: &mut HashMap<u64, i64>,
-    conn_id: u64,
-    client: IpAddr,
-    server: Endpoint,
-    line: &RequestLine,
+    on: (u64, IpAddr, Endpoint),
+    paths: &Paths,
+    req: Req,
     ns: i64,
 ) {
+    let (conn_id, client, server) = on;
     watch.retain(|w| w.deadline_ns >= ns);
     if let Some(i) = watch.iter().position(|w| {
         w.conn_id != conn_id
             && w.client == client
             && w.server == server
             && ns >= w.after_ns
-            && w.request == *line
+            && paths.same(req, &w.request)
     }) {
         let w = watch.swap_remove(i);
         retried.entry(w.conn_id).or_insert(ns);
@@ -586,15 +607,21 @@ fn vlan_ids(vlan: u32) -> Option<Vec<u16>> {
     }
 }
 
-fn request(line: &Option<RequestLine>) -> Option<Request> {
-    line.as_ref().map(|l| Request {
-        method: l.method.as_str(),
-        path: l.path.to_string(),
-        idempotent: l.method.idempotent(),
+fn request(req: Option<Req>, paths: &Paths) -> Option<Request> {
+    req.map(|r| Request {
+        method: r.method.as_str(),
+        path: paths.get(r.path).to_string(),
+        idempotent: r.method.idempotent(),
     })
 }
 
-fn finding(conn: &Conn, roles: Roles, o: &Outcome, retried: &HashMap<u64, i64>) -> Finding {
+fn finding(
+    conn: &Conn,
+    roles: Roles,
+    o: &Outcome,
+    retried: &HashMap<u64, i64>,
+    paths: &Paths,
+) -> Finding {
     let c = roles.client;
     let hc = conn.h(c);
     let race = o.race.as_ref().map(|r| Race {
@@ -602,7 +629,7 @@ fn finding(conn: &Conn, roles: Roles, o: &Outcome, retried: &HashMap<u64, i64>) 
             verdict::RaceKind::Crossed => "crossed",
             verdict::RaceKind::Stale => "stale",
         },
-        syn_at: (hc.syns > 0).then(|| rfc3339(hc.syn_ns[0])),
+        syn_at: conn.syn_times(c).next().map(rfc3339),
         last_exchange_at: r.fin.idle_since.map(rfc3339),
         fin_at: rfc3339(r.fin.ns),
         request_at: rfc3339(r.request.ns),
@@ -611,19 +638,16 @@ fn finding(conn: &Conn, roles: Roles, o: &Outcome, retried: &HashMap<u64, i64>) 
         fin_to_request_ms: ms(r.fin_to_request_ns()),
         request_ack: r.request.ack.map(|a| a.0),
         fin_seq: r.fin.seq.0,
-        request: request(&r.request.request),
+        request: request(r.request.request, paths),
         requests_before: hc.turns.saturating_sub(1),
         retried: retried.contains_key(&conn.id),
         retry_at: retried.get(&conn.id).map(|t| rfc3339(*t)),
     });
     let connect = match o.verdict {
         Verdict::ConnectTimeout | Verdict::ConnectRefused => Some(Connect {
-            syn_times: hc.syn_ns[..(hc.syns as usize).min(hc.syn_ns.len())]
-                .iter()
-                .map(|t| rfc3339(*t))
-                .collect(),
+            syn_times: conn.syn_times(c).map(rfc3339).collect(),
             syns: u32::from(hc.syns),
-            rst_at: conn.h(roles.server()).rst.map(|r| rfc3339(r.ns)),
+            rst_at: conn.rst(roles.server()).map(|r| rfc3339(r.ns)),
         }),
         _ => None,
     };
@@ -632,7 +656,10 @@ fn finding(conn: &Conn, roles: Roles, o: &Outcome, retried: &HashMap<u64, i64>) 
         rst_at: rfc3339(r.rst.ns),
         idle_before_ms: r.idle_before_ns.map(ms),
         outstanding_since: r.outstanding.as_ref().map(|p| rfc3339(p.ns)),
-        request: r.outstanding.as_ref().and_then(|p| request(&p.request)),
+        request: r
+            .outstanding
+            .as_ref()
+            .and_then(|p| request(p.request, paths)),
         bytes_in_flight_to_server: r.in_flight_to_server,
         bytes_in_flight_to_client: r.in_flight_to_client,
     });
@@ -640,8 +667,8 @@ fn finding(conn: &Conn, roles: Roles, o: &Outcome, retried: &HashMap<u64, i64>) 
         r.rst.map_or(r.request.ns, |x| x.ns)
     } else if let Some(r) = &o.reset {
         r.rst.ns
-    } else if hc.syns > 0 {
-        hc.syn_ns[(hc.syns as usize).min(hc.syn_ns.len()) - 1]
+    } else if let Some(last_syn) = conn.syn_times(c).last() {
+        last_syn
     } else {
         conn.last_ns
     };
@@ -680,10 +707,10 @@ fn connection_row(conn: &Conn, roles: Roles, v: Verdict) -> Connection {
         start: rfc3339(conn.first_ns),
         end: rfc3339(conn.last_ns),
         duration_ms: ms(conn.last_ns - conn.first_ns),
-        packets_to_server: conn.h(c).packets,
-        packets_to_client: conn.h(s).packets,
-        bytes_to_server: conn.h(c).bytes,
-        bytes_to_client: conn.h(s).bytes,
+        packets_to_server: u64::from(conn.h(c).packets),
+        packets_to_client: u64::from(conn.h(s).packets),
+        bytes_to_server: conn.bytes(c),
+        bytes_to_client: conn.bytes(s),
         requests: conn.h(c).turns,
         start_ns: conn.first_ns,
         id: conn.id,
@@ -790,4 +817,44 @@ pub fn run_with_progress(
     }
     let stats = reader.join().expect("the reader thread does not panic")?;
     Ok((analyzer.finish(&stats), stats))
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::synth::{Link, Workload};
+
+    /// Request targets go back to the pool when their request is answered
+    /// or their connection is judged: the pool follows the requests waiting
+    /// now (at most one per open connection), not the requests seen.
+    #[test]
+    fn test_paths_follow_waiting_requests() {
+        let (mut packets, races) = Workload::bench(300, 10, false).packets();
+        packets.sort_by_key(|p| p.ts_ns);
+        let link = Link::Ethernet(vec![]);
+        let mut a = Analyzer::new(Config::default());
+        let mut most = 0;
+        for p in &packets {
+            let data = link.wrap(&p.ip, p.v6);
+            a.frame(&Frame {
+                ts_ns: p.ts_ns,
+                linktype: 1,
+                origlen: data.len() as u32,
+                data: &data,
+            });
+            assert!(a.paths.live() <= a.table.len());
+            most = most.max(a.paths.live());
+        }
+        // 3000 requests went through; a few dozen waited at once.
+        assert!(most > 0 && most < 300, "{most}");
+        let report = a.finish(&[]);
+        assert!(races > 0);
+        assert_eq!(report.races(), races);
+        let lost = report.findings.iter().filter_map(|f| f.race.as_ref());
+        assert!(lost.clone().count() as u64 == races);
+        assert!(
+            lost.clone()
+                .all(|r| r.request.as_ref().is_some_and(|q| q.path.starts_with('/')))
+        );
+    }
 }

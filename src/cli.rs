@@ -74,7 +74,8 @@ pub struct ReportArgs {
     pub connections: bool,
 
     /// Most connections tracked at once; beyond it the longest idle are
-    /// evicted (and counted), so memory stays bounded (about 750 bytes each).
+    /// evicted (and counted), so memory stays bounded (about 250 bytes each,
+    /// twice that once a connection closes).
     #[arg(long, value_name = "N", default_value_t = racecap::flow::table::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
 }

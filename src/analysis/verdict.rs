@@ -182,8 +182,8 @@ impl RaceFacts {
 /// client's next request, and that request was never answered.
 pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
     let server = client.other();
-    let fin = conn.h(server).fin?;
-    let request = conn.pending[client.idx()].as_ref()?;
+    let fin = conn.fin(server)?;
+    let request = conn.pending(client)?;
     // A FIN that acknowledges the request came from a server that had read it:
     // that is a server dropping a request, not a race.
     if fin.ack.is_some_and(|a| a > request.start) {
@@ -204,11 +204,11 @@ pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
     };
     // The server's RST, if it came (its first: a second one usually answers
     // the client's own FIN that follows).
-    let rst = conn.h(server).rst;
+    let rst = conn.rst(server);
     Some(RaceFacts {
         kind,
         fin,
-        request: request.clone(),
+        request,
         rst,
     })
 }
@@ -237,15 +237,15 @@ pub struct Outcome {
 }
 
 fn in_flight(conn: &Conn, from: Side) -> u64 {
-    match (conn.h(from).next, conn.h(from.other()).max_ack) {
+    match (conn.h(from).next(), conn.h(from.other()).max_ack()) {
         (Some(n), Some(a)) => n.diff(a).max(0) as u64,
-        (Some(_), None) => conn.h(from).bytes,
+        (Some(_), None) => conn.bytes(from),
         _ => 0,
     }
 }
 
 fn first_fin(conn: &Conn) -> Option<Side> {
-    match (conn.h(Side::A).fin, conn.h(Side::B).fin) {
+    match (conn.fin(Side::A), conn.fin(Side::B)) {
         (Some(a), Some(b)) => {
             // The FIN that the other acknowledges came first; else the earlier.
             if b.ack.is_some_and(|x| x > a.seq) && a.ack.is_none_or(|x| x <= b.seq) {
@@ -295,11 +295,16 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
         && hc.syns > 0
         && !hs.synack
         && hs.packets == 0
-        && hc.packets == u64::from(hc.syns) + u64::from(hc.rst.is_some())
+        && hc.packets == u32::from(hc.syns) + u32::from(conn.rst(c).is_some())
     {
-        out.verdict = if hc.rst.is_some() {
+        out.verdict = if conn.rst(c).is_some() {
             Verdict::ClientReset
-        } else if end_ns - hc.syn_ns[0] >= CONNECT_TIMEOUT_MIN_NS || hc.syns > 1 {
+        } else if conn
+            .syn_times(c)
+            .next()
+            .is_some_and(|t| end_ns - t >= CONNECT_TIMEOUT_MIN_NS)
+            || hc.syns > 1
+        {
             Verdict::ConnectTimeout
         } else {
             Verdict::Open
@@ -307,29 +312,33 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
         return out;
     }
     // A client SYN answered by a RST instead of a SYN-ACK.
-    if conn.syn_client == Some(c) && hc.syns > 0 && !hs.synack && hs.rst.is_some() && hc.bytes == 0
+    if conn.syn_client == Some(c)
+        && hc.syns > 0
+        && !hs.synack
+        && conn.rst(s).is_some()
+        && conn.bytes(c) == 0
     {
         out.verdict = Verdict::ConnectRefused;
         out.reset = Some(reset_facts(conn, s, roles));
         return out;
     }
 
-    let first_rst = match (hc.rst, hs.rst) {
+    let first_rst = match (conn.rst(c), conn.rst(s)) {
         (Some(a), Some(b)) => Some(if a.ns <= b.ns { c } else { s }),
         (Some(_), None) => Some(c),
         (None, Some(_)) => Some(s),
         (None, None) => None,
     };
     if let Some(by) = first_rst {
-        let rst = conn.h(by).rst.expect("first_rst has a RST");
-        let fin_before = |side: Side| conn.h(side).fin.is_some_and(|f| f.ns <= rst.ns);
+        let rst = conn.rst(by).expect("first_rst has a RST");
+        let fin_before = |side: Side| conn.fin(side).is_some_and(|f| f.ns <= rst.ns);
         let facts = reset_facts(conn, by, roles);
         let no_fin = !fin_before(c) && !fin_before(s);
         let long_idle = facts.idle_before_ns.is_some_and(|i| i >= IDLE_RESET_MIN_NS);
         out.verdict = if fin_before(c) && fin_before(s) {
             // Both sides had closed: the RST only tidies up.
             closed_by(first_fin(conn).unwrap_or(by), roles)
-        } else if no_fin && long_idle && !(by == c && conn.pending[c.idx()].is_some()) {
+        } else if no_fin && long_idle && !(by == c && conn.pending(c).is_some()) {
             // (A client that resets its own unanswered request gave up
             // waiting: that is the client's reset, however long it waited.)
             Verdict::IdleReset
@@ -340,7 +349,7 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
             } else {
                 Verdict::ServerReset
             }
-        } else if facts.outstanding.is_none() && conn.pending[c.idx()].is_none() && fin_before(s) {
+        } else if facts.outstanding.is_none() && conn.pending(c).is_none() && fin_before(s) {
             // The client answered the server's close with a RST; nothing lost.
             Verdict::ClosedByServer
         } else {
@@ -362,15 +371,15 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
 }
 
 fn reset_facts(conn: &Conn, by: Side, roles: Roles) -> ResetFacts {
-    let rst = conn.h(by).rst.expect("reset side has a RST");
+    let rst = conn.rst(by).expect("reset side has a RST");
     // The other side's data is outstanding only if the resetting side had
     // not acknowledged it: a response the client acked is answered.
-    let outstanding = conn.pending[by.other().idx()]
-        .clone()
-        .filter(|p| conn.h(by).max_ack.is_none_or(|a| a <= p.start));
+    let outstanding = conn
+        .pending(by.other())
+        .filter(|p| conn.h(by).max_ack().is_none_or(|a| a <= p.start));
     let idle_since = match &outstanding {
         Some(p) => p.idle_since,
-        None => conn.last_payload_ns.or(Some(conn.first_ns)),
+        None => conn.last_payload_ns().or(Some(conn.first_ns)),
     };
     let idle_end = outstanding.as_ref().map_or(rst.ns, |p| p.ns);
     ResetFacts {

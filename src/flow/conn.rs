@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::http::{self, RequestLine};
+use super::http::{self, Method, PathId, Paths, Req};
 use super::{Endpoint, Seq};
 use crate::decode::Segment;
 
@@ -105,7 +105,7 @@ pub struct Rst {
 
 /// The first data of one side that the other has not answered yet: in
 /// HTTP/1.x, an outstanding request (or an unacknowledged response).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Pending {
     /// Where the data starts in its sender's sequence space.
     pub start: Seq,
@@ -116,8 +116,9 @@ pub struct Pending {
     pub ack: Option<Seq>,
     /// The last payload (either way) before it: the idle gap it ended.
     pub idle_since: Option<i64>,
-    /// Its HTTP request line, when it starts with one.
-    pub request: Option<RequestLine>,
+    /// Its HTTP request line, when it starts with one (the target is in the
+    /// analysis's [`Paths`]).
+    pub request: Option<Req>,
     /// Whether the sender had sent data on this connection before (a reuse).
     pub reuse: bool,
 }
@@ -129,45 +130,130 @@ impl Pending {
     }
 }
 
+/// "No time" in the packed fields below (timestamps are clamped to ±2^61).
+const NO_NS: i64 = i64::MIN;
+
+fn opt_ns(ns: i64) -> Option<i64> {
+    (ns != NO_NS).then_some(ns)
+}
+
+/// [`Pending`] as stored: new data from one side answers the other's, so at
+/// most one side has data pending at a time, and one slot per connection
+/// holds it, packed into 32 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    start: Seq,
+    ack: Seq,
+    ns: i64,
+    idle_since: i64,
+    /// [`PathId`] of the request's target, 0 for none.
+    path: u32,
+    method: Option<Method>,
+    side: Side,
+    has_ack: bool,
+    reuse: bool,
+}
+
+impl Waiting {
+    fn view(&self) -> Pending {
+        Pending {
+            start: self.start,
+            ns: self.ns,
+            ack: self.has_ack.then_some(self.ack),
+            idle_since: opt_ns(self.idle_since),
+            request: self.request(),
+            reuse: self.reuse,
+        }
+    }
+
+    fn request(&self) -> Option<Req> {
+        Some(Req {
+            method: self.method?,
+            path: PathId::new(self.path)?,
+        })
+    }
+}
+
 /// Maximum SYN times kept as evidence (connect timeouts retransmit at 1, 3,
 /// 7, 15 s…; the first few say enough).
 pub const SYN_TIMES: usize = 4;
 
-/// One direction of a connection.
-#[derive(Debug, Clone, Default)]
+/// One direction of a connection: what every segment reads or updates, in
+/// 28 bytes. Sequence numbers that may be unknown have a bit in `known`.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Half {
-    /// Initial sequence number, if the SYN was seen.
-    pub isn: Option<Seq>,
+    isn: Seq,
+    next: Seq,
+    max_ack: Seq,
+    synack_ack: Seq,
+    /// Segments sent (saturating).
+    pub packets: u32,
+    /// Turns of data this side started (an HTTP client's requests).
+    pub turns: u32,
     /// Pure SYNs (client) or SYN-ACKs (server) sent, retransmissions included.
     pub syns: u16,
     /// This side sent a SYN-ACK.
     pub synack: bool,
-    /// The acknowledgement number of that SYN-ACK (the peer's ISN + 1).
-    pub synack_ack: Option<Seq>,
-    /// Times of the first SYNs.
-    pub syn_ns: [i64; SYN_TIMES],
+    known: u8,
+}
+
+const KNOWN_ISN: u8 = 1;
+const KNOWN_NEXT: u8 = 2;
+const KNOWN_MAX_ACK: u8 = 4;
+const KNOWN_SYNACK_ACK: u8 = 8;
+
+impl Half {
+    fn get(&self, bit: u8, v: Seq) -> Option<Seq> {
+        (self.known & bit != 0).then_some(v)
+    }
+    /// Initial sequence number, if the SYN was seen.
+    pub fn isn(&self) -> Option<Seq> {
+        self.get(KNOWN_ISN, self.isn)
+    }
     /// Next sequence number expected (end of the highest data seen).
-    pub next: Option<Seq>,
+    pub fn next(&self) -> Option<Seq> {
+        self.get(KNOWN_NEXT, self.next)
+    }
     /// Highest acknowledgement number sent.
-    pub max_ack: Option<Seq>,
-    pub fin: Option<Fin>,
-    pub rst: Option<Rst>,
-    pub packets: u64,
-    /// New payload bytes (per the IP header, captured or not).
-    pub bytes: u64,
-    /// Payload segments entirely below `next`: retransmissions.
-    pub retransmits: u32,
-    /// Holes in the sequence space still open: data missing from the
+    pub fn max_ack(&self) -> Option<Seq> {
+        self.get(KNOWN_MAX_ACK, self.max_ack)
+    }
+    /// The acknowledgement number of this side's SYN-ACK (the peer's ISN + 1).
+    pub fn synack_ack(&self) -> Option<Seq> {
+        self.get(KNOWN_SYNACK_ACK, self.synack_ack)
+    }
+    fn set_isn(&mut self, v: Seq) {
+        self.isn = v;
+        self.known |= KNOWN_ISN;
+    }
+    fn set_next(&mut self, v: Seq) {
+        self.next = v;
+        self.known |= KNOWN_NEXT;
+    }
+    fn set_max_ack(&mut self, v: Seq) {
+        self.max_ack = v;
+        self.known |= KNOWN_MAX_ACK;
+    }
+    fn set_synack_ack(&mut self, v: Seq) {
+        self.synack_ack = v;
+        self.known |= KNOWN_SYNACK_ACK;
+    }
+}
+
+/// What most connections never need, or only once they end: allocated by
+/// the first FIN, RST, hole in the sequence space or repeated SYN.
+#[derive(Debug, Clone, Default)]
+struct Cold {
+    fin: [Option<Fin>; 2],
+    rst: [Option<Rst>; 2],
+    /// The client's SYN times after the first.
+    syn_ns: [i64; SYN_TIMES - 1],
+    /// Holes in each sequence space still open: data missing from the
     /// capture (a hole that later data fills was only reordering).
-    pub holes: u32,
+    holes: [u32; 2],
     /// The first open holes, so that data arriving late into them counts as
     /// new data, not as a retransmission.
-    pub hole: Holes,
-    /// Segments whose payload the snaplen cut.
-    pub snapped: u32,
-    /// Turns of data this side started (an HTTP client's requests).
-    pub turns: u32,
-    pub last_payload_ns: Option<i64>,
+    hole: [Holes; 2],
 }
 
 /// Responses read per connection looking for a `Keep-Alive` header.
@@ -252,74 +338,88 @@ pub struct Notes {
 
 /// Zeek-like history: one letter per kind of event and direction, in order of
 /// first appearance; upper case for side A, lower case for side B.
+///
+/// Eight letters and two sides make 16 possible entries: each is kept as a
+/// 4-bit code (the letter's index in [`LETTERS`], plus 8 for side B).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct History {
-    letters: [u8; 16],
+    codes: [u8; 8],
+    /// One bit per code seen.
+    seen: u16,
     len: u8,
-    /// One bit per letter and side: (letter - 'A') + 32 × side.
-    seen: u64,
 }
+
+/// The letters a history uses: SYN, SYN-ACK (handshake), pure ACK, data,
+/// FIN, RST, retransmission, gap.
+const LETTERS: [u8; 8] = *b"SHADFRTG";
 
 impl History {
     fn note(&mut self, side: Side, letter: u8) {
-        let bit = u32::from(letter - b'A') + 32 * side.idx() as u32;
-        if self.seen & (1 << bit) != 0 || self.len as usize == self.letters.len() {
+        let Some(i) = LETTERS.iter().position(|&l| l == letter) else {
+            return;
+        };
+        let code = i as u8 | (side.idx() as u8) << 3;
+        if self.seen & (1 << code) != 0 {
             return;
         }
-        self.seen |= 1 << bit;
-        self.letters[self.len as usize] = match side {
-            Side::A => letter,
-            Side::B => letter.to_ascii_lowercase(),
-        };
+        self.seen |= 1 << code;
+        let n = self.len as usize;
+        self.codes[n / 2] |= code << (4 * (n % 2));
         self.len += 1;
     }
 
     /// The history with upper case for `upper` (the client, as Zeek does for
     /// the originator).
     pub fn render(&self, upper: Side) -> String {
-        self.letters[..self.len as usize]
-            .iter()
-            .map(|&c| {
-                let c = c as char;
-                if upper == Side::A {
-                    c
-                } else if c.is_ascii_uppercase() {
-                    c.to_ascii_lowercase()
+        (0..self.len as usize)
+            .map(|n| {
+                let code = (self.codes[n / 2] >> (4 * (n % 2))) & 0xf;
+                let letter = LETTERS[usize::from(code & 7)] as char;
+                let side = if code & 8 == 0 { Side::A } else { Side::B };
+                if side == upper {
+                    letter
                 } else {
-                    c.to_ascii_uppercase()
+                    letter.to_ascii_lowercase()
                 }
             })
             .collect()
     }
 }
 
-/// One tracked connection.
+/// One tracked connection: the fields every segment reads in about 230
+/// bytes, and what only some connections need (FINs, RSTs, holes, repeated
+/// SYNs) out of line in [`Cold`].
 #[derive(Debug, Clone)]
 pub struct Conn {
     /// Order of creation, unique in a run.
     pub id: u64,
-    pub vlan: u32,
-    pub a: Endpoint,
-    pub b: Endpoint,
     pub first_ns: i64,
     pub last_ns: i64,
+    last_payload_ns: i64,
+    /// When the handshake completed (the client's ACK of the SYN-ACK).
+    established_ns: i64,
+    /// The client's first SYN (the side in `syn_client`).
+    syn_ns: i64,
+    /// New payload bytes of each side (per the IP header, captured or not).
+    bytes: [u64; 2],
+    cold: Option<Box<Cold>>,
+    pending: Option<Waiting>,
+    pub a: Endpoint,
+    pub b: Endpoint,
+    half: [Half; 2],
+    pub vlan: u32,
+    /// `Keep-Alive: timeout=N` from a response, in seconds; `u32::MAX` for none.
+    keep_alive_s: u32,
+    pub history: History,
     pub state: State,
-    pub half: [Half; 2],
-    pub pending: [Option<Pending>; 2],
-    pub last_payload_ns: Option<i64>,
     /// The side that sent the first pure SYN.
     pub syn_client: Option<Side>,
     /// The side HTTP says is the client (sent a request line, or received a
     /// status line).
     pub http_client: Option<Side>,
-    /// `Keep-Alive: timeout=N` from a response, in seconds.
-    pub keep_alive_s: Option<u32>,
     /// Response heads read for a `Keep-Alive` header so far (a few are
     /// enough: the header does not change between responses).
-    pub heads_scanned: u8,
-    /// When the handshake completed (the client's ACK of the SYN-ACK).
-    pub established_ns: Option<i64>,
-    pub history: History,
+    heads_scanned: u8,
 }
 
 impl Conn {
@@ -327,21 +427,24 @@ impl Conn {
     pub fn new(id: u64, vlan: u32, a: Endpoint, b: Endpoint, ns: i64) -> Conn {
         Conn {
             id,
-            vlan,
-            a,
-            b,
             first_ns: ns,
             last_ns: ns,
+            last_payload_ns: NO_NS,
+            established_ns: NO_NS,
+            syn_ns: NO_NS,
+            bytes: [0; 2],
+            cold: None,
+            pending: None,
+            a,
+            b,
+            half: [Half::default(); 2],
+            vlan,
+            keep_alive_s: u32::MAX,
+            history: History::default(),
             state: State::Established,
-            half: [Half::default(), Half::default()],
-            pending: [None, None],
-            last_payload_ns: None,
             syn_client: None,
             http_client: None,
-            keep_alive_s: None,
             heads_scanned: 0,
-            established_ns: None,
-            history: History::default(),
         }
     }
 
@@ -363,20 +466,81 @@ impl Conn {
         self.syn_client.is_some()
     }
 
+    /// The last payload, either way.
+    pub fn last_payload_ns(&self) -> Option<i64> {
+        opt_ns(self.last_payload_ns)
+    }
+
+    /// When the handshake completed.
+    pub fn established_ns(&self) -> Option<i64> {
+        opt_ns(self.established_ns)
+    }
+
+    /// `Keep-Alive: timeout=N` from a response, in seconds.
+    pub fn keep_alive_s(&self) -> Option<u32> {
+        (self.keep_alive_s != u32::MAX).then_some(self.keep_alive_s)
+    }
+
+    /// New payload bytes `side` sent.
+    pub fn bytes(&self, side: Side) -> u64 {
+        self.bytes[side.idx()]
+    }
+
+    /// The first FIN of `side`.
+    pub fn fin(&self, side: Side) -> Option<Fin> {
+        self.cold.as_ref()?.fin[side.idx()]
+    }
+
+    /// The first RST of `side`.
+    pub fn rst(&self, side: Side) -> Option<Rst> {
+        self.cold.as_ref()?.rst[side.idx()]
+    }
+
+    /// Holes in the sequence space of `side` still open at the end.
+    pub fn holes(&self, side: Side) -> u32 {
+        self.cold.as_ref().map_or(0, |c| c.holes[side.idx()])
+    }
+
+    /// The data of `side` that the other side has not answered yet.
+    pub fn pending(&self, side: Side) -> Option<Pending> {
+        self.pending
+            .as_ref()
+            .filter(|w| w.side == side)
+            .map(Waiting::view)
+    }
+
+    /// The SYN times of `side` (the first [`SYN_TIMES`]), if it is the side
+    /// that opened the connection; none otherwise.
+    pub fn syn_times(&self, side: Side) -> impl Iterator<Item = i64> + '_ {
+        let n = if self.syn_client == Some(side) {
+            (self.h(side).syns as usize).min(SYN_TIMES)
+        } else {
+            0
+        };
+        let later = self.cold.as_ref().map_or(&[][..], |c| &c.syn_ns[..]);
+        std::iter::once(self.syn_ns)
+            .chain(later.iter().copied())
+            .take(n)
+    }
+
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
     /// Whether a new SYN from `side` starts a new connection on this 4-tuple
     /// (port reuse) rather than retransmitting this one's SYN.
     pub fn is_new_syn(&self, side: Side, seg: &Segment<'_>) -> bool {
         if !seg.flags.syn() || seg.flags.ack() {
             return false;
         }
-        match self.h(side).isn {
+        match self.h(side).isn() {
             Some(isn) => isn != Seq(seg.seq),
             // Mid-stream or SYN-ACK-only connections: a SYN from a side that
             // has already sent data, a FIN or a RST is a new connection.
             None => {
                 // The SYN this side's peer already answered, captured late
                 // (reordered handshake), belongs to this connection.
-                let answered = self.h(side.other()).synack_ack == Some(Seq(seg.seq) + 1);
+                let answered = self.h(side.other()).synack_ack() == Some(Seq(seg.seq) + 1);
                 !answered
                     && (self.state.is_finished()
                         || self.h(side).packets > 0 && self.syn_client != Some(side))
@@ -384,80 +548,43 @@ impl Conn {
         }
     }
 
-    /// Feeds one segment sent by `side`.
-    pub fn process(&mut self, side: Side, seg: &Segment<'_>) -> Notes {
+    /// Feeds one segment sent by `side`. A request's target goes into `paths`.
+    pub fn process(&mut self, side: Side, seg: &Segment<'_>, paths: &mut Paths) -> Notes {
         let mut notes = Notes::default();
         let ns = seg.ts_ns;
         self.last_ns = self.last_ns.max(ns);
         let flags = seg.flags;
         let i = side.idx();
-        self.half[i].packets += 1;
+        self.half[i].packets = self.half[i].packets.saturating_add(1);
         let seq = Seq(seg.seq);
         let ack = flags.ack().then_some(Seq(seg.ack));
 
         if flags.syn() {
             self.on_syn(side, seq, ack, ns);
         }
-        if self.half[i].next.is_none() {
+        if self.half[i].next().is_none() {
             // Mid-stream: this segment defines where the side's data starts.
-            self.half[i].next = Some(if flags.syn() { seq + 1 } else { seq });
+            self.half[i].set_next(if flags.syn() { seq + 1 } else { seq });
         }
         let data_seq = if flags.syn() { seq + 1 } else { seq };
         // RST payload is a diagnostic, never delivered to the application
         // (RFC 9293 3.5.3): it answers nothing and starts nothing.
         if seg.payload_len > 0 && !flags.rst() {
-            self.on_payload(side, data_seq, ack, seg, &mut notes);
+            self.on_payload(side, data_seq, ack, seg, paths, &mut notes);
         } else if !flags.syn() && !flags.fin() && !flags.rst() {
             self.history.note(side, b'A');
         }
         if let Some(a) = ack {
             let h = &mut self.half[i];
-            if h.max_ack.is_none_or(|m| a > m) {
-                h.max_ack = Some(a);
+            if h.max_ack().is_none_or(|m| a > m) {
+                h.set_max_ack(a);
             }
         }
         if flags.fin() {
-            let fin_seq = data_seq + seg.payload_len;
-            // `next` stays at the end of the data: a FIN beyond it means data
-            // is missing from the capture, and when that data shows up late
-            // it must count as new, not as a retransmission.
-            if seg.payload_len == 0
-                && let Some(n) = self.half[i].next
-                && fin_seq > n
-                && self.half[i].fin.is_none()
-            {
-                let h = &mut self.half[i];
-                h.holes += 1;
-                h.hole.add(n, fin_seq);
-                self.history.note(side, b'G');
-            }
-            if self.half[i].fin.is_none() {
-                let idle_since = match (&self.pending[side.other().idx()], ack) {
-                    // The FIN does not acknowledge the peer's pending data:
-                    // the closer had not received it, so its idle period
-                    // started before that data.
-                    (Some(p), Some(a)) if a <= p.start => p.idle_since,
-                    (Some(p), None) => p.idle_since,
-                    _ => self.last_payload_ns,
-                };
-                let reply = self.half[side.other().idx()]
-                    .fin
-                    .is_some_and(|pf| ack.is_some_and(|a| a > pf.seq));
-                self.half[i].fin = Some(Fin {
-                    seq: fin_seq,
-                    ack,
-                    ns,
-                    idle_since,
-                    with_data: seg.payload_len > 0,
-                    reply,
-                });
-                notes.fin = true;
-                self.history.note(side, b'F');
-                self.transition(side, Event::Fin, ns);
-            }
+            self.on_fin(side, data_seq + seg.payload_len, ack, seg, &mut notes);
         }
-        if flags.rst() && self.half[i].rst.is_none() {
-            self.half[i].rst = Some(Rst {
+        if flags.rst() && self.rst(side).is_none() {
+            self.cold().rst[i] = Some(Rst {
                 ns,
                 seq,
                 ack,
@@ -472,30 +599,94 @@ impl Conn {
         notes
     }
 
+    fn on_fin(
+        &mut self,
+        side: Side,
+        fin_seq: Seq,
+        ack: Option<Seq>,
+        seg: &Segment<'_>,
+        notes: &mut Notes,
+    ) {
+        let i = side.idx();
+        let ns = seg.ts_ns;
+        let first = self.fin(side).is_none();
+        // `next` stays at the end of the data: a FIN beyond it means data
+        // is missing from the capture, and when that data shows up late
+        // it must count as new, not as a retransmission.
+        if seg.payload_len == 0
+            && first
+            && let Some(n) = self.half[i].next()
+            && fin_seq > n
+        {
+            self.add_hole(side, n, fin_seq);
+        }
+        if !first {
+            return;
+        }
+        let idle_since = match (self.pending(side.other()), ack) {
+            // The FIN does not acknowledge the peer's pending data:
+            // the closer had not received it, so its idle period
+            // started before that data.
+            (Some(p), Some(a)) if a <= p.start => p.idle_since,
+            (Some(p), None) => p.idle_since,
+            _ => self.last_payload_ns(),
+        };
+        let reply = self
+            .fin(side.other())
+            .is_some_and(|pf| ack.is_some_and(|a| a > pf.seq));
+        self.cold().fin[i] = Some(Fin {
+            seq: fin_seq,
+            ack,
+            ns,
+            idle_since,
+            with_data: seg.payload_len > 0,
+            reply,
+        });
+        notes.fin = true;
+        self.history.note(side, b'F');
+        self.transition(side, Event::Fin, ns);
+    }
+
     fn on_syn(&mut self, side: Side, seq: Seq, ack: Option<Seq>, ns: i64) {
-        let h = &mut self.half[side.idx()];
-        if h.isn.is_none() {
-            h.isn = Some(seq);
-            h.next = Some(seq + 1);
+        let i = side.idx();
+        if self.half[i].isn().is_none() {
+            self.half[i].set_isn(seq);
+            self.half[i].set_next(seq + 1);
         }
-        if (h.syns as usize) < SYN_TIMES {
-            h.syn_ns[h.syns as usize] = ns;
-        }
-        h.syns = h.syns.saturating_add(1);
-        if ack.is_some() {
-            h.synack = true;
-            h.synack_ack = ack;
+        if let Some(a) = ack {
+            self.half[i].synack = true;
+            self.half[i].set_synack_ack(a);
             self.history.note(side, b'H');
-            if self.syn_client.is_none() {
-                // The handshake's first packet was missed: the other side is the client.
-                self.syn_client = Some(side.other());
-            }
-            self.transition(side, Event::SynAck, ns);
+            // The handshake's first packet was missed: the other side is the client.
+            self.syn_client.get_or_insert(side.other());
         } else {
             self.history.note(side, b'S');
             self.syn_client.get_or_insert(side);
-            self.transition(side, Event::Syn, ns);
         }
+        // Only the client's SYN times are evidence (the server's SYN-ACKs are
+        // counted, not timed).
+        let n = self.half[i].syns as usize;
+        if self.syn_client == Some(side) && n < SYN_TIMES {
+            if n == 0 {
+                self.syn_ns = ns;
+            } else {
+                self.cold().syn_ns[n - 1] = ns;
+            }
+        }
+        self.half[i].syns = self.half[i].syns.saturating_add(1);
+        let event = if ack.is_some() {
+            Event::SynAck
+        } else {
+            Event::Syn
+        };
+        self.transition(side, event, ns);
+    }
+
+    fn add_hole(&mut self, side: Side, start: Seq, end: Seq) {
+        let cold = self.cold();
+        cold.holes[side.idx()] += 1;
+        cold.hole[side.idx()].add(start, end);
+        self.history.note(side, b'G');
     }
 
     fn on_payload(
@@ -504,23 +695,23 @@ impl Conn {
         seq: Seq,
         ack: Option<Seq>,
         seg: &Segment<'_>,
+        paths: &mut Paths,
         notes: &mut Notes,
     ) {
         let i = side.idx();
-        let o = side.other().idx();
         let len = seg.payload_len;
         let end = seq + len;
-        if seg.captured < len {
-            self.half[i].snapped += 1;
-        }
-        let next = self.half[i].next.unwrap_or(seq);
+        let next = self.half[i].next().unwrap_or(seq);
         // A late segment that fills the start of the pending data (it was
         // reordered behind later data) still tells what the request was.
-        if let Some(p) = &mut self.pending[i]
-            && p.request.is_none()
-            && p.start == seq
+        if let Some(w) = &mut self.pending
+            && w.side == side
+            && w.method.is_none()
+            && w.start == seq
+            && let Some((method, kept, longer)) = http::request_target(seg.payload)
         {
-            p.request = http::request_line(seg.payload);
+            w.method = Some(method);
+            w.path = paths.put(kept, longer).get();
         }
         if end <= next {
             if self.fill_hole(side, seq, end) {
@@ -528,82 +719,91 @@ impl Conn {
                 self.history.note(side, b'D');
             } else {
                 // Nothing beyond what this side already sent: a retransmission.
-                self.half[i].retransmits += 1;
                 self.history.note(side, b'T');
             }
             return;
         }
         if seq > next {
             // Data before this segment is not (yet) in the capture.
-            let h = &mut self.half[i];
-            h.holes += 1;
-            h.hole.add(next, seq);
-            self.history.note(side, b'G');
+            self.add_hole(side, next, seq);
         }
         let new_bytes = end.diff(if seq > next { seq } else { next }).max(0) as u64;
-        let h = &mut self.half[i];
-        h.next = Some(end);
-        h.bytes += new_bytes;
+        self.half[i].set_next(end);
+        self.bytes[i] += new_bytes;
         self.history.note(side, b'D');
 
         // New data answers whatever the other side had pending.
-        if let Some(p) = self.pending[o].take() {
-            notes.answered = Some((side.other(), p));
+        if let Some(w) = self.pending.take_if(|w| w.side != side) {
+            notes.answered = Some((w.side, w.view()));
         }
-        if self.pending[i].is_none() {
-            let request = if seq == next {
-                self.sniff(side, seg.payload)
+        if self.pending.is_none() {
+            let (method, path) = if seq == next {
+                self.sniff(side, seg.payload, paths)
             } else {
-                None
+                (None, 0)
             };
-            self.pending[i] = Some(Pending {
+            self.pending = Some(Waiting {
                 start: next,
+                ack: ack.unwrap_or_default(),
                 ns: seg.ts_ns,
-                ack,
                 idle_since: self.last_payload_ns,
-                request,
+                path,
+                method,
+                side,
+                has_ack: ack.is_some(),
                 reuse: self.half[i].turns > 0,
             });
             self.half[i].turns += 1;
             notes.new_turn = true;
         }
-        self.half[i].last_payload_ns = Some(seg.ts_ns);
-        self.last_payload_ns = Some(seg.ts_ns);
+        self.last_payload_ns = seg.ts_ns;
     }
 
     /// Counts the part of [seq, end) that falls into open holes as new data
     /// and shrinks them. Returns whether anything was filled.
     fn fill_hole(&mut self, side: Side, seq: Seq, end: Seq) -> bool {
-        let h = &mut self.half[side.idx()];
-        let (bytes, closed) = h.hole.fill(seq, end);
-        h.bytes += bytes;
-        h.holes = h.holes.saturating_sub(closed);
+        let i = side.idx();
+        let Some(cold) = self.cold.as_mut() else {
+            return false;
+        };
+        let (bytes, closed) = cold.hole[i].fill(seq, end);
+        cold.holes[i] = cold.holes[i].saturating_sub(closed);
+        self.bytes[i] += bytes;
         bytes > 0
     }
 
     /// What the first bytes of a new turn say: the request line (also names
-    /// the client), or a status line (names the server) with the server's
-    /// `Keep-Alive` header.
-    fn sniff(&mut self, side: Side, payload: &[u8]) -> Option<RequestLine> {
-        if let Some(line) = http::request_line(payload) {
+    /// the client; its target goes into `paths`), or a status line (names
+    /// the server) with the server's `Keep-Alive` header.
+    fn sniff(&mut self, side: Side, payload: &[u8], paths: &mut Paths) -> (Option<Method>, u32) {
+        if let Some((method, kept, longer)) = http::request_target(payload) {
             self.http_client.get_or_insert(side);
-            return Some(line);
+            return (Some(method), paths.put(kept, longer).get());
         }
         if self.heads_scanned < MAX_HEADS_SCANNED && http::status_line(payload).is_some() {
             self.http_client.get_or_insert(side.other());
             self.heads_scanned += 1;
             if let Some(t) = http::response_head(payload).keep_alive_s {
-                self.keep_alive_s = Some(t);
+                self.keep_alive_s = t;
                 // Known: later responses need not be read.
                 self.heads_scanned = MAX_HEADS_SCANNED;
             }
         }
-        None
+        (None, 0)
+    }
+
+    /// Gives the request target this connection still holds back to
+    /// `paths` (when the connection has been judged).
+    pub fn release(&mut self, paths: &mut Paths) {
+        if let Some(req) = self.pending.as_ref().and_then(Waiting::request) {
+            paths.release(req.path);
+        }
+        self.pending = None;
     }
 
     fn set_state(&mut self, state: State, ns: i64) {
         if self.state == State::SynReceived && state == State::Established {
-            self.established_ns = Some(ns);
+            self.established_ns = ns;
         }
         self.state = state;
     }
@@ -619,7 +819,7 @@ impl Conn {
             (State::Established, Event::Syn) if self.h(side.other()).packets == 0 => State::SynSent,
             // The server answers the SYN.
             (State::SynSent | State::Established, Event::SynAck)
-                if self.h(side).packets <= u64::from(self.h(side).syns) =>
+                if self.h(side).packets <= u32::from(self.h(side).syns) =>
             {
                 State::SynReceived
             }
@@ -652,14 +852,18 @@ enum Event {
 
 #[cfg(test)]
 mod size_test {
-    /// The flow table's default cap (`DEFAULT_MAX_CONNECTIONS`) assumes about
-    /// 750 bytes per open connection with its key and the map's overhead.
+    /// The flow table's default cap (`DEFAULT_MAX_CONNECTIONS`) and the
+    /// promise of at most 256 bytes per open connection (with the table's
+    /// index, about 10) rest on this. The out-of-line part comes on top
+    /// for connections that sent a FIN or RST, and is counted by the cap's
+    /// documentation.
     #[test]
     fn test_conn_size_is_bounded() {
-        assert!(
-            std::mem::size_of::<super::Conn>() <= 704,
-            "{}",
-            std::mem::size_of::<super::Conn>()
+        let (hot, cold) = (
+            std::mem::size_of::<Option<super::Conn>>(),
+            std::mem::size_of::<super::Cold>(),
         );
+        assert!(hot <= 232, "{hot}");
+        assert!(cold <= 224, "{cold}");
     }
 }

@@ -61,6 +61,18 @@ pub struct RequestLine {
 /// Parses `METHOD SP target SP HTTP/1.x` from the start of a payload. The
 /// line may be cut by the snaplen after the target; the target must be there.
 pub fn request_line(payload: &[u8]) -> Option<RequestLine> {
+    let (method, kept, longer) = request_target(payload)?;
+    let path: Box<str> = if longer {
+        format!("{kept}…").into()
+    } else {
+        kept.into()
+    };
+    Some(RequestLine { method, path })
+}
+
+/// [`request_line`] without allocating: the method, the target's first
+/// [`MAX_PATH`] bytes, and whether the target is longer than that.
+pub fn request_target(payload: &[u8]) -> Option<(Method, &str, bool)> {
     let (method, rest) = method_prefix(payload)?;
     let end = memchr::memchr3(b' ', b'\r', b'\n', rest).unwrap_or(rest.len());
     let target = &rest[..end];
@@ -76,12 +88,78 @@ pub fn request_line(payload: &[u8]) -> Option<RequestLine> {
     let kept = &target[..target.len().min(MAX_PATH)];
     // The target is printable ASCII (checked above), so it is UTF-8.
     let kept = std::str::from_utf8(kept).ok()?;
-    let path: Box<str> = if target.len() > MAX_PATH {
-        format!("{kept}…").into()
-    } else {
-        kept.into()
-    };
-    Some(RequestLine { method, path })
+    Some((method, kept, target.len() > MAX_PATH))
+}
+
+/// A request line as kept while its request waits for an answer: the
+/// method, and the target's number in [`Paths`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Req {
+    pub method: Method,
+    pub path: PathId,
+}
+
+/// A target's number in [`Paths`].
+pub type PathId = std::num::NonZeroU32;
+
+/// The targets of the requests that are still waiting for an answer, in
+/// buffers that are reused once their request is answered: a request costs
+/// a copy of its target, not an allocation. Owned by the analysis, which
+/// releases a target when its request is answered or its connection judged.
+#[derive(Debug, Default)]
+pub struct Paths {
+    bufs: Vec<String>,
+    free: Vec<PathId>,
+}
+
+impl Paths {
+    /// Keeps a target (with "…" when it was longer than kept).
+    pub fn put(&mut self, kept: &str, longer: bool) -> PathId {
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.bufs.push(String::new());
+                PathId::new(self.bufs.len() as u32).expect("a length after a push is not zero")
+            }
+        };
+        let buf = &mut self.bufs[id.get() as usize - 1];
+        buf.clear();
+        buf.push_str(kept);
+        if longer {
+            buf.push('…');
+        }
+        id
+    }
+
+    /// The target kept under `id`.
+    pub fn get(&self, id: PathId) -> &str {
+        self.bufs
+            .get(id.get() as usize - 1)
+            .map_or("", |s| s.as_str())
+    }
+
+    /// The request line as an owned value (for reports and retry watches).
+    pub fn line(&self, req: Req) -> RequestLine {
+        RequestLine {
+            method: req.method,
+            path: self.get(req.path).into(),
+        }
+    }
+
+    /// Whether `req` is the same request line as `line`.
+    pub fn same(&self, req: Req, line: &RequestLine) -> bool {
+        req.method == line.method && self.get(req.path) == &*line.path
+    }
+
+    /// Frees a target's buffer for reuse.
+    pub fn release(&mut self, id: PathId) {
+        self.free.push(id);
+    }
+
+    /// Targets kept now.
+    pub fn live(&self) -> usize {
+        self.bufs.len() - self.free.len()
+    }
 }
 
 /// The method at the start of a payload and what follows its space. The
