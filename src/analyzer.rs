@@ -741,7 +741,7 @@ struct Owned {
 struct Batch {
     /// Every frame: its time, captured length, and segment or skip reason.
     frames: Vec<(i64, usize, Result<Owned, Skip>)>,
-    /// Payload prefixes (at most [`decode::SNIFF_BYTES`] each).
+    /// Payload prefixes (what [`crate::flow::http::sniffed`] keeps).
     arena: Vec<u8>,
     /// Bytes of the inputs consumed when the batch was sent.
     position: u64,
@@ -775,7 +775,7 @@ pub fn run_with_progress(
                         break;
                     };
                     let entry = decode::decode(&frame).map(|seg| {
-                        let prefix = &seg.payload[..seg.payload.len().min(decode::SNIFF_BYTES)];
+                        let prefix = crate::flow::http::sniffed(seg.payload);
                         let at = batch.arena.len();
                         batch.arena.extend_from_slice(prefix);
                         Owned {

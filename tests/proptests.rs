@@ -637,3 +637,53 @@ proptest! {
         prop_assert_eq!(&got, &s.expected());
     }
 }
+
+// ==========================================================================
+// The reader thread's payload prefix.
+// ==========================================================================
+
+/// Pieces that make payloads near and inside HTTP's grammar: request and
+/// status lines, header lines, line ends of both kinds, and bytes a request
+/// target must not contain.
+fn http_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"GET ".to_vec()),
+        Just(b"HEAD ".to_vec()),
+        Just(b"POST ".to_vec()),
+        Just(b"HTTP/1.1 ".to_vec()),
+        Just(b"HTTP/1.".to_vec()),
+        Just(b"200 OK".to_vec()),
+        Just(b" HTTP/1.1".to_vec()),
+        Just(b"/orders?id=7".to_vec()),
+        Just(b"Keep-Alive: timeout=5".to_vec()),
+        Just(b"keep-alive: max=9, TIMEOUT=60".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n\r\n".to_vec()),
+        Just(b" ".to_vec()),
+        Just(b"\t".to_vec()),
+        Just("é".as_bytes().to_vec()),
+        Just(vec![b'a'; 300]),
+        prop::collection::vec(any::<u8>(), 0..8),
+    ]
+}
+
+proptest! {
+    /// The analysis reads the same request line, status line and
+    /// `Keep-Alive` header (of a response) from the prefix the reader thread hands over as
+    /// from the whole payload (up to `SNIFF_BYTES`, all it ever read).
+    #[test]
+    fn prop_sniffed_prefix_reads_the_same(pieces in prop::collection::vec(http_piece(), 0..16)) {
+        use racecap::flow::http;
+        let payload = pieces.concat();
+        let whole = &payload[..payload.len().min(racecap::decode::SNIFF_BYTES)];
+        let cut = http::sniffed(&payload);
+        prop_assert!(whole.starts_with(cut));
+        prop_assert_eq!(http::request_target(cut), http::request_target(whole));
+        prop_assert_eq!(http::status_line(cut), http::status_line(whole));
+        // Response heads are read after a status line only.
+        if http::status_line(whole).is_some() {
+            prop_assert_eq!(http::response_head(cut), http::response_head(whole));
+        }
+    }
+}

@@ -41,7 +41,8 @@ impl Samples {
         self.rng ^= self.rng << 13 | 0x9E37_79B9;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        let j = self.rng % self.seen;
+        // A uniform index below `seen` by multiplying, not dividing.
+        let j = ((u128::from(self.rng) * u128::from(self.seen)) >> 64) as u64;
         if (j as usize) < MAX_SAMPLES {
             self.values[j as usize] = v;
         }

@@ -62,6 +62,8 @@ pub struct RequestLine {
 /// line may be cut by the snaplen after the target; the target must be there.
 pub fn request_line(payload: &[u8]) -> Option<RequestLine> {
     let (method, kept, longer) = request_target(payload)?;
+    // The target is printable ASCII (checked), so it is UTF-8.
+    let kept = std::str::from_utf8(kept).ok()?;
     let path: Box<str> = if longer {
         format!("{kept}…").into()
     } else {
@@ -71,12 +73,16 @@ pub fn request_line(payload: &[u8]) -> Option<RequestLine> {
 }
 
 /// [`request_line`] without allocating: the method, the target's first
-/// [`MAX_PATH`] bytes, and whether the target is longer than that.
-pub fn request_target(payload: &[u8]) -> Option<(Method, &str, bool)> {
+/// [`MAX_PATH`] bytes (printable ASCII), and whether the target is longer.
+pub fn request_target(payload: &[u8]) -> Option<(Method, &[u8], bool)> {
     let (method, rest) = method_prefix(payload)?;
-    let end = memchr::memchr3(b' ', b'\r', b'\n', rest).unwrap_or(rest.len());
+    // The target is printable ASCII up to a space or the end of the line.
+    let end = rest
+        .iter()
+        .position(|&b| !(0x21..0x7f).contains(&b))
+        .unwrap_or(rest.len());
     let target = &rest[..end];
-    if target.is_empty() || target.iter().any(|&b| !(0x21..0x7f).contains(&b)) {
+    if target.is_empty() || !matches!(rest.get(end), None | Some(b' ' | b'\r' | b'\n')) {
         return None;
     }
     let after = &rest[end..];
@@ -86,8 +92,6 @@ pub fn request_target(payload: &[u8]) -> Option<(Method, &str, bool)> {
         return None;
     }
     let kept = &target[..target.len().min(MAX_PATH)];
-    // The target is printable ASCII (checked above), so it is UTF-8.
-    let kept = std::str::from_utf8(kept).ok()?;
     Some((method, kept, target.len() > MAX_PATH))
 }
 
@@ -108,34 +112,34 @@ pub type PathId = std::num::NonZeroU32;
 /// releases a target when its request is answered or its connection judged.
 #[derive(Debug, Default)]
 pub struct Paths {
-    bufs: Vec<String>,
+    /// Printable ASCII, and a final "…" for a cut target: UTF-8.
+    bufs: Vec<Vec<u8>>,
     free: Vec<PathId>,
 }
 
 impl Paths {
     /// Keeps a target (with "…" when it was longer than kept).
-    pub fn put(&mut self, kept: &str, longer: bool) -> PathId {
+    pub fn put(&mut self, kept: &[u8], longer: bool) -> PathId {
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
-                self.bufs.push(String::new());
+                self.bufs.push(Vec::new());
                 PathId::new(self.bufs.len() as u32).expect("a length after a push is not zero")
             }
         };
         let buf = &mut self.bufs[id.get() as usize - 1];
         buf.clear();
-        buf.push_str(kept);
+        buf.extend_from_slice(kept);
         if longer {
-            buf.push('…');
+            buf.extend_from_slice("…".as_bytes());
         }
         id
     }
 
     /// The target kept under `id`.
     pub fn get(&self, id: PathId) -> &str {
-        self.bufs
-            .get(id.get() as usize - 1)
-            .map_or("", |s| s.as_str())
+        let buf = self.bufs.get(id.get() as usize - 1);
+        buf.and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
     }
 
     /// The request line as an owned value (for reports and retry watches).
@@ -148,7 +152,8 @@ impl Paths {
 
     /// Whether `req` is the same request line as `line`.
     pub fn same(&self, req: Req, line: &RequestLine) -> bool {
-        req.method == line.method && self.get(req.path) == &*line.path
+        let buf = self.bufs.get(req.path.get() as usize - 1);
+        req.method == line.method && buf.is_some_and(|b| b[..] == *line.path.as_bytes())
     }
 
     /// Frees a target's buffer for reuse.
@@ -160,6 +165,23 @@ impl Paths {
     pub fn live(&self) -> usize {
         self.bufs.len() - self.free.len()
     }
+}
+
+/// The part of a payload's first bytes that the analysis can read: a
+/// request's first line, a response's head up to its blank line, nothing
+/// of anything else, and at most [`crate::decode::SNIFF_BYTES`].
+/// [`request_target`], [`status_line`] and [`response_head`] give the same
+/// answers on it as on the whole payload; the reader thread copies only
+/// this much of each segment for the analysis.
+pub fn sniffed(payload: &[u8]) -> &[u8] {
+    let p = &payload[..payload.len().min(crate::decode::SNIFF_BYTES)];
+    if p.starts_with(b"HTTP/") {
+        return memchr::memmem::find(p, b"\r\n\r\n").map_or(p, |i| &p[..i + 4]);
+    }
+    if method_prefix(p).is_some() {
+        return memchr::memchr(b'\n', p).map_or(p, |i| &p[..i + 1]);
+    }
+    &[]
 }
 
 /// The method at the start of a payload and what follows its space. The
