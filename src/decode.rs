@@ -227,7 +227,9 @@ pub const SNIFF_BYTES: usize = 1024;
 const MAX_SEGMENT: usize = 1 << 20;
 
 /// 802.1Q, 802.1ad and the older QinQ TPID.
-const VLAN_TPIDS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
+fn is_vlan_tpid(proto: u16) -> bool {
+    matches!(proto, 0x8100 | 0x88a8 | 0x9100)
+}
 
 /// Peels an Ethernet II header and its VLAN tags (outer id in the high 16
 /// bits). Done by hand: it is 14 bytes plus 4 per tag, and the per-packet cost
@@ -242,7 +244,7 @@ fn ethernet(data: &[u8]) -> Result<(&[u8], u32), Skip> {
 fn ether_payload(proto: u16, data: &[u8]) -> Result<(&[u8], u32), Skip> {
     let (mut proto, mut at, mut vlan, mut tags) = (proto, 0usize, 0u32, 0);
     // A VLAN tag inside a cooked capture (SLL keeps the tag in the payload).
-    while VLAN_TPIDS.contains(&proto) {
+    while is_vlan_tpid(proto) {
         tags += 1;
         if tags > 2 {
             // Deeper stacks do not occur on real links; don't walk them.

@@ -176,7 +176,9 @@ impl Paths {
 pub fn sniffed(payload: &[u8]) -> &[u8] {
     let p = &payload[..payload.len().min(crate::decode::SNIFF_BYTES)];
     if p.starts_with(b"HTTP/") {
-        return memchr::memmem::find(p, b"\r\n\r\n").map_or(p, |i| &p[..i + 4]);
+        static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+        return HEAD_END.find(p).map_or(p, |i| &p[..i + 4]);
     }
     if method_prefix(p).is_some() {
         return memchr::memchr(b'\n', p).map_or(p, |i| &p[..i + 1]);
