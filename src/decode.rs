@@ -333,7 +333,11 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
     let payload_len = ip_len.saturating_sub(header_len) as u32;
     let mut wscale = None;
     let mut tsval = None;
-    if header_len > 20 {
+    let options = &tcp.header_slice()[20.min(header_len)..];
+    if let [1, 1, 8, 10, a, b, c, d, _, _, _, _] = *options {
+        // NOP NOP TS: what Linux puts on every segment after the handshake.
+        tsval = Some(u32::from_be_bytes([a, b, c, d]));
+    } else if !options.is_empty() {
         for opt in tcp.options_iterator() {
             match opt {
                 Ok(etherparse::TcpOptionElement::WindowScale(s)) => wscale = Some(s),

@@ -113,6 +113,12 @@ pub struct Flow {
     /// Next sequence number each side will send.
     pub client_next: u32,
     pub server_next: u32,
+    /// TCP options as Linux sends them: MSS, SACK-permitted, timestamps and
+    /// window scale on SYNs, timestamps (NOP NOP TS) on every other segment
+    /// but RSTs. Off by default (tests build exact 20-byte headers); the
+    /// benchmark workload turns it on so that decoding costs what it costs
+    /// on real traffic.
+    pub options: bool,
 }
 
 /// Seconds to nanoseconds, for readable tests.
@@ -133,6 +139,7 @@ impl Flow {
             server,
             client_next: client_isn,
             server_next: server_isn,
+            options: false,
         }
     }
 
@@ -164,6 +171,31 @@ impl Flow {
         if let Some(a) = ack {
             h.ack = true;
             h.acknowledgment_number = a;
+        }
+        if self.options && !h.rst {
+            use etherparse::TcpOptionElement as O;
+            // A millisecond clock, as Linux's TCP timestamps are.
+            let tsval = (ts_ns / 1_000_000) as u32;
+            let ts = O::Timestamp(
+                tsval,
+                if h.syn && !h.ack {
+                    0
+                } else {
+                    tsval.wrapping_sub(1)
+                },
+            );
+            let opts: &[O] = if h.syn {
+                &[
+                    O::MaximumSegmentSize(1460),
+                    O::SelectiveAcknowledgementPermitted,
+                    ts,
+                    O::Noop,
+                    O::WindowScale(7),
+                ]
+            } else {
+                &[O::Noop, O::Noop, ts]
+            };
+            h.set_options(opts).expect("the options fit in 40 bytes");
         }
         let advance = payload.len() as u32 + u32::from(h.syn) + u32::from(h.fin);
         if !h.rst {
@@ -361,6 +393,7 @@ impl Workload {
             rng.next_u64() as u32,
             rng.next_u64() as u32,
         );
+        f.options = true;
         let rtt = WORKLOAD_RTT;
         let mut t = self.start(i);
         out.extend(f.handshake(t, rtt));

@@ -1545,3 +1545,66 @@ fn test_fuzz_regressions() {
     }
     assert!(n >= 4, "only {n} regression inputs");
 }
+
+/// TCP options: the window scale of SYNs and the timestamp of every segment
+/// that has one, through the NOP NOP TS fast path and the general walk, on
+/// Linux's own segments (the lab recording) and on the generator's.
+#[test]
+fn test_tcp_options_window_scale_and_timestamps() {
+    let lab = std::fs::read("fixtures/lab/get-races.backend.pcap").expect("lab fixture");
+    let frames = read_all(lab);
+    let (mut syns, mut stamped) = (0, 0);
+    for (n, f) in frames.iter().enumerate() {
+        let Ok(seg) = decode(&f.frame()) else {
+            continue;
+        };
+        if seg.flags.syn() {
+            syns += 1;
+            // RFC 7323 caps the shift at 14 (this machine's Linux sent 10).
+            assert!(
+                seg.wscale.is_some_and(|w| w <= 14),
+                "frame {n}: {:?}",
+                seg.wscale
+            );
+        } else {
+            assert_eq!(seg.wscale, None, "frame {n}");
+        }
+        // The kernel's own RSTs to a closed socket carry no options.
+        assert_eq!(seg.tsval.is_some(), !seg.flags.rst(), "frame {n}");
+        stamped += usize::from(seg.tsval.is_some());
+    }
+    assert!(syns > 10 && stamped > frames.len() / 2, "{syns} {stamped}");
+    // The SYN, the SYN-ACK (general walk) and the handshake's ACK (fast
+    // path), as `tcpdump -nr` prints them.
+    let first: Vec<_> = frames[..3]
+        .iter()
+        .map(|f| decode(&f.frame()).ok().and_then(|s| s.tsval))
+        .collect();
+    assert_eq!(
+        first,
+        [Some(4148768633), Some(3002512030), Some(4148768674)]
+    );
+
+    let mut f = flow_v4();
+    f.options = true;
+    let syn = f.seg(T0, true, flags::SYN, b"", None);
+    let data = f.data(T0 + 5_000_000, true, b"GET / HTTP/1.1\r\n\r\n");
+    let rst = f.rst(T0 + 9_000_000, false);
+    let link = Link::Ethernet(vec![]);
+    let decoded: Vec<_> = read_all(pcap(&[syn, data, rst], &link))
+        .iter()
+        .map(|f| {
+            let s = decode(&f.frame()).expect("a TCP segment");
+            (s.wscale, s.tsval, s.payload_len)
+        })
+        .collect();
+    let ms = (T0 / 1_000_000) as u32;
+    assert_eq!(
+        decoded,
+        vec![
+            (Some(7), Some(ms), 0),
+            (None, Some(ms + 5), 18),
+            (None, None, 0)
+        ]
+    );
+}
