@@ -729,18 +729,80 @@ pub fn run(
 /// Frames handed from the reader thread to the analysis in one batch.
 const BATCH: usize = 4096;
 
-/// A decoded segment with its payload prefix in the batch's arena.
-struct Owned {
-    seg: decode::Segment<'static>,
-    at: usize,
-    len: usize,
+/// One frame as the reader thread hands it over: its time and captured
+/// length, and either why it gave no segment or the segment's fields with
+/// its payload prefix's place in the batch's arena. 80 bytes, so that a
+/// batch crosses between cores in few cache lines: the window and the TCP
+/// options are not handed over, because the analysis reads neither
+/// (`test_threaded_pipeline_equals_frame_by_frame` compares this path with
+/// whole frames on one thread).
+struct Entry {
+    ts_ns: i64,
+    src: IpAddr,
+    dst: IpAddr,
+    vlan: u32,
+    seq: u32,
+    ack: u32,
+    payload_len: u32,
+    captured: u32,
+    /// Where the payload prefix starts in the arena.
+    at: u32,
+    frame_len: u32,
+    sport: u16,
+    dport: u16,
+    /// The payload prefix's length (at most [`decode::SNIFF_BYTES`]).
+    len: u16,
+    flags: u8,
+    skip: Option<Skip>,
+}
+
+impl Entry {
+    fn skipped(ts_ns: i64, frame_len: u32, skip: Skip) -> Entry {
+        Entry {
+            ts_ns,
+            src: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            dst: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            vlan: 0,
+            seq: 0,
+            ack: 0,
+            payload_len: 0,
+            captured: 0,
+            at: 0,
+            frame_len,
+            sport: 0,
+            dport: 0,
+            len: 0,
+            flags: 0,
+            skip: Some(skip),
+        }
+    }
+
+    fn segment<'a>(&self, arena: &'a [u8]) -> decode::Segment<'a> {
+        decode::Segment {
+            ts_ns: self.ts_ns,
+            vlan: self.vlan,
+            src: self.src,
+            dst: self.dst,
+            sport: self.sport,
+            dport: self.dport,
+            flags: decode::Flags(self.flags),
+            seq: self.seq,
+            ack: self.ack,
+            window: 0,
+            wscale: None,
+            tsval: None,
+            payload_len: self.payload_len,
+            captured: self.captured,
+            payload: &arena[self.at as usize..self.at as usize + usize::from(self.len)],
+        }
+    }
 }
 
 /// One batch of frames from the reader thread.
 #[derive(Default)]
 struct Batch {
-    /// Every frame: its time, captured length, and segment or skip reason.
-    frames: Vec<(i64, usize, Result<Owned, Skip>)>,
+    /// Every frame, in order.
+    frames: Vec<Entry>,
     /// Payload prefixes (what [`crate::flow::http::sniffed`] keeps).
     arena: Vec<u8>,
     /// Bytes of the inputs consumed when the batch was sent.
@@ -774,20 +836,33 @@ pub fn run_with_progress(
                         more = false;
                         break;
                     };
-                    let entry = decode::decode(&frame).map(|seg| {
-                        let prefix = crate::flow::http::sniffed(seg.payload);
-                        let at = batch.arena.len();
-                        batch.arena.extend_from_slice(prefix);
-                        Owned {
-                            seg: decode::Segment {
-                                payload: &[],
-                                ..seg
-                            },
-                            at,
-                            len: prefix.len(),
+                    let frame_len = frame.data.len() as u32;
+                    let entry = match decode::decode(&frame) {
+                        Ok(seg) => {
+                            let prefix = crate::flow::http::sniffed(seg.payload);
+                            let at = batch.arena.len() as u32;
+                            batch.arena.extend_from_slice(prefix);
+                            Entry {
+                                ts_ns: seg.ts_ns,
+                                src: seg.src,
+                                dst: seg.dst,
+                                vlan: seg.vlan,
+                                seq: seg.seq,
+                                ack: seg.ack,
+                                payload_len: seg.payload_len,
+                                captured: seg.captured,
+                                at,
+                                frame_len,
+                                sport: seg.sport,
+                                dport: seg.dport,
+                                len: prefix.len() as u16,
+                                flags: seg.flags.0,
+                                skip: None,
+                            }
                         }
-                    });
-                    batch.frames.push((frame.ts_ns, frame.data.len(), entry));
+                        Err(skip) => Entry::skipped(frame.ts_ns, frame_len, skip),
+                    };
+                    batch.frames.push(entry);
                 }
                 batch.position = merged.position();
                 if full_tx.send(batch).is_err() || !more {
@@ -799,17 +874,11 @@ pub fn run_with_progress(
     );
     let mut analyzer = Analyzer::new(cfg);
     for batch in full_rx {
-        for (ts_ns, len, entry) in &batch.frames {
-            analyzer.count_frame(*ts_ns, *len);
-            match entry {
-                Ok(o) => {
-                    let seg = decode::Segment {
-                        payload: &batch.arena[o.at..o.at + o.len],
-                        ..o.seg
-                    };
-                    analyzer.segment(&seg);
-                }
-                Err(skip) => analyzer.skip(*skip),
+        for e in &batch.frames {
+            analyzer.count_frame(e.ts_ns, e.frame_len as usize);
+            match e.skip {
+                None => analyzer.segment(&e.segment(&batch.arena)),
+                Some(skip) => analyzer.skip(skip),
             }
         }
         progress(batch.position);

@@ -1608,3 +1608,37 @@ fn test_tcp_options_window_scale_and_timestamps() {
         ]
     );
 }
+
+/// The threaded pipeline (`analyzer::run`: reading and decoding on their own
+/// thread, a prefix of each payload handed over) gives exactly the report
+/// of feeding every whole frame to `Analyzer::frame` on one thread: on the
+/// lab's real recordings and on a generated capture with races, options
+/// and every kind of close.
+#[test]
+fn test_threaded_pipeline_equals_frame_by_frame() {
+    use racecap::analyzer::Analyzer;
+    use racecap::synth::Workload;
+    let mut captures: Vec<(String, Vec<u8>)> = ["get-races", "post-races", "control"]
+        .iter()
+        .flat_map(|n| ["backend", "proxy-any"].map(|p| format!("fixtures/lab/{n}.{p}.pcap")))
+        .map(|p| (p.clone(), std::fs::read(&p).expect("lab fixture")))
+        .collect();
+    let (packets, races) = Workload::bench(400, 6, false).packets();
+    assert!(races > 0);
+    captures.push(("generated".into(), pcap(&packets, &Link::Ethernet(vec![]))));
+    for (name, bytes) in captures {
+        let (threaded, _) = run(vec![(&name, bytes.clone())]);
+        let reader = CaptureReader::new(Cursor::new(bytes)).expect("a capture");
+        let mut merged = Merged::new(vec![(name.clone(), reader)]).expect("readable");
+        let mut a = Analyzer::new(cfg());
+        while let Some((_, frame)) = merged.next_frame().expect("readable") {
+            a.frame(&frame);
+        }
+        let single = a.finish(&merged.stats());
+        assert_eq!(
+            serde_json::to_value(&threaded).unwrap(),
+            serde_json::to_value(&single).unwrap(),
+            "{name}"
+        );
+    }
+}
