@@ -48,7 +48,18 @@ pub struct Config {
     /// Most connections tracked at once (0: the default,
     /// [`crate::flow::table::DEFAULT_MAX_CONNECTIONS`]).
     pub max_connections: usize,
+    /// Most bytes of connection state (the table's slots, out-of-line
+    /// parts, waiting request targets); beyond, the longest idle
+    /// connections are evicted (0: the default, [`DEFAULT_MAX_MEMORY`]).
+    pub max_memory: usize,
 }
+
+/// Default budget for connection state: 256 MiB, which holds a million
+/// open connections that sent only SYNs (or that have nothing
+/// outstanding), and fewer when each holds a FIN record or a waiting
+/// request. The process adds its buffers, statistics, findings and the
+/// 4-tuples that left the table (about 20–70 MiB) on top.
+pub const DEFAULT_MAX_MEMORY: usize = 256 << 20;
 
 /// Findings kept for the report (counts stay exact beyond it): a capture of
 /// a SYN flood must not turn into a million findings in memory.
@@ -95,6 +106,12 @@ pub struct Analyzer {
     table: FlowTable,
     /// Targets of the requests waiting for an answer.
     paths: Paths,
+    /// Heap bytes the connections in the table hold out of line.
+    conn_heap: usize,
+    max_memory: usize,
+    /// Connections evicted because of `max_memory` (the rest of the table's
+    /// evictions were for `max_connections`).
+    evicted_for_memory: u64,
     events: Vec<TableEvent>,
     known_servers: HashSet<Endpoint>,
     timeouts: Timeouts,
@@ -111,6 +128,11 @@ pub struct Analyzer {
 impl Analyzer {
     /// A fresh analysis.
     pub fn new(cfg: Config) -> Analyzer {
+        let max_memory = if cfg.max_memory > 0 {
+            cfg.max_memory
+        } else {
+            DEFAULT_MAX_MEMORY
+        };
         let mut table = FlowTable::new();
         if cfg.max_connections > 0 {
             table.max = cfg.max_connections;
@@ -128,6 +150,9 @@ impl Analyzer {
             holes: 0,
             table,
             paths: Paths::default(),
+            conn_heap: 0,
+            max_memory,
+            evicted_for_memory: 0,
             events: Vec::new(),
             known_servers: HashSet::new(),
             timeouts: Timeouts::default(),
@@ -145,6 +170,11 @@ impl Analyzer {
     /// Connections open right now.
     pub fn open_connections(&self) -> usize {
         self.table.len()
+    }
+
+    /// Bytes of connection state now, as the memory budget counts them.
+    pub fn state_bytes(&self) -> usize {
+        self.table.len() * crate::flow::table::SLOT_BYTES + self.conn_heap + self.paths.bytes()
     }
 
     /// Packets seen so far.
@@ -211,9 +241,18 @@ impl Analyzer {
         if !self.watch.is_empty() {
             self.watch.retain(|w| w.deadline_ns >= ns);
         }
+        if self.state_bytes() > self.max_memory {
+            let before = self.table.evicted;
+            self.table.make_room(&mut self.events);
+            self.evicted_for_memory += self.table.evicted - before;
+            self.drain_events();
+        }
         let (slot, conn, side) = self.table.lookup(seg, &mut self.events);
         let was_finished = conn.state.is_finished();
+        let heap_before = conn.heap_bytes();
         let notes = conn.process(side, seg, &mut self.paths);
+        // A segment only ever adds out-of-line state.
+        self.conn_heap += conn.heap_bytes().saturating_sub(heap_before);
         let roles = verdict::roles(conn, &self.known_servers);
         let client = roles.client;
         let server_ep = conn.endpoint(roles.server());
@@ -334,6 +373,7 @@ impl Analyzer {
     }
 
     fn finish_conn(&mut self, mut conn: Conn, ending: Ending) {
+        self.conn_heap = self.conn_heap.saturating_sub(conn.heap_bytes());
         self.judge(&conn, ending);
         conn.release(&mut self.paths);
     }
@@ -484,10 +524,18 @@ impl Analyzer {
                 crate::analysis::timeouts::MAX_SERVERS
             ));
         }
-        if self.table.evicted > 0 {
+        let for_count = self.table.evicted - self.evicted_for_memory;
+        if for_count > 0 {
             warnings.push(format!(
-                "{} connections were evicted while still open because more than {} were open at once (--max-connections); their verdicts only know what came before",
-                self.table.evicted, self.table.max
+                "{for_count} connections were evicted while still open because more than {} were open at once (--max-connections); their verdicts only know what came before",
+                self.table.max
+            ));
+        }
+        if self.evicted_for_memory > 0 {
+            warnings.push(format!(
+                "{} connections were evicted while still open because their state outgrew {} MiB (--max-memory); their verdicts only know what came before",
+                self.evicted_for_memory,
+                self.max_memory >> 20
             ));
         }
         if self.holes > 0 {

@@ -74,10 +74,17 @@ pub struct ReportArgs {
     pub connections: bool,
 
     /// Most connections tracked at once; beyond it the longest idle are
-    /// evicted (and counted), so memory stays bounded (about 250 bytes each,
-    /// twice that once a connection closes).
+    /// evicted (and counted).
     #[arg(long, value_name = "N", default_value_t = racecap::flow::table::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+
+    /// Most memory for connection state, in MiB (about 250 bytes per open
+    /// connection, more for one holding a FIN or a waiting request); beyond
+    /// it the longest idle are evicted (and counted). The process needs
+    /// some 20–70 MiB more for buffers, statistics and findings.
+    #[arg(long, value_name = "MIB", default_value_t = racecap::analyzer::DEFAULT_MAX_MEMORY >> 20,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
+    pub max_memory: usize,
 }
 
 #[derive(Debug, clap::Args)]

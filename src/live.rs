@@ -87,6 +87,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         keep_connections: args.report.connections,
         live: true,
         max_connections: args.report.max_connections,
+        max_memory: args.report.max_memory << 20,
     };
     let mut writer = match &args.write {
         Some(path) => {

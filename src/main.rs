@@ -111,6 +111,7 @@ fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         keep_connections: args.report.connections,
         live: false,
         max_connections: args.report.max_connections,
+        max_memory: args.report.max_memory << 20,
     };
     let spool = (args.evidence.is_some() && args.files.iter().any(|f| f == "-"))
         .then(|| std::env::temp_dir().join(format!("racecap-stdin-{}.pcap", std::process::id())));

@@ -475,6 +475,62 @@ fn test_syn_flood_stays_under_the_cap() {
     assert!(r.capture.warnings.iter().any(|w| w.contains("evicted")));
 }
 
+/// The memory budget: connections that each hold a FIN record and a long
+/// request that is never answered cost several times an idle one; the
+/// analysis evicts the longest idle to stay within `max_memory`, says so,
+/// and still judges every connection.
+#[test]
+fn test_memory_budget_evicts_to_stay_within() {
+    use racecap::analyzer::{Analyzer, Config};
+    use racecap::source::Frame;
+    let budget = 1 << 20;
+    let total = 20_000u32;
+    let mut a = Analyzer::new(Config {
+        max_memory: budget,
+        ..Config::default()
+    });
+    let path = format!("/{}", "p".repeat(300));
+    let mut most = 0;
+    for i in 0..total {
+        let client = ip(&format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff));
+        let mut f = Flow::new((client, 40000), (ip("10.250.0.1"), 80), i, 7);
+        let t = i64::from(i) * 10_000;
+        let mut p = f.handshake(t, 1_000);
+        p.push(f.data(t + 2_000, true, get(&path).as_bytes()));
+        p.push(f.fin(t + 3_000, true));
+        for p in p {
+            a.frame(&Frame {
+                ts_ns: p.ts_ns,
+                linktype: 101,
+                origlen: p.ip.len() as u32,
+                data: &p.ip,
+            });
+            // Checked before each segment, so one segment's worth over at most.
+            assert!(a.state_bytes() <= budget + 1_024, "{}", a.state_bytes());
+            most = most.max(a.open_connections());
+        }
+    }
+    // Each holds about 700 bytes: some 1 500 fit, not 20 000.
+    assert!((1_000..3_000).contains(&most), "{most}");
+    let r = a.finish(&[]);
+    assert_eq!(r.capture.connections, u64::from(total));
+    assert!(r.capture.evicted_connections > u64::from(total) / 2);
+    let judged: u64 = r.verdict_counts.values().sum();
+    assert_eq!(judged, u64::from(total));
+    assert!(
+        r.capture
+            .warnings
+            .iter()
+            .any(|w| w.contains("--max-memory"))
+    );
+    assert!(
+        !r.capture
+            .warnings
+            .iter()
+            .any(|w| w.contains("--max-connections"))
+    );
+}
+
 // ==========================================================================
 // Regressions found in review.
 // ==========================================================================

@@ -115,6 +115,18 @@ pub struct Paths {
     /// Printable ASCII, and a final "…" for a cut target: UTF-8.
     bufs: Vec<Vec<u8>>,
     free: Vec<PathId>,
+    /// Heap bytes of the buffers in use (capacity and allocator overhead).
+    bytes: usize,
+}
+
+/// Released buffers kept for reuse; beyond, a released buffer is freed, so
+/// that the pool's memory follows the requests waiting now.
+const KEEP_FREE: usize = 1024;
+
+/// Heap cost of a buffer of `capacity` bytes: its place in `bufs` and the
+/// allocator's header.
+fn cost(capacity: usize) -> usize {
+    if capacity == 0 { 0 } else { capacity + 16 }
 }
 
 impl Paths {
@@ -129,10 +141,15 @@ impl Paths {
         };
         let buf = &mut self.bufs[id.get() as usize - 1];
         buf.clear();
+        // Exactly what is kept (at most MAX_PATH and a "…"): a buffer grown
+        // by doubling would hold twice that for every waiting request.
+        buf.reserve_exact(kept.len() + if longer { 3 } else { 0 });
         buf.extend_from_slice(kept);
         if longer {
             buf.extend_from_slice("…".as_bytes());
         }
+        // (A reused buffer's cost was taken off when it was released.)
+        self.bytes += cost(buf.capacity());
         id
     }
 
@@ -158,7 +175,20 @@ impl Paths {
 
     /// Frees a target's buffer for reuse.
     pub fn release(&mut self, id: PathId) {
+        let Some(buf) = self.bufs.get_mut(id.get() as usize - 1) else {
+            return;
+        };
+        self.bytes = self.bytes.saturating_sub(cost(buf.capacity()));
+        if self.free.len() >= KEEP_FREE {
+            *buf = Vec::new();
+        }
         self.free.push(id);
+    }
+
+    /// Heap bytes held for the targets of the requests waiting now (the
+    /// few kept-for-reuse buffers aside), for the memory budget.
+    pub fn bytes(&self) -> usize {
+        self.bytes + self.bufs.capacity() * std::mem::size_of::<Vec<u8>>()
     }
 
     /// Targets kept now.

@@ -23,11 +23,16 @@ use crate::decode::Segment;
 pub const GRACE_NS: i64 = 5_000_000_000;
 
 /// Default cap on connections open at once. An open connection costs about
-/// 245 bytes of resident memory (its 232-byte slot and its index entry), so
+/// 242 bytes of resident memory (its 232-byte slot and its index entry), so
 /// a million open at once fit in 256 MiB: measured, a 1 M-connection SYN
 /// flood peaks at 248 MiB. A connection that has sent a FIN or RST also
-/// holds its out-of-line part (at most 224 bytes) until it leaves.
+/// holds its out-of-line part (176 bytes) until it leaves, and one with a
+/// request waiting its target (up to about 220): the analysis's memory
+/// budget (`--max-memory`) bounds those.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1_000_000;
+
+/// Bytes of resident memory an open connection costs in the table.
+pub const SLOT_BYTES: usize = std::mem::size_of::<Option<Conn>>() + 10;
 
 /// 4-tuples that left the table remembered for counting distinct 4-tuples;
 /// beyond it the count stops (and says so) rather than grow with the capture.
@@ -67,7 +72,9 @@ pub struct FlowTable {
     tuples: u64,
     /// Hashes of the 4-tuples that left the table: a 4-tuple coming back is
     /// not new. Open ones are in the table itself.
-    gone: HashSet<u64, foldhash::fast::FixedState>,
+    /// (Hashed again with a random seed: the stored hashes are fixed, and
+    /// a capture must not be able to choose collisions in this set.)
+    gone: HashSet<u64, foldhash::fast::RandomState>,
     tuple_hasher: foldhash::fast::FixedState,
 }
 
@@ -162,7 +169,7 @@ impl FlowTable {
             }
             None => {
                 if self.index.len() >= self.max {
-                    self.evict_idle(out);
+                    self.evict_idle(self.max / 8, out);
                 }
                 let conn = Conn::new(self.next_id, seg.vlan, src, dst, seg.ts_ns);
                 self.next_id += 1;
@@ -214,10 +221,16 @@ impl FlowTable {
         Some(conn)
     }
 
-    /// Makes room: evicts the longest-idle eighth of the table in one pass,
+    /// Makes room when the analysis is over its memory budget: evicts the
+    /// longest-idle eighth of the connections open now.
+    pub fn make_room(&mut self, out: &mut Vec<TableEvent>) {
+        self.evict_idle(self.index.len() / 8, out);
+    }
+
+    /// Evicts the `n` longest-idle connections (at least one) in one pass,
     /// so a flood of new connections costs O(1) amortised per connection.
-    fn evict_idle(&mut self, out: &mut Vec<TableEvent>) {
-        let n = (self.max / 8).max(1).min(self.index.len());
+    fn evict_idle(&mut self, n: usize, out: &mut Vec<TableEvent>) {
+        let n = n.max(1).min(self.index.len());
         let mut idle: Vec<(i64, u64, u32)> = self
             .slots
             .iter()
