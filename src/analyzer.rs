@@ -241,12 +241,6 @@ impl Analyzer {
         if !self.watch.is_empty() {
             self.watch.retain(|w| w.deadline_ns >= ns);
         }
-        if self.state_bytes() > self.max_memory {
-            let before = self.table.evicted;
-            self.table.make_room(&mut self.events);
-            self.evicted_for_memory += self.table.evicted - before;
-            self.drain_events();
-        }
         let (slot, conn, side) = self.table.lookup(seg, &mut self.events);
         let was_finished = conn.state.is_finished();
         let heap_before = conn.heap_bytes();
@@ -356,6 +350,13 @@ impl Analyzer {
             self.table.schedule(slot, id, ns);
         }
         self.table.expire(ns, &mut self.events);
+        // Over budget: make room after the segment, when its own connection
+        // is the one least idle, so that it is never the one evicted.
+        if self.state_bytes() > self.max_memory {
+            let before = self.table.evicted;
+            self.table.make_room(&mut self.events);
+            self.evicted_for_memory += self.table.evicted - before;
+        }
         self.drain_events();
     }
 
