@@ -3,7 +3,7 @@
 
 use racecap::synth::{Flow, Link, flags, get, ok, post, secs};
 
-use crate::util::{analyze, analyze_link, findings, ip, only_verdict};
+use crate::util::{analyze, analyze_link, feed, findings, ip, only_verdict};
 
 fn flow() -> Flow {
     Flow::new(
@@ -442,7 +442,6 @@ fn test_sequence_wraparound() {
 #[test]
 fn test_syn_flood_stays_under_the_cap() {
     use racecap::analyzer::{Analyzer, Config};
-    use racecap::source::Frame;
     let cap = 2_000;
     let total = 30_000u32;
     let mut a = Analyzer::new(Config {
@@ -458,12 +457,7 @@ fn test_syn_flood_stays_under_the_cap() {
         ));
         let mut f = Flow::new((client, 40000), (ip("10.250.0.1"), 80), i, 0);
         let syn = f.seg(i64::from(i) * 10_000, true, flags::SYN, &[], None);
-        a.frame(&Frame {
-            ts_ns: syn.ts_ns,
-            linktype: 101,
-            origlen: syn.ip.len() as u32,
-            data: &syn.ip,
-        });
+        feed(&mut a, &syn);
         assert!(a.open_connections() <= cap);
     }
     let r = a.finish(&[]);
@@ -482,7 +476,6 @@ fn test_syn_flood_stays_under_the_cap() {
 #[test]
 fn test_memory_budget_evicts_to_stay_within() {
     use racecap::analyzer::{Analyzer, Config};
-    use racecap::source::Frame;
     let budget = 1 << 20;
     let total = 20_000u32;
     let mut a = Analyzer::new(Config {
@@ -499,12 +492,7 @@ fn test_memory_budget_evicts_to_stay_within() {
         p.push(f.data(t + 2_000, true, get(&path).as_bytes()));
         p.push(f.fin(t + 3_000, true));
         for p in p {
-            a.frame(&Frame {
-                ts_ns: p.ts_ns,
-                linktype: 101,
-                origlen: p.ip.len() as u32,
-                data: &p.ip,
-            });
+            feed(&mut a, &p);
             // Checked after each segment.
             assert!(a.state_bytes() <= budget, "{}", a.state_bytes());
             most = most.max(a.open_connections());
@@ -596,16 +584,7 @@ fn test_one_direction_capture_is_not_a_connect_timeout() {
 #[test]
 fn test_races_counted_beyond_the_findings_cap() {
     use racecap::analyzer::{Analyzer, Config, MAX_FINDINGS};
-    use racecap::source::Frame;
     let mut a = Analyzer::new(Config::default());
-    let mut feed = |p: &racecap::synth::Packet| {
-        a.frame(&Frame {
-            ts_ns: p.ts_ns,
-            linktype: 101,
-            origlen: p.ip.len() as u32,
-            data: &p.ip,
-        })
-    };
     for i in 0..=MAX_FINDINGS as u32 {
         let client = ip(&format!("10.9.{}.{}", (i >> 8) & 0xff, i & 0xff));
         let mut f = Flow::new(
@@ -618,7 +597,7 @@ fn test_races_counted_beyond_the_findings_cap() {
             let mut syn = f.seg(secs(t), true, flags::SYN, &[], None);
             syn.ts_ns += i64::from(i);
             f.client_next = i;
-            feed(&syn);
+            feed(&mut a, &syn);
         }
     }
     let mut f = flow();
@@ -628,7 +607,7 @@ fn test_races_counted_beyond_the_findings_cap() {
     p.push(f.data(secs(16.0), true, get("/b").as_bytes()));
     p.push(f.rst(secs(16.001), false));
     for x in &p {
-        feed(x);
+        feed(&mut a, x);
     }
     let r = a.finish(&[]);
     assert_eq!(r.findings.len(), MAX_FINDINGS);

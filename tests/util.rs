@@ -2,9 +2,9 @@
 
 use std::net::IpAddr;
 
-use racecap::analyzer::{self, Config};
+use racecap::analyzer::{self, Analyzer, Config};
 use racecap::report::{Finding, Report};
-use racecap::source::CaptureReader;
+use racecap::source::{CaptureReader, Frame};
 use racecap::synth::{Link, Packet, pcap};
 
 /// Analyses capture bytes.
@@ -29,6 +29,17 @@ pub fn analyze_link(packets: &[Packet], link: &Link) -> Report {
             ..Config::default()
         },
     )
+}
+
+/// Feeds one generated packet to an analyzer as a raw-IP frame (link type
+/// 101), for tests that watch the analyzer between packets.
+pub fn feed(a: &mut Analyzer, p: &Packet) {
+    a.frame(&Frame {
+        ts_ns: p.ts_ns,
+        linktype: 101,
+        origlen: p.ip.len() as u32,
+        data: &p.ip,
+    });
 }
 
 /// Findings with this verdict.
