@@ -519,6 +519,42 @@ fn test_memory_budget_evicts_to_stay_within() {
     );
 }
 
+/// A full table first lets go of finished connections still in their
+/// grace period (as done, not evicted), before any open one: churn of short
+/// connections must not push out the long-lived idle ones a race needs.
+#[test]
+fn test_full_table_drops_finished_connections_first() {
+    use racecap::analyzer::{Analyzer, Config};
+    let mut a = Analyzer::new(Config {
+        max_connections: 8,
+        ..Config::default()
+    });
+    // One idle keep-alive connection, opened first (the longest idle).
+    let mut idle = Flow::new((ip("10.0.0.1"), 50000), (ip("10.0.0.2"), 80), 1, 2);
+    let mut packets = idle.handshake(0, RTT);
+    packets.extend(idle.exchange(secs(0.01), RTT, &get("/keep"), &ok(None)));
+    // Then short connections that finish at once, more than the table holds.
+    for i in 0..20u16 {
+        let mut f = Flow::new((ip("10.0.0.3"), 40000 + i), (ip("10.0.0.2"), 80), 7, 9);
+        let t = secs(0.1) + i64::from(i) * 10_000_000;
+        packets.extend(f.handshake(t, RTT));
+        packets.extend(f.exchange(t + RTT, RTT, &get("/short"), &ok(None)));
+        packets.push(f.fin(t + 3 * RTT, true));
+        packets.push(f.fin(t + 4 * RTT, false));
+        packets.push(f.ack(t + 5 * RTT, true));
+    }
+    packets.sort_by_key(|p| p.ts_ns);
+    for p in &packets {
+        feed(&mut a, p);
+    }
+    let r = a.finish(&[]);
+    assert_eq!(r.capture.connections, 21);
+    assert_eq!(r.capture.evicted_connections, 0, "{:?}", r.capture.warnings);
+    assert_eq!(r.verdict_counts["closed_by_client"], 20);
+    assert_eq!(r.verdict_counts["open"], 1);
+    assert!(r.capture.warnings.is_empty(), "{:?}", r.capture.warnings);
+}
+
 // ==========================================================================
 // Regressions found in review.
 // ==========================================================================

@@ -229,13 +229,20 @@ impl FlowTable {
 
     /// Evicts the `n` longest-idle connections (at least one) in one pass,
     /// so a flood of new connections costs O(1) amortised per connection.
+    ///
+    /// Finished connections waiting out their grace period go first: they
+    /// leave early, as done (only a late packet of theirs would miss them),
+    /// and are not counted as evicted. Then open ones, longest idle first.
     fn evict_idle(&mut self, n: usize, out: &mut Vec<TableEvent>) {
         let n = n.max(1).min(self.index.len());
-        let mut idle: Vec<(i64, u64, u32)> = self
+        let mut idle: Vec<(bool, i64, u64, u32)> = self
             .slots
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| c.as_ref().map(|c| (c.last_ns, c.id, i as u32)))
+            .filter_map(|(i, c)| {
+                c.as_ref()
+                    .map(|c| (!c.state.is_finished(), c.last_ns, c.id, i as u32))
+            })
             .collect();
         if n < idle.len() {
             idle.select_nth_unstable(n);
@@ -243,10 +250,14 @@ impl FlowTable {
         }
         // Oldest first, so the report's order does not depend on the slots.
         idle.sort_unstable();
-        for (_, _, slot) in idle {
+        for (open, _, _, slot) in idle {
             if let Some(c) = self.remove(slot) {
-                self.evicted += 1;
-                out.push(TableEvent::Evicted(c));
+                if open {
+                    self.evicted += 1;
+                    out.push(TableEvent::Evicted(c));
+                } else {
+                    out.push(TableEvent::Done(c));
+                }
             }
         }
     }
