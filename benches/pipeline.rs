@@ -1,4 +1,4 @@
-//! The whole pipeline: capture bytes in memory → `analyzer::run` (reader,
+//! The whole pipeline: capture bytes in memory → `pipeline::run` (reader,
 //! merge, decode, flow table, analysis) → report, as `racecap analyze` does
 //! minus rendering.
 //!
@@ -16,7 +16,8 @@ use std::sync::OnceLock;
 
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
-use racecap::analyzer::{Config, run};
+use racecap::analyzer::Config;
+use racecap::pipeline::run;
 use racecap::source::CaptureReader;
 use racecap::synth::{self, Link, Workload};
 

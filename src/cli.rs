@@ -1,8 +1,13 @@
 //! Command-line flags (clap derive; the doc comments are the help text).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+
+use racecap::analyzer::{Config, Focus};
+use racecap::flow::Endpoint;
 
 /// Explain intermittent HTTP 502/503s between a proxy and its backends from
 /// packet captures: keep-alive races, resets, timeouts, and the fix.
@@ -85,6 +90,32 @@ pub struct ReportArgs {
     #[arg(long, value_name = "MIB", default_value_t = racecap::analyzer::DEFAULT_MAX_MEMORY >> 20,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     pub max_memory: usize,
+}
+
+impl ReportArgs {
+    /// The analysis these flags ask for (`live`: findings as they are decided).
+    pub fn config(&self, live: bool) -> Result<Config> {
+        Ok(Config {
+            focus: self.focus()?,
+            keep_connections: self.connections,
+            live,
+            max_connections: self.max_connections,
+            max_memory: self.max_memory << 20,
+        })
+    }
+
+    fn focus(&self) -> Result<Focus> {
+        if let Some(s) = &self.server {
+            let addr: SocketAddr = s
+                .parse()
+                .with_context(|| format!("--server {s}: expected IP:PORT or [IPv6]:PORT"))?;
+            return Ok(Focus::Server(Endpoint {
+                ip: addr.ip(),
+                port: addr.port(),
+            }));
+        }
+        Ok(self.port.map_or(Focus::All, Focus::Port))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,5 +207,6 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     if !secs.is_finite() || secs <= 0.0 {
         return Err(format!("the duration must be positive: {s:?}"));
     }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    // Beyond u64 seconds (some 585 billion years) `from_secs_f64` panics.
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("too long a duration: {s:?}"))
 }

@@ -8,7 +8,23 @@ use std::net::IpAddr;
 
 use etherparse::{EtherType, IpNumber, LaxIpSlice, LenSource, TcpSlice};
 
-use crate::source::Frame;
+use crate::named::named_enum;
+
+/// One captured frame, borrowed from its source's buffer until the next
+/// read: what every source yields and the decoder reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Capture time in nanoseconds since the Unix epoch (may be negative for
+    /// captures with odd pcapng `if_tsoffset` values).
+    pub ts_ns: i64,
+    /// libpcap link type (DLT_/LINKTYPE_ number) of the interface the frame
+    /// was captured on.
+    pub linktype: u16,
+    /// Length of the frame on the wire; `data.len()` is what was captured.
+    pub origlen: u32,
+    /// The captured bytes.
+    pub data: &'a [u8],
+}
 
 /// libpcap link types we decode (see <https://www.tcpdump.org/linktypes.html>).
 pub mod linktype {
@@ -112,11 +128,6 @@ pub struct Segment<'a> {
     pub flags: Flags,
     pub seq: u32,
     pub ack: u32,
-    pub window: u16,
-    /// Window scale option (SYN only).
-    pub wscale: Option<u8>,
-    /// TCP timestamp option value, if present.
-    pub tsval: Option<u32>,
     /// Payload length according to the IP header (not the captured bytes).
     pub payload_len: u32,
     /// Payload bytes the capture holds (fewer than `payload_len` when the
@@ -127,44 +138,129 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
 }
 
-/// Why a frame yielded no TCP segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Skip {
-    /// Link type racecap does not decode.
-    UnsupportedLinkType,
-    /// Not IPv4 or IPv6 (ARP, LLDP, …).
-    NonIp,
-    /// IP, but UDP, ICMP or another protocol.
-    OtherProtocol,
-    /// A fragment of a fragmented IP packet.
-    IpFragment,
-    /// A header cut short by the snaplen or the frame's end.
-    TruncatedHeader,
-    /// A header with impossible values (bad version, bad lengths).
-    BadHeader,
+/// A decoded frame as it crosses from the reader thread to the analysis:
+/// its time and captured length, and either why it gave no segment or the
+/// segment's fields with its payload prefix's place in the batch's arena.
+/// 80 bytes, so that a batch crosses between cores in few cache lines. It
+/// sits beside [`Segment`] so that a new decoded field is added in one file
+/// (`test_threaded_pipeline_equals_frame_by_frame` compares this path with
+/// whole frames on one thread).
+#[derive(Debug, Clone, Copy)]
+pub struct Decoded {
+    ts_ns: i64,
+    src: IpAddr,
+    dst: IpAddr,
+    vlan: u32,
+    seq: u32,
+    ack: u32,
+    payload_len: u32,
+    captured: u32,
+    /// Where the payload prefix starts in the arena.
+    at: u32,
+    frame_len: u32,
+    sport: u16,
+    dport: u16,
+    /// The payload prefix's length (at most [`SNIFF_BYTES`]).
+    len: u16,
+    flags: u8,
+    skip: Option<Skip>,
 }
 
-impl Skip {
-    /// Every reason, in report order.
-    pub const ALL: [Skip; 6] = [
-        Skip::UnsupportedLinkType,
-        Skip::NonIp,
-        Skip::OtherProtocol,
-        Skip::IpFragment,
-        Skip::TruncatedHeader,
-        Skip::BadHeader,
-    ];
-
-    /// The stable name used in reports and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Skip::UnsupportedLinkType => "unsupported_link_type",
-            Skip::NonIp => "non_ip",
-            Skip::OtherProtocol => "other_protocol",
-            Skip::IpFragment => "ip_fragment",
-            Skip::TruncatedHeader => "truncated_header",
-            Skip::BadHeader => "bad_header",
+impl Decoded {
+    /// A segment whose payload prefix (at most [`SNIFF_BYTES`]) was copied
+    /// to the arena at `at`, from a frame of `frame_len` captured bytes.
+    pub fn segment(seg: &Segment<'_>, frame_len: u32, at: u32, len: usize) -> Decoded {
+        debug_assert!(len <= SNIFF_BYTES);
+        Decoded {
+            ts_ns: seg.ts_ns,
+            src: seg.src,
+            dst: seg.dst,
+            vlan: seg.vlan,
+            seq: seg.seq,
+            ack: seg.ack,
+            payload_len: seg.payload_len,
+            captured: seg.captured,
+            at,
+            frame_len,
+            sport: seg.sport,
+            dport: seg.dport,
+            len: len as u16,
+            flags: seg.flags.0,
+            skip: None,
         }
+    }
+
+    /// A frame that gave no segment.
+    pub fn skipped(ts_ns: i64, frame_len: u32, skip: Skip) -> Decoded {
+        let none = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        Decoded {
+            ts_ns,
+            src: none,
+            dst: none,
+            vlan: 0,
+            seq: 0,
+            ack: 0,
+            payload_len: 0,
+            captured: 0,
+            at: 0,
+            frame_len,
+            sport: 0,
+            dport: 0,
+            len: 0,
+            flags: 0,
+            skip: Some(skip),
+        }
+    }
+
+    /// The frame's capture time, ns.
+    pub fn ts_ns(&self) -> i64 {
+        self.ts_ns
+    }
+
+    /// The frame's captured bytes.
+    pub fn frame_len(&self) -> usize {
+        self.frame_len as usize
+    }
+
+    /// The segment again, its payload the prefix in `arena`; or why the
+    /// frame gave none.
+    pub fn get<'a>(&self, arena: &'a [u8]) -> Result<Segment<'a>, Skip> {
+        if let Some(skip) = self.skip {
+            return Err(skip);
+        }
+        let at = self.at as usize;
+        Ok(Segment {
+            ts_ns: self.ts_ns,
+            vlan: self.vlan,
+            src: self.src,
+            dst: self.dst,
+            sport: self.sport,
+            dport: self.dport,
+            flags: Flags(self.flags),
+            seq: self.seq,
+            ack: self.ack,
+            payload_len: self.payload_len,
+            captured: self.captured,
+            payload: &arena[at..at + usize::from(self.len)],
+        })
+    }
+}
+
+named_enum! {
+    /// Why a frame yielded no TCP segment.
+    pub enum Skip {
+        /// Link type racecap does not decode.
+        UnsupportedLinkType => "unsupported_link_type",
+        /// Not IPv4 or IPv6 (ARP, LLDP, …).
+        NonIp => "non_ip",
+        /// IP, but UDP, ICMP or another protocol.
+        OtherProtocol => "other_protocol",
+        /// A fragment of a fragmented IP packet.
+        IpFragment => "ip_fragment",
+        /// A header cut short by the snaplen or the frame's end.
+        TruncatedHeader => "truncated_header",
+        /// A header with impossible values (bad version, bad lengths).
+        BadHeader => "bad_header",
     }
 }
 
@@ -331,22 +427,6 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
         _ => ip_payload.payload.len(),
     };
     let payload_len = ip_len.saturating_sub(header_len) as u32;
-    let mut wscale = None;
-    let mut tsval = None;
-    let options = &tcp.header_slice()[20.min(header_len)..];
-    if let [1, 1, 8, 10, a, b, c, d, _, _, _, _] = *options {
-        // NOP NOP TS: what Linux puts on every segment after the handshake.
-        tsval = Some(u32::from_be_bytes([a, b, c, d]));
-    } else if !options.is_empty() {
-        for opt in tcp.options_iterator() {
-            match opt {
-                Ok(etherparse::TcpOptionElement::WindowScale(s)) => wscale = Some(s),
-                Ok(etherparse::TcpOptionElement::Timestamp(v, _)) => tsval = Some(v),
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-    }
     Ok(Segment {
         ts_ns: frame.ts_ns,
         vlan,
@@ -357,9 +437,6 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
         flags: Flags(tcp.header_slice()[13]),
         seq: tcp.sequence_number(),
         ack: tcp.acknowledgment_number(),
-        window: tcp.window_size(),
-        wscale,
-        tsval,
         payload_len,
         captured: tcp.payload().len() as u32,
         payload: tcp.payload(),

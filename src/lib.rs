@@ -1,17 +1,26 @@
 //! racecap: find HTTP keep-alive races (and other connection deaths) between a
 //! proxy and its backends in packet captures.
 //!
-//! The library is the pure core: [`source`] turns files into frames,
-//! [`decode`] frames into TCP segments, [`flow`] segments into connections and
-//! their lifecycle, [`analysis`] connections into verdicts and timeout
-//! estimates, and [`report`] holds the serde model the binary renders.
+//! In data-flow order (docs/architecture.md has the map): [`source`] turns
+//! files, pipes and devices into frames; [`decode`] frames into TCP segments;
+//! [`flow`] segments into connections and their lifecycle; [`analysis`]
+//! connections into verdicts, timeout measurements and the fix; [`analyzer`]
+//! drives those per segment; [`report`] is the typed serde model the binary
+//! renders, with [`units`] converting nanoseconds once. The pure core is
+//! `decode`, `flow`, `analysis`, `analyzer` and `report`: no I/O, no clock,
+//! no threads. [`pipeline`] reads and decodes on a thread of its own; only
+//! `source` touches files and devices.
 #![forbid(unsafe_code)]
+
+mod named;
 
 pub mod analysis;
 pub mod analyzer;
 pub mod decode;
 pub mod flow;
+pub mod pipeline;
 pub mod report;
 pub mod source;
 pub mod synth;
+pub mod units;
 pub mod write;

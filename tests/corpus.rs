@@ -10,8 +10,10 @@ use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use racecap::analyzer::{self, Config};
-use racecap::report::{Connection, Report};
+use racecap::analyzer::Config;
+use racecap::flow::Endpoint;
+use racecap::pipeline;
+use racecap::report::{Connection, Report, RoleSource, Verdict};
 use racecap::source::{CaptureReader, InputStats};
 
 use crate::util::corpus;
@@ -54,7 +56,7 @@ fn analyze_file(path: &Path, cfg: Config) -> (Report, Vec<InputStats>) {
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     let reader =
         CaptureReader::new(fs::File::open(path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    analyzer::run(vec![(name.clone(), reader)], cfg).unwrap_or_else(|e| panic!("{name}: {e}"))
+    pipeline::run(vec![(name.clone(), reader)], cfg).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn dir() -> PathBuf {
@@ -267,8 +269,8 @@ fn socket(ip: &str, port: &str) -> SocketAddr {
     )
 }
 
-fn endpoint(s: &str) -> SocketAddr {
-    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+fn endpoint(e: &Endpoint) -> SocketAddr {
+    SocketAddr::new(e.ip, e.port)
 }
 
 /// `1273479692.982594013` (tshark's epoch) in nanoseconds.
@@ -330,8 +332,8 @@ fn compare_with_tshark(
             .filter(|&i| !used[i] && same_pair(&conns[i]))
             .collect();
         candidates.sort_by_key(|&i| {
-            let d = (conns[i].start_ns - first_ns).abs();
-            (d > SAME_START_NS, conns[i].start_ns)
+            let d = (conns[i].start.0 - first_ns).abs();
+            (d > SAME_START_NS, conns[i].start.0)
         });
         let Some(&i) = candidates.first() else {
             out.push(format!("stream {n}: no racecap connection"));
@@ -340,11 +342,11 @@ fn compare_with_tshark(
         used[i] = true;
         let c = &conns[i];
         let before = out.len();
-        if (c.start_ns - first_ns).abs() > SAME_START_NS {
+        if (c.start.0 - first_ns).abs() > SAME_START_NS {
             out.push(format!(
                 "stream {n} start: racecap {}, tshark {}",
                 c.start,
-                racecap::report::rfc3339(first_ns)
+                racecap::units::rfc3339(first_ns)
             ));
         }
         let tshark_by = |col: &str| match row[col].as_str() {
@@ -362,8 +364,8 @@ fn compare_with_tshark(
             ));
         }
         let closer = match c.verdict {
-            "closed_by_client" => Some("client"),
-            "closed_by_server" => Some("server"),
+            Verdict::ClosedByClient => Some("client"),
+            Verdict::ClosedByServer => Some("server"),
             _ => None,
         };
         if let Some(closer) = closer
@@ -385,7 +387,7 @@ fn compare_with_tshark(
         // (3) The client, when a SYN was seen.
         let tshark_syn = row["a_is"] == "syn-sender";
         let our_syn = c.history.contains(['S', 's']);
-        if tshark_syn && (c.role != "handshake" || endpoint(&c.client) != a) {
+        if tshark_syn && (c.role != RoleSource::Handshake || endpoint(&c.client) != a) {
             out.push(format!(
                 "stream {n} client: racecap {} ({}), tshark SYN sender {a}",
                 c.client, c.role
@@ -577,7 +579,7 @@ fn compare_with_zeek(
                 let (cl, sv) = (endpoint(&conns[i].client), endpoint(&conns[i].server));
                 !used[i] && ((cl, sv) == (orig, resp) || (cl, sv) == (resp, orig))
             })
-            .min_by_key(|&i| conns[i].start_ns);
+            .min_by_key(|&i| conns[i].start.0);
         let Some(i) = found else {
             out.push(format!(
                 "{label}: no racecap connection (zeek {})",

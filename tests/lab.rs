@@ -5,8 +5,10 @@
 use std::collections::BTreeSet;
 use std::fs;
 
-use racecap::analyzer::{self, Config};
-use racecap::report::Report;
+use racecap::analyzer::Config;
+use racecap::flow::http::Method;
+use racecap::pipeline;
+use racecap::report::{RaceKind, Report, Verdict};
 use racecap::source::CaptureReader;
 use serde_json::Value;
 
@@ -18,13 +20,9 @@ fn truth(scenario: &str) -> Value {
 fn report(scenario: &str, side: &str) -> Report {
     let path = format!("fixtures/lab/{scenario}.{side}.pcap");
     let reader = CaptureReader::new(fs::File::open(&path).unwrap()).unwrap();
-    analyzer::run(vec![(path, reader)], Config::default())
+    pipeline::run(vec![(path, reader)], Config::default())
         .unwrap()
         .0
-}
-
-fn port_of(endpoint: &str) -> u64 {
-    endpoint.rsplit(':').next().unwrap().parse().unwrap()
 }
 
 /// (proxy port, backend, method, path, retried) of every race.
@@ -50,13 +48,13 @@ fn truth_races(t: &Value) -> BTreeSet<RaceKey> {
 fn found_races(r: &Report) -> BTreeSet<RaceKey> {
     r.findings
         .iter()
-        .filter(|f| f.verdict == "keepalive_race")
+        .filter(|f| f.verdict == Verdict::KeepaliveRace)
         .map(|f| {
             let race = f.race.as_ref().unwrap();
             let req = race.request.as_ref().expect("the lost request line");
             (
-                port_of(&f.client),
-                f.server.clone(),
+                u64::from(f.client.port),
+                f.server.to_string(),
                 req.method.to_string(),
                 req.path.clone(),
                 race.retried,
@@ -83,15 +81,22 @@ fn check_race_scenario(scenario: &str) {
             let acked_fin = race
                 .request_ack
                 .is_some_and(|a| a.wrapping_sub(race.fin_seq.wrapping_add(1)) as i32 >= 0);
-            assert_eq!(race.kind, if acked_fin { "stale" } else { "crossed" });
+            assert_eq!(
+                race.kind,
+                if acked_fin {
+                    RaceKind::Stale
+                } else {
+                    RaceKind::Crossed
+                }
+            );
             // nginx only ever lost crossed races here (see fixtures/README.md).
-            assert_eq!(race.kind, "crossed", "{scenario}.{side}: {f:?}");
+            assert_eq!(race.kind, RaceKind::Crossed, "{scenario}.{side}: {f:?}");
             assert!(race.rst_at.is_some());
             // On the backend the FIN comes first; at the proxy the request does.
             if side == "backend" {
-                assert!(race.fin_to_request_ms > 0.0, "{f:?}");
+                assert!(race.fin_to_request_ms.ms() > 0.0, "{f:?}");
             } else {
-                assert!(race.fin_to_request_ms < 0.0, "{f:?}");
+                assert!(race.fin_to_request_ms.ms() < 0.0, "{f:?}");
             }
         }
         let backends: BTreeSet<&str> = t["backend"]
@@ -103,7 +108,7 @@ fn check_race_scenario(scenario: &str) {
         let conns: u64 = r
             .servers
             .iter()
-            .filter(|s| backends.contains(s.endpoint.as_str()))
+            .filter(|s| backends.contains(s.endpoint.to_string().as_str()))
             .map(|s| s.connections)
             .sum();
         assert_eq!(
@@ -127,7 +132,7 @@ fn test_lab_post_races_equal_ground_truth() {
     assert!(r.findings.iter().all(|f| !f.race.as_ref().unwrap().retried));
     assert!(r.findings.iter().all(|f| {
         let req = f.race.as_ref().unwrap().request.as_ref().unwrap();
-        req.method == "POST" && !req.idempotent
+        req.method == Method::Post && !req.idempotent
     }));
 }
 
@@ -145,7 +150,7 @@ fn test_lab_control_has_no_race_and_no_mismatch() {
     for s in &r.servers {
         // Node never closed: the timeout is only known to exceed the longest reuse.
         assert!(s.idle_timeout.is_none());
-        assert!(s.idle_timeout_longer_than_ms.unwrap() > 3000.0);
+        assert!(s.idle_timeout_longer_than_ms.unwrap().ms() > 3000.0);
         assert_eq!(s.keep_alive_header_s, Some(30));
     }
 }
@@ -168,13 +173,13 @@ fn test_lab_measured_timeout_matches_node_log() {
             let measured: Vec<_> = r
                 .servers
                 .iter()
-                .filter(|s| backends.contains(&s.endpoint.as_str()))
+                .filter(|s| backends.contains(&s.endpoint.to_string().as_str()))
                 .collect();
             assert_eq!(measured.len(), backends.len());
             for s in measured {
                 let mut node: Vec<f64> = closes
                     .iter()
-                    .filter(|c| c["backend"].as_str() == Some(s.endpoint.as_str()))
+                    .filter(|c| c["backend"].as_str() == Some(s.endpoint.to_string().as_str()))
                     .map(|c| c["idle_ms"].as_f64().unwrap())
                     .collect();
                 node.sort_by(f64::total_cmp);
@@ -183,17 +188,17 @@ fn test_lab_measured_timeout_matches_node_log() {
                 assert!(d.tight);
                 let near = |a: f64, b: f64| (a - b).abs() <= 20.0;
                 assert!(
-                    near(d.min_ms, node[0]),
+                    near(d.min_ms.ms(), node[0]),
                     "{scenario}.{side} min {} vs {}",
-                    d.min_ms,
+                    d.min_ms.ms(),
                     node[0]
                 );
                 assert!(
-                    near(d.max_ms, node[node.len() - 1]),
+                    near(d.max_ms.ms(), node[node.len() - 1]),
                     "{scenario}.{side} max"
                 );
                 assert!(
-                    near(d.median_ms, node[node.len() / 2]),
+                    near(d.median_ms.ms(), node[node.len() / 2]),
                     "{scenario}.{side} median"
                 );
                 assert_eq!(s.keep_alive_header_s, Some(2));
@@ -202,7 +207,7 @@ fn test_lab_measured_timeout_matches_node_log() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .filter(|x| x["backend"].as_str() == Some(s.endpoint.as_str()))
+                    .filter(|x| x["backend"].as_str() == Some(s.endpoint.to_string().as_str()))
                     .count();
                 assert_eq!(s.races, races as u64);
             }

@@ -325,11 +325,11 @@ fn outcome(r: &Report) -> Outcome {
     let request = race
         .and_then(|x| x.request.as_ref())
         .or_else(|| finding.and_then(|f| f.reset.as_ref()?.request.as_ref()))
-        .map(|q| (q.method, q.path.clone()));
+        .map(|q| (q.method.as_str(), q.path.clone()));
     Outcome {
         connections: conns.len(),
-        verdict: conns.first().map_or("", |c| c.verdict),
-        kind: race.map(|x| x.kind),
+        verdict: conns.first().map_or("", |c| c.verdict.name()),
+        kind: race.map(|x| x.kind.name()),
         request,
         requests: conns.first().map_or(0, |c| c.requests),
         races: r.races() as usize,

@@ -1,6 +1,8 @@
 //! Exact edge cases of the lifecycle verdicts, on synthetic connections whose
 //! every sequence number is known.
 
+use racecap::flow::http::Method;
+use racecap::report::{Peer, RaceKind, RoleSource, Verdict};
 use racecap::synth::{Flow, Link, flags, get, ok, post, secs};
 
 use crate::util::{analyze, analyze_link, feed, findings, ip, only_verdict};
@@ -33,15 +35,18 @@ fn test_stale_race_seed_case() {
     p.push(f.data(secs(19.8), true, get("/callback").as_bytes()));
     p.push(f.rst(secs(19.8) + RTT / 2, false));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "keepalive_race");
-    let race = findings(&r, "keepalive_race")[0].race.clone().unwrap();
-    assert_eq!(race.kind, "stale");
-    assert_eq!(race.idle_before_fin_ms, Some(5000.0));
-    assert_eq!(race.fin_to_request_ms, 19800.0 - 5011.0);
+    assert_eq!(only_verdict(&r), Verdict::KeepaliveRace);
+    let race = findings(&r, Verdict::KeepaliveRace)[0]
+        .race
+        .clone()
+        .unwrap();
+    assert_eq!(race.kind, RaceKind::Stale);
+    assert_eq!(race.idle_before_fin_ms.map(|d| d.ms()), Some(5000.0));
+    assert_eq!(race.fin_to_request_ms.ms(), 19800.0 - 5011.0);
     let req = race.request.unwrap();
     assert_eq!(
         (req.method, req.path.as_str(), req.idempotent),
-        ("GET", "/callback", true)
+        (Method::Get, "/callback", true)
     );
     assert!(race.rst_at.is_some());
     assert_eq!(race.requests_before, 1);
@@ -66,9 +71,12 @@ fn test_crossed_race_backend_side() {
     ));
     p.push(f.rst(secs(5.0) + 400_000, false));
     let r = analyze(&p);
-    let race = findings(&r, "keepalive_race")[0].race.clone().unwrap();
-    assert_eq!(race.kind, "crossed");
-    assert_eq!(race.fin_to_request_ms, 0.3);
+    let race = findings(&r, Verdict::KeepaliveRace)[0]
+        .race
+        .clone()
+        .unwrap();
+    assert_eq!(race.kind, RaceKind::Crossed);
+    assert_eq!(race.fin_to_request_ms.ms(), 0.3);
     assert_eq!(race.request_ack, Some(race.fin_seq));
 }
 
@@ -93,11 +101,17 @@ fn test_crossed_race_proxy_side_order() {
     let rst = f.rst(secs(5.0) + 900_000, false);
     p.extend([req, fin, rst]);
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "keepalive_race");
-    let race = findings(&r, "keepalive_race")[0].race.clone().unwrap();
-    assert_eq!(race.kind, "crossed");
-    assert_eq!(race.fin_to_request_ms, -0.2);
-    assert_eq!(race.idle_before_fin_ms, Some(5000.0 - 11.0 + 0.2));
+    assert_eq!(only_verdict(&r), Verdict::KeepaliveRace);
+    let race = findings(&r, Verdict::KeepaliveRace)[0]
+        .race
+        .clone()
+        .unwrap();
+    assert_eq!(race.kind, RaceKind::Crossed);
+    assert_eq!(race.fin_to_request_ms.ms(), -0.2);
+    assert_eq!(
+        race.idle_before_fin_ms.map(|d| d.ms()),
+        Some(5000.0 - 11.0 + 0.2)
+    );
 }
 
 /// No RST before the capture ended: still a race (the request was lost).
@@ -110,9 +124,12 @@ fn test_race_without_rst_at_capture_end() {
     p.push(f.ack(secs(5.001), true));
     p.push(f.data(secs(7.0), true, get("/late").as_bytes()));
     let r = analyze(&p);
-    let race = findings(&r, "keepalive_race")[0].race.clone().unwrap();
+    let race = findings(&r, Verdict::KeepaliveRace)[0]
+        .race
+        .clone()
+        .unwrap();
     assert_eq!(race.rst_at, None);
-    assert_eq!(race.kind, "stale");
+    assert_eq!(race.kind, RaceKind::Stale);
 }
 
 /// The proxy retries the lost request on a new connection right away.
@@ -135,7 +152,10 @@ fn test_race_retried_on_new_connection() {
     p.extend(g.handshake(secs(5.001), RTT));
     p.extend(g.exchange(secs(5.003), RTT, &get("/again"), &ok(None)));
     let r = analyze(&p);
-    let race = findings(&r, "keepalive_race")[0].race.clone().unwrap();
+    let race = findings(&r, Verdict::KeepaliveRace)[0]
+        .race
+        .clone()
+        .unwrap();
     assert!(race.retried);
     assert_eq!(r.servers[0].retried_races, 1);
     // A different request on the new connection would not be a retry.
@@ -150,7 +170,7 @@ fn test_race_retried_on_new_connection() {
     p.extend(g.exchange(secs(5.21), RTT, &get("/other"), &ok(None)));
     let r = analyze(&p);
     assert!(
-        !findings(&r, "keepalive_race")[0]
+        !findings(&r, Verdict::KeepaliveRace)[0]
             .race
             .as_ref()
             .unwrap()
@@ -171,7 +191,7 @@ fn test_race_request_retransmitted() {
     p.extend([req, again]);
     p.push(f.rst(secs(6.3), false));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "keepalive_race");
+    assert_eq!(only_verdict(&r), Verdict::KeepaliveRace);
     assert_eq!(r.connections.as_ref().unwrap()[0].requests, 2);
 }
 
@@ -186,9 +206,9 @@ fn test_race_ipv6_sll2() {
     p.push(f.data(secs(3.0), true, get("/v6b").as_bytes()));
     p.push(f.rst(secs(3.001), false));
     let r = analyze_link(&p, &Link::Sll2);
-    let fs = findings(&r, "keepalive_race");
+    let fs = findings(&r, Verdict::KeepaliveRace);
     assert_eq!(fs.len(), 1);
-    assert_eq!(fs[0].server, "[fd00::2]:8080");
+    assert_eq!(fs[0].server.to_string(), "[fd00::2]:8080");
 }
 
 // ==========================================================================
@@ -208,9 +228,9 @@ fn test_fin_retransmitted() {
     p.push(f.fin(secs(5.31), true));
     p.push(f.ack(secs(5.311), false));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "closed_by_server");
+    assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
     let idle = r.servers[0].idle_timeout.clone().unwrap();
-    assert_eq!((idle.n, idle.median_ms), (1, 5000.0));
+    assert_eq!((idle.n, idle.median_ms.ms()), (1, 5000.0));
 }
 
 /// A response that carries the FIN (Connection: close) is a close after the
@@ -230,7 +250,7 @@ fn test_fin_with_data() {
     ));
     p.push(f.fin(secs(0.021), true));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "closed_by_server");
+    assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
     assert!(r.servers[0].idle_timeout.is_none());
     assert_eq!(r.servers[0].closes_after_response, 1);
 }
@@ -254,7 +274,7 @@ fn test_reordering_across_fin() {
     p.extend([part1, fin, late]);
     p.push(f.fin(secs(5.03), true));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "closed_by_server");
+    assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
     assert!(r.findings.is_empty());
 }
 
@@ -281,7 +301,7 @@ fn test_simultaneous_close_then_rst() {
     p.extend([cfin, sfin]);
     p.push(f.rst(secs(1.1), false));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "closed_by_client");
+    assert_eq!(only_verdict(&r), Verdict::ClosedByClient);
     assert!(r.findings.is_empty());
 }
 
@@ -296,7 +316,7 @@ fn test_connect_refused() {
     let a = f.client_next;
     let rst = f.seg(RTT, false, flags::RST | flags::ACK, &[], Some(a));
     let r = analyze(&[syn, rst]);
-    assert_eq!(only_verdict(&r), "connect_refused");
+    assert_eq!(only_verdict(&r), Verdict::ConnectRefused);
     let c = r.findings[0].connect.clone().unwrap();
     assert_eq!(c.syns, 1);
     assert!(c.rst_at.is_some());
@@ -315,7 +335,7 @@ fn test_connect_timeout_with_retransmissions() {
         })
         .collect();
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "connect_timeout");
+    assert_eq!(only_verdict(&r), Verdict::ConnectTimeout);
     let c = r.findings[0].connect.clone().unwrap();
     assert_eq!(c.syns, 3);
     assert_eq!(c.syn_times.len(), 3);
@@ -330,10 +350,10 @@ fn test_server_reset_with_payload_and_request_outstanding() {
     // The server never acknowledged the request: it is still in flight.
     p.push(f.seg(secs(0.5), false, flags::RST, b"reset: overloaded", None));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "server_reset");
+    assert_eq!(only_verdict(&r), Verdict::ServerReset);
     let reset = r.findings[0].reset.clone().unwrap();
-    assert_eq!(reset.by, "server");
-    assert_eq!(reset.request.unwrap().method, "POST");
+    assert_eq!(reset.by, Peer::Server);
+    assert_eq!(reset.request.unwrap().method, Method::Post);
     assert_eq!(reset.bytes_in_flight_to_server, post("/pay").len() as u64);
 }
 
@@ -344,7 +364,7 @@ fn test_client_reset() {
     p.push(f.data(secs(0.01), true, get("/slow").as_bytes()));
     p.push(f.rst(secs(2.0), true));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "client_reset");
+    assert_eq!(only_verdict(&r), Verdict::ClientReset);
 }
 
 /// A request after a minute of silence meets a RST and no FIN was ever
@@ -357,7 +377,7 @@ fn test_idle_reset() {
     p.push(f.data(secs(400.0), true, get("/b").as_bytes()));
     p.push(f.rst(secs(400.001), false));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "idle_reset");
+    assert_eq!(only_verdict(&r), Verdict::IdleReset);
 }
 
 // ==========================================================================
@@ -380,8 +400,8 @@ fn test_port_reuse() {
     let conns = r.connections.unwrap();
     assert_eq!(conns.len(), 2);
     assert_eq!(r.capture.connections_4tuples, 1);
-    assert_eq!(conns[0].verdict, "closed_by_client");
-    assert_eq!(conns[1].verdict, "open");
+    assert_eq!(conns[0].verdict, Verdict::ClosedByClient);
+    assert_eq!(conns[1].verdict, Verdict::Open);
 }
 
 /// A capture that starts mid-connection: roles from HTTP, verdict partial.
@@ -393,9 +413,9 @@ fn test_midstream_start() {
     let p = f.exchange(secs(1.0), RTT, &get("/mid"), &ok(None));
     let r = analyze(&p);
     let c = &r.connections.as_ref().unwrap()[0];
-    assert_eq!(c.verdict, "partial");
-    assert_eq!(c.role, "inferred_http");
-    assert_eq!(c.server, "10.0.0.2:3000");
+    assert_eq!(c.verdict, Verdict::Partial);
+    assert_eq!(c.role, RoleSource::Http);
+    assert_eq!(c.server.to_string(), "10.0.0.2:3000");
 }
 
 /// VLAN ids are part of the key: the same 4-tuple on two VLANs is two connections.
@@ -428,8 +448,8 @@ fn test_sequence_wraparound() {
     p.push(f.data(secs(4.0), true, get("/wrap2").as_bytes()));
     p.push(f.rst(secs(4.001), false));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "keepalive_race");
-    assert_eq!(r.findings[0].race.as_ref().unwrap().kind, "stale");
+    assert_eq!(only_verdict(&r), Verdict::KeepaliveRace);
+    assert_eq!(r.findings[0].race.as_ref().unwrap().kind, RaceKind::Stale);
 }
 
 // ==========================================================================
@@ -466,7 +486,12 @@ fn test_syn_flood_stays_under_the_cap() {
     assert!(r.capture.evicted_connections >= u64::from(total) - cap as u64);
     let judged: u64 = r.verdict_counts.values().sum();
     assert_eq!(judged, u64::from(total));
-    assert!(r.capture.warnings.iter().any(|w| w.contains("evicted")));
+    assert!(
+        r.capture
+            .warnings
+            .iter()
+            .any(|w| w.to_string().contains("evicted"))
+    );
 }
 
 /// The memory budget: connections that each hold a FIN record and a long
@@ -509,13 +534,13 @@ fn test_memory_budget_evicts_to_stay_within() {
         r.capture
             .warnings
             .iter()
-            .any(|w| w.contains("--max-memory"))
+            .any(|w| w.to_string().contains("--max-memory"))
     );
     assert!(
         !r.capture
             .warnings
             .iter()
-            .any(|w| w.contains("--max-connections"))
+            .any(|w| w.to_string().contains("--max-connections"))
     );
 }
 
@@ -569,7 +594,7 @@ fn test_client_rst_after_server_fin_is_a_close() {
     p.push(f.fin(secs(5.0), false));
     p.push(f.rst(secs(5.001), true));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "closed_by_server");
+    assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
 }
 
 /// A client RST 400 s after the last exchange, no FIN: a middlebox or a
@@ -581,9 +606,9 @@ fn test_client_rst_after_long_idle_is_idle_reset() {
     p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
     p.push(f.rst(secs(400.0), true));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "idle_reset");
+    assert_eq!(only_verdict(&r), Verdict::IdleReset);
     let reset = r.findings[0].reset.clone().unwrap();
-    assert!(reset.idle_before_ms.unwrap() > 399_000.0, "{reset:?}");
+    assert!(reset.idle_before_ms.unwrap().ms() > 399_000.0, "{reset:?}");
 }
 
 /// A client that gives up on its own unanswered request resets it, however
@@ -596,7 +621,7 @@ fn test_client_gives_up_on_slow_request() {
     p.push(f.ack(secs(0.011), false));
     p.push(f.rst(secs(60.0), true));
     let r = analyze(&p);
-    assert_eq!(only_verdict(&r), "client_reset");
+    assert_eq!(only_verdict(&r), Verdict::ClientReset);
 }
 
 /// A capture of the client's direction only: its data and FIN prove the
@@ -611,7 +636,7 @@ fn test_one_direction_capture_is_not_a_connect_timeout() {
     p.push(f.ack(secs(0.02), true));
     p.push(f.fin(secs(2.0), true));
     let r = analyze(&p);
-    assert_ne!(only_verdict(&r), "connect_timeout");
+    assert_ne!(only_verdict(&r), Verdict::ConnectTimeout);
     assert!(r.findings.is_empty());
 }
 

@@ -2,15 +2,16 @@
 
 use std::net::IpAddr;
 
-use racecap::analyzer::{self, Analyzer, Config};
-use racecap::report::{Finding, Report};
+use racecap::analyzer::{Analyzer, Config};
+use racecap::pipeline;
+use racecap::report::{Finding, Report, Verdict, Warning};
 use racecap::source::{CaptureReader, Frame};
 use racecap::synth::{Link, Packet, pcap};
 
 /// Analyses capture bytes.
 pub fn analyze_bytes(bytes: Vec<u8>, cfg: Config) -> Report {
     let reader = CaptureReader::new(std::io::Cursor::new(bytes)).expect("a capture");
-    analyzer::run(vec![("test".into(), reader)], cfg)
+    pipeline::run(vec![("test".into(), reader)], cfg)
         .expect("readable")
         .0
 }
@@ -43,12 +44,12 @@ pub fn feed(a: &mut Analyzer, p: &Packet) {
 }
 
 /// Findings with this verdict.
-pub fn findings<'a>(r: &'a Report, verdict: &str) -> Vec<&'a Finding> {
+pub fn findings(r: &Report, verdict: Verdict) -> Vec<&Finding> {
     r.findings.iter().filter(|f| f.verdict == verdict).collect()
 }
 
 /// Verdict of the only connection.
-pub fn only_verdict(r: &Report) -> &'static str {
+pub fn only_verdict(r: &Report) -> Verdict {
     let conns = r.connections.as_ref().expect("connections kept");
     assert_eq!(conns.len(), 1, "{conns:#?}");
     conns[0].verdict
@@ -61,4 +62,9 @@ pub fn ip(s: &str) -> IpAddr {
 /// The corpus folder, from RACECAP_CORPUS (set by .ci/run).
 pub fn corpus() -> Option<std::path::PathBuf> {
     std::env::var_os("RACECAP_CORPUS").map(Into::into)
+}
+
+/// The warnings as the report words them.
+pub fn texts(warnings: &[Warning]) -> Vec<String> {
+    warnings.iter().map(ToString::to_string).collect()
 }

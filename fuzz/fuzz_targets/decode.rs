@@ -27,7 +27,7 @@ fuzz_target!(|input: &[u8]| {
             let p = seg.payload.as_ptr() as usize;
             assert!(seg.payload.is_empty() || (p >= lo && p + seg.payload.len() <= hi));
             assert!(seg.payload.len() <= data.len());
-            std::hint::black_box((seg.src, seg.dst, seg.flags.fin(), seg.wscale, seg.tsval));
+            std::hint::black_box((seg.src, seg.dst, seg.flags.fin(), seg.payload_len));
         }
         Err(skip) => {
             let _ = skip.name();

@@ -6,7 +6,8 @@
 use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
-use racecap::analyzer::{self, Config};
+use racecap::analyzer::Config;
+use racecap::pipeline;
 use racecap::source::CaptureReader;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         max_memory: if tiny { 2_048 } else { 0 },
         ..Config::default()
     };
-    let Ok((report, _stats)) = analyzer::run(vec![("fuzz.pcap".to_string(), reader)], cfg) else {
+    let Ok((report, _stats)) = pipeline::run(vec![("fuzz.pcap".to_string(), reader)], cfg) else {
         return;
     };
     let json = serde_json::to_string(&report).expect("the report serialises");

@@ -1,5 +1,7 @@
 //! Connections → verdicts, findings and timeout estimates.
 
 pub mod defaults;
+pub mod retry;
+pub mod samples;
 pub mod timeouts;
 pub mod verdict;

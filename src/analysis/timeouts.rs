@@ -1,134 +1,31 @@
 //! Both sides of the timeout chain, measured from the packets: how long each
 //! server endpoint lets a keep-alive connection sit idle before its FIN, how
 //! long clients keep idle connections and reuse them, and whether the two are
-//! in the wrong order.
+//! in the wrong order. Which events become samples is decided here too (a
+//! FIN right after a response is not an idle timeout; a FIN that leaves a
+//! request it had read unanswered is not an idle close).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use serde::Serialize;
-
 use super::defaults::{self, Candidate, Recommendation};
-use crate::flow::Endpoint;
-use crate::report::ms;
-
-/// Samples kept per distribution; beyond it a deterministic reservoir keeps a
-/// uniform sample, so memory stays bounded on endless live captures.
-const MAX_SAMPLES: usize = 4_000;
+use super::samples::{Samples, Stats};
+use super::verdict::{Outcome, RoleSource, Roles, Verdict};
+use crate::flow::{Conn, Endpoint, Pending, Side};
+use crate::units::{NS_PER_MS, ms};
 
 /// A server FIN this soon after the last payload is a close after the
 /// response (keep-alive off, or `Connection: close` not captured), not an
 /// idle timeout.
 pub const MIN_IDLE_CLOSE_NS: i64 = 50_000_000;
 
-/// Idle gaps (ns), bounded.
-#[derive(Debug, Clone, Default)]
-pub struct Samples {
-    values: Vec<i64>,
-    seen: u64,
-    rng: u64,
-}
-
-impl Samples {
-    /// Adds a sample.
-    pub fn push(&mut self, v: i64) {
-        self.seen += 1;
-        if self.values.len() < MAX_SAMPLES {
-            self.values.push(v);
-            return;
-        }
-        // Algorithm R with a fixed-seed xorshift: same input, same report.
-        self.rng ^= self.rng << 13 | 0x9E37_79B9;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        // A uniform index below `seen` by multiplying, not dividing.
-        let j = ((u128::from(self.rng) * u128::from(self.seen)) >> 64) as u64;
-        if (j as usize) < MAX_SAMPLES {
-            self.values[j as usize] = v;
-        }
-    }
-
-    /// Number of samples seen (not only kept).
-    pub fn count(&self) -> u64 {
-        self.seen
-    }
-
-    /// Largest kept sample.
-    pub fn max(&self) -> Option<i64> {
-        self.values.iter().copied().max()
-    }
-
-    /// Summary statistics, robust to outliers.
-    pub fn stats(&self) -> Option<Distribution> {
-        if self.values.is_empty() {
-            return None;
-        }
-        let mut v = self.values.clone();
-        v.sort_unstable();
-        let pct = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
-        let median = pct(0.5);
-        // The densest cluster: the window of width max(20 ms, 1 %) starting
-        // at some sample that holds the most samples. A configured timeout puts
-        // most closes in it; application closes and slow requests fall outside.
-        let (mut best_lo, mut best_hi) = (0usize, 0usize);
-        let mut hi = 0usize;
-        for lo in 0..v.len() {
-            let width = (v[lo] / 100).max(20_000_000);
-            if hi < lo {
-                hi = lo;
-            }
-            while hi + 1 < v.len() && v[hi + 1].saturating_sub(v[lo]) <= width {
-                hi += 1;
-            }
-            if hi - lo > best_hi - best_lo {
-                best_lo = lo;
-                best_hi = hi;
-            }
-        }
-        let cluster = &v[best_lo..=best_hi];
-        let cluster_median = cluster[cluster.len() / 2];
-        let tight = v.len() >= 2 && cluster.len() * 10 >= v.len() * 8 || v.len() == 1;
-        Some(Distribution {
-            n: self.seen,
-            median_ms: ms(median),
-            min_ms: ms(v[0]),
-            max_ms: ms(v[v.len() - 1]),
-            p5_ms: ms(pct(0.05)),
-            p95_ms: ms(pct(0.95)),
-            tight,
-            estimate_ms: ms(if tight { cluster_median } else { median }),
-            cluster_n: cluster.len() as u64,
-            cluster_min_ms: ms(cluster[0]),
-            cluster_max_ms: ms(cluster[cluster.len() - 1]),
-        })
-    }
-}
-
-/// A distribution of idle gaps.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Distribution {
-    pub n: u64,
-    pub median_ms: f64,
-    pub min_ms: f64,
-    pub max_ms: f64,
-    pub p5_ms: f64,
-    pub p95_ms: f64,
-    /// At least 80 % of the values sit in one narrow cluster (a configured
-    /// timeout), rather than spread out (application closes).
-    pub tight: bool,
-    /// The best single value: the cluster's median when tight, else the median.
-    pub estimate_ms: f64,
-    /// The densest cluster: its size and range.
-    pub cluster_n: u64,
-    pub cluster_min_ms: f64,
-    pub cluster_max_ms: f64,
-}
-
 /// Per client (IP) of one server.
 #[derive(Debug, Clone, Default)]
-struct ClientStats {
-    reuse: Samples,
-    closes: Samples,
+pub struct ClientStats {
+    /// Idle gaps after which this client reused a connection (answered).
+    pub reuse: Samples,
+    /// Idle gaps before this client's own FINs.
+    pub closes: Samples,
 }
 
 /// Everything measured about one server endpoint.
@@ -155,8 +52,39 @@ pub struct ServerStats {
     pub retried_races: u64,
     /// Gaps FIN → reuse of the races.
     pub fin_to_reuse: Samples,
-    /// Per client IP (hashed; sorted when the report is built).
+    /// Per client IP (hashed; sorted by [`clients`](Self::clients)).
     by_client: HashMap<IpAddr, ClientStats, foldhash::fast::RandomState>,
+}
+
+/// What the measurements of one server say: the distributions, the
+/// mismatch and the fix.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// Idle gaps that ended in the server's FIN.
+    pub idle: Option<Stats>,
+    /// Idle gaps after which clients reused a connection and got an answer.
+    pub reuse: Option<Stats>,
+    /// Idle gaps before client FINs (the proxy's own idle timeout).
+    pub client_fin: Option<Stats>,
+    /// Median handshake round trip, ns.
+    pub rtt_ns: Option<i64>,
+    /// `Keep-Alive: timeout=N` the server advertised (most frequent), seconds.
+    pub keep_alive_header_s: Option<u32>,
+    /// The header and the measured closes disagree by more than a second
+    /// beyond the known buffers.
+    pub header_disagrees: bool,
+    /// Longest idle gap after which a client reused a connection and got an answer.
+    pub reuse_window_ns: Option<i64>,
+    /// Reuses within one RTT of the server timeout or beyond it.
+    pub reuses_in_danger_window: u64,
+    /// Races per reused request.
+    pub race_rate: Option<f64>,
+    /// Clients reuse connections idle longer than the server keeps them, or
+    /// races were seen.
+    pub mismatch: bool,
+    /// Software whose defaults match the measured timeout.
+    pub matches: Vec<Candidate>,
+    pub recommendations: Vec<Recommendation>,
 }
 
 impl ServerStats {
@@ -166,6 +94,76 @@ impl ServerStats {
             return None;
         }
         Some(self.by_client.entry(ip).or_default())
+    }
+
+    /// The clients with statistics of their own, by IP.
+    pub fn clients(&self) -> Vec<(IpAddr, &ClientStats)> {
+        let mut clients: Vec<(IpAddr, &ClientStats)> =
+            self.by_client.iter().map(|(ip, c)| (*ip, c)).collect();
+        clients.sort_by_key(|(ip, _)| *ip);
+        clients
+    }
+
+    /// Reads the timeouts from the samples and decides the mismatch and fix.
+    pub fn assess(&self) -> Assessment {
+        let idle = self.idle_closes.stats();
+        let rtt_ns = self.rtt.stats().map(|d| d.median_ns);
+        let keep_alive_header_s = self
+            .keep_alive
+            .iter()
+            .max_by_key(|(v, n)| (**n, std::cmp::Reverse(**v)))
+            .map(|(v, _)| *v);
+        let server_ns = idle.map(|d| d.estimate_ns);
+        let header_disagrees = match (keep_alive_header_s, server_ns) {
+            // Node.js adds a 1 s buffer to what it advertises; allow for it.
+            (Some(h), Some(m)) => {
+                let h = i64::from(h) * 1000 * NS_PER_MS;
+                !(m >= h - 250 * NS_PER_MS && m <= h + 1250 * NS_PER_MS)
+            }
+            _ => false,
+        };
+        // A reuse within one round trip of the server's close can cross its FIN.
+        let danger = server_ns.map_or(0, |t| {
+            let edge = t - rtt_ns.unwrap_or(0);
+            self.reuse.values().iter().filter(|&&g| g >= edge).count() as u64
+        });
+        let reuse_window_ns = self.reuse.max();
+        let mismatch =
+            self.races > 0 || matches!((reuse_window_ns, server_ns), (Some(r), Some(t)) if r >= t);
+        let client_fin = self.client_closes.stats();
+        // The defaults table is in milliseconds.
+        let server_ms = server_ns.map(ms);
+        let matches = server_ms.map_or_else(Vec::new, |t| {
+            defaults::match_server_with_header(t, keep_alive_header_s)
+        });
+        let recommendations = defaults::recommend(&defaults::Situation {
+            server_timeout_ms: server_ms,
+            keep_alive_header_s,
+            reuse_window_ms: reuse_window_ns.map(ms),
+            client_idle_ms: client_fin.map(|d| ms(d.estimate_ns)),
+            races: self.races,
+            retried_races: self.retried_races,
+            mismatch,
+            matches: &matches,
+        });
+        // A race on a connection's first request is counted as a reuse too,
+        // so the rate never exceeds 1.
+        let reused = self.reused_requests.max(self.races);
+        Assessment {
+            idle,
+            reuse: self.reuse.stats(),
+            client_fin,
+            rtt_ns,
+            keep_alive_header_s,
+            header_disagrees,
+            reuse_window_ns,
+            reuses_in_danger_window: danger,
+            race_rate: (reused > 0)
+                .then(|| (self.races as f64 / reused as f64 * 10_000.0).round() / 10_000.0),
+            mismatch,
+            matches,
+            recommendations,
+        }
     }
 }
 
@@ -219,6 +217,34 @@ impl Timeouts {
         &mut self.stats[i]
     }
 
+    /// Every server endpoint with its statistics, sorted by endpoint.
+    pub fn servers(&self) -> Vec<(Endpoint, &ServerStats)> {
+        let mut eps: Vec<(Endpoint, &ServerStats)> = self
+            .servers
+            .iter()
+            .map(|(ep, &i)| (*ep, &self.stats[i]))
+            .collect();
+        eps.sort_by_key(|(ep, _)| *ep);
+        eps
+    }
+
+    /// The client started a new request on a connection to `server`.
+    pub fn request(&mut self, server: Endpoint, reused: bool) {
+        if reused {
+            self.server(server).reused_requests += 1;
+        }
+    }
+
+    /// The server answered a client's request: after an idle gap on a reused
+    /// connection, that gap is one the client's pool kept the connection.
+    pub fn answered(&mut self, server: Endpoint, client: IpAddr, request: &Pending) {
+        if request.reuse
+            && let Some(gap) = request.idle_ns()
+        {
+            self.reuse(server, client, gap);
+        }
+    }
+
     /// A request after an idle gap, answered.
     pub fn reuse(&mut self, server: Endpoint, client: IpAddr, gap_ns: i64) {
         let s = self.server(server);
@@ -238,191 +264,83 @@ impl Timeouts {
         }
     }
 
-    /// Builds the per-server part of the report, sorted by endpoint.
-    pub fn report(&self) -> Vec<ServerReport> {
-        let mut eps: Vec<(&Endpoint, &usize)> = self.servers.iter().collect();
-        eps.sort();
-        eps.into_iter()
-            .map(|(ep, &i)| server_report(*ep, &self.stats[i]))
-            .collect()
-    }
-}
-
-/// What is known about one client of a server.
-#[derive(Debug, Clone, Serialize)]
-pub struct ClientReport {
-    pub client: String,
-    pub reuse_window_ms: Option<f64>,
-    pub reuse_gaps: Option<Distribution>,
-    pub idle_before_client_fin: Option<Distribution>,
-}
-
-/// One server endpoint's timeouts, the mismatch, and the fix.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServerReport {
-    pub endpoint: String,
-    pub connections: u64,
-    /// Idle gaps that ended in this server's FIN.
-    pub idle_timeout: Option<Distribution>,
-    /// When no idle close was seen: the longest idle gap that stayed open.
-    pub idle_timeout_longer_than_ms: Option<f64>,
-    pub closes_after_response: u64,
-    /// `Keep-Alive: timeout=N` the server advertised (most frequent), seconds.
-    pub keep_alive_header_s: Option<u32>,
-    /// The header and the measured closes disagree by more than a second
-    /// beyond the known buffers.
-    pub keep_alive_header_disagrees: bool,
-    /// Longest idle gap after which a client reused a connection and got an answer.
-    pub reuse_window_ms: Option<f64>,
-    pub reuse_gaps: Option<Distribution>,
-    /// Idle gaps before client FINs (the proxy's own idle timeout).
-    pub idle_before_client_fin: Option<Distribution>,
-    pub reused_requests: u64,
-    pub races: u64,
-    pub retried_races: u64,
-    /// Races per reused request.
-    pub race_rate: Option<f64>,
-    /// Reuses within one RTT of the server timeout or beyond it.
-    pub reuses_in_danger_window: u64,
-    pub rtt_ms: Option<f64>,
-    pub fin_to_reuse: Option<Distribution>,
-    /// Clients reuse connections idle longer than the server keeps them, or races were seen.
-    pub mismatch: bool,
-    /// Software whose defaults match the measured timeout.
-    pub matches: Vec<Candidate>,
-    pub recommendations: Vec<Recommendation>,
-    pub clients: Vec<ClientReport>,
-}
-
-fn server_report(ep: Endpoint, s: &ServerStats) -> ServerReport {
-    let idle = s.idle_closes.stats();
-    let reuse = s.reuse.stats();
-    let rtt = s.rtt.stats().map(|d| d.median_ms);
-    let keep_alive_header_s = s
-        .keep_alive
-        .iter()
-        .max_by_key(|(v, n)| (**n, std::cmp::Reverse(**v)))
-        .map(|(v, _)| *v);
-    let server_ms = idle.as_ref().map(|d| d.estimate_ms);
-    let keep_alive_header_disagrees = match (keep_alive_header_s, server_ms) {
-        // Node.js adds a 1 s buffer to what it advertises; allow for it.
-        (Some(h), Some(m)) => {
-            let h = h as f64 * 1000.0;
-            !(m >= h - 250.0 && m <= h + 1250.0)
+    /// `side` sent its first FIN: a sample of that side's idle timeout, a
+    /// close after a response, or neither.
+    pub fn fin(&mut self, conn: &Conn, side: Side, roles: Roles) {
+        let Some(fin) = conn.fin(side).filter(|f| !f.reply) else {
+            // A FIN that answers the peer's says nothing of this side's timeout.
+            return;
+        };
+        let client = roles.client;
+        let server_ep = conn.endpoint(roles.server());
+        let gap = fin.idle_since.map(|t| fin.ns - t);
+        if side == client {
+            // Like the server's: a FIN right after traffic is a close, not an idle timeout.
+            if let Some(g) = gap.filter(|g| *g >= MIN_IDLE_CLOSE_NS) {
+                self.client_close(server_ep, conn.endpoint(client).ip, g);
+            }
+            return;
         }
-        _ => false,
-    };
-    let danger = match server_ms {
-        Some(t) => {
-            let edge = t - rtt.unwrap_or(0.0);
-            s.reuse.values.iter().filter(|&&g| ms(g) >= edge).count() as u64
+        // No request the server had read was left unanswered: any pending
+        // request is one the FIN does not acknowledge (it crossed the FIN),
+        // so this close was still an idle one.
+        let nothing_read_unanswered = conn
+            .pending(client)
+            .is_none_or(|p| fin.ack.is_none_or(|a| a <= p.start));
+        if !nothing_read_unanswered {
+            return;
         }
-        None => 0,
-    };
-    let reuse_window_ms = s.reuse.max().map(ms);
-    let mismatch =
-        s.races > 0 || matches!((reuse_window_ms, server_ms), (Some(r), Some(t)) if r >= t);
-    let client_fin = s.client_closes.stats();
-    let matches = server_ms.map_or_else(Vec::new, |t| {
-        defaults::match_server_with_header(t, keep_alive_header_s)
-    });
-    let recommendations = defaults::recommend(&defaults::Situation {
-        server_timeout_ms: server_ms,
-        keep_alive_header_s,
-        reuse_window_ms,
-        client_idle_ms: client_fin.as_ref().map(|d| d.estimate_ms),
-        races: s.races,
-        retried_races: s.retried_races,
-        mismatch,
-        matches: &matches,
-    });
-    ServerReport {
-        endpoint: ep.to_string(),
-        connections: s.connections,
-        idle_timeout_longer_than_ms: if idle.is_none() && s.stayed_open_ns > 0 {
-            Some(ms(s.stayed_open_ns))
-        } else {
-            None
-        },
-        idle_timeout: idle,
-        closes_after_response: s.closes_after_response,
-        keep_alive_header_s,
-        keep_alive_header_disagrees,
-        reuse_window_ms,
-        reuse_gaps: reuse,
-        idle_before_client_fin: client_fin,
-        reused_requests: s.reused_requests,
-        races: s.races,
-        retried_races: s.retried_races,
-        // Races per reused request (a race on a connection's first request
-        // is counted as a reuse too, so the rate never exceeds 1).
-        race_rate: (s.reused_requests.max(s.races) > 0).then(|| {
-            (s.races as f64 / s.reused_requests.max(s.races) as f64 * 10_000.0).round() / 10_000.0
-        }),
-        reuses_in_danger_window: danger,
-        rtt_ms: rtt,
-        fin_to_reuse: s.fin_to_reuse.stats(),
-        mismatch,
-        matches,
-        recommendations,
-        clients: {
-            let mut clients: Vec<(&IpAddr, &ClientStats)> = s.by_client.iter().collect();
-            clients.sort_by_key(|(ip, _)| **ip);
-            clients
+        let s = self.server(server_ep);
+        match gap {
+            // A FIN with the response or right after it (Connection: close,
+            // keep-alive off) is no idle timeout: the 50 ms floor catches
+            // those whose header was not read.
+            Some(g) if !fin.with_data && g >= MIN_IDLE_CLOSE_NS => s.idle_closes.push(g),
+            _ => s.closes_after_response += 1,
         }
-        .into_iter()
-        .map(|(ip, c)| ClientReport {
-            client: ip.to_string(),
-            reuse_window_ms: c.reuse.max().map(ms),
-            reuse_gaps: c.reuse.stats(),
-            idle_before_client_fin: c.closes.stats(),
-        })
-        .collect(),
-    }
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    fn samples(ms_values: &[f64]) -> Samples {
-        let mut s = Samples::default();
-        for v in ms_values {
-            s.push((v * 1e6) as i64);
-        }
-        s
     }
 
-    #[test]
-    fn test_tight_cluster_with_outliers() {
-        let d = samples(&[
-            5001.0, 5003.5, 5000.2, 5002.0, 5004.0, 1200.0, 5001.1, 5002.2, 5000.9, 5003.0,
-        ])
-        .stats()
-        .unwrap();
-        assert!(d.tight);
-        assert_eq!(d.n, 10);
-        assert_eq!(d.cluster_n, 9);
-        assert!((d.estimate_ms - 5002.0).abs() < 1.5, "{d:?}");
-        assert_eq!(d.min_ms, 1200.0);
-    }
-
-    #[test]
-    fn test_spread_is_not_tight() {
-        let d = samples(&[100.0, 900.0, 2000.0, 3500.0, 7000.0])
-            .stats()
-            .unwrap();
-        assert!(!d.tight);
-        assert_eq!(d.estimate_ms, d.median_ms);
-    }
-
-    #[test]
-    fn test_reservoir_is_bounded() {
-        let mut s = Samples::default();
-        for i in 0..(MAX_SAMPLES as i64 * 3) {
-            s.push(i);
+    /// A connection was judged: its totals, round trip, race and how long
+    /// it stayed open idle go to its server. `end_ns` is the capture's end;
+    /// `cut_off` says the connection was still open then (or evicted).
+    pub fn judged(
+        &mut self,
+        conn: &Conn,
+        roles: Roles,
+        outcome: &Outcome,
+        retried: bool,
+        cut_off: bool,
+        end_ns: i64,
+    ) {
+        let (c, sv) = (roles.client, roles.server());
+        let s = self.server(conn.endpoint(sv));
+        s.connections += 1;
+        if let Some(ka) = conn.keep_alive_s() {
+            *s.keep_alive.entry(ka).or_default() += 1;
         }
-        assert_eq!(s.values.len(), MAX_SAMPLES);
-        assert_eq!(s.count(), MAX_SAMPLES as u64 * 3);
+        let (hc, hs) = (conn.h(c), conn.h(sv));
+        // Only an unrepeated handshake times one round trip.
+        if roles.source == RoleSource::Handshake
+            && hc.syns == 1
+            && hs.synack
+            && let Some(est) = conn.established_ns()
+            && let Some(syn) = conn.syn_times(c).next()
+        {
+            s.rtt.push(est - syn);
+        }
+        if let Some(r) = &outcome.race {
+            s.races += 1;
+            s.fin_to_reuse.push(r.fin_to_request_ns());
+            if retried {
+                s.retried_races += 1;
+            }
+        }
+        // A connection idle at the end, with no FIN, outlived that idle gap.
+        if cut_off
+            && matches!(outcome.verdict, Verdict::Open | Verdict::Partial)
+            && let (Some(last), None, None) = (conn.last_payload_ns(), conn.fin(c), conn.fin(sv))
+        {
+            s.stayed_open_ns = s.stayed_open_ns.max(end_ns - last);
+        }
     }
 }

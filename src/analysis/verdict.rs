@@ -6,10 +6,9 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
-
 use crate::flow::conn::{Fin, Rst};
 use crate::flow::{Conn, Endpoint, Pending, Side};
+use crate::named::named_enum;
 
 /// An RST with no FIN after at least this much idle time is blamed on
 /// something in the path (NAT, conntrack, a load balancer's idle timer), not
@@ -23,53 +22,34 @@ pub const IDLE_RESET_MIN_NS: i64 = 30_000_000_000;
 /// end of a capture is still `open`.
 pub const CONNECT_TIMEOUT_MIN_NS: i64 = 1_000_000_000;
 
-/// The lifecycle verdict of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    KeepaliveRace,
-    ConnectRefused,
-    ConnectTimeout,
-    ServerReset,
-    ClientReset,
-    IdleReset,
-    ClosedByServer,
-    ClosedByClient,
-    Open,
-    Partial,
+named_enum! {
+    /// The lifecycle verdict of a connection (in report order; the names
+    /// are documented in docs/report-schema.md).
+    pub enum Verdict {
+        /// The server closed an idle connection and a request was lost.
+        KeepaliveRace => "keepalive_race",
+        /// The client's SYN was answered by a RST.
+        ConnectRefused => "connect_refused",
+        /// The client's SYN (and its retransmissions) went unanswered.
+        ConnectTimeout => "connect_timeout",
+        /// The server reset with a request outstanding or a response in flight.
+        ServerReset => "server_reset",
+        /// The client reset (an abort).
+        ClientReset => "client_reset",
+        /// A RST with no FIN after a long idle gap (a middlebox's timer).
+        IdleReset => "idle_reset",
+        /// An orderly close by the server, nothing lost.
+        ClosedByServer => "closed_by_server",
+        /// An orderly close by the client, nothing lost.
+        ClosedByClient => "closed_by_client",
+        /// Still open when the capture ended.
+        Open => "open",
+        /// The capture started mid-connection; nothing failed in what it saw.
+        Partial => "partial",
+    }
 }
 
 impl Verdict {
-    /// Every verdict, in report order.
-    pub const ALL: [Verdict; 10] = [
-        Verdict::KeepaliveRace,
-        Verdict::ConnectRefused,
-        Verdict::ConnectTimeout,
-        Verdict::ServerReset,
-        Verdict::ClientReset,
-        Verdict::IdleReset,
-        Verdict::ClosedByServer,
-        Verdict::ClosedByClient,
-        Verdict::Open,
-        Verdict::Partial,
-    ];
-
-    /// The stable name used in tables and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::KeepaliveRace => "keepalive_race",
-            Verdict::ConnectRefused => "connect_refused",
-            Verdict::ConnectTimeout => "connect_timeout",
-            Verdict::ServerReset => "server_reset",
-            Verdict::ClientReset => "client_reset",
-            Verdict::IdleReset => "idle_reset",
-            Verdict::ClosedByServer => "closed_by_server",
-            Verdict::ClosedByClient => "closed_by_client",
-            Verdict::Open => "open",
-            Verdict::Partial => "partial",
-        }
-    }
-
     /// A connection that failed (a finding), as opposed to one that closed
     /// in order, is still open, or was only partly seen.
     pub fn is_failure(self) -> bool {
@@ -80,18 +60,28 @@ impl Verdict {
     }
 }
 
-/// How the client side was decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleSource {
-    /// It sent the first SYN (or received the SYN-ACK).
-    Handshake,
-    /// It sent an HTTP request line, or received a status line.
-    Http,
-    /// The other end was seen as a server on another connection.
-    KnownServer,
-    /// The other end has the lower port.
-    Port,
+named_enum! {
+    /// How the client side was decided.
+    pub enum RoleSource {
+        /// It sent the first SYN (or received the SYN-ACK).
+        Handshake => "handshake",
+        /// It sent an HTTP request line, or received a status line.
+        Http => "inferred_http",
+        /// The other end was seen as a server on another connection.
+        KnownServer => "inferred_known_server",
+        /// The other end has the lower port.
+        Port => "inferred_port",
+    }
+}
+
+named_enum! {
+    /// One end of a connection by its role (who reset, who closed).
+    pub enum Peer {
+        /// The side that opened the connection (the proxy, as a rule).
+        Client => "client",
+        /// The side that accepted it (the backend).
+        Server => "server",
+    }
 }
 
 /// Which side is the client, and how we know.
@@ -105,6 +95,14 @@ impl Roles {
     /// The server side.
     pub fn server(self) -> Side {
         self.client.other()
+    }
+    /// The role of a side.
+    pub fn peer(self, side: Side) -> Peer {
+        if side == self.client {
+            Peer::Client
+        } else {
+            Peer::Server
+        }
     }
     /// True unless the handshake was seen.
     pub fn inferred(self) -> bool {
@@ -145,16 +143,17 @@ pub fn roles(conn: &Conn, known_servers: &HashSet<Endpoint>) -> Roles {
     }
 }
 
-/// Crossed or stale keep-alive race (see DESIGN.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RaceKind {
-    /// The request does not acknowledge the server's FIN: it was sent before
-    /// the FIN reached the client. Only the timeout order prevents it.
-    Crossed,
-    /// The request acknowledges the FIN: the client's kernel had it, yet the
-    /// application wrote into the half-closed connection.
-    Stale,
+named_enum! {
+    /// Crossed or stale keep-alive race (docs/design.md, "Kinds of
+    /// keep-alive race").
+    pub enum RaceKind {
+        /// The request does not acknowledge the server's FIN: it was sent
+        /// before the FIN reached the client. Only the timeout order prevents it.
+        Crossed => "crossed",
+        /// The request acknowledges the FIN: the client's kernel had it, yet
+        /// the application wrote into the half-closed connection.
+        Stale => "stale",
+    }
 }
 
 /// The packets that prove a keep-alive race.

@@ -30,6 +30,13 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// In reports, an endpoint is its display form (`10.0.0.2:3000`, `[::1]:80`).
+impl serde::Serialize for Endpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl crate::decode::Segment<'_> {
     /// The sender's endpoint.
     pub fn src_endpoint(&self) -> Endpoint {

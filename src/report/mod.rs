@@ -1,26 +1,30 @@
-//! The report: one serde model for people (tables, rendered by the binary)
-//! and machines (JSON, documented in docs/report-schema.md). Field names are
-//! stable; `schema_version` changes when one does.
+//! The report: one typed serde model for people (tables, rendered by the
+//! binary) and machines (JSON, documented in docs/report-schema.md). Field
+//! names are stable; `schema_version` changes when one does. Values are
+//! typed (verdicts, kinds and roles are enums, times are [`Timestamp`]s,
+//! durations [`Millis`]) and become strings and milliseconds only when
+//! serialised, in [`crate::units`].
+
+mod build;
+mod servers;
+mod warnings;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
-pub use crate::analysis::timeouts::ServerReport;
+pub use build::{Totals, capture, connection_row, finding};
+pub use servers::{ClientReport, Distribution, ServerReport, server_report};
+pub use warnings::Warning;
+
+pub use crate::analysis::verdict::{Peer, RaceKind, RoleSource, Verdict};
+use crate::flow::http::Method;
+use crate::flow::{Endpoint, FlowKey};
+use crate::source::FileFormat;
+pub use crate::units::{Millis, Timestamp};
 
 /// Version of the JSON layout. Bumped when a field is renamed or removed.
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// RFC 3339 in UTC with nanoseconds, e.g. `2026-11-26T17:56:21.123456789Z`.
-pub fn rfc3339(ns: i64) -> String {
-    DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
-
-/// Milliseconds with microsecond precision, from nanoseconds.
-pub fn ms(ns: i64) -> f64 {
-    (ns as f64 / 1000.0).round() / 1000.0
-}
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -28,7 +32,7 @@ pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
     pub capture: Capture,
-    /// Every verdict name with its count (zeros included).
+    /// Every verdict name with its count (zeros included), by name.
     pub verdict_counts: BTreeMap<&'static str, u64>,
     /// Failing connections, by start time.
     pub findings: Vec<Finding>,
@@ -52,8 +56,9 @@ pub struct Capture {
     pub files: Vec<FileInfo>,
     pub packets: u64,
     pub bytes: u64,
-    pub first: Option<String>,
-    pub last: Option<String>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// From the first packet to the last, seconds (to the millisecond).
     pub duration_s: f64,
     pub tcp_segments: u64,
     /// Distinct TCP 4-tuples (with VLAN ids).
@@ -86,26 +91,26 @@ pub struct Capture {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interface_dropped: Option<u64>,
     /// Things the reader of the report should know (cut files, overlaps).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// One input file.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileInfo {
     pub name: String,
-    pub format: &'static str,
+    pub format: FileFormat,
     pub gzip: bool,
     pub link_types: Vec<String>,
     pub packets: u64,
     pub bytes: u64,
-    pub first: Option<String>,
-    pub last: Option<String>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
 }
 
 /// An HTTP request line, with whether a retry is safe.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Request {
-    pub method: &'static str,
+    pub method: Method,
     pub path: String,
     /// RFC 9110 §9.2.2.
     pub idempotent: bool,
@@ -114,52 +119,48 @@ pub struct Request {
 /// A failing connection.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub verdict: &'static str,
-    pub client: String,
-    pub server: String,
+    pub verdict: Verdict,
+    pub client: Endpoint,
+    pub server: Endpoint,
     /// VLAN ids (outer, inner) when tagged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<Vec<u16>>,
     /// How the client side was decided: `handshake`, or inferred from HTTP,
     /// from an endpoint seen as a server elsewhere, or from the lower port.
-    pub role: &'static str,
-    pub start: String,
-    pub end: String,
+    pub role: RoleSource,
+    pub start: Timestamp,
+    pub end: Timestamp,
     pub history: String,
     /// When the failure happened (the RST, the FIN, the last SYN).
-    pub at: String,
+    pub at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub race: Option<Race>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect: Option<Connect>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reset: Option<Reset>,
-    /// Internal: nanosecond start for sorting.
-    #[serde(skip)]
-    pub start_ns: i64,
-    /// Internal: connection id, to join retries.
+    /// Internal: connection id, to join retries and break ties in order.
     #[serde(skip)]
     pub conn_id: u64,
-    /// Internal: the connection's key and time span, to find its packets
-    /// again (`--evidence`).
+    /// Internal: the connection's key, to find its packets again
+    /// (`--evidence`, between `start` and `end`).
     #[serde(skip)]
-    pub span: (crate::flow::FlowKey, i64, i64),
+    pub key: FlowKey,
 }
 
 /// Evidence of a keep-alive race.
 #[derive(Debug, Clone, Serialize)]
 pub struct Race {
-    /// `crossed` or `stale`.
-    pub kind: &'static str,
-    pub syn_at: Option<String>,
+    pub kind: RaceKind,
+    pub syn_at: Option<Timestamp>,
     /// Last payload before the idle period the server's FIN ended.
-    pub last_exchange_at: Option<String>,
-    pub fin_at: String,
-    pub request_at: String,
-    pub rst_at: Option<String>,
-    pub idle_before_fin_ms: Option<f64>,
+    pub last_exchange_at: Option<Timestamp>,
+    pub fin_at: Timestamp,
+    pub request_at: Timestamp,
+    pub rst_at: Option<Timestamp>,
+    pub idle_before_fin_ms: Option<Millis>,
     /// Negative when the capture saw the request before the FIN.
-    pub fin_to_request_ms: f64,
+    pub fin_to_request_ms: Millis,
     /// The request's raw ACK number (None without the ACK flag). Compared
     /// with `fin_seq` it shows the kind: crossed when it does not reach
     /// `fin_seq + 1`. Raw numbers, to find the packets in Wireshark.
@@ -170,27 +171,26 @@ pub struct Race {
     pub requests_before: u32,
     /// The same request went out again on another connection shortly after.
     pub retried: bool,
-    pub retry_at: Option<String>,
+    pub retry_at: Option<Timestamp>,
 }
 
 /// Evidence of a failed connect.
 #[derive(Debug, Clone, Serialize)]
 pub struct Connect {
     /// Times of the SYN and its retransmissions (the first few).
-    pub syn_times: Vec<String>,
+    pub syn_times: Vec<Timestamp>,
     pub syns: u32,
-    pub rst_at: Option<String>,
+    pub rst_at: Option<Timestamp>,
 }
 
 /// Evidence of a reset.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reset {
-    /// `server` or `client`.
-    pub by: &'static str,
-    pub rst_at: String,
-    pub idle_before_ms: Option<f64>,
+    pub by: Peer,
+    pub rst_at: Timestamp,
+    pub idle_before_ms: Option<Millis>,
     /// The other side's data left unanswered by the RST.
-    pub outstanding_since: Option<String>,
+    pub outstanding_since: Option<Timestamp>,
     pub request: Option<Request>,
     pub bytes_in_flight_to_server: u64,
     pub bytes_in_flight_to_client: u64,
@@ -199,42 +199,43 @@ pub struct Reset {
 /// One connection, with `--connections`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Connection {
-    pub client: String,
-    pub server: String,
+    pub client: Endpoint,
+    pub server: Endpoint,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<Vec<u16>>,
-    pub role: &'static str,
-    pub verdict: &'static str,
+    pub role: RoleSource,
+    pub verdict: Verdict,
     pub history: String,
-    pub start: String,
-    pub end: String,
-    pub duration_ms: f64,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub duration_ms: Millis,
     pub packets_to_server: u64,
     pub packets_to_client: u64,
     pub bytes_to_server: u64,
     pub bytes_to_client: u64,
     pub requests: u32,
-    #[serde(skip)]
-    pub start_ns: i64,
+    /// Internal: connection id, to break ties in order.
     #[serde(skip)]
     pub id: u64,
 }
 
 impl Report {
-    /// Keep-alive races (all of them: `findings` may be cut at its cap).
+    /// Connections with this verdict (all of them: `findings` may be cut at its cap).
+    pub fn count(&self, v: Verdict) -> u64 {
+        self.verdict_counts.get(v.name()).copied().unwrap_or(0)
+    }
+
+    /// Keep-alive races (all of them).
     pub fn races(&self) -> u64 {
-        self.verdict_counts
-            .get("keepalive_race")
-            .copied()
-            .unwrap_or(0)
+        self.count(Verdict::KeepaliveRace)
     }
 
     /// Failing connections of any kind (all of them, like [`races`](Self::races)).
     pub fn failures(&self) -> u64 {
-        crate::analysis::verdict::Verdict::ALL
+        Verdict::ALL
             .iter()
             .filter(|v| v.is_failure())
-            .map(|v| self.verdict_counts.get(v.name()).copied().unwrap_or(0))
+            .map(|v| self.count(*v))
             .sum()
     }
 }

@@ -45,6 +45,13 @@ pub enum FileFormat {
     Live,
 }
 
+/// In reports, a format is its short name.
+impl serde::Serialize for FileFormat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl FileFormat {
     /// A short human name: "pcap", "pcap-ns", "pcap-be", "pcapng".
     pub fn name(self) -> &'static str {

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use racecap::report::{Report, ServerReport};
+use racecap::report::{Millis, Report, ServerReport, Timestamp};
+use racecap::units;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -18,28 +19,21 @@ fn table(header: &[&str]) -> Table {
     t
 }
 
-fn secs(ms: f64) -> String {
-    format!("{:.3} s", ms / 1000.0)
+fn secs(d: Millis) -> String {
+    units::secs(d.ms())
 }
 
-/// Short gaps in ms (a crossed race is a fraction of an RTT), long ones in s.
-fn gap(ms: f64) -> String {
-    if ms.abs() < 1000.0 {
-        format!("{ms:.1} ms")
-    } else {
-        secs(ms)
-    }
+fn opt_secs(d: Option<Millis>) -> String {
+    d.map_or_else(|| "-".into(), secs)
 }
 
-fn opt_secs(ms: Option<f64>) -> String {
-    ms.map_or_else(|| "-".into(), secs)
+/// Time of day with ns (the date is in the capture section).
+fn clock(t: Timestamp) -> String {
+    t.time_of_day()
 }
 
-/// Time of day with ns from an RFC 3339 timestamp (the date is in the
-/// capture section).
-fn clock(ts: &str) -> &str {
-    ts.split_once('T')
-        .map_or(ts, |(_, t)| t.trim_end_matches('Z'))
+fn opt_time(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "-".into(), |t| t.rfc3339())
 }
 
 fn headline(s: &ServerReport, out: &mut String) {
@@ -119,7 +113,7 @@ fn headline(s: &ServerReport, out: &mut String) {
 /// The fixes, once: servers that share a fix (same side and snippet) are
 /// listed together instead of repeating it.
 fn fixes(servers: &[&ServerReport], out: &mut String) {
-    let mut seen: Vec<(&str, Option<&str>, Vec<&str>, &str)> = Vec::new();
+    let mut seen: Vec<(&str, Option<&str>, Vec<String>, &str)> = Vec::new();
     for s in servers {
         for r in &s.recommendations {
             let key = (r.side, r.snippet.as_deref());
@@ -127,8 +121,13 @@ fn fixes(servers: &[&ServerReport], out: &mut String) {
                 .iter_mut()
                 .find(|(side, snip, _, _)| (*side, *snip) == key)
             {
-                Some(entry) => entry.2.push(&s.endpoint),
-                None => seen.push((r.side, r.snippet.as_deref(), vec![&s.endpoint], &r.text)),
+                Some(entry) => entry.2.push(s.endpoint.to_string()),
+                None => seen.push((
+                    r.side,
+                    r.snippet.as_deref(),
+                    vec![s.endpoint.to_string()],
+                    &r.text,
+                )),
             }
         }
     }
@@ -161,8 +160,8 @@ pub fn tables(r: &Report, connections: bool) -> String {
         r.tool.version,
         c.packets,
         c.connections,
-        c.first.as_deref().unwrap_or("-"),
-        c.last.as_deref().unwrap_or("-")
+        opt_time(c.first),
+        opt_time(c.last)
     );
     let races = r.races() as usize;
     let failures = r.failures() as usize;
@@ -217,7 +216,7 @@ pub fn tables(r: &Report, connections: bool) -> String {
                 Some(x) => (
                     x.kind.to_string(),
                     opt_secs(x.idle_before_fin_ms),
-                    gap(x.fin_to_request_ms),
+                    units::gap(x.fin_to_request_ms.ms()),
                     x.request.as_ref().map_or("-".into(), |q| {
                         format!(
                             "{} {}{}",
@@ -230,9 +229,7 @@ pub fn tables(r: &Report, connections: bool) -> String {
                             }
                         )
                     }),
-                    x.rst_at
-                        .as_deref()
-                        .map_or("none".into(), |t| clock(t).to_string()),
+                    x.rst_at.map_or("none".into(), clock),
                     if x.retried { "yes" } else { "no" }.to_string(),
                 ),
                 None => {
@@ -244,12 +241,12 @@ pub fn tables(r: &Report, connections: bool) -> String {
                     let rst = f
                         .reset
                         .as_ref()
-                        .map_or("-".into(), |x| format!("{} by {}", clock(&x.rst_at), x.by));
+                        .map_or("-".into(), |x| format!("{} by {}", clock(x.rst_at), x.by));
                     ("-".into(), "-".into(), "-".into(), req, rst, "-".into())
                 }
             };
             t.add_row(vec![
-                clock(&f.at).to_string(),
+                clock(f.at),
                 f.verdict.to_string(),
                 format!("{} → {}", f.client, f.server),
                 kind,
@@ -289,7 +286,7 @@ pub fn tables(r: &Report, connections: bool) -> String {
                 (None, None) => "-".into(),
             };
             t.add_row(vec![
-                s.endpoint.clone(),
+                s.endpoint.to_string(),
                 s.connections.to_string(),
                 idle,
                 s.keep_alive_header_s
@@ -318,7 +315,7 @@ pub fn tables(r: &Report, connections: bool) -> String {
         ]);
         for c in conns {
             t.add_row(vec![
-                clock(&c.start).to_string(),
+                clock(c.start),
                 format!("{} → {}", c.client, c.server),
                 c.verdict.to_string(),
                 c.history.clone(),
@@ -344,12 +341,12 @@ pub fn tables(r: &Report, connections: bool) -> String {
     for f in &c.files {
         t.add_row(vec![
             f.name.clone(),
-            format!("{}{}", f.format, if f.gzip { "+gzip" } else { "" }),
+            format!("{}{}", f.format.name(), if f.gzip { "+gzip" } else { "" }),
             f.link_types.join(","),
             f.packets.to_string(),
             f.bytes.to_string(),
-            f.first.clone().unwrap_or_else(|| "-".into()),
-            f.last.clone().unwrap_or_else(|| "-".into()),
+            opt_time(f.first),
+            opt_time(f.last),
         ]);
     }
     let _ = writeln!(out, "{t}");

@@ -12,47 +12,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
-use racecap::analyzer::{Analyzer, Config};
-use racecap::report::Finding;
+use racecap::analyzer::Analyzer;
+use racecap::report::Warning;
 use racecap::source::interfaces;
 use racecap::source::live::{LiveOptions, LiveSource};
 use racecap::source::{FileFormat, InputStats};
 use racecap::write::{Endian, PcapWriter};
 
 use crate::cli::{CaptureArgs, Format, InterfacesArgs};
+use crate::render;
 
 /// Kernel buffer for the capture: a few seconds of a busy veth.
 const BUFFER_SIZE: i32 = 32 * 1024 * 1024;
-
-/// One line for a finding as it happens.
-fn live_line(f: &Finding) -> String {
-    let clock = f.at.split_once('T').map_or(f.at.as_str(), |(_, t)| t);
-    let mut line = format!("{clock} {} {} → {}", f.verdict, f.client, f.server);
-    if let Some(r) = &f.race {
-        line.push_str(&format!(
-            " {} race: FIN after {} idle, request {:+.1} ms after the FIN",
-            r.kind,
-            r.idle_before_fin_ms
-                .map_or("?".into(), |ms| format!("{:.3} s", ms / 1000.0)),
-            r.fin_to_request_ms
-        ));
-        if let Some(q) = &r.request {
-            line.push_str(&format!(
-                ", lost {} {}{}",
-                q.method,
-                q.path,
-                if q.idempotent {
-                    ""
-                } else {
-                    " (not idempotent)"
-                }
-            ));
-        }
-    } else if let Some(x) = &f.reset {
-        line.push_str(&format!(" RST by {}", x.by));
-    }
-    line
-}
 
 fn stop_flag() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -82,13 +53,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         buffer_size: BUFFER_SIZE,
     })
     .map_err(|e| anyhow!(e))?;
-    let cfg = Config {
-        focus: crate::focus(&args.report)?,
-        keep_connections: args.report.connections,
-        live: true,
-        max_connections: args.report.max_connections,
-        max_memory: args.report.max_memory << 20,
-    };
+    let cfg = args.report.config(true)?;
     let mut writer = match &args.write {
         Some(path) => {
             let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -133,10 +98,10 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         for f in analyzer.take_decided() {
             found += 1;
             match args.report.format {
-                Format::Jsonl => writeln!(stdout, "{}", serde_json::to_string(&f)?)?,
-                Format::Table => writeln!(stdout, "{}", live_line(&f))?,
+                Format::Jsonl => writeln!(stdout, "{}", render::json::line(&f)?)?,
+                Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
                 // One JSON document at the end; live lines go to stderr.
-                Format::Json => eprintln!("{}", live_line(&f)),
+                Format::Json => eprintln!("{}", render::live::line(&f)),
             }
             stdout.flush()?;
         }
@@ -168,10 +133,10 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         report.capture.dropped = Some(d.dropped);
         report.capture.interface_dropped = Some(d.if_dropped);
         if d.dropped + d.if_dropped > 0 {
-            report.capture.warnings.push(format!(
-                "{} packets were dropped by the kernel and {} by the interface: findings may be incomplete",
-                d.dropped, d.if_dropped
-            ));
+            report.capture.warnings.push(Warning::Dropped {
+                kernel: d.dropped,
+                interface: d.if_dropped,
+            });
         }
     }
     for w in &report.capture.warnings {
@@ -184,16 +149,16 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
             .capture
             .last
             .as_ref()
-            .map(|l| format!(" (last at {l})"))
+            .map(|l| format!(" (last at {})", l.rfc3339()))
             .unwrap_or_default()
     );
     if args.report.format == Format::Jsonl {
         // The stream ends with the whole report on one line.
-        writeln!(stdout, "{}", serde_json::to_string(&report)?)?;
+        writeln!(stdout, "{}", render::json::line(&report)?)?;
         stdout.flush()?;
-        return Ok(crate::exit_code(&report, args.report.fail_on));
+        return Ok(render::exit_code(&report, args.report.fail_on));
     }
-    crate::emit(&report, &args.report)
+    render::emit(&report, &args.report)
 }
 
 /// `racecap interfaces`.
@@ -204,27 +169,6 @@ pub fn interfaces(args: InterfacesArgs) -> Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = comfy_table::Table::new();
-    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .force_no_tty()
-        .set_header([
-            "index",
-            "name",
-            "state",
-            "peer index",
-            "peer netns",
-            "addresses",
-        ]);
-    for i in &list {
-        t.add_row(vec![
-            i.index.to_string(),
-            i.name.clone(),
-            i.state.clone(),
-            i.peer_index.map_or("-".into(), |p| p.to_string()),
-            i.peer_netns.clone().unwrap_or_else(|| "-".into()),
-            i.addresses.join(" "),
-        ]);
-    }
-    writeln!(out, "{t}")?;
+    writeln!(out, "{}", render::interfaces::table(&list))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,103 @@
+//! The proxy's retry of a lost request: after a race, the same request line
+//! from the same client to the same server, answered on another connection
+//! shortly after, is the retry (nginx re-sends idempotent requests that
+//! failed on a cached connection; Envoy retries on `reset` when told to).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::flow::Endpoint;
+use crate::flow::http::{Paths, Req, RequestLine};
+
+/// How soon after a race the same request, answered on another connection,
+/// counts as the proxy's retry. nginx and HAProxy retry at once; Envoy's
+/// retry back-off is 25 ms base with at most 10× that (250 ms) per attempt.
+/// Kept short so that the same request line sent again by chance (health
+/// checks, polling) is not taken for a retry.
+pub const RETRY_WINDOW_NS: i64 = 300_000_000;
+
+/// A lost request being watched for its retry.
+struct Watch {
+    conn_id: u64,
+    client: IpAddr,
+    server: Endpoint,
+    request: RequestLine,
+    after_ns: i64,
+    deadline_ns: i64,
+}
+
+/// Lost requests being watched, and the retries found (by the raced
+/// connection's id, with the retry's time).
+#[derive(Default)]
+pub struct Retries {
+    watch: Vec<Watch>,
+    retried: HashMap<u64, i64>,
+}
+
+impl Retries {
+    /// Forgets watches whose window closed before `now_ns`.
+    pub fn expire(&mut self, now_ns: i64) {
+        if !self.watch.is_empty() {
+            self.watch.retain(|w| w.deadline_ns >= now_ns);
+        }
+    }
+
+    /// A race lost `request` (sent at `after_ns`) on connection `conn_id`;
+    /// its RST arrived at `now_ns`.
+    pub fn lost(
+        &mut self,
+        conn_id: u64,
+        client: IpAddr,
+        server: Endpoint,
+        request: RequestLine,
+        after_ns: i64,
+        now_ns: i64,
+    ) {
+        self.watch.push(Watch {
+            conn_id,
+            client,
+            server,
+            request,
+            after_ns,
+            deadline_ns: now_ns + RETRY_WINDOW_NS,
+        });
+    }
+
+    /// A request answered at `ns` on connection `conn_id` from `client` to
+    /// `server`: if it repeats a lost one, that one was retried.
+    pub fn answered(
+        &mut self,
+        conn_id: u64,
+        client: IpAddr,
+        server: Endpoint,
+        paths: &Paths,
+        req: Req,
+        ns: i64,
+    ) {
+        if self.watch.is_empty() {
+            return;
+        }
+        self.watch.retain(|w| w.deadline_ns >= ns);
+        if let Some(i) = self.watch.iter().position(|w| {
+            w.conn_id != conn_id
+                && w.client == client
+                && w.server == server
+                && ns >= w.after_ns
+                && paths.same(req, &w.request)
+        }) {
+            let w = self.watch.swap_remove(i);
+            self.retried.entry(w.conn_id).or_insert(ns);
+        }
+    }
+
+    /// When the lost request of connection `conn_id` was retried, if it was.
+    pub fn retry_of(&self, conn_id: u64) -> Option<i64> {
+        self.retried.get(&conn_id).copied()
+    }
+
+    /// Forgets the retry of a connection whose finding carries it now
+    /// (memory stays bounded).
+    pub fn forget(&mut self, conn_id: u64) {
+        self.retried.remove(&conn_id);
+    }
+}

@@ -1,0 +1,136 @@
+//! `racecap analyze`: open the inputs (files, or standard input), run the
+//! library's pipeline with a progress bar, write the evidence file if asked,
+//! and emit the report.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use racecap::analyzer::Config;
+use racecap::pipeline;
+use racecap::source::CaptureReader;
+
+use crate::cli::AnalyzeArgs;
+
+/// Standard input copied to a temporary file as it is read, so that
+/// `--evidence` can read the packets a second time.
+struct Tee<R> {
+    inner: R,
+    copy: File,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+fn open_inputs(files: &[String], spool: Option<&Path>) -> Result<Vec<(String, CaptureReader)>> {
+    if files.iter().filter(|f| *f == "-").count() > 1 {
+        bail!("standard input (-) can be named only once");
+    }
+    let mut readers = Vec::with_capacity(files.len());
+    for name in files {
+        let reader = if name == "-" {
+            let stdin = io::stdin();
+            match spool {
+                Some(path) => {
+                    let copy = File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    CaptureReader::new(Tee { inner: stdin, copy })
+                }
+                None => CaptureReader::new(stdin),
+            }
+            .map_err(|e| anyhow::anyhow!("standard input: {e}"))?
+        } else {
+            let file = File::open(name).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            CaptureReader::new(file).map_err(|e| anyhow::anyhow!("{name}: {e}"))?
+        };
+        readers.push((name.clone(), reader));
+    }
+    Ok(readers)
+}
+
+/// `racecap analyze`.
+pub fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
+    let cfg = args.report.config(false)?;
+    let spool = (args.evidence.is_some() && args.files.iter().any(|f| f == "-"))
+        .then(|| std::env::temp_dir().join(format!("racecap-stdin-{}.pcap", std::process::id())));
+    let result = analyze_inputs(&args, cfg, spool.as_deref());
+    if let Some(p) = &spool {
+        let _ = std::fs::remove_file(p);
+    }
+    result
+}
+
+fn analyze_inputs(args: &AnalyzeArgs, cfg: Config, spool: Option<&Path>) -> Result<ExitCode> {
+    let readers = open_inputs(&args.files, spool)?;
+    let bar = progress_bar(&args.files);
+    let (report, inputs) = pipeline::run_with_progress(readers, cfg, &mut |pos| {
+        if let Some(b) = &bar {
+            b.set_position(pos);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    for w in &report.capture.warnings {
+        eprintln!("racecap: warning: {w}");
+    }
+    if let Some(out) = &args.evidence {
+        let paths: Vec<PathBuf> = args
+            .files
+            .iter()
+            .map(|f| match (f.as_str(), spool) {
+                ("-", Some(p)) => p.to_path_buf(),
+                _ => PathBuf::from(f),
+            })
+            .collect();
+        let n = crate::evidence::write(&report, &paths, &inputs, out)?;
+        eprintln!(
+            "racecap: wrote {n} packets of {} failing connections to {}",
+            report.findings.len(),
+            out.display()
+        );
+    }
+    crate::render::emit(&report, &args.report)
+}
+
+/// A progress bar on stderr for inputs that take more than a moment: only
+/// when stderr is a terminal (indicatif hides itself otherwise), sized by the
+/// files' lengths when they are all plain files, a spinner otherwise.
+fn progress_bar(files: &[String]) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let sizes: Option<u64> = files
+        .iter()
+        .map(|f| {
+            let gz = f.ends_with(".gz");
+            (f != "-" && !gz)
+                .then(|| std::fs::metadata(f).ok().map(|m| m.len()))
+                .flatten()
+        })
+        .sum();
+    let bar = match sizes {
+        Some(total) => indicatif::ProgressBar::new(total).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
+            )
+            .ok()?,
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bytes} read, {bytes_per_sec}")
+                .ok()?,
+        ),
+    };
+    // Only worth drawing when the run lasts: indicatif waits before the first draw.
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
+}

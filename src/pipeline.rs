@@ -1,0 +1,101 @@
+//! Reading and decoding on a thread of their own, a batch ahead of the
+//! analysis: the two stages use two cores, and the report is the same as a
+//! single thread's (the analysis sees the same segments in the same order;
+//! `test_threaded_pipeline_equals_frame_by_frame` checks it). This is the
+//! only place in the library that starts a thread.
+
+use std::sync::mpsc;
+
+use crate::analyzer::{Analyzer, Config};
+use crate::decode::{self, Decoded};
+use crate::flow::http::sniffed;
+use crate::report::Report;
+use crate::source::{CaptureReader, InputStats, Merged, SourceProblem};
+
+/// Frames handed from the reader thread to the analysis in one batch.
+const BATCH: usize = 4096;
+
+/// One batch of frames from the reader thread.
+#[derive(Default)]
+struct Batch {
+    /// Every frame, in order.
+    frames: Vec<Decoded>,
+    /// Payload prefixes (what [`sniffed`] keeps).
+    arena: Vec<u8>,
+    /// Bytes of the inputs consumed when the batch was sent.
+    position: u64,
+}
+
+/// Reads every input to the end (merged in timestamp order) and analyses it.
+/// Returns the report and the per-input counters.
+pub fn run(
+    inputs: Vec<(String, CaptureReader)>,
+    cfg: Config,
+) -> Result<(Report, Vec<InputStats>), SourceProblem> {
+    run_with_progress(inputs, cfg, &mut |_| {})
+}
+
+/// Fills `batch` with up to [`BATCH`] decoded frames; false at the end of
+/// the inputs.
+fn fill(merged: &mut Merged, batch: &mut Batch) -> Result<bool, SourceProblem> {
+    batch.frames.clear();
+    batch.arena.clear();
+    while batch.frames.len() < BATCH {
+        let Some((_, frame)) = merged.next_frame()? else {
+            return Ok(false);
+        };
+        let frame_len = frame.data.len() as u32;
+        batch.frames.push(match decode::decode(&frame) {
+            Ok(seg) => {
+                // Only what the analysis reads crosses to it.
+                let prefix = sniffed(seg.payload);
+                let at = batch.arena.len() as u32;
+                batch.arena.extend_from_slice(prefix);
+                Decoded::segment(&seg, frame_len, at, prefix.len())
+            }
+            Err(skip) => Decoded::skipped(frame.ts_ns, frame_len, skip),
+        });
+    }
+    Ok(true)
+}
+
+/// [`run`], calling `progress` with the bytes read so far (of the
+/// decompressed inputs) once per batch of frames, for a progress bar.
+pub fn run_with_progress(
+    inputs: Vec<(String, CaptureReader)>,
+    cfg: Config,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Report, Vec<InputStats>), SourceProblem> {
+    let mut merged = Merged::new(inputs)?;
+    let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(4);
+    let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+    let reader = std::thread::Builder::new()
+        .name("racecap-reader".into())
+        .spawn(move || -> Result<Vec<InputStats>, SourceProblem> {
+            loop {
+                // Batches come back empty for reuse; a new one only at first.
+                let mut batch = empty_rx.try_recv().unwrap_or_default();
+                let more = fill(&mut merged, &mut batch)?;
+                batch.position = merged.position();
+                if full_tx.send(batch).is_err() || !more {
+                    break;
+                }
+            }
+            Ok(merged.stats())
+        })
+        .expect("spawning the reader thread");
+    let mut analyzer = Analyzer::new(cfg);
+    for batch in full_rx {
+        for d in &batch.frames {
+            analyzer.count_frame(d.ts_ns(), d.frame_len());
+            match d.get(&batch.arena) {
+                Ok(seg) => analyzer.segment(&seg),
+                Err(skip) => analyzer.skip(skip),
+            }
+        }
+        progress(batch.position);
+        let _ = empty_tx.send(batch);
+    }
+    let stats = reader.join().expect("the reader thread does not panic")?;
+    Ok((analyzer.finish(&stats), stats))
+}

@@ -1,0 +1,58 @@
+//! Output, one file per format: tables for people ([`table`]), JSON and
+//! JSON Lines for machines ([`json`]), the one-line live finding
+//! ([`live`]), and the interfaces list ([`interfaces`]). `emit` writes the
+//! report where it was asked to go and maps `--fail-on` to the exit code.
+
+pub mod interfaces;
+pub mod json;
+pub mod live;
+pub mod table;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use racecap::report::Report;
+
+use crate::cli::{FailOn, Format, ReportArgs};
+
+/// The report in the format asked for.
+pub fn render(report: &Report, args: &ReportArgs) -> Result<String> {
+    Ok(match args.format {
+        Format::Table => table::tables(report, args.connections),
+        Format::Json => json::document(report)?,
+        Format::Jsonl => json::findings(&report.findings)?,
+    })
+}
+
+/// Renders the report as asked, writes it to `-o` or standard output, and
+/// maps `--fail-on` to the exit code.
+pub fn emit(report: &Report, args: &ReportArgs) -> Result<ExitCode> {
+    let text = render(report, args)?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(exit_code(report, args.fail_on))
+}
+
+/// 1 when the report holds what `--fail-on` names, else 0.
+pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
+    let tripped = match fail_on {
+        FailOn::Never => false,
+        FailOn::Race => report.races() > 0,
+        FailOn::Failure => report.failures() > 0,
+    };
+    if tripped {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,325 @@
+//! Building the report from the analysis's typed facts: a finding from a
+//! judged connection and its verdict's evidence, a connection row, the
+//! capture section with its warnings. Nothing here decides anything; it
+//! only gathers and names.
+
+use std::collections::BTreeMap;
+
+use super::{
+    Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
+    ServerReport, Tool, Warning,
+};
+use crate::analysis::verdict::{Outcome, Roles, Verdict};
+use crate::decode::{self, Skip};
+use crate::flow::http::{Paths, Req};
+use crate::flow::{Conn, FlowKey};
+use crate::source::InputStats;
+use crate::units::{Millis, Timestamp, seconds};
+
+/// What a run counted, as the report reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    /// Frames read, and their captured bytes.
+    pub packets: u64,
+    pub bytes: u64,
+    /// Earliest and latest frame timestamps.
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+    /// TCP segments decoded.
+    pub segments: u64,
+    /// Segments outside the focus.
+    pub filtered_out: u64,
+    /// Frames that gave no segment, by [`Skip::index`].
+    pub skipped: [u64; Skip::COUNT],
+    /// Segments whose payload the snaplen cut.
+    pub snapped: u64,
+    /// Sequence holes still open when their connections were judged.
+    pub holes: u64,
+    /// Connections judged without a handshake seen.
+    pub started_before: u64,
+    /// Connections still open when the capture ended.
+    pub open_at_end: u64,
+    /// Connections judged, by [`Verdict::index`].
+    pub verdicts: [u64; Verdict::COUNT],
+    /// Connections tracked, most open at once, and evicted while open
+    /// (of which for the memory budget).
+    pub connections: u64,
+    pub peak_open: u64,
+    pub evicted: u64,
+    pub evicted_for_memory: u64,
+    /// Distinct 4-tuples, and whether that count is exact.
+    pub tuples: u64,
+    pub tuples_exact: bool,
+    /// The limits in force.
+    pub max_connections: usize,
+    pub max_memory: usize,
+    /// Server endpoints beyond the statistics' cap were looked up.
+    pub untracked_servers: bool,
+}
+
+fn vlan_ids(vlan: u32) -> Option<Vec<u16>> {
+    match (vlan >> 16, vlan & 0xffff) {
+        (0, 0) => None,
+        (0, inner) => Some(vec![inner as u16]),
+        (outer, inner) => Some(vec![outer as u16, inner as u16]),
+    }
+}
+
+fn request(req: Option<Req>, paths: &Paths) -> Option<Request> {
+    req.map(|r| Request {
+        method: r.method,
+        path: paths.get(r.path).to_string(),
+        idempotent: r.method.idempotent(),
+    })
+}
+
+/// The finding of a failing connection: its verdict with the evidence.
+/// `retry_ns` is when its lost request was retried, if it was.
+pub fn finding(
+    conn: &Conn,
+    roles: Roles,
+    o: &Outcome,
+    retry_ns: Option<i64>,
+    paths: &Paths,
+) -> Finding {
+    let c = roles.client;
+    let hc = conn.h(c);
+    let race = o.race.as_ref().map(|r| Race {
+        kind: r.kind,
+        syn_at: conn.syn_times(c).next().map(Timestamp),
+        last_exchange_at: r.fin.idle_since.map(Timestamp),
+        fin_at: Timestamp(r.fin.ns),
+        request_at: Timestamp(r.request.ns),
+        rst_at: r.rst.map(|x| Timestamp(x.ns)),
+        idle_before_fin_ms: r.idle_before_fin_ns().map(Millis),
+        fin_to_request_ms: Millis(r.fin_to_request_ns()),
+        request_ack: r.request.ack.map(|a| a.0),
+        fin_seq: r.fin.seq.0,
+        request: request(r.request.request, paths),
+        requests_before: hc.turns.saturating_sub(1),
+        retried: retry_ns.is_some(),
+        retry_at: retry_ns.map(Timestamp),
+    });
+    let connect = match o.verdict {
+        Verdict::ConnectTimeout | Verdict::ConnectRefused => Some(Connect {
+            syn_times: conn.syn_times(c).map(Timestamp).collect(),
+            syns: u32::from(hc.syns),
+            rst_at: conn.rst(roles.server()).map(|r| Timestamp(r.ns)),
+        }),
+        _ => None,
+    };
+    let reset = o.reset.as_ref().map(|r| Reset {
+        by: roles.peer(r.by),
+        rst_at: Timestamp(r.rst.ns),
+        idle_before_ms: r.idle_before_ns.map(Millis),
+        outstanding_since: r.outstanding.as_ref().map(|p| Timestamp(p.ns)),
+        request: r
+            .outstanding
+            .as_ref()
+            .and_then(|p| request(p.request, paths)),
+        bytes_in_flight_to_server: r.in_flight_to_server,
+        bytes_in_flight_to_client: r.in_flight_to_client,
+    });
+    // The moment of failure: the RST (or the lost request), else the last SYN.
+    let at = if let Some(r) = &o.race {
+        r.rst.map_or(r.request.ns, |x| x.ns)
+    } else if let Some(r) = &o.reset {
+        r.rst.ns
+    } else if let Some(last_syn) = conn.syn_times(c).last() {
+        last_syn
+    } else {
+        conn.last_ns
+    };
+    Finding {
+        verdict: o.verdict,
+        client: conn.endpoint(c),
+        server: conn.endpoint(roles.server()),
+        vlan: vlan_ids(conn.vlan),
+        role: roles.source,
+        start: Timestamp(conn.first_ns),
+        end: Timestamp(conn.last_ns),
+        history: conn.history.render(c),
+        at: Timestamp(at),
+        race,
+        connect,
+        reset,
+        conn_id: conn.id,
+        key: FlowKey::new(conn.vlan, conn.a, conn.b).0,
+    }
+}
+
+/// A connection's row for `--connections`.
+pub fn connection_row(conn: &Conn, roles: Roles, v: Verdict) -> Connection {
+    let (c, s) = (roles.client, roles.server());
+    Connection {
+        client: conn.endpoint(c),
+        server: conn.endpoint(s),
+        vlan: vlan_ids(conn.vlan),
+        role: roles.source,
+        verdict: v,
+        history: conn.history.render(c),
+        start: Timestamp(conn.first_ns),
+        end: Timestamp(conn.last_ns),
+        duration_ms: Millis(conn.last_ns - conn.first_ns),
+        packets_to_server: u64::from(conn.h(c).packets),
+        packets_to_client: u64::from(conn.h(s).packets),
+        bytes_to_server: conn.bytes(c),
+        bytes_to_client: conn.bytes(s),
+        requests: conn.h(c).turns,
+        id: conn.id,
+    }
+}
+
+fn file_info(i: &InputStats) -> FileInfo {
+    FileInfo {
+        name: i.name.clone(),
+        format: i.format,
+        gzip: i.gzip,
+        link_types: i
+            .linktypes
+            .iter()
+            .map(|l| decode::linktype::name(*l))
+            .collect(),
+        packets: i.packets,
+        bytes: i.bytes,
+        first: i.first_ns.map(Timestamp),
+        last: i.last_ns.map(Timestamp),
+    }
+}
+
+/// What the reader should know about the inputs and the limits.
+fn warnings(t: &Totals, inputs: &[InputStats], listed: usize) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for i in inputs {
+        if let Some(why) = &i.stopped {
+            out.push(Warning::InputStopped {
+                name: i.name.clone(),
+                why: why.clone(),
+                packets: i.packets,
+            });
+        }
+        if i.backwards > 0 {
+            out.push(Warning::Backwards {
+                name: i.name.clone(),
+                packets: i.backwards,
+            });
+        }
+        if i.bad_interface > 0 {
+            out.push(Warning::UnknownInterface {
+                name: i.name.clone(),
+                packets: i.bad_interface,
+            });
+        }
+    }
+    for (n, a) in inputs.iter().enumerate() {
+        for b in &inputs[n + 1..] {
+            if let (Some(a0), Some(a1), Some(b0), Some(b1)) =
+                (a.first_ns, a.last_ns, b.first_ns, b.last_ns)
+                && a0 <= b1
+                && b0 <= a1
+            {
+                out.push(Warning::Overlap {
+                    a: a.name.clone(),
+                    b: b.name.clone(),
+                });
+            }
+        }
+    }
+    let failures: u64 = Verdict::ALL
+        .iter()
+        .filter(|v| v.is_failure())
+        .map(|v| t.verdicts[v.index()])
+        .sum();
+    if failures > listed as u64 {
+        out.push(Warning::FindingsCut { failures, listed });
+    }
+    if !t.tuples_exact {
+        out.push(Warning::TuplesUncounted {
+            max: crate::flow::table::MAX_TUPLES,
+        });
+    }
+    if t.untracked_servers {
+        out.push(Warning::ServersUntracked {
+            max: crate::analysis::timeouts::MAX_SERVERS,
+        });
+    }
+    let for_count = t.evicted - t.evicted_for_memory;
+    if for_count > 0 {
+        out.push(Warning::EvictedForCount {
+            connections: for_count,
+            max: t.max_connections,
+        });
+    }
+    if t.evicted_for_memory > 0 {
+        out.push(Warning::EvictedForMemory {
+            connections: t.evicted_for_memory,
+            mib: t.max_memory >> 20,
+        });
+    }
+    if t.holes > 0 {
+        out.push(Warning::Holes { segments: t.holes });
+    }
+    out
+}
+
+/// The capture section: the inputs, the counts and the warnings.
+pub fn capture(t: &Totals, inputs: &[InputStats], listed: usize) -> Capture {
+    let mut skipped = Skip::ALL
+        .iter()
+        .map(|s| (s.name(), t.skipped[s.index()]))
+        .collect::<BTreeMap<_, _>>();
+    let bad_iface: u64 = inputs.iter().map(|i| i.bad_interface).sum();
+    skipped.insert("unknown_interface", bad_iface);
+    Capture {
+        files: inputs.iter().map(file_info).collect(),
+        packets: t.packets + bad_iface,
+        bytes: t.bytes,
+        first: t.first_ns.map(Timestamp),
+        last: t.last_ns.map(Timestamp),
+        duration_s: match (t.first_ns, t.last_ns) {
+            (Some(a), Some(b)) => seconds(b - a),
+            _ => 0.0,
+        },
+        tcp_segments: t.segments,
+        connections_4tuples: t.tuples,
+        connections: t.connections,
+        skipped,
+        payload_cut_by_snaplen: t.snapped,
+        sequence_holes: t.holes,
+        peak_open_connections: t.peak_open,
+        filtered_out: t.filtered_out,
+        dropped: None,
+        interface_dropped: None,
+        evicted_connections: t.evicted,
+        started_before_capture: t.started_before,
+        open_at_end: t.open_at_end,
+        warnings: warnings(t, inputs, listed),
+    }
+}
+
+impl Report {
+    /// The whole report, findings and rows already sorted.
+    pub fn new(
+        t: &Totals,
+        inputs: &[InputStats],
+        findings: Vec<Finding>,
+        servers: Vec<ServerReport>,
+        connections: Option<Vec<Connection>>,
+    ) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "racecap",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            capture: capture(t, inputs, findings.len()),
+            verdict_counts: Verdict::ALL
+                .iter()
+                .map(|v| (v.name(), t.verdicts[v.index()]))
+                .collect(),
+            findings,
+            servers,
+            connections,
+        }
+    }
+}

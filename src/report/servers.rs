@@ -1,0 +1,134 @@
+//! The per-server part of the report: both sides of the timeout chain as
+//! the analysis assessed them, in the report's units.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::analysis::defaults::{Candidate, Recommendation};
+use crate::analysis::samples::Stats;
+use crate::analysis::timeouts::ServerStats;
+use crate::flow::Endpoint;
+use crate::units::Millis;
+
+/// A distribution of idle gaps.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Distribution {
+    pub n: u64,
+    pub median_ms: Millis,
+    pub min_ms: Millis,
+    pub max_ms: Millis,
+    pub p5_ms: Millis,
+    pub p95_ms: Millis,
+    /// At least 80 % of the values sit in one narrow cluster (a configured
+    /// timeout), rather than spread out (application closes).
+    pub tight: bool,
+    /// The best single value: the cluster's median when tight, else the median.
+    pub estimate_ms: Millis,
+    /// The densest cluster: its size and range.
+    pub cluster_n: u64,
+    pub cluster_min_ms: Millis,
+    pub cluster_max_ms: Millis,
+}
+
+impl From<Stats> for Distribution {
+    fn from(s: Stats) -> Distribution {
+        Distribution {
+            n: s.n,
+            median_ms: Millis(s.median_ns),
+            min_ms: Millis(s.min_ns),
+            max_ms: Millis(s.max_ns),
+            p5_ms: Millis(s.p5_ns),
+            p95_ms: Millis(s.p95_ns),
+            tight: s.tight,
+            estimate_ms: Millis(s.estimate_ns),
+            cluster_n: s.cluster_n,
+            cluster_min_ms: Millis(s.cluster_min_ns),
+            cluster_max_ms: Millis(s.cluster_max_ns),
+        }
+    }
+}
+
+/// What is known about one client of a server.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientReport {
+    pub client: IpAddr,
+    pub reuse_window_ms: Option<Millis>,
+    pub reuse_gaps: Option<Distribution>,
+    pub idle_before_client_fin: Option<Distribution>,
+}
+
+/// One server endpoint's timeouts, the mismatch, and the fix.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerReport {
+    pub endpoint: Endpoint,
+    pub connections: u64,
+    /// Idle gaps that ended in this server's FIN.
+    pub idle_timeout: Option<Distribution>,
+    /// When no idle close was seen: the longest idle gap that stayed open.
+    pub idle_timeout_longer_than_ms: Option<Millis>,
+    pub closes_after_response: u64,
+    /// `Keep-Alive: timeout=N` the server advertised (most frequent), seconds.
+    pub keep_alive_header_s: Option<u32>,
+    /// The header and the measured closes disagree by more than a second
+    /// beyond the known buffers.
+    pub keep_alive_header_disagrees: bool,
+    /// Longest idle gap after which a client reused a connection and got an answer.
+    pub reuse_window_ms: Option<Millis>,
+    pub reuse_gaps: Option<Distribution>,
+    /// Idle gaps before client FINs (the proxy's own idle timeout).
+    pub idle_before_client_fin: Option<Distribution>,
+    pub reused_requests: u64,
+    pub races: u64,
+    pub retried_races: u64,
+    /// Races per reused request.
+    pub race_rate: Option<f64>,
+    /// Reuses within one RTT of the server timeout or beyond it.
+    pub reuses_in_danger_window: u64,
+    pub rtt_ms: Option<Millis>,
+    pub fin_to_reuse: Option<Distribution>,
+    /// Clients reuse connections idle longer than the server keeps them, or races were seen.
+    pub mismatch: bool,
+    /// Software whose defaults match the measured timeout.
+    pub matches: Vec<Candidate>,
+    pub recommendations: Vec<Recommendation>,
+    pub clients: Vec<ClientReport>,
+}
+
+/// One server's part of the report.
+pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
+    let a = s.assess();
+    ServerReport {
+        endpoint,
+        connections: s.connections,
+        idle_timeout_longer_than_ms: (a.idle.is_none() && s.stayed_open_ns > 0)
+            .then_some(Millis(s.stayed_open_ns)),
+        idle_timeout: a.idle.map(Distribution::from),
+        closes_after_response: s.closes_after_response,
+        keep_alive_header_s: a.keep_alive_header_s,
+        keep_alive_header_disagrees: a.header_disagrees,
+        reuse_window_ms: a.reuse_window_ns.map(Millis),
+        reuse_gaps: a.reuse.map(Distribution::from),
+        idle_before_client_fin: a.client_fin.map(Distribution::from),
+        reused_requests: s.reused_requests,
+        races: s.races,
+        retried_races: s.retried_races,
+        race_rate: a.race_rate,
+        reuses_in_danger_window: a.reuses_in_danger_window,
+        rtt_ms: a.rtt_ns.map(Millis),
+        fin_to_reuse: s.fin_to_reuse.stats().map(Distribution::from),
+        mismatch: a.mismatch,
+        matches: a.matches,
+        recommendations: a.recommendations,
+        clients: s
+            .clients()
+            .into_iter()
+            .map(|(ip, c)| ClientReport {
+                client: ip,
+                reuse_window_ms: c.reuse.max().map(Millis),
+                reuse_gaps: c.reuse.stats().map(Distribution::from),
+                idle_before_client_fin: c.closes.stats().map(Distribution::from),
+            })
+            .collect(),
+    }
+}

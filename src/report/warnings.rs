@@ -1,0 +1,96 @@
+//! What the reader of a report should know about how far to trust it: cut
+//! inputs, overlapping files, capped lists and tables, packet loss. Typed,
+//! so that the live shell and tests can tell them apart; in the report each
+//! is its sentence.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// An input ended early (cut off mid-record, unreadable block).
+    InputStopped {
+        name: String,
+        why: String,
+        packets: u64,
+    },
+    /// An input's timestamps went backwards.
+    Backwards { name: String, packets: u64 },
+    /// Packets named a pcapng interface that was never described.
+    UnknownInterface { name: String, packets: u64 },
+    /// Two inputs overlap in time (merged by timestamp).
+    Overlap { a: String, b: String },
+    /// More failing connections than findings kept.
+    FindingsCut { failures: u64, listed: usize },
+    /// Too many 4-tuples left the table to keep counting distinct ones.
+    TuplesUncounted { max: usize },
+    /// Too many server endpoints to measure timeouts for all.
+    ServersUntracked { max: usize },
+    /// Connections evicted while open because of `--max-connections`.
+    EvictedForCount { connections: u64, max: usize },
+    /// Connections evicted while open because of `--max-memory`.
+    EvictedForMemory { connections: u64, mib: usize },
+    /// Segments followed data missing from the capture.
+    Holes { segments: u64 },
+    /// Live capture: packets dropped by the kernel and by the interface.
+    Dropped { kernel: u64, interface: u64 },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::InputStopped { name, why, packets } => write!(
+                f,
+                "{name}: {why}; the report covers the {packets} packets before it"
+            ),
+            Warning::Backwards { name, packets } => write!(
+                f,
+                "{name}: {packets} packets have timestamps earlier than the packet before them"
+            ),
+            Warning::UnknownInterface { name, packets } => write!(
+                f,
+                "{name}: {packets} packets name a pcapng interface that was never described; skipped"
+            ),
+            Warning::Overlap { a, b } => write!(
+                f,
+                "{a} and {b} overlap in time; their packets were merged in timestamp order"
+            ),
+            Warning::FindingsCut { failures, listed } => write!(
+                f,
+                "{failures} failing connections; the report lists the first {listed} (verdict_counts has them all)"
+            ),
+            Warning::TuplesUncounted { max } => write!(
+                f,
+                "more than {max} connections closed: connections_4tuples counts the 4-tuples seen until then"
+            ),
+            Warning::ServersUntracked { max } => write!(
+                f,
+                "more than {max} server endpoints: timeouts are measured for the first {max} only"
+            ),
+            Warning::EvictedForCount { connections, max } => write!(
+                f,
+                "{connections} connections were evicted while still open because more than {max} were open at once (--max-connections); their verdicts only know what came before"
+            ),
+            Warning::EvictedForMemory { connections, mib } => write!(
+                f,
+                "{connections} connections were evicted while still open because their state outgrew {mib} MiB (--max-memory); their verdicts only know what came before"
+            ),
+            Warning::Holes { segments } => write!(
+                f,
+                "{segments} segments followed data missing from the capture (packet loss at the capture point?); verdicts near them may be incomplete"
+            ),
+            Warning::Dropped { kernel, interface } => write!(
+                f,
+                "{kernel} packets were dropped by the kernel and {interface} by the interface: findings may be incomplete"
+            ),
+        }
+    }
+}
+
+impl Serialize for Warning {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
