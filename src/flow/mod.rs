@@ -4,7 +4,12 @@
 //! recognised. Closed connections leave the table after a grace period.
 
 pub mod conn;
+pub mod facts;
+pub mod half;
+pub mod history;
+mod holes;
 pub mod http;
+pub mod state;
 pub mod table;
 
 use std::cmp::Ordering;

@@ -1,0 +1,80 @@
+//! What a connection records for the analysis: its sides' first FIN and
+//! first RST, the data still waiting for an answer, and what one segment
+//! changed. Plain values, apart from the connection that fills them in.
+
+use super::Seq;
+use super::half::Side;
+use super::http::Req;
+
+/// A FIN as first seen.
+#[derive(Debug, Clone, Copy)]
+pub struct Fin {
+    /// The sequence number the FIN occupies.
+    pub seq: Seq,
+    /// Its acknowledgement number: how much of the peer's data it had seen.
+    pub ack: Option<Seq>,
+    /// When it was seen.
+    pub ns: i64,
+    /// Start of the idle period the FIN ended: the last payload (either way)
+    /// before it, not counting peer data the FIN does not acknowledge.
+    pub idle_since: Option<i64>,
+    /// The FIN segment carried payload (close right after a response).
+    pub with_data: bool,
+    /// The FIN acknowledges the peer's FIN: a reply to a close, not a close
+    /// of its own (so it says nothing about this side's idle timeout).
+    pub reply: bool,
+}
+
+/// A RST as first seen.
+#[derive(Debug, Clone, Copy)]
+pub struct Rst {
+    /// When it was seen.
+    pub ns: i64,
+    /// Its sequence number.
+    pub seq: Seq,
+    /// Its acknowledgement number, when it had the ACK flag.
+    pub ack: Option<Seq>,
+    /// Payload bytes the RST carried (some stacks put a reason there).
+    pub payload: u32,
+}
+
+/// The first data of one side that the other has not answered yet: in
+/// HTTP/1.x, an outstanding request (or an unacknowledged response).
+#[derive(Debug, Clone, Copy)]
+pub struct Pending {
+    /// Where the data starts in its sender's sequence space.
+    pub start: Seq,
+    /// When the first new byte of it was seen.
+    pub ns: i64,
+    /// The segment's acknowledgement number: what the sender had seen of the
+    /// peer (decides crossed vs stale races).
+    pub ack: Option<Seq>,
+    /// The last payload (either way) before it: the idle gap it ended.
+    pub idle_since: Option<i64>,
+    /// Its HTTP request line, when it starts with one (the target is in the
+    /// analysis's [`Paths`](super::http::Paths)).
+    pub request: Option<Req>,
+    /// Whether the sender had sent data on this connection before (a reuse).
+    pub reuse: bool,
+}
+
+impl Pending {
+    /// Idle time before this data, ns.
+    pub fn idle_ns(&self) -> Option<i64> {
+        self.idle_since.map(|t| self.ns - t)
+    }
+}
+
+/// What one segment changed that the analysis wants to know about.
+#[derive(Debug, Default, Clone)]
+pub struct Notes {
+    /// The segment answered the other side's pending data: which side's data
+    /// was answered, and the pending record (its idle gap, request line).
+    pub answered: Option<(Side, Pending)>,
+    /// The segment started new pending data for its sender.
+    pub new_turn: bool,
+    /// The segment was this side's first FIN.
+    pub fin: bool,
+    /// The segment was this side's first RST.
+    pub rst: bool,
+}
