@@ -122,6 +122,8 @@ pub struct KnownDefault {
     pub verified: Verified,
 }
 
+#[cfg(test)]
+mod pinned;
 mod recommend;
 mod table;
 
