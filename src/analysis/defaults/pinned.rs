@@ -76,14 +76,18 @@ impl Interned {
     }
 }
 
-const SERVER_MS: [Option<f64>; 12] = [
+// 3000: Linkerd's default equals the server's; 11_112: the proxy target is
+// exactly 10 s, the edge of Envoy's caveat.
+const SERVER_MS: [Option<f64>; 14] = [
     None,
     Some(500.0),
     Some(2000.0),
+    Some(3000.0),
     Some(3001.2),
     Some(5002.0),
     Some(6001.5),
     Some(10_000.0),
+    Some(11_112.0),
     Some(30_000.0),
     Some(60_000.0),
     Some(66_000.0),
@@ -91,8 +95,15 @@ const SERVER_MS: [Option<f64>; 12] = [
     Some(1_000_000.0),
 ];
 const HEADER_S: [Option<u32>; 4] = [None, Some(2), Some(5), Some(75)];
-const REUSE_MS: [Option<f64>; 4] = [None, Some(2980.0), Some(19_800.0), Some(59_000.0)];
-const CLIENT_IDLE_MS: [Option<f64>; 3] = [None, Some(3000.0), Some(60_000.0)];
+// 1_000_000 and 3_600_000 (Envoy's 1 h): server targets above 15 min.
+const REUSE_MS: [Option<f64>; 5] = [
+    None,
+    Some(2980.0),
+    Some(19_800.0),
+    Some(59_000.0),
+    Some(1_000_000.0),
+];
+const CLIENT_IDLE_MS: [Option<f64>; 4] = [None, Some(3000.0), Some(60_000.0), Some(3_600_000.0)];
 const RACES: [(u64, u64); 4] = [(0, 0), (0, 1), (3, 0), (3, 1)];
 
 /// Measured values for the matchers alone: every known close, its
