@@ -4,7 +4,7 @@
 //! A measured idle close (say 6.00 s) means little to a reader until it is
 //! named ("Node.js, 5000 ms keepAliveTimeout plus its 1000 ms buffer") and
 //! turned into the line to paste. The values come from the project's
-//! `reference/keepalive-defaults.md`, which cites the source file or document
+//! `docs/keepalive-defaults.md`, which cites the source file or document
 //! each one was read in; rows that file marks UNVERIFIED are left out. The
 //! rule behind every recommendation: the side that sends requests (the
 //! proxy's upstream pool) must give up on an idle connection before the
@@ -120,11 +120,27 @@ pub struct KnownDefault {
     pub note: &'static str,
     /// How the reference confirmed the value.
     pub verified: Verified,
+    /// Servers: the `Keep-Alive: timeout=N` it sends and how long after
+    /// that value it closes; [`match_server_with_header`] names the row by it.
+    pub advertises: Option<Advertised>,
+    /// Proxies: the row's step in the proxy side of the fix.
+    pub proxy_step: Option<ProxyStep>,
+    /// Proxies: usually in front of a server; named when the proxies' own
+    /// idle close was not seen.
+    pub usual: Option<Usual>,
+    /// Proxies: how it retries a request that failed on a reused connection.
+    pub retries: Option<Retries>,
 }
 
+mod fix;
+#[cfg(test)]
+mod pinned;
+mod proxy;
 mod recommend;
 mod table;
+mod text;
 
+pub use fix::{Advertised, Caveat, ProxyFix, ProxyStep, Retries, Usual, When};
 pub use recommend::recommend;
 use table::{PROXIES, SERVERS};
 
@@ -186,35 +202,44 @@ pub fn match_server(measured_ms: f64) -> Vec<Candidate> {
 }
 
 /// Like [`match_server`], with the server's `Keep-Alive: timeout=N` header as
-/// a second witness. Node.js advertises its configured keepAliveTimeout and
-/// closes one keepAliveTimeoutBuffer (1000 ms) later, so a close 1 s above the
-/// advertised value names Node.js even when the value is not its default.
+/// a second witness: a server row that [`KnownDefault::advertises`] its
+/// configured value closes its buffer after it, so a close that far above the
+/// advertised value names that row even when the value is not its default
+/// (Node.js: keepAliveTimeout plus its 1000 ms keepAliveTimeoutBuffer).
 pub fn match_server_with_header(measured_ms: f64, header_s: Option<u32>) -> Vec<Candidate> {
     let mut out = match_server(measured_ms);
     let Some(h) = header_s else {
         return out;
     };
     let configured = u64::from(h) * 1000;
-    let close = configured + 1000;
-    let near = (close as f64 - measured_ms).abs() <= tolerance_ms(measured_ms);
-    let node = SERVERS.iter().find(|r| r.id == "node");
-    if let (true, Some(row)) = (near, node) {
+    let mut named = Vec::new();
+    for row in SERVERS {
+        let Some(adv) = row.advertises else {
+            continue;
+        };
+        let close = configured + adv.buffer_ms;
+        // Written so that a NaN measurement names nothing.
+        let near = (close as f64 - measured_ms).abs() <= tolerance_ms(measured_ms);
+        if !near {
+            continue;
+        }
         out.retain(|c| c.software != row.software);
-        out.insert(
-            0,
-            Candidate {
-                software: row.software,
-                setting: row.knob,
-                default_ms: configured,
-                expected_close_ms: close,
-                note: format!(
-                    "{:.2} s: Node.js http.Server keepAliveTimeout {configured} ms (it advertises Keep-Alive: timeout={h}) + 1000 ms buffer",
-                    close as f64 / 1000.0
-                ),
-            },
-        );
+        named.push(Candidate {
+            software: row.software,
+            setting: row.knob,
+            default_ms: configured,
+            expected_close_ms: close,
+            note: adv
+                .note
+                .replace("{close}", &format!("{:.2} s", close as f64 / 1000.0))
+                .replace("{configured}", &configured.to_string())
+                .replace("{buffer}", &adv.buffer_ms.to_string())
+                .replace("{header}", &h.to_string()),
+        });
     }
-    out
+    // Named by two witnesses, so ahead of the matches on the close alone.
+    named.extend(out);
+    named
 }
 
 /// Proxies, load balancers and client pools whose default idle close matches
@@ -225,7 +250,7 @@ pub fn match_proxy(measured_ms: f64) -> Vec<Candidate> {
 
 #[cfg(test)]
 mod test {
-    use super::recommend::secs;
+    use super::text::secs;
     use super::*;
 
     fn situation(matches: &[Candidate]) -> Situation<'_> {

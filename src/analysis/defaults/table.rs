@@ -1,8 +1,15 @@
 //! The table: server keep-alive defaults and proxy / load-balancer pool idle
-//! defaults, each row citing where its value was read (from the project's
-//! reference/keepalive-defaults.md).
+//! defaults, each row citing where its value was read (the project's
+//! docs/keepalive-defaults.md lists every source). A row also carries the
+//! facts the fix is derived from: how its knob is set and in which order
+//! ([`ProxyStep`]), whether it is a usual proxy in front ([`Usual`]), how it
+//! retries ([`Retries`]) and what it advertises ([`Advertised`]), so that no
+//! product is named outside this file.
 
-use super::{Close, KnownDefault, Role, Verified};
+use super::{
+    Advertised, Caveat, Close, KnownDefault, ProxyFix, ProxyStep, Retries, Role, Usual, Verified,
+    When,
+};
 
 /// Servers: the side that must keep idle connections longer than any client.
 pub(super) static SERVERS: &[KnownDefault] = &[
@@ -28,6 +35,13 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "server.keepAliveTimeout = {ms}; // ms, above the proxy's idle timeout",
         note: "Advertises Keep-Alive: timeout=<keepAliveTimeout in s> but closes keepAliveTimeoutBuffer (1000 ms) later on recent releases; older releases closed at keepAliveTimeout. Node < 12.19 also needs server.headersTimeout above keepAliveTimeout (nodejs/node#27363).",
         verified: Verified::Doc,
+        advertises: Some(Advertised {
+            buffer_ms: 1_000,
+            note: "{close}: Node.js http.Server keepAliveTimeout {configured} ms (it advertises Keep-Alive: timeout={header}) + {buffer} ms buffer",
+        }),
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: nodejs/node PR #62782 "http: increase keepAliveTimeout default to 65 seconds"
     // (lib/_http_server.js main: this.keepAliveTimeout = 65_000); release v26 per the PR thread.
@@ -44,6 +58,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "server.keepAliveTimeout = {ms}; // ms, above the proxy's idle timeout",
         note: "Raised to 65 s in v26 to sit above AWS ALB's 60 s; the 1000 ms buffer still applies.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: benoitc/gunicorn gunicorn/config.py `class Keepalive: default = 2`;
     // docs.gunicorn.org settings#keepalive.
@@ -60,6 +78,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "--keep-alive {s}\n# or in gunicorn.conf.py: keepalive = {s}",
         note: "The sync worker ignores keep-alive and closes after every response; keep-alive needs the gthread or an async worker.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: encode/uvicorn uvicorn/config.py `timeout_keep_alive: int = 5`, uvicorn/main.py.
     KnownDefault {
@@ -75,6 +97,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "--timeout-keep-alive {s}\n# or uvicorn.run(app, timeout_keep_alive={s})",
         note: "",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: pgjones/hypercorn src/hypercorn/config.py `keep_alive_timeout = 5 * SECONDS`;
     // docs/how_to_guides/configuring.rst.
@@ -91,6 +117,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "--keep-alive {s}\n# or in the config file: keep_alive_timeout = {s}",
         note: "Also closes after keep_alive_max_requests (1000) requests.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: apache/httpd include/httpd.h `#define DEFAULT_KEEPALIVE_TIMEOUT 5`;
     // httpd.apache.org/docs/2.4/mod/core.html#keepalivetimeout.
@@ -107,6 +137,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "KeepAliveTimeout {s}",
         note: "Advertises Keep-Alive: timeout=5, max=100. httpd 1.x defaulted to 15 s.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: nginx/nginx src/http/ngx_http_core_module.c (keepalive_timeout 75000,
     // keepalive_time 3600000); nginx.org ngx_http_core_module#keepalive_timeout.
@@ -123,6 +157,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "keepalive_timeout {s}s;",
         note: "In http, server or location. An optional second parameter sets the advertised Keep-Alive: timeout=; keepalive_time (1 h) caps a connection's life.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: apache/tomcat java/org/apache/coyote/http11/Constants.java
     // DEFAULT_CONNECTION_TIMEOUT = 60000; AbstractEndpoint.getKeepAliveTimeout() (unset →
@@ -140,6 +178,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: r#"<Connector port="8080" protocol="HTTP/1.1" connectionTimeout="20000" keepAliveTimeout="{ms}" />"#,
         note: "keepAliveTimeout unset falls back to connectionTimeout.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: same as above (code default 60000 applies without server.xml);
     // Spring Boot property server.tomcat.keep-alive-timeout.
@@ -156,6 +198,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "server.tomcat.keep-alive-timeout={s}s",
         note: "No server.xml, so the code default connectionTimeout of 60 s applies and keepAliveTimeout falls back to it. A tie with a 60 s proxy (AWS ALB, nginx upstream) still races.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: jetty/jetty.project jetty-core/jetty-server AbstractConnector.java
     // `_idleTimeout = 30000`; jetty-http.xml, http.mod.
@@ -172,6 +218,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "jetty.http.idleTimeout={ms}\n# Spring Boot: server.jetty.connection-idle-timeout={s}s",
         note: "The same idle timeout also applies during I/O.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: undertow-io/undertow core/src/main/java/io/undertow/Undertow.java
     // `.set(UndertowOptions.NO_REQUEST_TIMEOUT, 60 * 1000)` (UNDERTOW-790).
@@ -188,6 +238,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "// Undertow.builder()\n.setServerOption(UndertowOptions.NO_REQUEST_TIMEOUT, {ms})\n# Spring Boot: server.undertow.no-request-timeout={s}s",
         note: "The raw option unset means no timeout; Undertow.builder(), and so Spring Boot, sets 60 s.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: puma/puma lib/puma/const.rb `PERSISTENT_TIMEOUT = 20` (5.x),
     // configuration.rb `persistent_timeout: 20` (6.0 – 6.6.1).
@@ -204,6 +258,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "persistent_timeout {s} # config/puma.rb",
         note: "",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: puma/puma PR #3378 "bump persistent_timeout to 65 seconds";
     // lib/puma/configuration.rb `persistent_timeout: 65`, lib/puma/dsl.rb.
@@ -220,6 +278,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "persistent_timeout {s} # config/puma.rb",
         note: "Environment variable PUMA_PERSISTENT_TIMEOUT works too.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: learn.microsoft.com KestrelServerLimits.KeepAliveTimeout ("Defaults to 130 seconds").
     KnownDefault {
@@ -235,6 +297,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "builder.WebHost.ConfigureKestrel(o =>\n    o.Limits.KeepAliveTimeout = TimeSpan.FromSeconds({s}));",
         note: "Kestrel 1.x documented 2 min.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: caddyserver/caddy modules/caddyhttp/app.go `defaultIdleTimeout = 5 * time.Minute`.
     KnownDefault {
@@ -250,6 +316,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "{\n    servers {\n        timeouts {\n            idle {s}s\n        }\n    }\n}",
         note: "",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: traefik/traefik pkg/config/static/static_config.go `DefaultIdleTimeout = 180 * time.Second`.
     KnownDefault {
@@ -265,6 +335,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "--entryPoints.web.transport.respondingTimeouts.idleTimeout={s}s",
         note: "",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: hyperium/hyper src/server/conn/http1.rs ("Default is 30 seconds", "Requires a
     // Timer"), src/proto/h1/conn.rs poll_read_head; commits 8bf26d1e (v1.0.0), 10b09ffc (v1.6.0).
@@ -281,6 +355,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "http1::Builder::new()\n    .timer(TokioTimer::new())\n    .header_read_timeout(Duration::from_secs({s}))",
         note: "No dedicated idle timeout: before 1.6, or without a Timer, the server never closes an idle connection. axum's main branch sets a TokioTimer and so inherits the 30 s.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: tokio-rs/axum axum/src/serve/mod.rs (no timer in tags axum-v0.8.4 … v0.8.9;
     // `builder.http1().timer(TokioTimer::new())` on main, PR #3478).
@@ -294,6 +372,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "// axum::serve sets no Timer: serve with hyper_util's auto::Builder and\n// .timer(TokioTimer::new()) plus header_read_timeout(Duration::from_secs({s}))",
         note: "Released 0.8.x never closes an idle connection; main (PR #3478) sets a TokioTimer, giving hyper's 30 s.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: actix/actix-web actix-http/src/keep_alive.rs `impl Default for KeepAlive`
     // (Timeout(5s)); actix-web/src/server.rs "By default keep-alive is set to 5 seconds".
@@ -310,6 +392,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "HttpServer::new(app)\n    .keep_alive(KeepAlive::Timeout(Duration::from_secs({s})))",
         note: "",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: pkg.go.dev/net/http#Server; src/net/http/server.go `func (s *Server) idleTimeout()`;
     // golang/net b336a971 (HTTP/2 copies IdleTimeout/ReadTimeout).
@@ -323,6 +409,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "srv := &http.Server{IdleTimeout: {s} * time.Second}",
         note: "IdleTimeout 0 falls back to ReadTimeout; with both 0 the server never closes an idle connection, so a Go backend only races when one of them is set.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: reactor/reactor-netty reactor-netty-http HttpServer.java javadoc ("If an
     // idleTimeout is not specified, this indicates no timeout (i.e. infinite)").
@@ -336,6 +426,10 @@ pub(super) static SERVERS: &[KnownDefault] = &[
         snippet: "HttpServer.create().idleTimeout(Duration.ofSeconds({s}))",
         note: "No idle timeout unless set.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
 ];
 
@@ -366,6 +460,24 @@ pub(super) static PROXIES: &[KnownDefault] = &[
         http_protocol_options: {}"#,
         note: "Legacy field: Cluster.common_http_protocol_options.idle_timeout.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: Some(ProxyStep {
+            order: 1,
+            fix: ProxyFix::IdleTimeout,
+            name: "Envoy",
+            text: "Envoy: cluster {knob} to {value} (default {default}).",
+            // envoyproxy/envoy#42753: the idle timer started before the
+            // connection was up, so short idle timeouts failed new connections.
+            caveat: Some(Caveat {
+                when: When::ValueAtMost(10_000),
+                text: " Short values have an open side effect: the idle timer starts before the connection is up, which can fail new connections (envoyproxy/envoy#42753).",
+            }),
+        }),
+        usual: Some(Usual {
+            label: "Envoy",
+            rank: 3,
+        }),
+        retries: None,
     },
     // source: istio/api networking/v1alpha3/destination_rule.proto ("If not set, the default is 1 hour").
     KnownDefault {
@@ -390,6 +502,46 @@ spec:
         idleTimeout: {dur}"#,
         note: "Istio keeps Envoy's 1 h. Inbound (sidecar → local app): proxy metadata ISTIO_META_IDLE_TIMEOUT.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: Some(ProxyStep {
+            // First: the general advice is worded for a mesh in front.
+            order: 0,
+            fix: ProxyFix::IdleTimeout,
+            name: "Istio",
+            text: "Istio: {knob} (default {default}).",
+            caveat: None,
+        }),
+        usual: Some(Usual {
+            label: "Istio",
+            rank: 4,
+        }),
+        retries: Some(Retries {
+            // source: istio/istio pilot/pkg/networking/core/route/retry/retry.go
+            // (defaultRetryOn, defaultInboundRetryOn); releasenotes/notes/52055.yaml (1.24.0).
+            on_reset: "Istio's default outbound retries do not include `reset`, so a race on a reused connection is not retried there (since Istio 1.24 the inbound sidecar-to-app hop retries `reset-before-request`)",
+            snippet: Some(
+                r#"apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: backend
+spec:
+  hosts:
+  - backend
+  http:
+  - match:
+    - method:
+        regex: GET|HEAD|OPTIONS|PUT|DELETE # idempotent (RFC 9110 9.2.2)
+    route:
+    - destination:
+        host: backend
+    retries:
+      attempts: 2
+      retryOn: reset,connect-failure,refused-stream
+  - route:
+    - destination:
+        host: backend"#,
+            ),
+        }),
     },
     // source: linkerd/linkerd2-proxy linkerd/app/src/env.rs
     // DEFAULT_{IN,OUT}BOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT = 3s.
@@ -406,6 +558,17 @@ spec:
         snippet: "LINKERD2_PROXY_OUTBOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT={dur}\nLINKERD2_PROXY_INBOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT={dur}",
         note: "Shorter than every common server default except gunicorn's 2 s.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: Some(ProxyStep {
+            order: 4,
+            // 3 s is below most servers' defaults: only a step behind a shorter one.
+            fix: ProxyFix::OnlyIfNotBelowServer,
+            name: "Linkerd",
+            text: "Linkerd: its {default} pool idle timeout is not below the server's {server}; set the HTTP/1 pool idle timeout to {value}.",
+            caveat: None,
+        }),
+        usual: None,
+        retries: None,
     },
     // source: nginx/nginx src/http/modules/ngx_http_upstream_keepalive_module.c
     // (timeout 60000, time 3600000, requests 1000); nginx.org ngx_http_upstream_module#keepalive_timeout;
@@ -423,6 +586,22 @@ spec:
         snippet: "upstream backend {\n    server app:8080;\n    keepalive 32;\n    keepalive_timeout {dur};\n}\n# with proxy_http_version 1.1; and proxy_set_header Connection \"\";",
         note: "The pool is off unless `keepalive N;` is set (nginx ≥ 1.15.3 for keepalive_timeout). A failure on a cached connection is retried, except POST/LOCK/PATCH once sent: the race shows as 502 on those.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: Some(ProxyStep {
+            order: 2,
+            fix: ProxyFix::IdleTimeout,
+            name: "nginx's upstream pool",
+            text: "nginx: {knob} to {value} (default {default}; the pool is only on with `keepalive N;`).",
+            caveat: None,
+        }),
+        usual: Some(Usual {
+            label: "nginx's upstream keepalive_timeout",
+            rank: 1,
+        }),
+        retries: Some(Retries {
+            on_reset: "nginx re-sends a request that failed on a cached connection except POST, LOCK and PATCH",
+            snippet: None,
+        }),
     },
     // source: gitlab-org/charts/gitlab MR !3090 (quotes the defaults); kubernetes/ingress-nginx#3099.
     KnownDefault {
@@ -438,6 +617,13 @@ spec:
         snippet: "data:\n  upstream-keepalive-timeout: \"{s}\"",
         note: "Upstream keep-alive is on: 320 connections, 1 h keepalive_time, 10000 requests.",
         verified: Verified::Secondary,
+        advertises: None,
+        proxy_step: None,
+        usual: Some(Usual {
+            label: "ingress-nginx",
+            rank: 2,
+        }),
+        retries: None,
     },
     // source: haproxy/haproxy doc/configuration.txt (pool-purge-delay "The default is 5s";
     // http-reuse safe is the default; retry-on conn-failure is the default; timeout server
@@ -452,6 +638,22 @@ spec:
         snippet: "backend app\n    default-server pool-purge-delay {dur}\n    # last resort, no reuse at all:\n    # http-reuse never",
         note: "No idle timeout for server-side connections: `timeout http-keep-alive` applies to clients only (haproxy/haproxy#1292). Every pool-purge-delay (5 s) half of the idle connections are closed, so one can outlive it.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: Some(ProxyStep {
+            order: 3,
+            // Half of the idle connections go per round: a quarter of the
+            // target leaves a few rounds before the server's close, capped at
+            // the 5 s default so the advice never lengthens it.
+            fix: ProxyFix::PurgeDelay {
+                divisor: 4,
+                cap_ms: 5_000,
+            },
+            name: "HAProxy",
+            text: "HAProxy: there is no idle timeout for server-side connections (`timeout http-keep-alive` applies to clients only). Idle ones are purged, half per pool-purge-delay (default {default}), so they can outlive it: keep pool-purge-delay well below the server's {server} (e.g. {value}) to make the race rarer, or disable reuse with `http-reuse never` to remove it.",
+            caveat: None,
+        }),
+        usual: None,
+        retries: None,
     },
     // source: caddyserver/caddy modules/caddyhttp/reverseproxy/httptransport.go
     // (IdleConnTimeout = 2 * time.Minute).
@@ -468,6 +670,10 @@ spec:
         snippet: "reverse_proxy app:8080 {\n    transport http {\n        keepalive {dur}\n    }\n}",
         note: "At most 32 idle connections per host.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: traefik/traefik pkg/config/dynamic/http_config.go (IdleConnTimeout = 90s),
     // pkg/server/service/transport.go.
@@ -484,6 +690,10 @@ spec:
         snippet: "--serversTransport.forwardingTimeouts.idleConnTimeout={dur}",
         note: "",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: docs.aws.amazon.com elasticloadbalancing/latest/application
     // edit-load-balancer-attributes.html#connection-idle-timeout; ALB 502 troubleshooting article.
@@ -500,6 +710,14 @@ spec:
         snippet: "aws elbv2 modify-load-balancer-attributes --load-balancer-arn <arn> \\\n    --attributes Key=idle_timeout.timeout_seconds,Value={s}",
         note: "Applies to client and target connections alike; AWS asks for the application's keep-alive above it, else 502. HTTP/2 PINGs do not reset it.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: Some(Usual {
+            // ALB and Classic ELB are named together.
+            label: "AWS ALB/ELB",
+            rank: 0,
+        }),
+        retries: None,
     },
     // source: docs.aws.amazon.com elasticloadbalancing/latest/classic/config-idle-timeout.html.
     KnownDefault {
@@ -515,6 +733,14 @@ spec:
         snippet: "aws elb modify-load-balancer-attributes --load-balancer-name <name> \\\n    --load-balancer-attributes '{\"ConnectionSettings\":{\"IdleTimeout\":{s}}}'",
         note: "AWS recommends a backend keep-alive longer than the idle timeout.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: Some(Usual {
+            // ALB and Classic ELB are named together.
+            label: "AWS ALB/ELB",
+            rank: 0,
+        }),
+        retries: None,
     },
     // source: AWS SDK documentation of originKeepaliveTimeout ("the default … is 5 seconds").
     KnownDefault {
@@ -530,6 +756,10 @@ spec:
         snippet: "CustomOriginConfig:\n  OriginKeepaliveTimeout: {s}",
         note: "1 – 60 s, more through AWS support.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: cloud.google.com load-balancing/docs/https/request-distribution ("default backend
     // keepalive timeout of 600 seconds … backend keepalive timeout value is fixed").
@@ -546,6 +776,10 @@ spec:
         snippet: "# fixed: keep the backend's keep-alive above 600 s (620 s is customary)",
         note: "Client-side keep-alive 610 s (httpKeepAliveTimeoutSec). The 502 shows as backend_connection_closed_before_data_sent_to_client.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: same page, regional section.
     KnownDefault {
@@ -561,6 +795,10 @@ spec:
         snippet: "# fixed: keep the backend's keep-alive above 600 s (620 s is customary)",
         note: "Client-side keep-alive 600 s as well.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: developers.cloudflare.com fundamentals/reference/connection-limits.
     KnownDefault {
@@ -576,6 +814,10 @@ spec:
         snippet: "# not configurable: keep the origin's keep-alive above 900 s",
         note: "Error 520 at the limit. Client ↔ Cloudflare HTTP/1.1 keep-alive is 400 s.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: heroku/python-getting-started PR #261 quoting devcenter.heroku.com http-routing#keepalives.
     KnownDefault {
@@ -591,6 +833,10 @@ spec:
         snippet: "# not configurable: keep the dyno's keep-alive above 90 s",
         note: "",
         verified: Verified::Secondary,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: src/net/http/transport.go DefaultTransport (IdleConnTimeout 90 s) and the
     // checkTransportResend comment.
@@ -607,6 +853,10 @@ spec:
         snippet: "&http.Transport{IdleConnTimeout: {ms} * time.Millisecond}",
         note: "A zero-value &http.Transport{} has no idle limit. Replayable requests that fail on a reused connection before the response are re-sent.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: nodejs/node lib/_http_agent.js, lib/https.js (globalAgent keepAlive true,
     // timeout 5000); PR #59315 (agentKeepAliveTimeoutBuffer).
@@ -623,6 +873,10 @@ spec:
         snippet: "new http.Agent({ keepAlive: true, timeout: {ms} })",
         note: "new Agent() has keepAlive off. The agent honours a server's Keep-Alive: timeout=N minus agentKeepAliveTimeoutBuffer (1000 ms).",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: maintainer comment in urllib3/urllib3#2498 (passive check at checkout); #3184.
     KnownDefault {
@@ -635,6 +889,10 @@ spec:
         snippet: "# no idle timeout: retry idempotent requests (urllib3 Retry) or recreate the pool",
         note: "Idle pooled connections live until the server closes them; only a passive liveness check at checkout.",
         verified: Verified::Secondary,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: square/okhttp okhttp3/ConnectionPool.kt ("up to 5 idle connections which will be
     // evicted after 5 minutes").
@@ -651,6 +909,10 @@ spec:
         snippet: "ConnectionPool(5, {ms}, TimeUnit.MILLISECONDS)",
         note: "",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: apache/httpcomponents-client master RequestConfig.java (DEFAULT_CONN_KEEP_ALIVE 3 min),
     // DefaultConnectionKeepAliveStrategy.java, PoolingHttpClientConnectionManager (2 s validate).
@@ -664,6 +926,10 @@ spec:
         snippet: "HttpClients.custom()\n    .evictIdleConnections(TimeValue.ofMilliseconds({ms}))",
         note: "Keep-alive = the server's Keep-Alive: timeout= if sent, else 3 min; the background idle evictor is off by default; stale check after 2 s of inactivity.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: httpcomponents-client branch 4.5.x DefaultConnectionKeepAliveStrategy.java (-1),
     // PoolingHttpClientConnectionManager.java (setValidateAfterInactivity(2000)).
@@ -677,6 +943,10 @@ spec:
         snippet: "HttpClients.custom()\n    .evictIdleConnections({ms}, TimeUnit.MILLISECONDS)",
         note: "Keep-alive indefinite unless the server sends Keep-Alive; stale check after 2 s of inactivity.",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: OpenJDK src/java.net.http/share/classes/module-info.java
     // ("jdk.httpclient.keepalive.timeout (default: 30)"); current JDK only.
@@ -693,6 +963,10 @@ spec:
         snippet: "-Djdk.httpclient.keepalive.timeout={s}",
         note: "Older JDKs differ (value not verified).",
         verified: Verified::Source,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
     // source: learn.microsoft.com SocketsHttpHandler.PooledConnectionIdleTimeout.
     KnownDefault {
@@ -708,5 +982,9 @@ spec:
         snippet: "new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds({ms}) }",
         note: "2 min on .NET Core and .NET 5.",
         verified: Verified::Doc,
+        advertises: None,
+        proxy_step: None,
+        usual: None,
+        retries: None,
     },
 ];

@@ -1,0 +1,205 @@
+//! Pins what the defaults module tells the user: every [`Recommendation`] and
+//! [`Candidate`] over a grid of measured situations, compared with a snapshot
+//! taken before the table's facts moved from `recommend.rs` prose into typed
+//! row fields. The refactor was meant to change no byte of output; this test
+//! is the proof, and it stays to catch accidental changes to the fix texts.
+//!
+//! The grid gives a few thousand situations whose recommendations repeat a
+//! lot (the Envoy, nginx and HAProxy steps depend only on the proxy target),
+//! so each distinct serialised value is written once, numbered, and each
+//! situation lists the numbers of its results. The snapshot stays readable
+//! and a changed text shows up as one changed line.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use super::{
+    Candidate, Recommendation, Situation, match_proxy, match_server, match_server_with_header,
+    recommend,
+};
+
+/// Distinct strings, numbered in order of first appearance.
+#[derive(Default)]
+struct Pool {
+    ids: HashMap<String, usize>,
+    values: Vec<String>,
+}
+
+impl Pool {
+    fn id(&mut self, value: &str) -> usize {
+        let next = self.values.len();
+        *self.ids.entry(value.to_string()).or_insert_with(|| {
+            self.values.push(value.to_string());
+            next
+        })
+    }
+}
+
+/// Two pools: serialised values, and the sentences they are made of. Texts
+/// share most sentences (the measured facts, the proxy steps), so a value is
+/// written as the list of its pieces; joined, the pieces give back the exact
+/// JSON.
+#[derive(Default)]
+struct Interned {
+    pieces: Pool,
+    values: Pool,
+    lists: Pool,
+}
+
+impl Interned {
+    fn id<T: serde::Serialize>(&mut self, value: &T) -> usize {
+        let json = serde_json::to_string(value).expect("serialisable");
+        let mut ids = Vec::new();
+        let mut rest = json.as_str();
+        while !rest.is_empty() {
+            // Cut after a sentence's ". " and before the snippet field.
+            let cut = [
+                rest.find(". ").map(|i| i + 2),
+                rest.get(1..)
+                    .and_then(|r| r.find(",\"snippet\":"))
+                    .map(|i| i + 1),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(rest.len());
+            ids.push(self.pieces.id(&rest[..cut]).to_string());
+            rest = &rest[cut..];
+        }
+        self.values.id(&ids.join(" "))
+    }
+
+    /// The number of a list of values, as `@n`.
+    fn ids<T: serde::Serialize>(&mut self, values: &[T]) -> String {
+        let ids: Vec<String> = values.iter().map(|v| self.id(v).to_string()).collect();
+        format!("@{}", self.lists.id(&ids.join(",")))
+    }
+}
+
+// 3000: Linkerd's default equals the server's; 11_112: the proxy target is
+// exactly 10 s, the edge of Envoy's caveat.
+const SERVER_MS: [Option<f64>; 14] = [
+    None,
+    Some(500.0),
+    Some(2000.0),
+    Some(3000.0),
+    Some(3001.2),
+    Some(5002.0),
+    Some(6001.5),
+    Some(10_000.0),
+    Some(11_112.0),
+    Some(30_000.0),
+    Some(60_000.0),
+    Some(66_000.0),
+    Some(75_010.0),
+    Some(1_000_000.0),
+];
+const HEADER_S: [Option<u32>; 4] = [None, Some(2), Some(5), Some(75)];
+// 1_000_000 and 3_600_000 (Envoy's 1 h): server targets above 15 min.
+const REUSE_MS: [Option<f64>; 5] = [
+    None,
+    Some(2980.0),
+    Some(19_800.0),
+    Some(59_000.0),
+    Some(1_000_000.0),
+];
+const CLIENT_IDLE_MS: [Option<f64>; 4] = [None, Some(3000.0), Some(60_000.0), Some(3_600_000.0)];
+const RACES: [(u64, u64); 4] = [(0, 0), (0, 1), (3, 0), (3, 1)];
+
+/// Measured values for the matchers alone: every known close, its
+/// tolerance edges, and values between and around them.
+fn matcher_inputs() -> Vec<f64> {
+    let mut v: Vec<f64> = vec![f64::NAN, -1.0, 0.0, 1.0, 149.0, 151.0, 12_345.0];
+    for at in super::server_rows()
+        .iter()
+        .chain(super::proxy_rows())
+        .flat_map(|r| r.closes)
+        .map(|c| c.at_ms as f64)
+    {
+        let tol = (at * 0.03).max(150.0);
+        v.extend([
+            at,
+            at - tol,
+            at + tol,
+            at - tol - 1.0,
+            at + tol + 1.0,
+            at + 1.0,
+        ]);
+    }
+    v.extend(SERVER_MS.iter().flatten());
+    v
+}
+
+fn render() -> String {
+    let mut pool = Interned::default();
+    let mut lines = String::new();
+
+    for ms in matcher_inputs() {
+        // match_server, match_proxy, then match_server_with_header for
+        // each header of the grid.
+        let mut results = vec![pool.ids(&match_server(ms)), pool.ids(&match_proxy(ms))];
+        for h in HEADER_S {
+            results.push(pool.ids(&match_server_with_header(ms, h)));
+        }
+        writeln!(lines, "match {ms}: {}", results.join(" ")).unwrap();
+    }
+
+    for server_timeout_ms in SERVER_MS {
+        for keep_alive_header_s in HEADER_S {
+            // As the caller (analysis::timeouts) builds them.
+            let matches: Vec<Candidate> = server_timeout_ms.map_or_else(Vec::new, |t| {
+                match_server_with_header(t, keep_alive_header_s)
+            });
+            for reuse_window_ms in REUSE_MS {
+                for client_idle_ms in CLIENT_IDLE_MS {
+                    // One line per measured timing; on it the results for
+                    // each race count and mismatch flag, in grid order.
+                    let mut results = Vec::new();
+                    for (races, retried_races) in RACES {
+                        for mismatch in [true, false] {
+                            let s = Situation {
+                                server_timeout_ms,
+                                keep_alive_header_s,
+                                reuse_window_ms,
+                                client_idle_ms,
+                                races,
+                                retried_races,
+                                mismatch,
+                                matches: &matches,
+                            };
+                            let recs: Vec<Recommendation> = recommend(&s);
+                            results.push(pool.ids(&recs));
+                        }
+                    }
+                    writeln!(
+                        lines,
+                        "t={server_timeout_ms:?} h={keep_alive_header_s:?} r={reuse_window_ms:?} c={client_idle_ms:?}: {}",
+                        results.join(" ")
+                    )
+                    .unwrap();
+                }
+            }
+        }
+    }
+
+    let mut out = String::new();
+    for (i, p) in pool.pieces.values.iter().enumerate() {
+        writeln!(out, "%{i} {p}").unwrap();
+    }
+    out.push('\n');
+    for (i, v) in pool.values.values.iter().enumerate() {
+        writeln!(out, "#{i} {v}").unwrap();
+    }
+    out.push('\n');
+    for (i, l) in pool.lists.values.iter().enumerate() {
+        writeln!(out, "@{i} {l}").unwrap();
+    }
+    out.push('\n');
+    out.push_str(&lines);
+    out
+}
+
+#[test]
+fn test_output_pinned_over_grid() {
+    insta::assert_snapshot!("defaults_output", render());
+}
