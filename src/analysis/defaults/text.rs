@@ -2,10 +2,8 @@
 //! targets, and the template filling for snippets and row texts. One place,
 //! so the server and proxy sides print a value the same way.
 
-/// Seconds with two decimals, the way the report prints them.
-pub(super) fn secs(ms: f64) -> String {
-    format!("{:.2} s", ms / 1000.0)
-}
+/// Seconds with two decimals, the way the fix texts print them.
+pub(super) use crate::units::secs_2 as secs;
 
 /// A duration as configuration files take it: `5s`, `750ms`.
 pub(super) fn dur(ms: u64) -> String {
