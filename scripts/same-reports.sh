@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that the work tree's racecap writes exactly the reports of another
 # build: same stdout, stderr, exit code (and evidence file) byte for byte, on
-# the fixtures, the public capture corpus and two generated captures.
+# the fixtures, the public capture corpus and three generated captures.
 #
 #   scripts/same-reports.sh [BASE]        # BASE: a git revision
 #   scripts/same-reports.sh --bin PATH    # a prebuilt racecap binary as base
@@ -25,8 +25,9 @@
 #
 # Inputs: every fixtures/**/*.pcap{,ng}; every capture of the corpus; and,
 # made once with the work tree's examples/synth.rs and read by both builds,
-# a capture with thousands of races and one with more than 4000 idle closes
-# per server (past the statistics' 4000-sample reservoir). Each is read with
+# a capture with thousands of races, one with more than 4000 idle closes
+# per server (past the statistics' 4000-sample reservoir) and a SYN flood
+# (20000 open connections, for memory eviction). Each is read with
 # the table, --format json, jsonl, --connections (table and json) and
 # --fail-on race / failure; the fixtures and the generated captures also with
 # --server and --port (from the report's first server), from standard input,
@@ -158,7 +159,8 @@ mapfile -t fixture_files < <(find fixtures -type f \( -name '*.pcap' -o -name '*
 
 # Generated once, by the work tree's generator, for both binaries. Races: a
 # few thousand connections, half ending in a race. Reservoir: 4 servers
-# with over 4000 idle closes (and 9000 reuse gaps) each.
+# with over 4000 idle closes (and 9000 reuse gaps) each. SYN flood: 20000
+# connections open at once, the only input --max-memory 1 evicts from.
 mkdir -p "$in/gen"
 generate() {
   local name=$1
@@ -174,7 +176,8 @@ generate() {
 echo "== generating captures (examples/synth.rs)" >&2
 generate races --connections 4000 --requests 3 --race-fraction 0.5
 generate reservoir --connections 36000 --requests 2 --race-fraction 0.05
-generated=(gen/races.pcap gen/reservoir.pcap)
+generate syn-flood --syn-flood 20000
+generated=(gen/races.pcap gen/reservoir.pcap gen/syn-flood.pcap)
 # The reservoir capture is only worth its size past 4000 samples per server.
 samples=$(cd "$in" && "$scratch/bin/work" analyze gen/reservoir.pcap --format json | python3 -c '
 import json, sys
