@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 use racecap::analyzer::{Analyzer, Config};
 use racecap::pipeline;
@@ -59,9 +60,48 @@ pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// The corpus folder, from RACECAP_CORPUS (set by .ci/run).
-pub fn corpus() -> Option<std::path::PathBuf> {
-    std::env::var_os("RACECAP_CORPUS").map(Into::into)
+/// A capture file, by its name: `.pcap` or `.pcapng`.
+pub fn is_capture(path: &Path) -> bool {
+    path.file_name()
+        .map(|n| n.to_string_lossy())
+        .is_some_and(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+}
+
+/// The corpus folder, from RACECAP_CORPUS (.ci/run sets it to
+/// ../shared/corpus). The corpus tests that call this are ignored unless the
+/// variable was set for the build (build.rs), so here it is meant to name the
+/// corpus: unset, or naming a folder that is missing, has no README.md index
+/// or no capture, is a configuration error, and every corpus test fails with
+/// this one message instead of its own panic or a vacuous pass.
+pub fn corpus() -> PathBuf {
+    let dir = PathBuf::from(std::env::var_os("RACECAP_CORPUS").unwrap_or_default());
+    let problem = if dir.as_os_str().is_empty() {
+        Some("not set, but this test binary was built with it (cargo test rebuilds it)")
+    } else if !dir.is_dir() {
+        Some("no such folder")
+    } else if !dir.join("README.md").is_file() {
+        Some("no README.md (the corpus index) in that folder")
+    } else if !std::fs::read_dir(&dir)
+        .map(|d| d.flatten().any(|e| is_capture(&e.path())))
+        .unwrap_or(false)
+    {
+        Some("no .pcap or .pcapng file in that folder")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let relative = if dir.is_relative() && !dir.as_os_str().is_empty() {
+            " (a relative path is taken from the package root)"
+        } else {
+            ""
+        };
+        panic!(
+            "RACECAP_CORPUS={}{relative}: {problem}. Point it at the public capture \
+             corpus (.ci/run uses ../shared/corpus), or unset it to skip the corpus tests.",
+            dir.display()
+        );
+    }
+    dir
 }
 
 /// The warnings as the report words them.
