@@ -14,7 +14,7 @@
 
 use super::holes::Holes;
 use super::http::{Method, PathId, Paths, Req};
-use super::state::{self, Guards};
+use super::state::{self, Event, Guards};
 use super::{Endpoint, Seq};
 use crate::decode::Segment;
 
@@ -283,7 +283,11 @@ impl Conn {
         let first_fin = flags.fin() && self.fin(side).is_none();
         let first_rst = flags.rst() && self.rst(side).is_none();
         let events = state::events(flags, first_fin, first_rst);
-        let guards = self.guards(side);
+        // Most segments are ACKs or data on an open connection: no
+        // transition can fire, so neither guards nor the machine are needed.
+        let steady = events == [None, None, Some(Event::Ack)]
+            && matches!(self.state, State::Established | State::HalfClosed(_));
+        let guards = (!steady).then(|| self.guards(side));
 
         let mut notes = Notes::default();
         let ns = seg.ts_ns;
@@ -332,10 +336,12 @@ impl Conn {
         // The state machine, fired from here only. Nothing above reads the
         // state, so applying the events last is the same as applying each
         // where its flag is handled.
-        for event in events.into_iter().flatten() {
-            let next = state::next(self.state, side, event, guards);
-            if next != self.state {
-                self.set_state(next, ns);
+        if let Some(guards) = guards {
+            for event in events.into_iter().flatten() {
+                let next = state::next(self.state, side, event, guards);
+                if next != self.state {
+                    self.set_state(next, ns);
+                }
             }
         }
         notes
