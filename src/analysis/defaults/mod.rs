@@ -26,6 +26,9 @@ pub struct Candidate {
     pub expected_close_ms: u64,
     /// One line, e.g. "6.00 s: Node.js http.Server keepAliveTimeout 5000 ms + 1000 ms buffer".
     pub note: String,
+    /// The table row it matched (the fix reads the row's fields).
+    #[serde(skip)]
+    pub row: &'static KnownDefault,
 }
 
 /// One step of the fix.
@@ -186,6 +189,7 @@ fn match_rows(rows: &'static [KnownDefault], measured_ms: f64) -> Vec<Candidate>
                     default_ms: row.default_ms.unwrap_or(c.at_ms),
                     expected_close_ms: c.at_ms,
                     note: c.note.to_string(),
+                    row,
                 },
             ));
         }
@@ -223,15 +227,16 @@ pub fn match_server_with_header(measured_ms: f64, header_s: Option<u32>) -> Vec<
         if !near {
             continue;
         }
-        out.retain(|c| c.software != row.software);
+        out.retain(|c| !std::ptr::eq(c.row, row));
         named.push(Candidate {
             software: row.software,
             setting: row.knob,
             default_ms: configured,
             expected_close_ms: close,
+            row,
             note: adv
                 .note
-                .replace("{close}", &format!("{:.2} s", close as f64 / 1000.0))
+                .replace("{close}", &text::secs(close as f64))
                 .replace("{configured}", &configured.to_string())
                 .replace("{buffer}", &adv.buffer_ms.to_string())
                 .replace("{header}", &h.to_string()),

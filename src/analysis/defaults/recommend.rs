@@ -101,11 +101,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
     } else {
         ""
     };
-    match s
-        .matches
-        .first()
-        .and_then(|c| SERVERS.iter().find(|r| r.software == c.software))
-    {
+    match s.matches.first().map(|c| c.row) {
         Some(r) => {
             let extra = if r.note.is_empty() {
                 String::new()
