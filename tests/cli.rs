@@ -210,3 +210,19 @@ fn test_interfaces_lists_loopback() {
             .any(|i| i["name"] == "lo" && i["index"] == 1)
     );
 }
+
+/// A duration beyond what `std::time::Duration` holds is a usage error, not
+/// a panic (it used to panic in `Duration::from_secs_f64`).
+#[test]
+fn test_capture_absurd_duration_is_a_usage_error() {
+    let (code, _, err) = run(&[
+        "capture",
+        "-i",
+        "lo",
+        "--duration",
+        "99999999999999999999999s",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("too long a duration"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
