@@ -136,6 +136,17 @@ pub struct Segment<'a> {
     /// The first captured payload bytes: all of them from [`decode`], a
     /// prefix of [`SNIFF_BYTES`] when segments are handed between threads.
     pub payload: &'a [u8],
+    /// The last captured payload bytes (at most
+    /// [`TAIL_BYTES`](crate::flow::http::TAIL_BYTES)): where a chunked body
+    /// shows its end.
+    pub tail: &'a [u8],
+}
+
+impl<'a> Segment<'a> {
+    /// The last [`TAIL_BYTES`](crate::flow::http::TAIL_BYTES) of `payload`.
+    pub fn tail_of(payload: &'a [u8]) -> &'a [u8] {
+        &payload[payload.len().saturating_sub(crate::flow::http::TAIL_BYTES)..]
+    }
 }
 
 /// A decoded frame as it crosses from the reader thread to the analysis:
@@ -160,17 +171,21 @@ pub struct Decoded {
     frame_len: u32,
     sport: u16,
     dport: u16,
-    /// The payload prefix's length (at most [`SNIFF_BYTES`]).
+    /// The payload prefix's length (at most [`SNIFF_BYTES`]); the tail
+    /// follows it in the arena.
     len: u16,
+    tail: u8,
     flags: u8,
     skip: Option<Skip>,
 }
 
 impl Decoded {
-    /// A segment whose payload prefix (at most [`SNIFF_BYTES`]) was copied
-    /// to the arena at `at`, from a frame of `frame_len` captured bytes.
+    /// A segment whose payload prefix (at most [`SNIFF_BYTES`]) and then
+    /// its tail were copied to the arena at `at`, from a frame of
+    /// `frame_len` captured bytes.
     pub fn segment(seg: &Segment<'_>, frame_len: u32, at: u32, len: usize) -> Decoded {
         debug_assert!(len <= SNIFF_BYTES);
+        debug_assert!(seg.tail.len() <= crate::flow::http::TAIL_BYTES);
         Decoded {
             ts_ns: seg.ts_ns,
             src: seg.src,
@@ -185,6 +200,7 @@ impl Decoded {
             sport: seg.sport,
             dport: seg.dport,
             len: len as u16,
+            tail: seg.tail.len() as u8,
             flags: seg.flags.0,
             skip: None,
         }
@@ -207,6 +223,7 @@ impl Decoded {
             sport: 0,
             dport: 0,
             len: 0,
+            tail: 0,
             flags: 0,
             skip: Some(skip),
         }
@@ -242,6 +259,7 @@ impl Decoded {
             payload_len: self.payload_len,
             captured: self.captured,
             payload: &arena[at..at + usize::from(self.len)],
+            tail: &arena[at + usize::from(self.len)..][..usize::from(self.tail)],
         })
     }
 }
@@ -440,6 +458,7 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
         payload_len,
         captured: tcp.payload().len() as u32,
         payload: tcp.payload(),
+        tail: Segment::tail_of(tcp.payload()),
     })
 }
 

@@ -51,6 +51,7 @@ fn fill(merged: &mut Merged, batch: &mut Batch) -> Result<bool, SourceProblem> {
                 let prefix = sniffed(seg.payload);
                 let at = batch.arena.len() as u32;
                 batch.arena.extend_from_slice(prefix);
+                batch.arena.extend_from_slice(seg.tail);
                 Decoded::segment(&seg, frame_len, at, prefix.len())
             }
             Err(skip) => Decoded::skipped(frame.ts_ns, frame_len, skip),

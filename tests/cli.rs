@@ -159,7 +159,7 @@ fn test_output_file() {
     assert_eq!(code, 0);
     assert!(stdout.is_empty());
     let r: Value = serde_json::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
 }
 
 #[test]

@@ -135,10 +135,18 @@ impl Scenario {
             // The request crosses the FIN: both within half an RTT.
             Ending::CrossedRace => (SPACING, RTT / 2),
             Ending::StaleRace => (RTT, 20 * S),
-            Ending::ServerClose | Ending::ServerReset => (RTT, 5 * S),
+            Ending::ServerClose => (RTT, 5 * S),
+            // Clear of the reset race's 500 ms line on both sides.
+            Ending::ServerReset if self.after < 0.5 => (RTT, 400 * MS),
+            Ending::ServerReset => (600 * MS, 5 * S),
             Ending::ClientClose => (0, 0),
         };
-        lo + ((hi - lo) as f64 * self.after) as i64
+        let at = if self.ending == Ending::ServerReset {
+            (self.after * 2.0) % 1.0
+        } else {
+            self.after
+        };
+        lo + ((hi - lo) as f64 * at) as i64
     }
 
     /// The outcome the connection must get.
@@ -153,6 +161,11 @@ impl Scenario {
             // The idle time before the request decides; the gaps generated
             // stay clear of the 30 s line.
             Ending::ServerReset if self.close_gap_ns >= 30 * S => ("idle_reset", None, lost, n + 1),
+            // An RST at once after a request that came after a keep-alive
+            // timeout's idle gap: the server was closing (a reset race).
+            Ending::ServerReset if self.close_gap_ns >= S && self.after_ns() <= 500 * MS => {
+                ("keepalive_race", Some("reset"), lost, n + 1)
+            }
             Ending::ServerReset => ("server_reset", None, lost, n + 1),
         };
         Outcome {
@@ -400,8 +413,9 @@ fn isn() -> impl Strategy<Value = u32> {
 }
 
 /// Idle gaps: short, long, and beyond the 30 s idle-reset line (never near it).
+/// Idle gaps, clear of the reset race's 1 s line and the idle reset's 30 s.
 fn gap() -> impl Strategy<Value = i64> {
-    prop_oneof![MS..(2 * S), (2 * S)..(25 * S), (35 * S)..(120 * S)]
+    prop_oneof![MS..(900 * MS), (1100 * MS)..(25 * S), (35 * S)..(120 * S)]
 }
 
 fn req() -> impl Strategy<Value = Req> {

@@ -42,7 +42,7 @@ fn test_stale_race_seed_case() {
         .unwrap();
     assert_eq!(race.kind, RaceKind::Stale);
     assert_eq!(race.idle_before_fin_ms.map(|d| d.ms()), Some(5000.0));
-    assert_eq!(race.fin_to_request_ms.ms(), 19800.0 - 5011.0);
+    assert_eq!(race.fin_to_request_ms.unwrap().ms(), 19800.0 - 5011.0);
     let req = race.request.unwrap();
     assert_eq!(
         (req.method, req.path.as_str(), req.idempotent),
@@ -76,8 +76,8 @@ fn test_crossed_race_backend_side() {
         .clone()
         .unwrap();
     assert_eq!(race.kind, RaceKind::Crossed);
-    assert_eq!(race.fin_to_request_ms.ms(), 0.3);
-    assert_eq!(race.request_ack, Some(race.fin_seq));
+    assert_eq!(race.fin_to_request_ms.unwrap().ms(), 0.3);
+    assert_eq!(race.request_ack, race.fin_seq);
 }
 
 /// The same race captured at the proxy: the request is on the wire before
@@ -107,7 +107,7 @@ fn test_crossed_race_proxy_side_order() {
         .clone()
         .unwrap();
     assert_eq!(race.kind, RaceKind::Crossed);
-    assert_eq!(race.fin_to_request_ms.ms(), -0.2);
+    assert_eq!(race.fin_to_request_ms.unwrap().ms(), -0.2);
     assert_eq!(
         race.idle_before_fin_ms.map(|d| d.ms()),
         Some(5000.0 - 11.0 + 0.2)
@@ -156,7 +156,7 @@ fn test_race_retried_on_new_connection() {
         .race
         .clone()
         .unwrap();
-    assert!(race.retried);
+    assert_eq!(race.retried, Some(true));
     assert_eq!(r.servers[0].retried_races, 1);
     // A different request on the new connection would not be a retry.
     let mut f = flow();
@@ -169,12 +169,13 @@ fn test_race_retried_on_new_connection() {
     p.extend(g.handshake(secs(5.2), RTT));
     p.extend(g.exchange(secs(5.21), RTT, &get("/other"), &ok(None)));
     let r = analyze(&p);
-    assert!(
-        !findings(&r, Verdict::KeepaliveRace)[0]
+    assert_eq!(
+        findings(&r, Verdict::KeepaliveRace)[0]
             .race
             .as_ref()
             .unwrap()
-            .retried
+            .retried,
+        Some(false)
     );
 }
 

@@ -3,5 +3,6 @@
 pub mod defaults;
 pub mod retry;
 pub mod samples;
+pub mod software;
 pub mod timeouts;
 pub mod verdict;

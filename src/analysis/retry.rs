@@ -42,8 +42,21 @@ impl Retries {
         }
     }
 
+    /// Extends the watch of connection `conn_id`'s lost request to
+    /// [`RETRY_WINDOW_NS`] after `now_ns` (a later packet of its race, such
+    /// as the RST); false when it is not watched.
+    pub fn extend(&mut self, conn_id: u64, now_ns: i64) -> bool {
+        match self.watch.iter_mut().find(|w| w.conn_id == conn_id) {
+            Some(w) => {
+                w.deadline_ns = w.deadline_ns.max(now_ns + RETRY_WINDOW_NS);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A race lost `request` (sent at `after_ns`) on connection `conn_id`;
-    /// its RST arrived at `now_ns`.
+    /// the race showed at `now_ns` (the server's FIN, the request, or the RST).
     pub fn lost(
         &mut self,
         conn_id: u64,

@@ -10,7 +10,9 @@ use std::net::IpAddr;
 
 use super::defaults::{self, Candidate, Recommendation};
 use super::samples::{Samples, Stats};
-use super::verdict::{Outcome, RoleSource, Roles, Verdict};
+use super::software::{self, ClientKind, ClientMarks, ClientReach, ServerMarks};
+use super::verdict::{Outcome, RaceKind, RoleSource, Roles, Verdict};
+use crate::flow::http::RequestMarks;
 use crate::flow::{Conn, Endpoint, Pending, Side};
 use crate::units::{NS_PER_MS, ms};
 
@@ -26,6 +28,8 @@ pub struct ClientStats {
     pub reuse: Samples,
     /// Idle gaps before this client's own FINs.
     pub closes: Samples,
+    /// What its requests' heads said about their sender.
+    pub marks: ClientMarks,
 }
 
 /// Everything measured about one server endpoint.
@@ -50,8 +54,15 @@ pub struct ServerStats {
     pub connections: u64,
     pub races: u64,
     pub retried_races: u64,
+    /// Races whose request line was not read, so a retry cannot be found.
+    pub unknown_retry_races: u64,
     /// Gaps FIN → reuse of the races.
     pub fin_to_reuse: Samples,
+    /// The software marks of its responses.
+    pub marks: ServerMarks,
+    /// What sends its requests (set when the capture is over, from every
+    /// client's marks and reach).
+    pub client_kind: Option<ClientKind>,
     /// Per client IP (hashed; sorted by [`clients`](Self::clients)).
     by_client: HashMap<IpAddr, ClientStats, foldhash::fast::RandomState>,
 }
@@ -68,6 +79,11 @@ pub struct Assessment {
     pub client_fin: Option<Stats>,
     /// Median handshake round trip, ns.
     pub rtt_ns: Option<i64>,
+    /// What sends the requests.
+    pub client_kind: ClientKind,
+    /// The `Server` and `X-Powered-By` values (most frequent).
+    pub server_header: Option<String>,
+    pub powered_by: Option<String>,
     /// `Keep-Alive: timeout=N` the server advertised (most frequent), seconds.
     pub keep_alive_header_s: Option<u32>,
     /// The header and the measured closes disagree by more than a second
@@ -154,6 +170,9 @@ impl ServerStats {
             reuse: self.reuse.stats(),
             client_fin,
             rtt_ns,
+            client_kind: self.client_kind.unwrap_or(ClientKind::Unknown),
+            server_header: self.marks.server.most().map(str::to_string),
+            powered_by: self.marks.powered_by.most().map(str::to_string),
             keep_alive_header_s,
             header_disagrees,
             reuse_window_ns,
@@ -189,7 +208,14 @@ pub struct Timeouts {
     /// Look-ups for endpoints beyond [`MAX_SERVERS`] (the report warns when
     /// there were any).
     pub untracked: u64,
+    /// Per client address (while fewer than [`MAX_REACH`]): the first
+    /// server endpoint it sent a request to, and whether it sent to others.
+    reach: HashMap<IpAddr, (Endpoint, bool), foldhash::fast::RandomState>,
 }
+
+/// Client addresses whose reach is followed (beyond, their reach is
+/// unknown and no server's client is taken for a library).
+pub const MAX_REACH: usize = 4_096;
 
 impl Timeouts {
     /// The stats of a server, created on first use (while fewer than
@@ -228,10 +254,72 @@ impl Timeouts {
         eps
     }
 
-    /// The client started a new request on a connection to `server`.
-    pub fn request(&mut self, server: Endpoint, reused: bool) {
+    /// `client` started a new request on a connection to `server` (its
+    /// head's marks when it was read).
+    pub fn request(
+        &mut self,
+        server: Endpoint,
+        client: IpAddr,
+        reused: bool,
+        marks: Option<RequestMarks>,
+    ) {
+        if marks.is_some() {
+            let n = self.reach.len();
+            match self.reach.get_mut(&client) {
+                Some((first, others)) => *others |= *first != server,
+                None if n < MAX_REACH => {
+                    self.reach.insert(client, (server, false));
+                }
+                None => {}
+            }
+        }
+        let s = self.server(server);
         if reused {
-            self.server(server).reused_requests += 1;
+            s.reused_requests += 1;
+        }
+        if let Some(m) = marks
+            && let Some(c) = s.client(client)
+        {
+            c.marks.add(m);
+        }
+    }
+
+    /// A response head from `server` with these `Server` and `X-Powered-By` values.
+    pub fn response_marks(
+        &mut self,
+        server: Endpoint,
+        server_header: Option<&[u8]>,
+        powered_by: Option<&[u8]>,
+    ) {
+        let s = self.server(server);
+        if let Some(v) = server_header {
+            s.marks.server.add(v);
+        }
+        if let Some(v) = powered_by {
+            s.marks.powered_by.add(v);
+        }
+    }
+
+    /// Decides what sends each server's requests, once the capture is over;
+    /// `accepts` says whether an address accepted connections in it.
+    pub fn settle_clients(&mut self, accepts: impl Fn(IpAddr) -> bool) {
+        let overflow = self.reach.len() >= MAX_REACH;
+        for s in &mut self.stats {
+            let clients = s.clients().into_iter().map(|(ip, c)| {
+                let reach = ClientReach {
+                    other_servers: overflow
+                        || self.reach.get(&ip).is_none_or(|(_, others)| *others),
+                    accepts: accepts(ip),
+                };
+                (c.marks, reach)
+            });
+            // Clients beyond those with statistics of their own are unknown.
+            let kind = if s.by_client.len() >= MAX_CLIENTS {
+                ClientKind::Unknown
+            } else {
+                software::client_kind(clients)
+            };
+            s.client_kind = Some(kind);
         }
     }
 
@@ -290,12 +378,20 @@ impl Timeouts {
         if !nothing_read_unanswered {
             return;
         }
+        // A close in the middle of a response is no close at all for the
+        // timeouts: it cut the response (a truncated response).
+        if conn.incomplete_response().is_some() {
+            return;
+        }
         let s = self.server(server_ep);
         match gap {
             // A FIN with the response or right after it (Connection: close,
-            // keep-alive off) is no idle timeout: the 50 ms floor catches
-            // those whose header was not read.
-            Some(g) if !fin.with_data && g >= MIN_IDLE_CLOSE_NS => s.idle_closes.push(g),
+            // keep-alive off), or one that ends a body that runs until the
+            // close, is no idle timeout: the 50 ms floor catches those whose
+            // header was not read.
+            Some(g) if !fin.with_data && !fin.in_response && g >= MIN_IDLE_CLOSE_NS => {
+                s.idle_closes.push(g)
+            }
             _ => s.closes_after_response += 1,
         }
     }
@@ -330,9 +426,20 @@ impl Timeouts {
         }
         if let Some(r) = &outcome.race {
             s.races += 1;
-            s.fin_to_reuse.push(r.fin_to_request_ns());
-            if retried {
+            if let Some(gap) = r.fin_to_request_ns() {
+                s.fin_to_reuse.push(gap);
+            }
+            if r.request.request.is_none() {
+                s.unknown_retry_races += 1;
+            } else if retried {
                 s.retried_races += 1;
+            }
+            // A reset race is the server's idle close, with the request
+            // unread: its idle gap is a sample like a FIN's.
+            if r.kind == RaceKind::Reset
+                && let Some(g) = r.idle_before_close_ns()
+            {
+                s.idle_closes.push(g);
             }
         }
         // A connection idle at the end, with no FIN, outlived that idle gap.

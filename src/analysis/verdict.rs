@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use crate::flow::conn::{Fin, Rst};
+use crate::flow::response::Incomplete;
 use crate::flow::{Conn, Endpoint, Pending, Side};
 use crate::named::named_enum;
 
@@ -22,6 +23,22 @@ pub const IDLE_RESET_MIN_NS: i64 = 30_000_000_000;
 /// end of a capture is still `open`.
 pub const CONNECT_TIMEOUT_MIN_NS: i64 = 1_000_000_000;
 
+/// A server RST with no FIN answering a request that came after at least
+/// this much idle time is a keep-alive race of its own kind: the server
+/// was closing the idle connection and the request arrived just before its
+/// `close()`, so the socket held unread data and Linux sent an RST instead
+/// of a FIN (gunicorn's gthread worker checks its deadlines once per second
+/// and does this). Keep-alive timeouts under a second are rare; an
+/// application that aborts a request it was handling does so without such
+/// a gap or long after the request.
+pub const RESET_RACE_MIN_IDLE_NS: i64 = 1_000_000_000;
+
+/// The RST of such a race comes at once: the server was in the middle of
+/// closing when the request arrived (at the backend: microseconds; at the
+/// proxy: one round trip). An RST later than this after the request is the
+/// application's, not a race.
+pub const RESET_RACE_MAX_NS: i64 = 500_000_000;
+
 named_enum! {
     /// The lifecycle verdict of a connection (in report order; the names
     /// are documented in docs/report-schema.md).
@@ -34,6 +51,9 @@ named_enum! {
         ConnectTimeout => "connect_timeout",
         /// The server reset with a request outstanding or a response in flight.
         ServerReset => "server_reset",
+        /// The server closed (FIN or RST) in the middle of a response whose
+        /// length its head announced: the client got part of it.
+        TruncatedResponse => "truncated_response",
         /// The client reset (an abort).
         ClientReset => "client_reset",
         /// A RST with no FIN after a long idle gap (a middlebox's timer).
@@ -153,6 +173,9 @@ named_enum! {
         /// The request acknowledges the FIN: the client's kernel had it, yet
         /// the application wrote into the half-closed connection.
         Stale => "stale",
+        /// No FIN: the server reset the idle connection as the request
+        /// arrived (it closed with the request unread).
+        Reset => "reset",
     }
 }
 
@@ -160,20 +183,36 @@ named_enum! {
 #[derive(Debug, Clone)]
 pub struct RaceFacts {
     pub kind: RaceKind,
-    pub fin: Fin,
+    /// The server's FIN (none for a [`RaceKind::Reset`] race).
+    pub fin: Option<Fin>,
     pub request: Pending,
     pub rst: Option<Rst>,
 }
 
 impl RaceFacts {
-    /// Idle time before the server's FIN.
-    pub fn idle_before_fin_ns(&self) -> Option<i64> {
-        self.fin.idle_since.map(|t| self.fin.ns - t)
+    /// When the server closed: its FIN, else its RST.
+    pub fn close_ns(&self) -> i64 {
+        match (self.fin, self.rst) {
+            (Some(f), _) => f.ns,
+            (None, Some(r)) => r.ns,
+            (None, None) => self.request.ns,
+        }
+    }
+    /// When the idle period the server's close ended began.
+    pub fn idle_since(&self) -> Option<i64> {
+        match self.fin {
+            Some(f) => f.idle_since,
+            None => self.request.idle_since,
+        }
+    }
+    /// Idle time before the server's close (its FIN, or the RST of a reset race).
+    pub fn idle_before_close_ns(&self) -> Option<i64> {
+        self.idle_since().map(|t| self.close_ns() - t)
     }
     /// From the FIN to the request (negative when the capture saw the
-    /// request first, as a capture on the proxy's side does).
-    pub fn fin_to_request_ns(&self) -> i64 {
-        self.request.ns - self.fin.ns
+    /// request first, as a capture on the proxy's side does); none without a FIN.
+    pub fn fin_to_request_ns(&self) -> Option<i64> {
+        self.fin.map(|f| self.request.ns - f.ns)
     }
 }
 
@@ -181,8 +220,10 @@ impl RaceFacts {
 /// client's next request, and that request was never answered.
 pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
     let server = client.other();
-    let fin = conn.fin(server)?;
     let request = conn.pending(client)?;
+    let Some(fin) = conn.fin(server) else {
+        return reset_race(conn, client, request);
+    };
     // A FIN that acknowledges the request came from a server that had read it:
     // that is a server dropping a request, not a race.
     if fin.ack.is_some_and(|a| a > request.start) {
@@ -206,10 +247,79 @@ pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
     let rst = conn.rst(server);
     Some(RaceFacts {
         kind,
-        fin,
+        fin: Some(fin),
         request,
         rst,
     })
+}
+
+/// The race with no FIN: the server's first RST, at once after a request
+/// that reused the connection after an idle gap of a keep-alive timeout's
+/// length (see [`RESET_RACE_MIN_IDLE_NS`]), with no response begun, no
+/// response cut short before it, and no FIN from the client before it.
+fn reset_race(conn: &Conn, client: Side, request: Pending) -> Option<RaceFacts> {
+    let rst = conn.rst(client.other())?;
+    let idle = request.idle_ns()?;
+    let client_closed_first = conn.fin(client).is_some_and(|f| f.ns <= rst.ns);
+    let prompt = (0..=RESET_RACE_MAX_NS).contains(&(rst.ns - request.ns));
+    // Past the middleboxes' idle timers it is an idle reset, not the server's.
+    let plausible = (RESET_RACE_MIN_IDLE_NS..IDLE_RESET_MIN_NS).contains(&idle);
+    if !request.reuse
+        || !plausible
+        || !prompt
+        || client_closed_first
+        || conn.incomplete_response().is_some()
+    {
+        return None;
+    }
+    Some(RaceFacts {
+        kind: RaceKind::Reset,
+        fin: None,
+        request,
+        rst: Some(rst),
+    })
+}
+
+/// How a server cut a response short.
+#[derive(Debug, Clone)]
+pub struct TruncatedFacts {
+    pub response: Incomplete,
+    /// The server's FIN, else its RST, that ended it.
+    pub fin: Option<Fin>,
+    pub rst: Option<Rst>,
+}
+
+impl TruncatedFacts {
+    /// When the server closed.
+    pub fn close_ns(&self) -> i64 {
+        match (self.fin, self.rst) {
+            (Some(f), Some(r)) => f.ns.min(r.ns),
+            (Some(f), None) => f.ns,
+            (None, Some(r)) => r.ns,
+            (None, None) => self.response.start_ns,
+        }
+    }
+}
+
+/// A response the server closed (FIN or RST) before its announced end,
+/// before the client closed or reset.
+pub fn truncated(conn: &Conn, roles: Roles) -> Option<TruncatedFacts> {
+    let (c, s) = (roles.client, roles.server());
+    let response = conn.incomplete_response()?;
+    let (fin, rst) = (conn.fin(s), conn.rst(s));
+    let close = match (fin, rst) {
+        (Some(f), Some(r)) => f.ns.min(r.ns),
+        (Some(f), None) => f.ns,
+        (None, Some(r)) => r.ns,
+        (None, None) => return None,
+    };
+    // A client that closed or reset first cut the response itself.
+    let client_first = conn.fin(c).is_some_and(|f| f.ns < close && !f.reply)
+        || conn.rst(c).is_some_and(|r| r.ns < close);
+    if client_first || conn.http_client != Some(c) {
+        return None;
+    }
+    Some(TruncatedFacts { response, fin, rst })
 }
 
 /// Facts behind a reset verdict.
@@ -221,6 +331,9 @@ pub struct ResetFacts {
     pub idle_before_ns: Option<i64>,
     /// The other side's data the RST left unanswered.
     pub outstanding: Option<Pending>,
+    /// The client's request left unanswered, whoever reset (a server may
+    /// have acknowledged it; a client may have given up on it).
+    pub request: Option<Pending>,
     /// Client bytes the server had not acknowledged, and server bytes the
     /// client had not acknowledged, when the capture ended.
     pub in_flight_to_server: u64,
@@ -233,6 +346,7 @@ pub struct Outcome {
     pub verdict: Verdict,
     pub race: Option<RaceFacts>,
     pub reset: Option<ResetFacts>,
+    pub truncated: Option<TruncatedFacts>,
 }
 
 fn in_flight(conn: &Conn, from: Side) -> u64 {
@@ -279,6 +393,7 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
         verdict: Verdict::Open,
         race: None,
         reset: None,
+        truncated: None,
     };
     if let Some(r) = race(conn, c) {
         out.verdict = Verdict::KeepaliveRace;
@@ -319,6 +434,17 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
     {
         out.verdict = Verdict::ConnectRefused;
         out.reset = Some(reset_facts(conn, s, roles));
+        return out;
+    }
+    // The server stopped in the middle of a response: a failure the client
+    // saw, whether the server then closed with a FIN or an RST (and never
+    // an idle close, whatever the time since its last byte).
+    if let Some(t) = truncated(conn, roles) {
+        out.verdict = Verdict::TruncatedResponse;
+        if let Some(by) = t.rst.map(|_| s) {
+            out.reset = Some(reset_facts(conn, by, roles));
+        }
+        out.truncated = Some(t);
         return out;
     }
 
@@ -372,10 +498,12 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
 fn reset_facts(conn: &Conn, by: Side, roles: Roles) -> ResetFacts {
     let rst = conn.rst(by).expect("reset side has a RST");
     // The other side's data is outstanding only if the resetting side had
-    // not acknowledged it: a response the client acked is answered.
+    // not acknowledged it: a response the client acked is answered. A
+    // request the server acked and then reset is still lost.
     let outstanding = conn
         .pending(by.other())
-        .filter(|p| conn.h(by).max_ack().is_none_or(|a| a <= p.start));
+        .filter(|p| by == roles.server() || conn.h(by).max_ack().is_none_or(|a| a <= p.start));
+    let request = conn.pending(roles.client).filter(|p| p.request.is_some());
     let idle_since = match &outstanding {
         Some(p) => p.idle_since,
         None => conn.last_payload_ns().or(Some(conn.first_ns)),
@@ -386,6 +514,7 @@ fn reset_facts(conn: &Conn, by: Side, roles: Roles) -> ResetFacts {
         rst,
         idle_before_ns: idle_since.map(|t| idle_end - t),
         outstanding,
+        request,
         in_flight_to_server: in_flight(conn, roles.client),
         in_flight_to_client: in_flight(conn, roles.server()),
     }

@@ -158,33 +158,49 @@ impl Analyzer {
                         .answered(conn.id, client_ip, server_ep, &self.paths, req, p.ns);
                 }
             }
-            if let Some(req) = p.request {
+            // (A response being followed holds its request's target.)
+            if let Some(req) = p.request
+                && !notes.kept_request
+            {
                 self.paths.release(req.path);
             }
         }
         if notes.new_turn && side == client {
             let p = conn.pending(client).expect("new turn is pending");
-            self.timeouts.request(server_ep, p.reuse);
+            self.timeouts
+                .request(server_ep, client_ip, p.reuse, notes.request_marks);
+        }
+        if side == roles.server() && (notes.server_header.is_some() || notes.powered_by.is_some()) {
+            self.timeouts
+                .response_marks(server_ep, notes.server_header, notes.powered_by);
         }
         if notes.fin {
             self.timeouts.fin(conn, side, roles);
         }
-        if notes.rst
-            && side == roles.server()
-            && let Some(r) = verdict::race(conn, client)
-        {
-            // The RST proves the race now: tell live output, and watch for
-            // the proxy retrying the same request elsewhere.
-            if self.cfg.live {
+        // A race can show at the server's FIN (the request was seen first),
+        // at the request (the FIN was), or at the server's RST (a reset
+        // race, or the RST that proves it): watch for the proxy retrying
+        // the lost request from the first of them on, whatever ends the
+        // connection later (an RST, a FIN, or nothing).
+        let server_side = side == roles.server();
+        let may_race =
+            (server_side && (notes.fin || notes.rst)) || (!server_side && notes.new_turn);
+        if may_race && let Some(r) = verdict::race(conn, client) {
+            if notes.rst && server_side && self.cfg.live {
+                // The RST proves the race now: tell live output.
                 let outcome = Outcome {
                     verdict: Verdict::KeepaliveRace,
                     race: Some(r.clone()),
                     reset: None,
+                    truncated: None,
                 };
                 self.decided
                     .push(report::finding(conn, roles, &outcome, None, &self.paths));
             }
-            if let Some(req) = r.request.request {
+            if let Some(req) = r.request.request
+                && self.retries.retry_of(conn.id).is_none()
+                && !self.retries.extend(conn.id, ns)
+            {
                 let line = self.paths.line(req);
                 self.retries
                     .lost(conn.id, client_ip, server_ep, line, r.request.ns, ns);
@@ -280,7 +296,7 @@ impl Analyzer {
         // A retry seen after its raced connection was judged.
         for f in &mut self.findings {
             if let (Some(race), Some(at)) = (&mut f.race, self.retries.retry_of(f.conn_id)) {
-                race.retried = true;
+                race.retried = Some(true);
                 race.retry_at = Some(report::Timestamp(at));
             }
         }
@@ -292,6 +308,9 @@ impl Analyzer {
         t.peak_open = self.table.peak as u64;
         t.evicted = self.table.evicted;
         t.untracked_servers = self.timeouts.untracked > 0;
+        let accepting: HashSet<std::net::IpAddr> =
+            self.known_servers.iter().map(|ep| ep.ip).collect();
+        self.timeouts.settle_clients(|ip| accepting.contains(&ip));
         let servers = self
             .timeouts
             .servers()

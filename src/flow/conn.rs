@@ -14,6 +14,7 @@
 
 use super::holes::Holes;
 use super::http::{Method, PathId, Paths, Req};
+use super::response::{Incomplete, Response};
 use super::state::{self, Event, Guards};
 use super::{Endpoint, Seq};
 use crate::decode::Segment;
@@ -131,6 +132,8 @@ pub struct Conn {
     /// Response heads read for a `Keep-Alive` header so far (a few are
     /// enough: the header does not change between responses).
     heads_scanned: u8,
+    /// The HTTP response in progress (the server side's).
+    resp: Response,
 }
 
 impl Conn {
@@ -156,6 +159,7 @@ impl Conn {
             syn_client: None,
             http_client: None,
             heads_scanned: 0,
+            resp: Response::default(),
         }
     }
 
@@ -213,6 +217,14 @@ impl Conn {
             .as_ref()
             .and_then(|c| c.gaps.as_ref())
             .map_or(0, |g| g.open[side.idx()])
+    }
+
+    /// The server's HTTP response, if the server stopped sending it before
+    /// its known end (so far: at a close, for good).
+    pub fn incomplete_response(&self) -> Option<Incomplete> {
+        let server = self.http_client?.other();
+        let start = self.pending(server).map_or(self.first_ns, |p| p.ns);
+        self.resp.incomplete(self.h(server).next(), start)
     }
 
     /// The data of `side` that the other side has not answered yet.
@@ -275,7 +287,7 @@ impl Conn {
     }
 
     /// Feeds one segment sent by `side`. A request's target goes into `paths`.
-    pub fn process(&mut self, side: Side, seg: &Segment<'_>, paths: &mut Paths) -> Notes {
+    pub fn process<'a>(&mut self, side: Side, seg: &Segment<'a>, paths: &mut Paths) -> Notes<'a> {
         let flags = seg.flags;
         // Classified once, before anything below changes a counter, a FIN
         // or a RST record: only a side's first FIN and first RST count (and
@@ -371,7 +383,7 @@ impl Conn {
         first: bool,
         ack: Option<Seq>,
         seg: &Segment<'_>,
-        notes: &mut Notes,
+        notes: &mut Notes<'_>,
     ) {
         let i = side.idx();
         let ns = seg.ts_ns;
@@ -399,6 +411,7 @@ impl Conn {
         let reply = self
             .fin(side.other())
             .is_some_and(|pf| ack.is_some_and(|a| a > pf.seq));
+        let in_response = self.http_client == Some(side.other()) && self.resp.in_progress();
         self.cold().fin[i] = Some(Fin {
             seq: fin_seq,
             ack,
@@ -406,6 +419,7 @@ impl Conn {
             idle_since,
             with_data: seg.payload_len > 0,
             reply,
+            in_response,
         });
         notes.fin = true;
         self.history.note(side, b'F');
@@ -454,6 +468,7 @@ impl Conn {
             paths.release(req.path);
         }
         self.pending = None;
+        self.resp.release(paths);
     }
 
     /// The only place `self.state` changes (the handshake's completion is

@@ -4,7 +4,7 @@
 
 use super::Seq;
 use super::half::Side;
-use super::http::Req;
+use super::http::{Req, RequestMarks};
 
 /// A FIN as first seen.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +23,9 @@ pub struct Fin {
     /// The FIN acknowledges the peer's FIN: a reply to a close, not a close
     /// of its own (so it says nothing about this side's idle timeout).
     pub reply: bool,
+    /// The FIN came while this side's HTTP response was in progress (its
+    /// body not complete, or running until the close): no idle close.
+    pub in_response: bool,
 }
 
 /// A RST as first seen.
@@ -65,9 +68,10 @@ impl Pending {
     }
 }
 
-/// What one segment changed that the analysis wants to know about.
+/// What one segment changed that the analysis wants to know about (header
+/// values borrow the segment's payload).
 #[derive(Debug, Default, Clone)]
-pub struct Notes {
+pub struct Notes<'a> {
     /// The segment answered the other side's pending data: which side's data
     /// was answered, and the pending record (its idle gap, request line).
     pub answered: Option<(Side, Pending)>,
@@ -77,4 +81,14 @@ pub struct Notes {
     pub fin: bool,
     /// The segment was this side's first RST.
     pub rst: bool,
+    /// The answered request's target is held by the response that began
+    /// (the analysis must not release it).
+    pub kept_request: bool,
+    /// The segment completed the server's response.
+    pub response_done: bool,
+    /// A request's head: who sent it (forwarding headers, `User-Agent`).
+    pub request_marks: Option<RequestMarks>,
+    /// A response head's `Server` and `X-Powered-By` values.
+    pub server_header: Option<&'a [u8]>,
+    pub powered_by: Option<&'a [u8]>,
 }

@@ -211,20 +211,20 @@ impl Paths {
 }
 
 /// The part of a payload's first bytes that the analysis can read: a
-/// request's first line, a response's head up to its blank line, nothing
+/// request's or a response's head up to its blank line, nothing
 /// of anything else, and at most [`crate::decode::SNIFF_BYTES`].
-/// [`request_target`], [`status_line`] and [`response_head`] give the same
+/// [`request_target`], [`request_head`], [`status_line`] and [`response_head`] give the same
 /// answers on it as on the whole payload; the reader thread copies only
 /// this much of each segment for the analysis.
 pub fn sniffed(payload: &[u8]) -> &[u8] {
+    static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
     let p = &payload[..payload.len().min(crate::decode::SNIFF_BYTES)];
     if p.starts_with(b"HTTP/") {
-        static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
         return HEAD_END.find(p).map_or(p, |i| &p[..i + 4]);
     }
     if method_prefix(p).is_some() {
-        return memchr::memchr(b'\n', p).map_or(p, |i| &p[..i + 1]);
+        return HEAD_END.find(p).map_or(p, |i| &p[..i + 4]);
     }
     &[]
 }
@@ -264,42 +264,271 @@ pub fn status_line(payload: &[u8]) -> Option<u16> {
     Some(code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')))
 }
 
-/// What a response head says about keep-alive.
+/// What a response head says: its keep-alive timeout, how its end is known
+/// (RFC 9112 §6.3), and the software that sent it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ResponseHead {
+pub struct ResponseHead<'a> {
     /// `timeout=N` of a `Keep-Alive` header, in seconds.
     pub keep_alive_s: Option<u32>,
+    /// Bytes of the head with its blank line, when the blank line was in
+    /// the bytes read (the body starts there).
+    pub len: Option<u32>,
+    /// `Content-Length`, when there is exactly one valid value.
+    pub content_length: Option<u64>,
+    /// `Content-Length` was there but unusable (two values, not a number):
+    /// the framing is not known.
+    pub bad_length: bool,
+    /// A `Transfer-Encoding` header, and whether its last coding is chunked.
+    pub transfer_encoding: bool,
+    pub chunked: bool,
+    /// The `Server` header's value.
+    pub server: Option<&'a [u8]>,
+    /// The `X-Powered-By` header's value.
+    pub powered_by: Option<&'a [u8]>,
+}
+
+/// How the end of a response is known, from its status and head
+/// (RFC 9112 §6.3, in that order of precedence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// 1xx other than 101: an interim response; the final one follows.
+    Interim,
+    /// 101 Switching Protocols: what follows is no longer HTTP/1.x.
+    Upgrade,
+    /// No body: 204, 304, or the answer to a HEAD request.
+    NoBody,
+    /// `Content-Length` body bytes after the head.
+    Length(u64),
+    /// Chunked: ends with the zero-length last chunk.
+    Chunked,
+    /// Neither: the body runs until the server closes.
+    UntilClose,
+}
+
+impl ResponseHead<'_> {
+    /// How this response (status `status`, answering a HEAD request when
+    /// `to_head`) ends; `None` when the head was not read to its end or its
+    /// length is contradictory, so nothing can be said of its end.
+    pub fn framing(&self, status: u16, to_head: bool) -> Option<Framing> {
+        self.len?;
+        Some(match status {
+            101 => Framing::Upgrade,
+            100..=199 => Framing::Interim,
+            204 | 304 => Framing::NoBody,
+            _ if to_head => Framing::NoBody,
+            // Transfer-Encoding overrides Content-Length (§6.3 item 3); a
+            // response whose last coding is not chunked runs until close.
+            _ if self.transfer_encoding => {
+                if self.chunked {
+                    Framing::Chunked
+                } else {
+                    Framing::UntilClose
+                }
+            }
+            _ if self.bad_length => return None,
+            _ => match self.content_length {
+                Some(n) => Framing::Length(n),
+                None => Framing::UntilClose,
+            },
+        })
+    }
 }
 
 /// Reads the headers in the captured part of a response head, one pass,
 /// stopping at the blank line that ends the head.
-pub fn response_head(payload: &[u8]) -> ResponseHead {
+pub fn response_head(payload: &[u8]) -> ResponseHead<'_> {
     let mut head = ResponseHead::default();
-    let mut rest = payload;
     // Skip the status line.
-    let Some(nl) = memchr::memchr(b'\n', rest) else {
+    let Some(nl) = memchr::memchr(b'\n', payload) else {
         return head;
     };
-    rest = &rest[nl + 1..];
+    let mut at = nl + 1;
     loop {
+        let rest = &payload[at..];
         let end = memchr::memchr(b'\n', rest);
         let line = &rest[..end.unwrap_or(rest.len())];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
+            // The blank line ends the head (when it is all there).
+            if let Some(e) = end {
+                head.len = u32::try_from(at + e + 1).ok();
+            }
             break;
         }
-        match line[0] | 0x20 {
-            b'k' if line.len() > 11 && line[..11].eq_ignore_ascii_case(b"keep-alive:") => {
-                head.keep_alive_s = keep_alive_param(&line[11..]).or(head.keep_alive_s);
+        if end.is_none() {
+            // A header line cut by the end of the bytes read: not trusted.
+            break;
+        }
+        if let Some((name, value)) = header(line) {
+            match name.len() {
+                10 if name.eq_ignore_ascii_case(b"keep-alive") => {
+                    head.keep_alive_s = keep_alive_param(value).or(head.keep_alive_s);
+                }
+                14 if name.eq_ignore_ascii_case(b"content-length") => {
+                    match (digits(value), head.content_length) {
+                        (Some(n), None) => head.content_length = Some(n),
+                        // The same value twice is allowed (§6.3 item 5).
+                        (Some(n), Some(m)) if n == m => {}
+                        _ => head.bad_length = true,
+                    }
+                }
+                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                    head.transfer_encoding = true;
+                    let last = value.rsplit(|&b| b == b',').next().unwrap_or(value);
+                    head.chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+                }
+                6 if name.eq_ignore_ascii_case(b"server") => head.server = Some(value),
+                12 if name.eq_ignore_ascii_case(b"x-powered-by") => {
+                    head.powered_by = Some(value);
+                }
+                _ => {}
             }
-            _ => {}
         }
-        match end {
-            Some(e) => rest = &rest[e + 1..],
-            None => break,
-        }
+        at += end.expect("checked above") + 1;
     }
     head
+}
+
+/// A header line's name and trimmed value.
+fn header(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = memchr::memchr(b':', line)?;
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    (!name.is_empty()).then(|| (name, value.trim_ascii()))
+}
+
+/// A decimal number of at most 18 digits (no sign, no spaces).
+fn digits(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        value
+            .iter()
+            .fold(0u64, |a, &d| a * 10 + u64::from(d - b'0')),
+    )
+}
+
+/// Whether the bytes that end a segment of a chunked body end the body: the
+/// zero-length last chunk and the blank line after it (`0\r\n\r\n`, after
+/// the previous chunk's line end or at the segment's start). Trailer fields
+/// are not looked for: servers almost never send them.
+pub fn ends_chunked(tail: &[u8], segment_len: u32) -> bool {
+    const LAST: &[u8] = b"0\r\n\r\n";
+    tail.ends_with(b"\n0\r\n\r\n") || (segment_len == LAST.len() as u32 && tail == LAST)
+}
+
+/// The bytes a segment's tail keeps for [`ends_chunked`].
+pub const TAIL_BYTES: usize = 7;
+
+/// What a request's head says about who sent it: a proxy (forwarding
+/// headers), or maybe a client library inside an application (its
+/// `User-Agent`, or none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestMarks {
+    /// `Via`, `Forwarded`, `X-Forwarded-*`, `X-Real-IP`, `X-Envoy-*` and the
+    /// like: headers that proxies and load balancers add.
+    pub forwarded: bool,
+    /// The `User-Agent`, as far as it tells.
+    pub agent: Agent,
+    /// The blank line that ends the head was read: the marks are complete.
+    pub complete: bool,
+}
+
+/// What a request's `User-Agent` says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Agent {
+    /// No `User-Agent` header (Python's `http.client` sends none).
+    #[default]
+    None,
+    /// An HTTP client library's product token.
+    Library,
+    /// Anything else: a browser, a tool, or a proxy passing its client's on.
+    Other,
+}
+
+/// Product tokens of HTTP client libraries (case-insensitive prefixes).
+const LIBRARY_AGENTS: &[&[u8]] = &[
+    b"python-requests",
+    b"python-urllib",
+    b"python-httpx",
+    b"python/",
+    b"aiohttp",
+    b"go-http-client",
+    b"okhttp",
+    b"apache-httpclient",
+    b"java/",
+    b"java-http-client",
+    b"axios",
+    b"node-fetch",
+    b"node",
+    b"undici",
+    b"got ",
+    b"reqwest",
+    b"hyper/",
+    b"ruby",
+    b"faraday",
+    b"guzzlehttp",
+    b"dart:io",
+    b"grpc-",
+    b"libwww-perl",
+    b"rest-client",
+    b"vertx",
+    b"reactor-netty",
+];
+
+/// Headers that only proxies and load balancers add (case-insensitive
+/// names; those ending in `-` are prefixes).
+const FORWARDING: &[&[u8]] = &[
+    b"via",
+    b"forwarded",
+    b"x-forwarded-",
+    b"x-real-ip",
+    b"x-envoy-",
+    b"x-amzn-trace-id",
+    b"cf-connecting-ip",
+    b"true-client-ip",
+];
+
+fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Reads the headers in the captured part of a request head (after its
+/// request line), stopping at the blank line.
+pub fn request_head(payload: &[u8]) -> RequestMarks {
+    let mut marks = RequestMarks::default();
+    let Some(nl) = memchr::memchr(b'\n', payload) else {
+        return marks;
+    };
+    let mut rest = &payload[nl + 1..];
+    while let Some(end) = memchr::memchr(b'\n', rest) {
+        let line = &rest[..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            marks.complete = true;
+            break;
+        }
+        if let Some((name, value)) = header(line) {
+            if name.eq_ignore_ascii_case(b"user-agent") {
+                marks.agent = if LIBRARY_AGENTS.iter().any(|l| starts_with_ci(value, l)) {
+                    Agent::Library
+                } else {
+                    Agent::Other
+                };
+            } else if FORWARDING.iter().any(|f| {
+                // Names ending in `-` are prefixes; the others whole names.
+                if f.ends_with(b"-") {
+                    starts_with_ci(name, f)
+                } else {
+                    name.eq_ignore_ascii_case(f)
+                }
+            }) {
+                marks.forwarded = true;
+            }
+        }
+        rest = &rest[end + 1..];
+    }
+    marks
 }
 
 fn keep_alive_param(value: &[u8]) -> Option<u32> {

@@ -9,6 +9,7 @@ pub mod half;
 pub mod history;
 mod holes;
 pub mod http;
+pub mod response;
 pub mod state;
 pub mod table;
 

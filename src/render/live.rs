@@ -11,10 +11,20 @@ pub fn line(f: &Finding) -> String {
     let mut line = format!("{clock} {} {} → {}", f.verdict, f.client, f.server);
     if let Some(r) = &f.race {
         line.push_str(&format!(
-            " {} race: FIN after {} idle, request {:+.1} ms after the FIN",
+            " {} race: {}",
             r.kind,
-            r.idle_before_fin_ms.map_or("?".into(), |ms| secs(ms.ms())),
-            r.fin_to_request_ms.ms()
+            match r.fin_to_request_ms {
+                Some(gap) => format!(
+                    "FIN after {} idle, request {:+.1} ms after the FIN",
+                    r.idle_before_fin_ms.map_or("?".into(), |ms| secs(ms.ms())),
+                    gap.ms()
+                ),
+                None => format!(
+                    "RST with no FIN after {} idle",
+                    r.idle_before_close_ms
+                        .map_or("?".into(), |ms| secs(ms.ms()))
+                ),
+            }
         ));
         if let Some(q) = &r.request {
             line.push_str(&format!(

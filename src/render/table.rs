@@ -93,10 +93,11 @@ fn headline(s: &ServerReport, out: &mut String) {
     if s.races > 0 {
         let _ = writeln!(
             out,
-            "  {} keep-alive race{}, {} retried by the proxy{}",
+            "  {} keep-alive race{}, {} retried by the proxy{}{}",
             s.races,
             if s.races == 1 { "" } else { "s" },
             s.retried_races,
+            unknown(s.retried_unknown),
             s.race_rate
                 .map(|r| format!("; {:.1} % of reused requests", r * 100.0))
                 .unwrap_or_default()
@@ -107,6 +108,15 @@ fn headline(s: &ServerReport, out: &mut String) {
             out,
             "  MISMATCH: the proxy keeps idle connections longer than this server does"
         );
+    }
+}
+
+/// ", K unknown" for races whose retry cannot be known.
+fn unknown(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} unknown")
     }
 }
 
@@ -167,12 +177,14 @@ pub fn tables(r: &Report, connections: bool) -> String {
     let failures = r.failures() as usize;
     // Retries are counted per server, over all races (not only those listed).
     let retried: u64 = r.servers.iter().map(|s| s.retried_races).sum();
+    let retried_unknown: u64 = r.servers.iter().map(|s| s.retried_unknown).sum();
     let _ = writeln!(
         out,
-        "{} keep-alive race{} ({} retried by the proxy), {} other failing connection{}",
+        "{} keep-alive race{} ({} retried by the proxy{}), {} other failing connection{}",
         races,
         if races == 1 { "" } else { "s" },
         retried,
+        unknown(retried_unknown),
         failures - races,
         if failures - races == 1 { "" } else { "s" }
     );
@@ -205,7 +217,7 @@ pub fn tables(r: &Report, connections: bool) -> String {
             "verdict",
             "client → server",
             "kind",
-            "idle before FIN",
+            "idle before close",
             "FIN → request",
             "request",
             "RST",
@@ -215,8 +227,9 @@ pub fn tables(r: &Report, connections: bool) -> String {
             let (kind, idle, gap, req, rst, retried) = match &f.race {
                 Some(x) => (
                     x.kind.to_string(),
-                    opt_secs(x.idle_before_fin_ms),
-                    units::gap(x.fin_to_request_ms.ms()),
+                    opt_secs(x.idle_before_close_ms),
+                    x.fin_to_request_ms
+                        .map_or("no FIN".into(), |g| units::gap(g.ms())),
                     x.request.as_ref().map_or("-".into(), |q| {
                         format!(
                             "{} {}{}",
@@ -230,8 +243,35 @@ pub fn tables(r: &Report, connections: bool) -> String {
                         )
                     }),
                     x.rst_at.map_or("none".into(), clock),
-                    if x.retried { "yes" } else { "no" }.to_string(),
+                    match x.retried {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "unknown",
+                    }
+                    .to_string(),
                 ),
+                None if f.truncated.is_some() => {
+                    let t = f.truncated.as_ref().expect("checked");
+                    let cut = match t.expected_body_bytes {
+                        Some(n) => format!("{} of {n} B", t.body_bytes_sent),
+                        None => format!("{} B, chunked", t.body_bytes_sent),
+                    };
+                    let req = t.request.as_ref().map_or("-".into(), |q| {
+                        format!("{} {} → {}", q.method, q.path, t.status)
+                    });
+                    let close = match (t.fin_at, t.rst_at) {
+                        (_, Some(r)) => format!("{} by server", clock(r)),
+                        _ => "none (FIN)".into(),
+                    };
+                    (
+                        cut,
+                        opt_secs(t.silent_before_close_ms),
+                        "-".into(),
+                        req,
+                        close,
+                        "-".into(),
+                    )
+                }
                 None => {
                     let req = f
                         .reset

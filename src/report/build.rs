@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
-    ServerReport, Tool, Warning,
+    ServerReport, Tool, Truncated, Warning,
 };
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
 use crate::decode::{self, Skip};
@@ -87,18 +87,33 @@ pub fn finding(
     let race = o.race.as_ref().map(|r| Race {
         kind: r.kind,
         syn_at: conn.syn_times(c).next().map(Timestamp),
-        last_exchange_at: r.fin.idle_since.map(Timestamp),
-        fin_at: Timestamp(r.fin.ns),
+        last_exchange_at: r.idle_since().map(Timestamp),
+        fin_at: r.fin.map(|f| Timestamp(f.ns)),
         request_at: Timestamp(r.request.ns),
         rst_at: r.rst.map(|x| Timestamp(x.ns)),
-        idle_before_fin_ms: r.idle_before_fin_ns().map(Millis),
-        fin_to_request_ms: Millis(r.fin_to_request_ns()),
+        idle_before_fin_ms: r.fin.and_then(|f| f.idle_since.map(|t| Millis(f.ns - t))),
+        idle_before_close_ms: r.idle_before_close_ns().map(Millis),
+        fin_to_request_ms: r.fin_to_request_ns().map(Millis),
         request_ack: r.request.ack.map(|a| a.0),
-        fin_seq: r.fin.seq.0,
+        fin_seq: r.fin.map(|f| f.seq.0),
         request: request(r.request.request, paths),
         requests_before: hc.turns.saturating_sub(1),
-        retried: retry_ns.is_some(),
+        // A retry is found by its request line: without one, unknown.
+        retried: r.request.request.map(|_| retry_ns.is_some()),
         retry_at: retry_ns.map(Timestamp),
+    });
+    let truncated = o.truncated.as_ref().map(|t| Truncated {
+        request: request(t.response.request, paths),
+        status: t.response.status,
+        framing: t.response.framing,
+        expected_body_bytes: t.response.expected_body,
+        body_bytes_sent: t.response.body_sent,
+        response_at: Timestamp(t.response.start_ns),
+        fin_at: t.fin.map(|f| Timestamp(f.ns)),
+        rst_at: t.rst.map(|r| Timestamp(r.ns)),
+        silent_before_close_ms: conn
+            .last_payload_ns()
+            .map(|l| Millis((t.close_ns() - l).max(0))),
     });
     let connect = match o.verdict {
         Verdict::ConnectTimeout | Verdict::ConnectRefused => Some(Connect {
@@ -113,16 +128,15 @@ pub fn finding(
         rst_at: Timestamp(r.rst.ns),
         idle_before_ms: r.idle_before_ns.map(Millis),
         outstanding_since: r.outstanding.as_ref().map(|p| Timestamp(p.ns)),
-        request: r
-            .outstanding
-            .as_ref()
-            .and_then(|p| request(p.request, paths)),
+        request: r.request.as_ref().and_then(|p| request(p.request, paths)),
         bytes_in_flight_to_server: r.in_flight_to_server,
         bytes_in_flight_to_client: r.in_flight_to_client,
     });
     // The moment of failure: the RST (or the lost request), else the last SYN.
     let at = if let Some(r) = &o.race {
         r.rst.map_or(r.request.ns, |x| x.ns)
+    } else if let Some(t) = &o.truncated {
+        t.close_ns()
     } else if let Some(r) = &o.reset {
         r.rst.ns
     } else if let Some(last_syn) = conn.syn_times(c).last() {
@@ -143,6 +157,7 @@ pub fn finding(
         race,
         connect,
         reset,
+        truncated,
         conn_id: conn.id,
         key: FlowKey::new(conn.vlan, conn.a, conn.b).0,
     }

@@ -19,12 +19,15 @@ pub use warnings::Warning;
 
 pub use crate::analysis::verdict::{Peer, RaceKind, RoleSource, Verdict};
 use crate::flow::http::Method;
+pub use crate::flow::response::BodyFraming;
 use crate::flow::{Endpoint, FlowKey};
 use crate::source::FileFormat;
 pub use crate::units::{Millis, Timestamp};
 
-/// Version of the JSON layout. Bumped when a field is renamed or removed.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON layout. Bumped when a field is renamed or removed,
+/// or its type changes (2: `race.retried`, `race.fin_at`, `race.fin_seq`
+/// and `race.fin_to_request_ms` may be null).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -139,6 +142,8 @@ pub struct Finding {
     pub connect: Option<Connect>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reset: Option<Reset>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<Truncated>,
     /// Internal: connection id, to join retries and break ties in order.
     #[serde(skip)]
     pub conn_id: u64,
@@ -155,23 +160,50 @@ pub struct Race {
     pub syn_at: Option<Timestamp>,
     /// Last payload before the idle period the server's FIN ended.
     pub last_exchange_at: Option<Timestamp>,
-    pub fin_at: Timestamp,
+    /// The server's FIN; none for a `reset` race.
+    pub fin_at: Option<Timestamp>,
     pub request_at: Timestamp,
     pub rst_at: Option<Timestamp>,
     pub idle_before_fin_ms: Option<Millis>,
-    /// Negative when the capture saw the request before the FIN.
-    pub fin_to_request_ms: Millis,
+    /// Idle time before the server's close: its FIN, or its RST in a
+    /// `reset` race.
+    pub idle_before_close_ms: Option<Millis>,
+    /// Negative when the capture saw the request before the FIN; none
+    /// without a FIN.
+    pub fin_to_request_ms: Option<Millis>,
     /// The request's raw ACK number (None without the ACK flag). Compared
     /// with `fin_seq` it shows the kind: crossed when it does not reach
     /// `fin_seq + 1`. Raw numbers, to find the packets in Wireshark.
     pub request_ack: Option<u32>,
-    pub fin_seq: u32,
+    pub fin_seq: Option<u32>,
     pub request: Option<Request>,
     /// Requests the client had sent on this connection before the lost one.
     pub requests_before: u32,
-    /// The same request went out again on another connection shortly after.
-    pub retried: bool,
+    /// The same request went out again on another connection shortly
+    /// after; none when the request line is unknown (cut, encrypted).
+    pub retried: Option<bool>,
     pub retry_at: Option<Timestamp>,
+}
+
+/// Evidence of a response the server cut short.
+#[derive(Debug, Clone, Serialize)]
+pub struct Truncated {
+    /// The request it answered, when its line was read.
+    pub request: Option<Request>,
+    pub status: u16,
+    /// How its length was announced.
+    pub framing: BodyFraming,
+    /// `Content-Length`; null for chunked.
+    pub expected_body_bytes: Option<u64>,
+    /// Body bytes the server sent before closing.
+    pub body_bytes_sent: u64,
+    /// The response's head.
+    pub response_at: Timestamp,
+    /// The server's FIN and RST (either or both).
+    pub fin_at: Option<Timestamp>,
+    pub rst_at: Option<Timestamp>,
+    /// From the server's last byte to its close.
+    pub silent_before_close_ms: Option<Millis>,
 }
 
 /// Evidence of a failed connect.

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::analysis::defaults::{Candidate, Recommendation};
 use crate::analysis::samples::Stats;
+use crate::analysis::software::ClientKind;
 use crate::analysis::timeouts::ServerStats;
 use crate::flow::Endpoint;
 use crate::units::Millis;
@@ -81,6 +82,9 @@ pub struct ServerReport {
     pub reused_requests: u64,
     pub races: u64,
     pub retried_races: u64,
+    /// Races whose request line could not be read, so whether they were
+    /// retried is unknown (neither in `retried_races` nor counted as not retried).
+    pub retried_unknown: u64,
     /// Races per reused request.
     pub race_rate: Option<f64>,
     /// Reuses within one RTT of the server timeout or beyond it.
@@ -89,6 +93,11 @@ pub struct ServerReport {
     pub fin_to_reuse: Option<Distribution>,
     /// Clients reuse connections idle longer than the server keeps them, or races were seen.
     pub mismatch: bool,
+    /// The most frequent `Server` and `X-Powered-By` response header values.
+    pub server_header: Option<String>,
+    pub powered_by: Option<String>,
+    /// What sends the requests: `proxy`, `client_library` or `unknown`.
+    pub client_kind: ClientKind,
     /// Software whose defaults match the measured timeout.
     pub matches: Vec<Candidate>,
     pub recommendations: Vec<Recommendation>,
@@ -113,11 +122,15 @@ pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
         reused_requests: s.reused_requests,
         races: s.races,
         retried_races: s.retried_races,
+        retried_unknown: s.unknown_retry_races,
         race_rate: a.race_rate,
         reuses_in_danger_window: a.reuses_in_danger_window,
         rtt_ms: a.rtt_ns.map(Millis),
         fin_to_reuse: s.fin_to_reuse.stats().map(Distribution::from),
         mismatch: a.mismatch,
+        server_header: a.server_header.clone(),
+        powered_by: a.powered_by.clone(),
+        client_kind: a.client_kind,
         matches: a.matches,
         recommendations: a.recommendations,
         clients: s

@@ -11,14 +11,14 @@ use crate::flow::http::{self, Method, Paths};
 
 impl Conn {
     /// New data, a retransmission, or late data into a hole, from `side`.
-    pub(super) fn on_payload(
+    pub(super) fn on_payload<'a>(
         &mut self,
         side: Side,
         seq: Seq,
         ack: Option<Seq>,
-        seg: &Segment<'_>,
+        seg: &Segment<'a>,
         paths: &mut Paths,
-        notes: &mut Notes,
+        notes: &mut Notes<'a>,
     ) {
         let i = side.idx();
         let len = seg.payload_len;
@@ -55,12 +55,26 @@ impl Conn {
         self.history.note(side, b'D');
 
         // New data answers whatever the other side had pending.
-        if let Some(w) = self.pending.take_if(|w| w.side != side) {
+        let answered = self.pending.take_if(|w| w.side != side);
+        if let Some(w) = &answered {
             notes.answered = Some((w.side, w.view()));
         }
+        let mut head = false;
         if self.pending.is_none() {
             let (method, path) = if seq == next {
-                self.sniff(side, seg.payload, paths)
+                match self.sniff(side, seg.payload, paths) {
+                    Sniffed::Request(method, path, marks) => {
+                        notes.request_marks = marks;
+                        (Some(method), path)
+                    }
+                    Sniffed::Status(status) => {
+                        head = true;
+                        let req = answered.as_ref().and_then(Waiting::request);
+                        self.begin_response(seq, status, seg, req, paths, notes);
+                        (None, 0)
+                    }
+                    Sniffed::Nothing => (None, 0),
+                }
             } else {
                 (None, 0)
             };
@@ -78,7 +92,47 @@ impl Conn {
             self.half[i].turns += 1;
             notes.new_turn = true;
         }
+        if self.http_client == Some(side.other()) {
+            // A final response after an interim one comes without a turn
+            // of the client's in between.
+            if !head
+                && seq == next
+                && self.resp.awaits_head()
+                && let Some(status) = http::status_line(seg.payload)
+            {
+                self.begin_response(seq, status, seg, None, paths, notes);
+            }
+            let whole = seg.captured >= seg.payload_len;
+            if self.resp.data(end, len, whole, seg.tail, paths) {
+                notes.response_done = true;
+            }
+        }
         self.last_payload_ns = seg.ts_ns;
+    }
+
+    /// A response head from the server at `seq`, answering `req`.
+    fn begin_response<'a>(
+        &mut self,
+        seq: Seq,
+        status: u16,
+        seg: &Segment<'a>,
+        req: Option<http::Req>,
+        paths: &mut Paths,
+        notes: &mut Notes<'a>,
+    ) {
+        let head = http::response_head(seg.payload);
+        if self.resp.begin(seq, status, &head, req, paths) && req.is_some() {
+            // The response holds the request's target now.
+            notes.kept_request = true;
+        }
+        if self.heads_scanned < MAX_HEADS_SCANNED {
+            self.heads_scanned += 1;
+            notes.server_header = head.server;
+            notes.powered_by = head.powered_by;
+            if let Some(t) = head.keep_alive_s {
+                self.keep_alive_s = t;
+            }
+        }
     }
 
     /// Counts the part of [seq, end) that falls into open holes as new data
@@ -95,22 +149,32 @@ impl Conn {
     }
 
     /// What the first bytes of a new turn say: the request line (also names
-    /// the client; its target goes into `paths`), or a status line (names
-    /// the server) with the server's `Keep-Alive` header.
-    fn sniff(&mut self, side: Side, payload: &[u8], paths: &mut Paths) -> (Option<Method>, u32) {
+    /// the client; its target goes into `paths`; the first requests' heads
+    /// say who sent them), or a status line (names the server).
+    fn sniff(&mut self, side: Side, payload: &[u8], paths: &mut Paths) -> Sniffed {
         if let Some((method, kept, longer)) = http::request_target(payload) {
             self.http_client.get_or_insert(side);
-            return (Some(method), paths.put(kept, longer).get());
+            let marks = (self.half[side.idx()].turns < MAX_REQUEST_HEADS_SCANNED)
+                .then(|| http::request_head(payload));
+            return Sniffed::Request(method, paths.put(kept, longer).get(), marks);
         }
-        if self.heads_scanned < MAX_HEADS_SCANNED && http::status_line(payload).is_some() {
+        if let Some(status) = http::status_line(payload) {
             self.http_client.get_or_insert(side.other());
-            self.heads_scanned += 1;
-            if let Some(t) = http::response_head(payload).keep_alive_s {
-                self.keep_alive_s = t;
-                // Known: later responses need not be read.
-                self.heads_scanned = MAX_HEADS_SCANNED;
-            }
+            return Sniffed::Status(status);
         }
-        (None, 0)
+        Sniffed::Nothing
     }
+}
+
+/// Requests per connection whose heads are read for who sent them (the
+/// marks do not change between requests of one client).
+const MAX_REQUEST_HEADS_SCANNED: u32 = 2;
+
+/// What the first bytes of a turn were.
+enum Sniffed {
+    /// A request line: its method, its target's number, and its head's marks.
+    Request(Method, u32, Option<http::RequestMarks>),
+    /// A status line, with its code.
+    Status(u16),
+    Nothing,
 }

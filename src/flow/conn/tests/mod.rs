@@ -61,6 +61,7 @@ fn segment<'a>(
         payload_len: payload.len() as u32,
         captured: payload.len() as u32,
         payload,
+        tail: Segment::tail_of(payload),
     }
 }
 
@@ -75,7 +76,14 @@ impl TestConn {
     }
 
     /// Feeds one segment from `side`, one [`STEP`] after the last.
-    fn send(&mut self, side: Side, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Notes {
+    fn send<'a>(
+        &mut self,
+        side: Side,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: &'a [u8],
+    ) -> Notes<'a> {
         self.ns += STEP;
         let seg = segment(self.ns, side, flags, seq, ack, payload);
         self.conn.process(side, &seg, &mut self.paths)
@@ -142,7 +150,7 @@ fn conn_reset() -> TestConn {
 // =========== Tests for the size of a connection ===========
 
 /// The flow table's default cap (`DEFAULT_MAX_CONNECTIONS`) and the
-/// promise of at most 256 bytes per open connection (with the table's
+/// promise of at most 260 bytes per open connection (with the table's
 /// index, about 10) rest on this. The out-of-line part comes on top
 /// for connections that sent a FIN or RST, and is counted by the cap's
 /// documentation.
@@ -152,7 +160,7 @@ fn test_conn_size_is_bounded() {
         std::mem::size_of::<Option<Conn>>(),
         std::mem::size_of::<Cold>(),
     );
-    assert!(hot <= 232, "{hot}");
+    assert!(hot <= 248, "{hot}");
     assert!(cold <= 160, "{cold}");
 }
 
