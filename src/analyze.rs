@@ -79,6 +79,10 @@ fn analyze_inputs(args: &AnalyzeArgs, cfg: Config, spool: Option<&Path>) -> Resu
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    // A capture it could not read must not pass a CI gate as "0 races".
+    if let Some(why) = racecap::report::nothing_decoded(&report) {
+        bail!(why);
+    }
     for w in &report.capture.warnings {
         eprintln!("racecap: warning: {w}");
     }

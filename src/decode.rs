@@ -282,6 +282,17 @@ named_enum! {
     }
 }
 
+impl Skip {
+    /// Frames that could not be read (an unsupported link type, a cut or
+    /// impossible header), as opposed to frames that are simply not TCP.
+    pub fn undecodable(self) -> bool {
+        matches!(
+            self,
+            Skip::UnsupportedLinkType | Skip::TruncatedHeader | Skip::BadHeader
+        )
+    }
+}
+
 /// Decodes one frame into a TCP segment.
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
     let data = frame.data;

@@ -43,6 +43,93 @@ fn test_missing_file_exits_2_with_one_line() {
     assert!(err.contains("No such file"), "{err}");
 }
 
+/// A classic pcap (µs, little-endian) of `frames` on link type `linktype`.
+fn pcap_of(linktype: u32, frames: &[&[u8]]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, linktype] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    for (i, f) in frames.iter().enumerate() {
+        for v in [
+            1_700_000_000u32 + i as u32,
+            0,
+            f.len() as u32,
+            f.len() as u32,
+        ] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(f);
+    }
+    b
+}
+
+/// A capture racecap cannot read (no supported link type, or no TCP at
+/// all, or no packets) must not pass a CI gate as "0 keep-alive races".
+#[test]
+fn test_nothing_decodable_exits_2() {
+    // IEEE 802.11 radio frames: a link type racecap does not decode.
+    let wifi = tmp("wifi.pcap");
+    fs::write(
+        &wifi,
+        pcap_of(105, &[&[0x80, 0, 0, 0, 0xff, 0xff], &[0x08, 1, 2]]),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["analyze", wifi.to_str().unwrap(), "--fail-on", "race"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("wifi.pcap: no TCP segment could be decoded from its 2 packets"),
+        "{err}"
+    );
+    assert!(err.contains("unsupported_link_type: 2"), "{err}");
+    // Raw IPv4 carrying UDP only.
+    let udp: Vec<u8> = [
+        &[
+            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ][..],
+        &[0, 53, 0, 53, 0, 8, 0, 0],
+    ]
+    .concat();
+    let dns = tmp("udp.pcap");
+    fs::write(&dns, pcap_of(101, &[&udp])).unwrap();
+    let (code, _, err) = run(&["analyze", dns.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("other_protocol: 1"), "{err}");
+    // A header and no packets.
+    let none = tmp("none.pcap");
+    fs::write(&none, pcap_of(1, &[])).unwrap();
+    let (code, _, err) = run(&["analyze", none.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("none.pcap: no packets"), "{err}");
+}
+
+/// Some frames that cannot be decoded beside readable ones: a warning on
+/// stderr and in the report, and the report of the rest.
+#[test]
+fn test_some_undecodable_frames_warn() {
+    let good = fs::read(RACES).unwrap();
+    // The fixture's first frame, then one cut inside its IP header.
+    let first =
+        &good[24 + 16..24 + 16 + u32::from_le_bytes(good[32..36].try_into().unwrap()) as usize];
+    let cut = &first[..20];
+    let path = tmp("some-cut.pcap");
+    fs::write(&path, pcap_of(1, &[first, cut])).unwrap();
+    let (code, out, err) = run(&["analyze", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("1 of 2 packets could not be decoded ("),
+        "{err}"
+    );
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let warnings = r["capture"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("could not be decoded"))
+    );
+}
+
 #[test]
 fn test_not_a_capture_exits_2() {
     let (code, _, err) = run(&["analyze", "README.md"]);

@@ -3,6 +3,7 @@
 mod util;
 
 mod cli;
+mod closes;
 mod corpus;
 mod formats;
 mod lab;

@@ -274,7 +274,71 @@ fn warnings(t: &Totals, inputs: &[InputStats], listed: usize) -> Vec<Warning> {
     if t.holes > 0 {
         out.push(Warning::Holes { segments: t.holes });
     }
+    // Frames that could not be read at all (as opposed to frames that are
+    // not TCP, which every capture has): the report covers the others.
+    let undecodable: Vec<(Skip, u64)> = Skip::ALL
+        .iter()
+        .filter(|s| s.undecodable())
+        .map(|s| (*s, t.skipped[s.index()]))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    if t.segments > 0 && !undecodable.is_empty() {
+        out.push(Warning::Undecodable {
+            frames: undecodable.iter().map(|(_, n)| n).sum(),
+            packets: t.packets,
+            why: reasons(&undecodable),
+        });
+    }
     out
+}
+
+/// "unsupported_link_type: 3, bad_header: 1".
+fn reasons(skips: &[(Skip, u64)]) -> String {
+    skips
+        .iter()
+        .map(|(s, n)| format!("{}: {n}", s.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why the inputs gave nothing to analyse, when no frame in them could be
+/// decoded into a TCP segment (no supported link type, no TCP at all, or
+/// no packets): a report of "0 races" from them would be a lie, so the
+/// binary exits 2 with this line instead.
+pub fn nothing_decoded(r: &Report) -> Option<String> {
+    let c = &r.capture;
+    if c.tcp_segments > 0 {
+        return None;
+    }
+    let names: Vec<&str> = c.files.iter().map(|f| f.name.as_str()).collect();
+    let mut links: Vec<&str> = c
+        .files
+        .iter()
+        .flat_map(|f| f.link_types.iter().map(String::as_str))
+        .collect();
+    links.sort_unstable();
+    links.dedup();
+    let skipped: Vec<String> = c
+        .skipped
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
+    let what = if c.packets == 0 {
+        "no packets".to_string()
+    } else {
+        format!(
+            "no TCP segment could be decoded from its {} packets (link type {}; skipped {})",
+            c.packets,
+            if links.is_empty() {
+                "none".into()
+            } else {
+                links.join(", ")
+            },
+            skipped.join(", ")
+        )
+    };
+    Some(format!("{}: {what}", names.join(", ")))
 }
 
 /// The capture section: the inputs, the counts and the warnings.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use build::{Totals, connection_row, finding};
+pub use build::{Totals, connection_row, finding, nothing_decoded};
 pub use servers::{ClientReport, Distribution, ServerReport, server_report};
 pub use warnings::Warning;
 

@@ -36,6 +36,13 @@ pub enum Warning {
     Holes { segments: u64 },
     /// Live capture: packets dropped by the kernel and by the interface.
     Dropped { kernel: u64, interface: u64 },
+    /// Frames that could not be decoded at all (unsupported link type,
+    /// cut or impossible headers), with the reasons and counts.
+    Undecodable {
+        frames: u64,
+        packets: u64,
+        why: String,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -80,6 +87,14 @@ impl fmt::Display for Warning {
             Warning::Holes { segments } => write!(
                 f,
                 "{segments} segments followed data missing from the capture (packet loss at the capture point?); verdicts near them may be incomplete"
+            ),
+            Warning::Undecodable {
+                frames,
+                packets,
+                why,
+            } => write!(
+                f,
+                "{frames} of {packets} packets could not be decoded ({why}); the report covers the others"
             ),
             Warning::Dropped { kernel, interface } => write!(
                 f,

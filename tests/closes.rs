@@ -1,0 +1,317 @@
+//! The ways a backend closes besides Node's plain FIN, on synthetic
+//! connections with every sequence number known: a response cut short
+//! (truncated_response, never an idle-timeout sample), an RST with no FIN
+//! (the reset race), a lingering close (FIN, the request acknowledged and
+//! dropped, no RST), and the witnesses of the software on each end.
+
+use racecap::analysis::software::ClientKind;
+use racecap::flow::http::Method;
+use racecap::report::{BodyFraming, Peer, RaceKind, Verdict};
+use racecap::synth::{Flow, flags, get, ok, secs};
+
+use crate::util::{analyze, findings, ip, only_verdict};
+
+const RTT: i64 = 1_000_000; // 1 ms
+
+fn flow(port: u16) -> Flow {
+    Flow::new(
+        (ip("10.0.0.1"), port),
+        (ip("10.0.0.2"), 3000),
+        1000,
+        900_000,
+    )
+}
+
+/// The case: `Content-Length: 2000`, about 1000 body bytes, then a
+/// FIN 100 ms later. The client saw a failure; the server's 100 ms is no
+/// idle timeout, so there is no mismatch and no fix from it.
+#[test]
+fn test_truncated_content_length_is_a_failure_not_a_timeout() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    p.push(f.data(secs(0.5), true, get("/big").as_bytes()));
+    let head = "HTTP/1.1 200 OK\r\nServer: faulty/1.0\r\nContent-Length: 2000\r\n\r\n";
+    let mut body = head.as_bytes().to_vec();
+    body.extend_from_slice(&[b'x'; 500]);
+    p.push(f.data(secs(0.5) + RTT, false, &body));
+    p.push(f.data(secs(0.5) + 2 * RTT, false, &[b'y'; 500]));
+    p.push(f.ack(secs(0.5) + 3 * RTT, true));
+    p.push(f.fin(secs(0.6), false));
+    p.push(f.fin(secs(0.6) + RTT, true));
+    p.push(f.ack(secs(0.6) + 2 * RTT, false));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), Verdict::TruncatedResponse);
+    let t = findings(&r, Verdict::TruncatedResponse)[0]
+        .truncated
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (
+            t.status,
+            t.framing,
+            t.expected_body_bytes,
+            t.body_bytes_sent
+        ),
+        (200, BodyFraming::ContentLength, Some(2000), 1000)
+    );
+    let req = t.request.unwrap();
+    assert_eq!((req.method, req.path.as_str()), (Method::Get, "/big"));
+    assert!(t.fin_at.is_some() && t.rst_at.is_none());
+    assert_eq!(t.silent_before_close_ms.map(|m| m.ms()), Some(98.0));
+    let s = &r.servers[0];
+    assert!(s.idle_timeout.is_none(), "{:?}", s.idle_timeout);
+    assert!(!s.mismatch);
+    assert!(s.recommendations.iter().all(|x| x.side != "proxy"));
+}
+
+/// The same cut with an RST instead of a FIN is still a truncated response.
+#[test]
+fn test_truncated_by_rst() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.01), true, get("/big").as_bytes()));
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\npartial";
+    p.push(f.data(secs(0.01) + RTT, false, head.as_bytes()));
+    p.push(f.rst(secs(0.2), false));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), Verdict::TruncatedResponse);
+    let fnd = findings(&r, Verdict::TruncatedResponse)[0];
+    let t = fnd.truncated.as_ref().unwrap();
+    assert_eq!((t.expected_body_bytes, t.body_bytes_sent), (Some(5000), 7));
+    assert!(t.rst_at.is_some());
+    assert_eq!(fnd.reset.as_ref().unwrap().by, Peer::Server);
+}
+
+/// Chunked bodies end at their last chunk: one cut before it is
+/// truncated; one complete is followed by an idle close that is a sample.
+#[test]
+fn test_chunked_cut_and_complete() {
+    let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    // Cut: the last chunk never comes.
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.01), true, get("/stream").as_bytes()));
+    p.push(f.data(secs(0.01) + RTT, false, head.as_bytes()));
+    p.push(f.fin(secs(3.0), false));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), Verdict::TruncatedResponse);
+    let t = findings(&r, Verdict::TruncatedResponse)[0]
+        .truncated
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (t.framing, t.expected_body_bytes),
+        (BodyFraming::Chunked, None)
+    );
+    assert!(r.servers[0].idle_timeout.is_none());
+
+    // Complete (the last chunk in its own segment), then a 3 s idle close.
+    let mut f = flow(40001);
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.01), true, get("/stream").as_bytes()));
+    p.push(f.data(secs(0.01) + RTT, false, head.as_bytes()));
+    p.push(f.data(secs(0.01) + 2 * RTT, false, b"0\r\n\r\n"));
+    p.push(f.ack(secs(0.01) + 3 * RTT, true));
+    let last = secs(0.01) + 2 * RTT;
+    p.push(f.fin(last + secs(3.0), false));
+    p.push(f.fin(last + secs(3.0) + RTT, true));
+    p.push(f.ack(last + secs(3.0) + 2 * RTT, false));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
+    let idle = r.servers[0].idle_timeout.as_ref().expect("an idle sample");
+    assert_eq!(idle.n, 1);
+    assert_eq!(idle.min_ms.ms(), 3000.0);
+}
+
+/// A response whose body runs until the close ends at the FIN: a close
+/// after a response, no idle timeout, nothing truncated.
+#[test]
+fn test_close_delimited_body_is_no_idle_close() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.01), true, get("/old").as_bytes()));
+    p.push(f.data(secs(0.01) + RTT, false, b"HTTP/1.0 200 OK\r\n\r\nbody"));
+    p.push(f.fin(secs(0.3), false));
+    p.push(f.fin(secs(0.3) + RTT, true));
+    p.push(f.ack(secs(0.3) + 2 * RTT, false));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
+    assert!(r.servers[0].idle_timeout.is_none());
+    assert_eq!(r.servers[0].closes_after_response, 1);
+}
+
+/// gunicorn's gthread worker: the request arrives just before the worker's
+/// close() of an idle connection, so Linux answers RST and sends no FIN. A
+/// keep-alive race of kind reset, with its request, and a sample of the
+/// server's idle close.
+#[test]
+fn test_reset_without_fin_after_idle_is_a_race() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    let last = secs(0.01) + RTT;
+    p.push(f.data(last + secs(2.6), true, get("/b").as_bytes()));
+    p.push(f.ack(last + secs(2.6) + 100_000, false));
+    p.push(f.rst(last + secs(2.6) + 200_000, false));
+    // nginx retries the GET on a new connection at once.
+    let mut g = flow(40001);
+    p.extend(g.handshake(last + secs(2.601), RTT));
+    p.extend(g.exchange(last + secs(2.603), RTT, &get("/b"), &ok(None)));
+    let r = analyze(&p);
+    let races = findings(&r, Verdict::KeepaliveRace);
+    assert_eq!(races.len(), 1);
+    let race = races[0].race.clone().unwrap();
+    assert_eq!(race.kind, RaceKind::Reset);
+    assert!(race.fin_at.is_none() && race.fin_seq.is_none());
+    assert!(race.fin_to_request_ms.is_none());
+    assert!(race.rst_at.is_some());
+    assert_eq!(race.request.unwrap().path, "/b");
+    assert_eq!(race.retried, Some(true));
+    assert_eq!(race.idle_before_close_ms.map(|m| m.ms()), Some(2600.2));
+    let idle = r.servers[0]
+        .idle_timeout
+        .as_ref()
+        .expect("the race's close");
+    assert_eq!(idle.n, 1);
+}
+
+/// An application that resets a request it was handling, long after the
+/// request or without an idle gap before it, is a server reset that keeps
+/// the request (acknowledged or not), not a race.
+#[test]
+fn test_application_reset_keeps_its_request() {
+    // No idle gap: the first request on the connection.
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.01), true, get("/work").as_bytes()));
+    p.push(f.ack(secs(0.01) + RTT, false));
+    p.push(f.rst(secs(0.02), false));
+    // After an idle gap, but 2 s after the request: the application's.
+    let mut g = flow(40001);
+    p.extend(g.handshake(0, RTT));
+    p.extend(g.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    p.push(g.data(secs(3.0), true, get("/slow").as_bytes()));
+    p.push(g.ack(secs(3.0) + RTT, false));
+    p.push(g.rst(secs(5.0), false));
+    let r = analyze(&p);
+    let resets = findings(&r, Verdict::ServerReset);
+    assert_eq!(resets.len(), 2, "{:?}", r.verdict_counts);
+    let paths: Vec<&str> = resets
+        .iter()
+        .map(|f| {
+            let x = f.reset.as_ref().unwrap();
+            assert!(x.outstanding_since.is_some());
+            x.request.as_ref().unwrap().path.as_str()
+        })
+        .collect();
+    assert_eq!(paths, ["/work", "/slow"]);
+}
+
+/// Apache's lingering close: FIN after the idle timeout, then the request
+/// is read and acknowledged and dropped, with no RST. The race has no
+/// `rst_at`, and the proxy's retry on another connection is found.
+#[test]
+fn test_lingering_close_race_is_retried() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    let last = secs(0.01) + RTT;
+    let unaware = f.server_next;
+    p.push(f.fin(last + secs(2.0), false));
+    // The request crosses the FIN, is acknowledged, and never answered.
+    p.push(f.seg(
+        last + secs(2.0) + 300_000,
+        true,
+        flags::PSH | flags::ACK,
+        get("/again").as_bytes(),
+        Some(unaware),
+    ));
+    p.push(f.ack(last + secs(2.0) + 600_000, false));
+    p.push(f.fin(last + secs(2.0) + 700_000, true));
+    p.push(f.ack(last + secs(2.0) + 800_000, false));
+    let mut g = flow(40001);
+    p.extend(g.handshake(last + secs(2.001), RTT));
+    p.extend(g.exchange(last + secs(2.003), RTT, &get("/again"), &ok(None)));
+    let r = analyze(&p);
+    let race = findings(&r, Verdict::KeepaliveRace)[0]
+        .race
+        .clone()
+        .unwrap();
+    assert_eq!(race.kind, RaceKind::Crossed);
+    assert!(race.rst_at.is_none());
+    assert_eq!(race.retried, Some(true));
+    assert_eq!(r.servers[0].retried_races, 1);
+}
+
+/// A race whose request cannot be read (here: not HTTP) has an unknown
+/// retry, never "not retried", and the server counts it as unknown.
+#[test]
+fn test_unknown_request_has_unknown_retry() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    let last = secs(0.01) + RTT;
+    p.push(f.fin(last + secs(5.0), false));
+    p.push(f.ack(last + secs(5.0) + RTT / 2, true));
+    p.push(f.data(last + secs(6.0), true, b"\x17\x03\x03\x00\x20encrypted"));
+    p.push(f.rst(last + secs(6.0) + RTT / 2, false));
+    let r = analyze(&p);
+    let race = findings(&r, Verdict::KeepaliveRace)[0]
+        .race
+        .clone()
+        .unwrap();
+    assert!(race.request.is_none());
+    assert_eq!(race.retried, None);
+    assert_eq!(
+        (r.servers[0].retried_races, r.servers[0].retried_unknown),
+        (0, 1)
+    );
+}
+
+/// A request after which the server keeps answering is no race, however
+/// long the idle gap, and a 1 s gap is needed for an RST to be a race.
+#[test]
+fn test_reset_race_needs_idle_gap_and_promptness() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    // 0.5 s idle, then an RST at once: the application's reset.
+    p.push(f.data(secs(0.5), true, get("/b").as_bytes()));
+    p.push(f.rst(secs(0.5) + 100_000, false));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), Verdict::ServerReset);
+}
+
+/// The `Server` header names the software; request heads without
+/// forwarding headers from one address that talks to this server only are
+/// a client library's; an `X-Forwarded-For` makes it a proxy.
+#[test]
+fn test_software_and_client_kind_witnesses() {
+    let resp = "HTTP/1.1 200 OK\r\nServer: Apache/2.4.71 (Debian)\r\nX-Powered-By: PHP/8.2\r\nContent-Length: 2\r\n\r\nok";
+    let lib = "GET /a HTTP/1.1\r\nHost: b\r\nAccept-Encoding: identity\r\n\r\n";
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, lib, resp));
+    p.extend(f.exchange(secs(0.5), RTT, lib, resp));
+    let r = analyze(&p);
+    let s = &r.servers[0];
+    assert_eq!(s.server_header.as_deref(), Some("Apache/2.4.71 (Debian)"));
+    assert_eq!(s.powered_by.as_deref(), Some("PHP/8.2"));
+    assert_eq!(s.client_kind, ClientKind::Library);
+
+    let proxied = "GET /a HTTP/1.1\r\nHost: b\r\nX-Forwarded-For: 192.0.2.7\r\n\r\n";
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, proxied, resp));
+    let r = analyze(&p);
+    assert_eq!(r.servers[0].client_kind, ClientKind::Proxy);
+
+    // A browser's User-Agent passed on by a proxy that adds nothing.
+    let browser = "GET /a HTTP/1.1\r\nHost: b\r\nUser-Agent: Mozilla/5.0\r\n\r\n";
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, browser, resp));
+    let r = analyze(&p);
+    assert_eq!(r.servers[0].client_kind, ClientKind::Unknown);
+}
