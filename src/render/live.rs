@@ -38,8 +38,69 @@ pub fn line(f: &Finding) -> String {
                 }
             ));
         }
+    } else if let Some(t) = &f.truncated {
+        line.push_str(&format!(
+            " response {} cut after {} body bytes{}",
+            t.status,
+            t.body_bytes_sent,
+            t.expected_body_bytes
+                .map_or(" (chunked)".into(), |n| format!(" of {n}"))
+        ));
+        if let Some(q) = &t.request {
+            line.push_str(&format!(", answering {} {}", q.method.as_str(), q.path));
+        }
     } else if let Some(x) = &f.reset {
         line.push_str(&format!(" RST by {}", x.by));
     }
     line
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use racecap::analyzer::{Analyzer, Config};
+    use racecap::decode::Frame;
+    use racecap::synth::{Flow, Link, Packet, get, ok, secs};
+
+    const RTT: i64 = 1_000_000;
+
+    fn findings(packets: &[Packet]) -> Vec<Finding> {
+        let link = Link::Ethernet(vec![]);
+        let mut a = Analyzer::new(Config::default());
+        for p in packets {
+            let data = link.wrap(&p.ip, p.v6);
+            a.frame(&Frame {
+                ts_ns: p.ts_ns,
+                linktype: 1,
+                origlen: data.len() as u32,
+                data: &data,
+            });
+        }
+        a.finish(&[]).findings
+    }
+
+    fn flow() -> Flow {
+        let ip = |s: &str| s.parse().unwrap();
+        Flow::new((ip("10.0.0.1"), 40000), (ip("10.0.0.2"), 3000), 1, 9)
+    }
+
+    #[test]
+    fn test_line_of_reset_race_and_truncated_response() {
+        let mut f = flow();
+        let mut p = f.handshake(0, RTT);
+        p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+        p.push(f.data(secs(2.5), true, get("/b").as_bytes()));
+        p.push(f.rst(secs(2.5) + 100_000, false));
+        let l = line(&findings(&p)[0]);
+        assert!(l.contains("keepalive_race 10.0.0.1:40000 → 10.0.0.2:3000 reset race: RST with no FIN after 2.489 s idle, lost GET /b"), "{l}");
+
+        let mut f = flow();
+        let mut p = f.handshake(0, RTT);
+        p.push(f.data(secs(0.01), true, get("/big").as_bytes()));
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+        p.push(f.data(secs(0.01) + RTT, false, head.as_bytes()));
+        p.push(f.fin(secs(0.2), false));
+        let l = line(&findings(&p)[0]);
+        assert!(l.contains("truncated_response 10.0.0.1:40000 → 10.0.0.2:3000 response 200 cut after 3 body bytes of 10, answering GET /big"), "{l}");
+    }
 }
