@@ -55,14 +55,17 @@ def main():
         gaps = [base + o for o in frange(env("SWEEP_FROM", -70), env("SWEEP_TO", 30), env("SWEEP_STEP", 5))]
         plans = sweep_lanes(gaps, lanes)
     elif name == "gunicorn":
-        # gaps from the previous request's start (client.py --gap-from sent): the
-        # worker's 1 s poll ticks start at the request's arrival. Coarse steps for
-        # FIN -> request -> RST, fine steps around the close for RST without FIN.
-        base = env("SWEEP_BASE_MS", 2000)
-        coarse = [base + o for o in frange(env("SWEEP_FROM", -5), env("SWEEP_TO", 45), env("SWEEP_STEP", 5))]
-        coarse += [1000 + g for g in coarse]  # the third tick, in case the deadline misses the second
-        fbase = env("FINE_BASE_MS", base + 6)
-        fine = [fbase + o for o in frange(env("FINE_FROM", -2), env("FINE_TO", 2), env("FINE_STEP", 0.2))]
+        # gaps from the previous request's start (client.py --gap-from sent): with one
+        # worker per lane the worker's 1 s poll ticks start at the request's arrival and
+        # the idle deadline (response end + 2 s) is met at the second tick, so the close
+        # comes about 2005 ms after the previous request (measured in a first run).
+        # Coarse steps after it: FIN -> request -> RST; fine steps around it: a request
+        # that arrives between the tick and close() is never read, so close() sends an
+        # RST and no FIN.
+        base = env("SWEEP_BASE_MS", 2005)
+        coarse = [base + o for o in frange(env("SWEEP_FROM", 5), env("SWEEP_TO", 40), env("SWEEP_STEP", 5))]
+        fbase = env("FINE_BASE_MS", base)
+        fine = [fbase + o for o in frange(env("FINE_FROM", -4), env("FINE_TO", 3), env("FINE_STEP", 0.2))]
         plans = sweep_lanes(sorted(coarse + fine), lanes)
     elif name == "caddy":
         # Node: FIN at the response's end + keepAliveTimeout 2000 + 1000 ms buffer

@@ -139,16 +139,19 @@ caddy_conf() { # caddy_conf DIR
     echo "{"
     echo "  admin off"
     echo "  auto_https off"
-    echo "  persist_config off"
-    echo "  log { output file $dir/caddy.log"
+    echo "  log {"
+    echo "    output file $dir/caddy.log"
     echo "    format json"
-    echo "    level INFO }"
+    echo "    level INFO"
+    echo "  }"
     echo "}"
     for ((lane = 1; lane <= LANES; lane++)); do
       echo ":$((NGINX_LISTEN_BASE + lane)) {"
       echo "  bind $IP_PC"
-      echo "  log { output file $dir/caddy-access.log"
-      echo "    format json }"
+      echo "  log {"
+      echo "    output file $dir/caddy-access.log"
+      echo "    format json"
+      echo "  }"
       echo "  reverse_proxy $IP_B:$((BACKEND_PORT_BASE + lane))"
       echo "}"
     done
@@ -335,9 +338,13 @@ EOF
     gunicorn-error.log uvicorn.log caddy.log caddy-access.log; do
     [ -f "$dir/$f" ] && cp "$dir/$f" "$OUT_DIR/$name.$f"
   done
-  # syscall logs: only the lines about TCP sockets (accept, reads, writes, shutdown, close)
+  # syscall logs: only the lines about TCP sockets (accept, reads, writes, shutdown, close),
+  # with the resumption of any such call strace had to split (<unfinished ...>), and
+  # without reads that found nothing (EAGAIN)
   for f in backend caddy; do
-    [ -f "$dir/$f.strace" ] && { grep -E '<TCP:\[' "$dir/$f.strace" | grep -v 'EAGAIN' >"$OUT_DIR/$name.$f-strace.log" || true; }
+    [ -f "$dir/$f.strace" ] || continue
+    awk '/<TCP:\[/ { if ($0 ~ /<unfinished \.\.\.>$/) p[$1] = 1; else { delete p[$1]; if ($0 ~ /EAGAIN/) next }; print; next }
+         / resumed>/ { if ($1 in p) { delete p[$1]; print } }' "$dir/$f.strace" >"$OUT_DIR/$name.$f-strace.log"
   done
   # no machine paths in fixtures: the temp dir and the script dir by name only
   for f in "$OUT_DIR/$name".*; do

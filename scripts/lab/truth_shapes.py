@@ -125,22 +125,31 @@ def parse_strace(path, local_side):
             socks.append(s)
         return s
 
-    for line in open(path):
-        m = ST_RE.match(line.rstrip("\n"))
-        if not m:
-            continue
-        pid, t, rest = m["pid"], float(m["t"]), m["rest"]
-        t_call = t
-        if rest.endswith("<unfinished ...>"):
-            pending[pid] = (t, rest[: -len("<unfinished ...>")].rstrip())
-            continue
-        rm = re.match(r'^<\.\.\. (\w+) resumed>(.*)$', rest)
-        if rm:
-            if pid in pending:
-                t_call, head = pending.pop(pid)
-                rest = head + rm.group(2)
-            else:
+    def lines():
+        """(t_call, t_return, text): an <unfinished ...> call joined with its resumption;
+        an unfinished call that never resumes in the log is given with no return value."""
+        for line in open(path):
+            m = ST_RE.match(line.rstrip("\n"))
+            if not m:
                 continue
+            pid, t, rest = m["pid"], float(m["t"]), m["rest"]
+            if rest.endswith("<unfinished ...>"):
+                if pid in pending:
+                    tc, head = pending.pop(pid)
+                    yield tc, tc, head
+                pending[pid] = (t, rest[: -len("<unfinished ...>")].rstrip())
+                continue
+            rm = re.match(r'^<\.\.\. (\w+) resumed>(.*)$', rest)
+            if rm:
+                if pid in pending:
+                    tc, head = pending.pop(pid)
+                    yield tc, t, head + rm.group(2)
+                continue
+            yield t, t, rest
+        for tc, head in pending.values():
+            yield tc, tc, head
+
+    for t_call, t, rest in lines():
         if rest.startswith("accept4(") or rest.startswith("accept("):
             sm = list(SOCK_RE.finditer(rest))
             if not sm:
@@ -168,7 +177,7 @@ def parse_strace(path, local_side):
         data = unescape(dm["data"]) if dm else ""
         if call in ("read", "recvfrom", "recvmsg"):
             if r is None:
-                continue
+                continue  # a read whose result the log does not hold
             if r > 0:
                 s["reads"].append({"t": t, "bytes": r, "data": data})
             elif r == 0:
@@ -179,7 +188,7 @@ def parse_strace(path, local_side):
         elif call in ("write", "sendto", "sendmsg", "writev", "sendfile"):
             if call == "writev":
                 data = "".join(unescape(x) for x in re.findall(r'iov_base="((?:[^"\\]|\\.)*)"', args))
-            if r is not None and r > 0:
+            if (r is not None and r > 0) or (r is None and data):
                 s["writes"].append({"t": t_call, "bytes": r, "data": data})
             elif r is not None and r < 0:
                 s.setdefault("write_errors", []).append({"t": t_call, "error": args[args.rfind("= -1") + 5:].split(" ")[0]})
