@@ -419,7 +419,8 @@ class Truth:
                 "proxy_saw_at": first_s["eof_at"] or (first_s["read_error"] or {}).get("t"),
                 "retry_proxy_port": int(tries[1][1]["local"].split(":")[1]) if len(tries) > 1 else None,
                 "retry_request_time": tries[1][0]["t"] if len(tries) > 1 else None,
-                "caddy_error_log": errs[0].get("msg") + ": " + str(errs[0].get("error")) if errs else None,
+                "caddy_error_log": " ".join(str(errs[0][k]) for k in ("level", "msg", "status", "error")
+                                            if errs[0].get(k) is not None) if errs else None,
                 "caddy_access_status": next((a.get("status") for a in access
                                              if (a.get("request") or {}).get("uri") == path), None),
                 "client_sent_at": c.get("sent_at"),
