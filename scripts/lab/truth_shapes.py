@@ -436,7 +436,8 @@ class Truth:
             if v:
                 hdr = v[0]
                 break
-        return races, self.node_idle(sockets), len(sockets), hdr, self.node_detail(sockets)
+        self.proxy_server_header = hdr  # what Caddy adds toward the client; Node sends none
+        return races, self.node_idle(sockets), len(sockets), None, self.node_detail(sockets)
 
     # ---- client-lib --------------------------------------------------------------------
     def client_lib(self):
@@ -608,6 +609,8 @@ class Truth:
             "source": "derived by scripts/lab/truth_shapes.py from server, proxy and client logs and "
                       "syscall logs only (no packet tool)",
         }
+        if getattr(self, "proxy_server_header", None):
+            truth["proxy_server_header"] = self.proxy_server_header
         if self.fault_list is not None:
             truth["faults"] = self.fault_list
             fk = defaultdict(int)
