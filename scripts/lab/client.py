@@ -12,6 +12,11 @@ every upstream connection carry a few requests.
 Each client request uses its own TCP connection to nginx (Connection: close).
 Writes one JSON line per request. Bounded: a fixed plan, a per-request
 timeout and a global deadline.
+
+--plan FILE replaces the sweep: a JSON list (one entry per lane) of lists of
+steps {"kind", "gap_ms", "method", "path"} (path defaults to /laneL/SEQ);
+--gap-from sent measures each gap from the previous request's start instead of
+the end of its response (for servers whose idle timer starts at the request).
 """
 import argparse
 import http.client
@@ -56,10 +61,17 @@ def main():
     ap.add_argument("--lane-stagger-ms", type=int, default=370)
     ap.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
     ap.add_argument("--max-seconds", type=float, default=150.0, help="global deadline")
+    ap.add_argument("--plan", help="JSON file: explicit per-lane steps (replaces the sweep)")
+    ap.add_argument("--gap-from", default="done", choices=["done", "sent"])
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
 
-    plans = plan_for_lanes(args)
+    if args.plan:
+        with open(args.plan) as f:
+            plans = json.load(f)
+        args.lanes = len(plans)
+    else:
+        plans = plan_for_lanes(args)
     lock = threading.Lock()
     logf = open(args.log, "a", buffering=1)
     deadline = time.time() + args.max_seconds
@@ -77,29 +89,33 @@ def main():
     def lane_run(lane):
         time.sleep((lane - 1) * args.lane_stagger_ms / 1000.0)
         port = args.base_port + lane
-        steps = [("first", 0)] + plans[lane - 1]
+        if args.plan:
+            steps = [(st.get("kind", "step"), st.get("gap_ms", 0), st.get("method", args.method),
+                      st.get("path")) for st in plans[lane - 1]]
+        else:
+            steps = [(k, g, args.method, None) for k, g in [("first", 0)] + plans[lane - 1]]
         last_end = None
-        for seq, (kind, gap_ms) in enumerate(steps):
+        for seq, (kind, gap_ms, method, path) in enumerate(steps):
             if last_end is not None:
                 wait = last_end + gap_ms / 1000.0 - time.time()
                 if wait > 0:
                     time.sleep(wait)
             if time.time() + args.timeout > deadline:
                 break
-            path = f"/lane{lane}/{seq}"
+            path = path or f"/lane{lane}/{seq}"
             body = None
             headers = {"Connection": "close", "User-Agent": "racecap-lab"}
-            if args.method == "POST":
+            if method == "POST":
                 body = json.dumps({"lane": lane, "seq": seq}).encode()
                 headers["Content-Type"] = "application/json"
             rec = {"lane": lane, "seq": seq, "kind": kind, "gap_ms": gap_ms,
-                   "method": args.method, "path": path, "port": port}
+                   "method": method, "path": path, "port": port}
             t0 = time.time()
             status = None
             err = None
             try:
                 conn = http.client.HTTPConnection(args.host, port, timeout=args.timeout)
-                conn.request(args.method, path, body=body, headers=headers)
+                conn.request(method, path, body=body, headers=headers)
                 resp = conn.getresponse()
                 resp.read()
                 status = resp.status
@@ -110,9 +126,10 @@ def main():
             rec.update({"sent_at": round(t0, 6), "done_at": round(t1, 6),
                         "latency_ms": round((t1 - t0) * 1000, 3),
                         "gap_actual_ms": None if last_end is None else round((t0 - last_end) * 1000, 3),
+                        **({"gap_from": "sent"} if args.gap_from == "sent" else {}),
                         "status": status, "error": err})
             write(rec)
-            last_end = t1
+            last_end = t0 if args.gap_from == "sent" else t1
 
     threads = [threading.Thread(target=lane_run, args=(i,), daemon=True)
                for i in range(1, args.lanes + 1)]

@@ -31,8 +31,8 @@ BACKEND_PORT_BASE=8080            # lane L: backend port 8080+L
 NS_C=rc-client NS_P=rc-proxy NS_D=rc-delay NS_B=rc-backend
 IP_C=10.231.1.1 IP_PC=10.231.1.2 IP_PB=10.231.2.1 IP_B=10.231.2.2
 
-log() { printf '[record %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/lab/lib.sh
+. "$HERE/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, raw sockets, tcpdump)"
 for tool in ip ss ethtool nginx tcpdump node python3 timeout; do
@@ -48,91 +48,7 @@ done
 PIDS=()
 WORK=$(mktemp -d -t racecap-lab.XXXXXX)
 
-stop_pid() { # stop_pid PID SIGNAL SECONDS: signal, wait up to SECONDS, then SIGKILL; reap
-  local pid=$1 sig=$2 secs=$3 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < secs * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid ignored SIG$sig, killing"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-teardown() {
-  local i
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-    stop_pid "${PIDS[$i]}" TERM 3
-  done
-  PIDS=()
-  for ns in $NS_C $NS_P $NS_D $NS_B; do
-    ip netns del "$ns" 2>/dev/null || true
-  done
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  teardown
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-wait_until() { # wait_until SECONDS DESCRIPTION COMMAND...
-  local secs=$1 what=$2 i
-  shift 2
-  for ((i = 0; i < secs * 20; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.05
-  done
-  die "timed out waiting for $what"
-}
-
-listening() { # listening NS PORT
-  [ -n "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ]
-}
-
-topology() {
-  teardown
-  for ns in $NS_C $NS_P $NS_D $NS_B; do
-    ip netns add "$ns"
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$ns" link set lo up
-  done
-  ip link add rc-c0 netns $NS_C type veth peer name rc-p0 netns $NS_P
-  ip link add rc-p1 netns $NS_P type veth peer name rc-d0 netns $NS_D
-  ip link add rc-d1 netns $NS_D type veth peer name rc-b0 netns $NS_B
-  # full-size, fully checksummed frames: the relay copies frames as they are
-  local ns ifc
-  for pair in $NS_C:rc-c0 $NS_P:rc-p0 $NS_P:rc-p1 $NS_D:rc-d0 $NS_D:rc-d1 $NS_B:rc-b0; do
-    ns=${pair%%:*} ifc=${pair#*:}
-    ip netns exec "$ns" ethtool -K "$ifc" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
-    ip -n "$ns" link set "$ifc" up
-  done
-  ip -n $NS_D link set rc-d0 promisc on
-  ip -n $NS_D link set rc-d1 promisc on
-  ip -n $NS_C addr add $IP_C/24 dev rc-c0
-  ip -n $NS_P addr add $IP_PC/24 dev rc-p0
-  ip -n $NS_P addr add $IP_PB/24 dev rc-p1
-  ip -n $NS_B addr add $IP_B/24 dev rc-b0
-  # static neighbours: no ARP in the captures
-  local mac_c mac_p0 mac_p1 mac_b
-  mac_c=$(ip -n $NS_C -br link show rc-c0 | awk '{print $3}')
-  mac_p0=$(ip -n $NS_P -br link show rc-p0 | awk '{print $3}')
-  mac_p1=$(ip -n $NS_P -br link show rc-p1 | awk '{print $3}')
-  mac_b=$(ip -n $NS_B -br link show rc-b0 | awk '{print $3}')
-  ip -n $NS_C neigh replace $IP_PC lladdr "$mac_p0" dev rc-c0 nud permanent
-  ip -n $NS_P neigh replace $IP_C lladdr "$mac_c" dev rc-p0 nud permanent
-  ip -n $NS_P neigh replace $IP_B lladdr "$mac_b" dev rc-p1 nud permanent
-  ip -n $NS_B neigh replace $IP_PB lladdr "$mac_p1" dev rc-b0 nud permanent
-}
+lab_traps
 
 nginx_conf() { # nginx_conf DIR
   local dir=$1 lane
