@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use super::defaults::{self, Candidate, Recommendation};
+use super::defaults::{self, Candidate, ClientKind, Recommendation, Witness};
 use super::samples::{Samples, Stats};
 use super::verdict::{Outcome, RoleSource, Roles, Verdict};
 use crate::flow::{Conn, Endpoint, Pending, Side};
@@ -104,15 +104,56 @@ impl ServerStats {
         clients
     }
 
-    /// Reads the timeouts from the samples and decides the mismatch and fix.
+    /// Reads the timeouts from the samples and decides the mismatch and fix,
+    /// knowing nothing of the server's software or of who sends the requests.
     pub fn assess(&self) -> Assessment {
-        let idle = self.idle_closes.stats();
-        let rtt_ns = self.rtt.stats().map(|d| d.median_ns);
+        self.assess_witnessed(&Witness::default(), ClientKind::Unknown)
+    }
+
+    /// The server's idle closes as one timeout. A spread that is no narrow
+    /// cluster can still be one timeout: a server that checks its deadlines
+    /// once per poll closes anywhere up to one poll after it (gunicorn
+    /// gthread: 2.0–3.0 s for `--keep-alive 2`, issue 12). So, when the plain
+    /// estimator finds no cluster, each known jitter widens the window; the
+    /// first that gathers a cluster whose lower edge a row with at least that
+    /// jitter matches (by timing or by the witness) gives the estimate, the
+    /// lower edge (the configured timeout). Otherwise the closes stay
+    /// "spread out": application closes, not one timeout.
+    fn idle_stats(&self, header_s: Option<u32>, witness: &Witness<'_>) -> Option<Stats> {
+        let plain = self.idle_closes.stats()?;
+        if plain.tight {
+            return Some(plain);
+        }
+        for jitter_ms in defaults::server_jitters_ms() {
+            let Some(d) = self
+                .idle_closes
+                .stats_spread(jitter_ms as i64 * NS_PER_MS)
+                .filter(|d| d.tight)
+            else {
+                continue;
+            };
+            let explained = defaults::match_server_witnessed(ms(d.estimate_ns), header_s, witness)
+                .iter()
+                .any(|c| c.row.jitter_ms >= jitter_ms);
+            if explained {
+                return Some(d);
+            }
+        }
+        Some(plain)
+    }
+
+    /// [`assess`](Self::assess), with the marks of the server's software
+    /// in its responses (they put the row they name first, and can explain
+    /// a jittery spread) and who sends the requests (a library's pool gets
+    /// a client-side fix instead of the proxy side).
+    pub fn assess_witnessed(&self, witness: &Witness<'_>, client: ClientKind) -> Assessment {
         let keep_alive_header_s = self
             .keep_alive
             .iter()
             .max_by_key(|(v, n)| (**n, std::cmp::Reverse(**v)))
             .map(|(v, _)| *v);
+        let idle = self.idle_stats(keep_alive_header_s, witness);
+        let rtt_ns = self.rtt.stats().map(|d| d.median_ns);
         let server_ns = idle.map(|d| d.estimate_ns);
         let header_disagrees = match (keep_alive_header_s, server_ns) {
             // Node.js adds a 1 s buffer to what it advertises; allow for it.
@@ -134,7 +175,7 @@ impl ServerStats {
         // The defaults table is in milliseconds.
         let server_ms = server_ns.map(ms);
         let matches = server_ms.map_or_else(Vec::new, |t| {
-            defaults::match_server_with_header(t, keep_alive_header_s)
+            defaults::match_server_witnessed(t, keep_alive_header_s, witness)
         });
         let recommendations = defaults::recommend(&defaults::Situation {
             server_timeout_ms: server_ms,
@@ -145,6 +186,7 @@ impl ServerStats {
             retried_races: self.retried_races,
             mismatch,
             matches: &matches,
+            client,
         });
         // A race on a connection's first request is counted as a reuse too,
         // so the rate never exceeds 1.
@@ -342,5 +384,51 @@ impl Timeouts {
         {
             s.stayed_open_ns = s.stayed_open_ns.max(end_ns - last);
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    /// A server whose idle closes are `ms` values.
+    fn closing_at(ms: impl Iterator<Item = f64>) -> ServerStats {
+        let mut s = ServerStats::default();
+        for v in ms {
+            s.idle_closes.push((v * 1e6) as i64);
+        }
+        s
+    }
+
+    #[test]
+    fn test_gunicorn_spread_is_one_timeout() {
+        // gthread, --keep-alive 2: 2.0–3.0 s (issue 12).
+        let s = closing_at((0..40).map(|i| 2_004.0 + f64::from(i) * 24.9));
+        let a = s.assess();
+        let idle = a.idle.unwrap();
+        assert!(idle.tight, "{idle:?}");
+        assert_eq!(idle.estimate_ns, 2_004_000_000);
+        assert_eq!(a.matches[0].software, "gunicorn");
+        // Named by its header, --keep-alive 5: 5.0–6.0 s, configured 5 s.
+        let s = closing_at((0..40).map(|i| 5_004.0 + f64::from(i) * 24.9));
+        let w = Witness {
+            server_header: Some("gunicorn"),
+            powered_by: None,
+        };
+        let a = s.assess_witnessed(&w, ClientKind::Unknown);
+        assert!(a.idle.unwrap().tight);
+        assert_eq!(
+            (a.matches[0].software, a.matches[0].default_ms),
+            ("gunicorn", 5_000)
+        );
+    }
+
+    #[test]
+    fn test_unexplained_spread_stays_spread() {
+        // 7–8 s: no row spreads like that there, so application closes.
+        let s = closing_at((0..40).map(|i| 7_004.0 + f64::from(i) * 24.9));
+        let idle = s.assess().idle.unwrap();
+        assert!(!idle.tight);
+        assert_eq!(idle.estimate_ns, idle.median_ns);
     }
 }
