@@ -283,35 +283,63 @@ fn test_reset_race_needs_idle_gap_and_promptness() {
     assert_eq!(only_verdict(&r), Verdict::ServerReset);
 }
 
-/// The `Server` header names the software; request heads without
-/// forwarding headers from one address that talks to this server only are
-/// a client library's; an `X-Forwarded-For` makes it a proxy.
+/// The `Server` header names the software. Request heads without
+/// forwarding headers, from one address that talks to this server only, are
+/// a client library's when they say so (`User-Agent`) or when the pool
+/// never noticed the server's close (Python's `http.client` sends no
+/// `User-Agent` and writes into the half-closed connection seconds later);
+/// an `X-Forwarded-For` makes it a proxy; no mark leaves it unknown.
 #[test]
 fn test_software_and_client_kind_witnesses() {
     let resp = "HTTP/1.1 200 OK\r\nServer: Apache/2.4.71 (Debian)\r\nX-Powered-By: PHP/8.2\r\nContent-Length: 2\r\n\r\nok";
-    let lib = "GET /a HTTP/1.1\r\nHost: b\r\nAccept-Encoding: identity\r\n\r\n";
-    let mut f = flow(40000);
-    let mut p = f.handshake(0, RTT);
-    p.extend(f.exchange(secs(0.01), RTT, lib, resp));
-    p.extend(f.exchange(secs(0.5), RTT, lib, resp));
-    let r = analyze(&p);
+    let kind = |req: &str, stale_after: Option<f64>| {
+        let mut f = flow(40000);
+        let mut p = f.handshake(0, RTT);
+        p.extend(f.exchange(secs(0.01), RTT, req, resp));
+        p.extend(f.exchange(secs(0.5), RTT, req, resp));
+        if let Some(after) = stale_after {
+            let last = secs(0.5) + RTT;
+            p.push(f.fin(last + secs(5.0), false));
+            p.push(f.ack(last + secs(5.0) + RTT / 2, true));
+            p.push(f.data(last + secs(5.0 + after), true, req.as_bytes()));
+            p.push(f.rst(last + secs(5.0 + after) + RTT / 2, false));
+        }
+        analyze(&p)
+    };
+    let requests = "GET /a HTTP/1.1\r\nHost: b\r\nUser-Agent: python-requests/2.31\r\n\r\n";
+    let r = kind(requests, None);
     let s = &r.servers[0];
     assert_eq!(s.server_header.as_deref(), Some("Apache/2.4.71 (Debian)"));
     assert_eq!(s.powered_by.as_deref(), Some("PHP/8.2"));
     assert_eq!(s.client_kind, ClientKind::Library);
 
+    // http.client: no User-Agent. Unknown until the pool misses a close.
+    let bare = "GET /a HTTP/1.1\r\nHost: b\r\nAccept-Encoding: identity\r\n\r\n";
+    assert_eq!(kind(bare, None).servers[0].client_kind, ClientKind::Unknown);
+    let r = kind(bare, Some(3.0));
+    assert_eq!(r.races(), 1);
+    assert_eq!(r.servers[0].client_kind, ClientKind::Library);
+    // The fix is for the pool inside the application, not a proxy.
+    let sides: Vec<&str> = r.servers[0]
+        .recommendations
+        .iter()
+        .map(|x| x.side)
+        .collect();
+    assert!(
+        sides.contains(&"client") && !sides.contains(&"proxy"),
+        "{sides:?}"
+    );
+
     let proxied = "GET /a HTTP/1.1\r\nHost: b\r\nX-Forwarded-For: 192.0.2.7\r\n\r\n";
-    let mut f = flow(40000);
-    let mut p = f.handshake(0, RTT);
-    p.extend(f.exchange(secs(0.01), RTT, proxied, resp));
-    let r = analyze(&p);
-    assert_eq!(r.servers[0].client_kind, ClientKind::Proxy);
+    assert_eq!(
+        kind(proxied, Some(3.0)).servers[0].client_kind,
+        ClientKind::Proxy
+    );
 
     // A browser's User-Agent passed on by a proxy that adds nothing.
     let browser = "GET /a HTTP/1.1\r\nHost: b\r\nUser-Agent: Mozilla/5.0\r\n\r\n";
-    let mut f = flow(40000);
-    let mut p = f.handshake(0, RTT);
-    p.extend(f.exchange(secs(0.01), RTT, browser, resp));
-    let r = analyze(&p);
-    assert_eq!(r.servers[0].client_kind, ClientKind::Unknown);
+    assert_eq!(
+        kind(browser, Some(3.0)).servers[0].client_kind,
+        ClientKind::Unknown
+    );
 }

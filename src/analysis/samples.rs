@@ -57,6 +57,16 @@ impl Samples {
 
     /// Summary statistics, robust to outliers.
     pub fn stats(&self) -> Option<Stats> {
+        self.stats_spread(0)
+    }
+
+    /// Like [`stats`](Self::stats) for a timeout whose closes spread up to
+    /// `jitter_ns` above it (a server that checks its deadlines once per
+    /// poll: gunicorn's gthread worker closes up to 1 s late). The cluster
+    /// window is that much wider, and when tight the estimate is the
+    /// cluster's lowest value: the configured timeout is the lower edge of
+    /// the spread, not its middle. With `jitter_ns` 0 this is `stats`.
+    pub fn stats_spread(&self, jitter_ns: i64) -> Option<Stats> {
         if self.values.is_empty() {
             return None;
         }
@@ -64,13 +74,14 @@ impl Samples {
         v.sort_unstable();
         let pct = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
         let median = pct(0.5);
-        // The densest cluster: the window of width max(20 ms, 1 %) starting
-        // at some sample that holds the most samples. A configured timeout puts
-        // most closes in it; application closes and slow requests fall outside.
+        // The densest cluster: the window of width max(20 ms, 1 %) (plus
+        // the jitter) starting at some sample that holds the most samples. A
+        // configured timeout puts most closes in it; application closes and
+        // slow requests fall outside.
         let (mut best_lo, mut best_hi) = (0usize, 0usize);
         let mut hi = 0usize;
         for lo in 0..v.len() {
-            let width = (v[lo] / 100).max(20_000_000);
+            let width = (v[lo] / 100).max(20_000_000) + jitter_ns.max(0);
             if hi < lo {
                 hi = lo;
             }
@@ -85,6 +96,12 @@ impl Samples {
         let cluster = &v[best_lo..=best_hi];
         let cluster_median = cluster[cluster.len() / 2];
         let tight = v.len() >= 2 && cluster.len() * 10 >= v.len() * 8 || v.len() == 1;
+        // A jittery timeout closes at or after its value, never before.
+        let cluster_estimate = if jitter_ns > 0 {
+            cluster[0]
+        } else {
+            cluster_median
+        };
         Some(Stats {
             n: self.seen,
             median_ns: median,
@@ -93,7 +110,7 @@ impl Samples {
             p5_ns: pct(0.05),
             p95_ns: pct(0.95),
             tight,
-            estimate_ns: if tight { cluster_median } else { median },
+            estimate_ns: if tight { cluster_estimate } else { median },
             cluster_n: cluster.len() as u64,
             cluster_min_ns: cluster[0],
             cluster_max_ns: cluster[cluster.len() - 1],
@@ -114,7 +131,8 @@ pub struct Stats {
     /// At least 80 % of the values sit in one narrow cluster (a configured
     /// timeout), rather than spread out (application closes).
     pub tight: bool,
-    /// The best single value: the cluster's median when tight, else the median.
+    /// The best single value: the cluster's median when tight (its lowest
+    /// value for [`Samples::stats_spread`] with a jitter), else the median.
     pub estimate_ns: i64,
     /// The densest cluster: its size and range.
     pub cluster_n: u64,
@@ -155,6 +173,21 @@ mod test {
             .unwrap();
         assert!(!d.tight);
         assert_eq!(d.estimate_ns, d.median_ns);
+    }
+
+    #[test]
+    fn test_jittery_spread() {
+        // gunicorn gthread, --keep-alive 2: deadline plus up to one 1 s poll.
+        let spread: Vec<f64> = (0..40).map(|i| 2001.0 + f64::from(i) * 24.9).collect();
+        let s = samples(&spread);
+        let plain = s.stats().unwrap();
+        assert!(!plain.tight);
+        let d = s.stats_spread(1_000_000_000).unwrap();
+        assert!(d.tight);
+        assert_eq!(d.cluster_n, 40);
+        assert_eq!(d.estimate_ns, 2_001_000_000);
+        // Zero jitter is the plain estimator.
+        assert_eq!(s.stats_spread(0), s.stats());
     }
 
     #[test]

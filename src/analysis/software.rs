@@ -9,19 +9,9 @@
 use std::collections::BTreeMap;
 
 use crate::flow::http::{Agent, RequestMarks};
-use crate::named::named_enum;
 
-named_enum! {
-    /// What sends the requests to a server.
-    pub enum ClientKind {
-        /// A proxy, gateway or load balancer (its upstream pool).
-        Proxy => "proxy",
-        /// An HTTP client library's pool inside an application.
-        Library => "client_library",
-        /// The traffic does not say.
-        Unknown => "unknown",
-    }
-}
+/// What sends a server's requests (the fix is worded for it).
+pub use crate::analysis::defaults::ClientKind;
 
 /// Distinct header values kept per server (a server sends one; a few
 /// allow for a fleet behind one address).
@@ -77,7 +67,20 @@ pub struct ClientMarks {
     pub library: u32,
     pub other: u32,
     pub none: u32,
+    /// Server closes (FINs of idle connections) the client noticed at once
+    /// (its FIN answered within [`NOTICE_NS`]), and those it did not (it
+    /// answered a second or more later, or wrote a request into the
+    /// half-closed connection that late: a stale race).
+    pub noticed: u32,
+    pub unnoticed: u32,
 }
+
+/// How soon a pool that watches its idle connections answers the server's
+/// FIN: proxies (nginx, Envoy, HAProxy) close a pooled connection as soon
+/// as it becomes readable, one round trip at most; a pool that does not
+/// watch (Python's `http.client`, `requests` without a check) finds out
+/// only when it next uses the connection, seconds later.
+pub const NOTICE_NS: i64 = 1_000_000_000;
 
 impl ClientMarks {
     /// Counts one request head (only complete heads count: a header may
@@ -111,9 +114,11 @@ pub struct ClientReach {
 ///   Caddy, HAProxy with `option forwardfor`, the cloud balancers do), or
 ///   a client address that accepts connections too.
 /// - A client library: no such sign, every request head with a library's
-///   `User-Agent` or none at all (Python's `http.client` sends none; a proxy
-///   passes its client's on, which is why this alone proves nothing), from
-///   addresses that talk to this server endpoint only.
+///   `User-Agent` or none at all, from addresses that talk to this server
+///   endpoint only — and a positive mark: a library's `User-Agent`, or a
+///   pool that never noticed the server's closes (a proxy passes its
+///   client's headers on, and nginx adds none, so no `User-Agent` alone
+///   proves nothing; Python's `http.client` sends none).
 /// - Otherwise unknown: the fix keeps its proxy wording.
 pub fn client_kind<'a>(
     clients: impl IntoIterator<Item = (ClientMarks, ClientReach)> + 'a,
@@ -129,7 +134,8 @@ pub fn client_kind<'a>(
             continue;
         }
         any = true;
-        library &= m.other == 0 && !reach.other_servers;
+        let positive = m.library > 0 || (m.unnoticed > 0 && m.noticed == 0);
+        library &= m.other == 0 && !reach.other_servers && positive;
     }
     if any && library {
         ClientKind::Library
@@ -157,6 +163,15 @@ mod test {
         lib.add(marks(false, Agent::Library));
         let alone = ClientReach::default();
         assert_eq!(client_kind([(lib, alone)]), ClientKind::Library);
+        // No User-Agent at all: only a pool that missed the server's
+        // closes says library; one that noticed them may be nginx.
+        let mut bare = ClientMarks::default();
+        bare.add(marks(false, Agent::None));
+        assert_eq!(client_kind([(bare, alone)]), ClientKind::Unknown);
+        bare.unnoticed = 2;
+        assert_eq!(client_kind([(bare, alone)]), ClientKind::Library);
+        bare.noticed = 1;
+        assert_eq!(client_kind([(bare, alone)]), ClientKind::Unknown);
         // The same marks from an address that talks to other servers too.
         let wide = ClientReach {
             other_servers: true,

@@ -8,9 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use super::defaults::{self, Candidate, Recommendation};
+use super::defaults::{self, Candidate, ClientKind, Recommendation, Witness};
 use super::samples::{Samples, Stats};
-use super::software::{self, ClientKind, ClientMarks, ClientReach, ServerMarks};
+use super::software::{self, ClientMarks, ClientReach, ServerMarks};
 use super::verdict::{Outcome, RaceKind, RoleSource, Roles, Verdict};
 use crate::flow::http::RequestMarks;
 use crate::flow::{Conn, Endpoint, Pending, Side};
@@ -120,15 +120,62 @@ impl ServerStats {
         clients
     }
 
-    /// Reads the timeouts from the samples and decides the mismatch and fix.
+    /// Reads the timeouts from the samples and decides the mismatch and fix,
+    /// with the witnesses the traffic gave: the `Server` and `X-Powered-By`
+    /// values of the server's responses, and what sends its requests.
     pub fn assess(&self) -> Assessment {
-        let idle = self.idle_closes.stats();
-        let rtt_ns = self.rtt.stats().map(|d| d.median_ns);
+        let witness = Witness {
+            server_header: self.marks.server.most(),
+            powered_by: self.marks.powered_by.most(),
+        };
+        let client = self.client_kind.unwrap_or(ClientKind::Unknown);
+        self.assess_witnessed(&witness, client)
+    }
+
+    /// The server's idle closes as one timeout. A spread that is no narrow
+    /// cluster can still be one timeout: a server that checks its deadlines
+    /// once per poll closes anywhere up to one poll after it (gunicorn
+    /// gthread: 2.0–3.0 s for `--keep-alive 2`, issue 12). So, when the plain
+    /// estimator finds no cluster, each known jitter widens the window; the
+    /// first that gathers a cluster whose lower edge a row with at least that
+    /// jitter matches (by timing or by the witness) gives the estimate, the
+    /// lower edge (the configured timeout). Otherwise the closes stay
+    /// "spread out": application closes, not one timeout.
+    fn idle_stats(&self, header_s: Option<u32>, witness: &Witness<'_>) -> Option<Stats> {
+        let plain = self.idle_closes.stats()?;
+        if plain.tight {
+            return Some(plain);
+        }
+        for jitter_ms in defaults::server_jitters_ms() {
+            let Some(d) = self
+                .idle_closes
+                .stats_spread(jitter_ms as i64 * NS_PER_MS)
+                .filter(|d| d.tight)
+            else {
+                continue;
+            };
+            let explained = defaults::match_server_witnessed(ms(d.estimate_ns), header_s, witness)
+                .iter()
+                .any(|c| c.row.jitter_ms >= jitter_ms);
+            if explained {
+                return Some(d);
+            }
+        }
+        Some(plain)
+    }
+
+    /// [`assess`](Self::assess), with the marks of the server's software
+    /// in its responses (they put the row they name first, and can explain
+    /// a jittery spread) and who sends the requests (a library's pool gets
+    /// a client-side fix instead of the proxy side).
+    pub fn assess_witnessed(&self, witness: &Witness<'_>, client: ClientKind) -> Assessment {
         let keep_alive_header_s = self
             .keep_alive
             .iter()
             .max_by_key(|(v, n)| (**n, std::cmp::Reverse(**v)))
             .map(|(v, _)| *v);
+        let idle = self.idle_stats(keep_alive_header_s, witness);
+        let rtt_ns = self.rtt.stats().map(|d| d.median_ns);
         let server_ns = idle.map(|d| d.estimate_ns);
         let header_disagrees = match (keep_alive_header_s, server_ns) {
             // Node.js adds a 1 s buffer to what it advertises; allow for it.
@@ -150,7 +197,7 @@ impl ServerStats {
         // The defaults table is in milliseconds.
         let server_ms = server_ns.map(ms);
         let matches = server_ms.map_or_else(Vec::new, |t| {
-            defaults::match_server_with_header(t, keep_alive_header_s)
+            defaults::match_server_witnessed(t, keep_alive_header_s, witness)
         });
         let recommendations = defaults::recommend(&defaults::Situation {
             server_timeout_ms: server_ms,
@@ -161,6 +208,7 @@ impl ServerStats {
             retried_races: self.retried_races,
             mismatch,
             matches: &matches,
+            client,
         });
         // A race on a connection's first request is counted as a reuse too,
         // so the rate never exceeds 1.
@@ -170,9 +218,9 @@ impl ServerStats {
             reuse: self.reuse.stats(),
             client_fin,
             rtt_ns,
-            client_kind: self.client_kind.unwrap_or(ClientKind::Unknown),
-            server_header: self.marks.server.most().map(str::to_string),
-            powered_by: self.marks.powered_by.most().map(str::to_string),
+            client_kind: client,
+            server_header: witness.server_header.map(str::to_string),
+            powered_by: witness.powered_by.map(str::to_string),
             keep_alive_header_s,
             header_disagrees,
             reuse_window_ns,
@@ -414,6 +462,27 @@ impl Timeouts {
         if let Some(ka) = conn.keep_alive_s() {
             *s.keep_alive.entry(ka).or_default() += 1;
         }
+        // Whether the client noticed the server's idle close: its FIN
+        // answered at once, or not (answered late, or a request written
+        // into the half-closed connection seconds later).
+        if let Some(sf) = conn.fin(sv).filter(|f| !f.reply && !f.in_response) {
+            let late_request = outcome.race.as_ref().and_then(|r| r.fin_to_request_ns());
+            let reply = conn.fin(c).filter(|f| f.reply).map(|f| f.ns - sf.ns);
+            let noticed = match (late_request, reply) {
+                (Some(g), _) if g >= software::NOTICE_NS => Some(false),
+                (_, Some(g)) => Some(g < software::NOTICE_NS),
+                _ => None,
+            };
+            if let Some(n) = noticed
+                && let Some(cs) = s.client(conn.endpoint(c).ip)
+            {
+                if n {
+                    cs.marks.noticed += 1;
+                } else {
+                    cs.marks.unnoticed += 1;
+                }
+            }
+        }
         let (hc, hs) = (conn.h(c), conn.h(sv));
         // Only an unrepeated handshake times one round trip.
         if roles.source == RoleSource::Handshake
@@ -449,5 +518,51 @@ impl Timeouts {
         {
             s.stayed_open_ns = s.stayed_open_ns.max(end_ns - last);
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    /// A server whose idle closes are `ms` values.
+    fn closing_at(ms: impl Iterator<Item = f64>) -> ServerStats {
+        let mut s = ServerStats::default();
+        for v in ms {
+            s.idle_closes.push((v * 1e6) as i64);
+        }
+        s
+    }
+
+    #[test]
+    fn test_gunicorn_spread_is_one_timeout() {
+        // gthread, --keep-alive 2: 2.0–3.0 s (issue 12).
+        let s = closing_at((0..40).map(|i| 2_004.0 + f64::from(i) * 24.9));
+        let a = s.assess();
+        let idle = a.idle.unwrap();
+        assert!(idle.tight, "{idle:?}");
+        assert_eq!(idle.estimate_ns, 2_004_000_000);
+        assert_eq!(a.matches[0].software, "gunicorn");
+        // Named by its header, --keep-alive 5: 5.0–6.0 s, configured 5 s.
+        let s = closing_at((0..40).map(|i| 5_004.0 + f64::from(i) * 24.9));
+        let w = Witness {
+            server_header: Some("gunicorn"),
+            powered_by: None,
+        };
+        let a = s.assess_witnessed(&w, ClientKind::Unknown);
+        assert!(a.idle.unwrap().tight);
+        assert_eq!(
+            (a.matches[0].software, a.matches[0].default_ms),
+            ("gunicorn", 5_000)
+        );
+    }
+
+    #[test]
+    fn test_unexplained_spread_stays_spread() {
+        // 7–8 s: no row spreads like that there, so application closes.
+        let s = closing_at((0..40).map(|i| 7_004.0 + f64::from(i) * 24.9));
+        let idle = s.assess().idle.unwrap();
+        assert!(!idle.tight);
+        assert_eq!(idle.estimate_ns, idle.median_ns);
     }
 }

@@ -37,8 +37,13 @@ pub enum ProxyFix {
         cap_ms: u64,
     },
     /// The row's default is short: a step only when it is not below the
-    /// server's timeout, and then the knob is set to the target.
+    /// server's timeout (no default counts as never closing), and then the
+    /// knob is set to the target.
     OnlyIfNotBelowServer,
+    /// No idle timeout to set (a client pool that keeps idle connections
+    /// until the server closes them): the step's text says what to do
+    /// instead, and its snippet is given as is.
+    NoIdleTimeout,
 }
 
 /// When a [`Caveat`] applies.
@@ -58,7 +63,9 @@ pub struct Caveat {
     pub text: &'static str,
 }
 
-/// A proxy row's step in the proxy side of the fix.
+/// A proxy row's step in the proxy side of the fix; on a client-library
+/// row, its step in the client side (when the requests come from a pool
+/// inside an application, [`super::ClientKind::Library`]).
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct ProxyStep {
     /// Position among the proxy steps; the first one carries the general

@@ -19,13 +19,19 @@ pub struct Candidate {
     pub software: &'static str,
     /// The knob that sets the timeout.
     pub setting: &'static str,
-    /// The configured value, ms: the software's default, or, when matched
-    /// through its `Keep-Alive` header, the value that header advertises.
+    /// The configured value, ms: the software's default; when matched
+    /// through its `Keep-Alive` header, the value that header advertises;
+    /// when a [`Witness`] names software whose default does not match, the
+    /// value the measured close implies.
     pub default_ms: u64,
     /// When the close shows up on the wire, ms after the last exchange.
     pub expected_close_ms: u64,
     /// One line, e.g. "6.00 s: Node.js http.Server keepAliveTimeout 5000 ms + 1000 ms buffer".
     pub note: String,
+    /// What named this software besides the timing: a response header
+    /// naming the product, or the `Keep-Alive` header; `None` for a match
+    /// on the close alone.
+    pub witness: Option<WitnessKind>,
     /// The table row it matched (the fix reads the row's fields).
     #[serde(skip)]
     pub row: &'static KnownDefault,
@@ -59,8 +65,10 @@ pub struct Situation<'a> {
     pub retried_races: u64,
     /// Clients reuse connections idle longer than the server keeps them, or races were seen.
     pub mismatch: bool,
-    /// Output of [`match_server`] for `server_timeout_ms`, best first.
+    /// Output of [`match_server_witnessed`] for `server_timeout_ms`, best first.
     pub matches: &'a [Candidate],
+    /// Who sends the requests: a proxy, or a pool inside an application.
+    pub client: ClientKind,
 }
 
 /// Which side of the timeout chain a row describes.
@@ -75,6 +83,9 @@ pub enum Role {
     LoadBalancer,
     /// HTTP client library: its connection pool.
     Client,
+    /// NAT, conntrack or an L4 load balancer: forgets an idle flow, often
+    /// without a FIN or RST (the next packet meets nothing, or an RST).
+    Middlebox,
 }
 
 /// How the reference confirmed a row.
@@ -115,6 +126,17 @@ pub struct KnownDefault {
     /// When the idle close appears on the wire, most likely first; empty when
     /// the software never closes an idle connection by default.
     pub closes: &'static [Close],
+    /// How far above a close's `at_ms` its idle closes can spread, ms: a
+    /// server that checks its deadlines once per poll closes anywhere in
+    /// [`at_ms`, `at_ms + jitter_ms`] (gunicorn's gthread worker: up to one
+    /// 1 s poll late). 0 when the closes are as sharp as the timer; the
+    /// matching tolerance covers clocks and the capture point either way.
+    pub jitter_ms: u64,
+    /// Servers: tokens of a `Server` or `X-Powered-By` response header
+    /// that name this software (a product token, compared without case:
+    /// `Apache` in `Apache/2.4.71 (Debian)`); empty when its responses carry
+    /// no mark of it by default, or the mark names other software too.
+    pub marks: &'static [&'static str],
     /// The knob that changes it.
     pub knob: &'static str,
     /// Ready to paste; `{ms}`, `{s}` and `{dur}` (`5s`, `750ms`) stand for the new value.
@@ -135,6 +157,7 @@ pub struct KnownDefault {
     pub retries: Option<Retries>,
 }
 
+mod client;
 mod fix;
 #[cfg(test)]
 mod pinned;
@@ -142,10 +165,13 @@ mod proxy;
 mod recommend;
 mod table;
 mod text;
+mod witness;
 
+pub use client::ClientKind;
 pub use fix::{Advertised, Caveat, ProxyFix, ProxyStep, Retries, Usual, When};
 pub use recommend::recommend;
 use table::{PROXIES, SERVERS};
+pub use witness::{Witness, WitnessKind, match_server_witnessed};
 
 /// The server rows of the table.
 pub fn server_rows() -> &'static [KnownDefault] {
@@ -163,8 +189,27 @@ fn tolerance_ms(measured_ms: f64) -> f64 {
     (measured_ms * 0.03).max(150.0)
 }
 
-/// The rows of `rows` with a close within tolerance of `measured_ms`, one
-/// candidate per row (its closest close), nearest first, ties in table order.
+/// How far `measured_ms` lies outside the spread of a close, ms (0 inside):
+/// a row's closes come anywhere in [`at_ms`, `at_ms + jitter_ms`], so a
+/// measured value there is as good a match as `at_ms` itself.
+fn distance_ms(at_ms: u64, jitter_ms: u64, measured_ms: f64) -> f64 {
+    // A NaN measurement is near nothing.
+    if measured_ms.is_nan() {
+        return f64::INFINITY;
+    }
+    let (lo, hi) = (at_ms as f64, (at_ms + jitter_ms) as f64);
+    if measured_ms < lo {
+        lo - measured_ms
+    } else if measured_ms > hi {
+        measured_ms - hi
+    } else {
+        0.0
+    }
+}
+
+/// The rows of `rows` with a close within tolerance of `measured_ms` (or
+/// of the row's jitter above it), one candidate per row (its closest close),
+/// nearest close first, ties in table order.
 fn match_rows(rows: &'static [KnownDefault], measured_ms: f64) -> Vec<Candidate> {
     if !measured_ms.is_finite() || measured_ms <= 0.0 {
         return Vec::new();
@@ -172,12 +217,16 @@ fn match_rows(rows: &'static [KnownDefault], measured_ms: f64) -> Vec<Candidate>
     let tol = tolerance_ms(measured_ms);
     let mut found: Vec<(f64, usize, Candidate)> = Vec::new();
     for row in rows {
+        // Accepted within the jitter above the close, ranked by the distance
+        // from the close itself: a few ms of jitter must not reorder rows of
+        // the same value, and a sharp close at the measured value is the
+        // better explanation than the far end of another row's spread.
         let best = row
             .closes
             .iter()
             .enumerate()
+            .filter(|(_, c)| distance_ms(c.at_ms, row.jitter_ms, measured_ms) <= tol)
             .map(|(i, c)| ((c.at_ms as f64 - measured_ms).abs(), i, c))
-            .filter(|(d, _, _)| *d <= tol)
             .min_by(|a, b| a.0.total_cmp(&b.0));
         if let Some((d, i, c)) = best {
             found.push((
@@ -189,6 +238,7 @@ fn match_rows(rows: &'static [KnownDefault], measured_ms: f64) -> Vec<Candidate>
                     default_ms: row.default_ms.unwrap_or(c.at_ms),
                     expected_close_ms: c.at_ms,
                     note: c.note.to_string(),
+                    witness: None,
                     row,
                 },
             ));
@@ -210,7 +260,14 @@ pub fn match_server(measured_ms: f64) -> Vec<Candidate> {
 /// configured value closes its buffer after it, so a close that far above the
 /// advertised value names that row even when the value is not its default
 /// (Node.js: keepAliveTimeout plus its 1000 ms keepAliveTimeoutBuffer).
+/// The same as [`match_server_witnessed`] with no [`Witness`].
 pub fn match_server_with_header(measured_ms: f64, header_s: Option<u32>) -> Vec<Candidate> {
+    match_server_witnessed(measured_ms, header_s, &Witness::default())
+}
+
+/// [`match_server`] with the `Keep-Alive` header's witness (see
+/// [`match_server_with_header`]): the rows it names first, then the rest.
+fn match_server_advertised(measured_ms: f64, header_s: Option<u32>) -> Vec<Candidate> {
     let mut out = match_server(measured_ms);
     let Some(h) = header_s else {
         return out;
@@ -223,7 +280,7 @@ pub fn match_server_with_header(measured_ms: f64, header_s: Option<u32>) -> Vec<
         };
         let close = configured + adv.buffer_ms;
         // Written so that a NaN measurement names nothing.
-        let near = (close as f64 - measured_ms).abs() <= tolerance_ms(measured_ms);
+        let near = distance_ms(close, row.jitter_ms, measured_ms) <= tolerance_ms(measured_ms);
         if !near {
             continue;
         }
@@ -234,6 +291,7 @@ pub fn match_server_with_header(measured_ms: f64, header_s: Option<u32>) -> Vec<
             default_ms: configured,
             expected_close_ms: close,
             row,
+            witness: Some(WitnessKind::KeepAliveHeader),
             note: adv
                 .note
                 .replace("{close}", &text::secs(close as f64))
@@ -245,6 +303,19 @@ pub fn match_server_with_header(measured_ms: f64, header_s: Option<u32>) -> Vec<
     // Named by two witnesses, so ahead of the matches on the close alone.
     named.extend(out);
     named
+}
+
+/// The distinct close jitters of the server rows above 0, ms, ascending:
+/// the widths a jittery server's closes can spread over.
+pub fn server_jitters_ms() -> Vec<u64> {
+    let mut j: Vec<u64> = SERVERS
+        .iter()
+        .map(|r| r.jitter_ms)
+        .filter(|&j| j > 0)
+        .collect();
+    j.sort_unstable();
+    j.dedup();
+    j
 }
 
 /// Proxies, load balancers and client pools whose default idle close matches
@@ -268,6 +339,7 @@ mod test {
             retried_races: 1,
             mismatch: true,
             matches,
+            client: ClientKind::Unknown,
         }
     }
 
@@ -468,6 +540,98 @@ mod test {
         );
         // Linkerd's 3 s is itself too long here.
         assert!(recs.iter().any(|r| r.text.starts_with("Linkerd")));
+    }
+
+    #[test]
+    fn test_gunicorn_jitter_spread_matches() {
+        // --keep-alive 2 with gthread: closes anywhere in 2.0–3.0 s.
+        for ms in [1_900.0, 2_500.0, 3_100.0] {
+            assert!(
+                match_server(ms).iter().any(|c| c.software == "gunicorn"),
+                "{ms}"
+            );
+        }
+        assert!(
+            match_server(3_200.0)
+                .iter()
+                .all(|c| c.software != "gunicorn")
+        );
+        // A sharp close at the measured value outranks another row's spread.
+        assert_eq!(server_jitters_ms().last(), Some(&1_000));
+        assert!(match_server_with_header(f64::NAN, Some(5)).is_empty());
+    }
+
+    #[test]
+    fn test_library_client_side() {
+        let matches = match_server(2003.0);
+        let mut s = situation(&matches);
+        s.server_timeout_ms = Some(2003.0);
+        s.keep_alive_header_s = None;
+        s.reuse_window_ms = Some(1_900.0);
+        s.client = ClientKind::Library;
+        let recs = recommend(&s);
+        let sides: Vec<_> = recs.iter().map(|r| r.side).collect();
+        assert_eq!(sides[0], "server");
+        assert!(!sides.contains(&"proxy"), "{sides:?}");
+        assert!(sides[1..sides.len() - 1].iter().all(|s| *s == "client"));
+        let all: String = recs.iter().map(|r| r.text.as_str()).collect();
+        // No proxy's knobs, the libraries' instead.
+        for proxy in ["Istio", "Envoy", "HAProxy", "nginx"] {
+            assert!(!all.contains(proxy), "{proxy}: {all}");
+        }
+        for knob in [
+            "Transport.IdleConnTimeout",
+            "http.Agent",
+            "freeSocketTimeout",
+            "evictIdleConnections",
+            "ConnectionPool",
+            "urllib3",
+            "RemoteDisconnected",
+        ] {
+            assert!(all.contains(knob), "{knob}");
+        }
+        assert!(
+            recs[0].text.contains("client pool's idle timeout"),
+            "{}",
+            recs[0].text
+        );
+        assert!(
+            recs[1]
+                .text
+                .starts_with("The requests come from a connection pool")
+        );
+        assert!(recs[1].text.contains("at 1 s"), "{}", recs[1].text);
+        let retries = recs.last().unwrap();
+        assert!(retries.text.contains("urllib3 Retry"), "{}", retries.text);
+        assert!(snip(retries).contains("HTTPAdapter(max_retries=Retry(total=2))"));
+        // Proxy and Unknown keep the proxy wording.
+        s.client = ClientKind::Proxy;
+        let proxy = recommend(&s);
+        s.client = ClientKind::Unknown;
+        assert_eq!(proxy, recommend(&s));
+        assert!(proxy.iter().any(|r| r.side == "proxy"));
+        assert_eq!(ClientKind::Library.name(), "client_library");
+    }
+
+    #[test]
+    fn test_named_server_says_so() {
+        let w = Witness {
+            server_header: Some("Apache/2.4.71 (Debian)"),
+            powered_by: None,
+        };
+        let matches = match_server_witnessed(2003.0, None, &w);
+        let mut s = situation(&matches);
+        s.server_timeout_ms = Some(2003.0);
+        s.keep_alive_header_s = None;
+        let recs = recommend(&s);
+        assert!(
+            recs[0]
+                .text
+                .contains("Its Server header names Apache httpd 2.x: set KeepAliveTimeout to"),
+            "{}",
+            recs[0].text
+        );
+        assert_eq!(snip(&recs[0]), "KeepAliveTimeout 65");
     }
 
     #[test]

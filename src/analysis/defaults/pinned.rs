@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::{
-    Candidate, Recommendation, Situation, match_proxy, match_server, match_server_with_header,
-    recommend,
+    Candidate, ClientKind, Recommendation, Situation, Witness, match_proxy, match_server,
+    match_server_with_header, match_server_witnessed, recommend,
 };
 
 /// Distinct strings, numbered in order of first appearance.
@@ -105,6 +105,15 @@ const REUSE_MS: [Option<f64>; 5] = [
 ];
 const CLIENT_IDLE_MS: [Option<f64>; 4] = [None, Some(3000.0), Some(60_000.0), Some(3_600_000.0)];
 const RACES: [(u64, u64); 4] = [(0, 0), (0, 1), (3, 0), (3, 1)];
+// (Server, X-Powered-By): none, a row's mark, a mark of several rows, one
+// of X-Powered-By, and a header that names no row.
+const WITNESSES: [(Option<&str>, Option<&str>); 5] = [
+    (None, None),
+    (Some("Apache/2.4.71 (Debian)"), None),
+    (Some("uvicorn"), None),
+    (None, Some("Express")),
+    (Some("SomethingElse/1.0"), Some("PHP/8.3")),
+];
 
 /// Measured values for the matchers alone: every known close, its
 /// tolerance edges, and values between and around them.
@@ -166,6 +175,7 @@ fn render() -> String {
                                 retried_races,
                                 mismatch,
                                 matches: &matches,
+                                client: ClientKind::Unknown,
                             };
                             let recs: Vec<Recommendation> = recommend(&s);
                             results.push(pool.ids(&recs));
@@ -178,6 +188,49 @@ fn render() -> String {
                     )
                     .unwrap();
                 }
+            }
+        }
+    }
+
+    // Witnesses and a library's pool: a smaller grid of their own, so the
+    // lines above stay those of the proxy wording with no witness.
+    for (server_header, powered_by) in WITNESSES {
+        let w = Witness {
+            server_header,
+            powered_by,
+        };
+        for server_timeout_ms in SERVER_MS {
+            for keep_alive_header_s in [None, Some(2)] {
+                let matches: Vec<Candidate> = server_timeout_ms.map_or_else(Vec::new, |t| {
+                    match_server_witnessed(t, keep_alive_header_s, &w)
+                });
+                let mut results = vec![pool.ids(&matches)];
+                for client in ClientKind::ALL {
+                    for (reuse_window_ms, client_idle_ms) in [
+                        (None, None),
+                        (Some(2980.0), None),
+                        (Some(19_800.0), Some(60_000.0)),
+                    ] {
+                        let s = Situation {
+                            server_timeout_ms,
+                            keep_alive_header_s,
+                            reuse_window_ms,
+                            client_idle_ms,
+                            races: 3,
+                            retried_races: 1,
+                            mismatch: true,
+                            matches: &matches,
+                            client: *client,
+                        };
+                        results.push(pool.ids(&recommend(&s)));
+                    }
+                }
+                writeln!(
+                    lines,
+                    "w={server_header:?}/{powered_by:?} t={server_timeout_ms:?} h={keep_alive_header_s:?}: {}",
+                    results.join(" ")
+                )
+                .unwrap();
             }
         }
     }

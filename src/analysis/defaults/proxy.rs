@@ -6,7 +6,9 @@
 use super::recommend::{facts, server_bound_ms};
 use super::table::PROXIES;
 use super::text::{and_list, fill, human, human_default, secs};
-use super::{KnownDefault, ProxyFix, ProxyStep, Recommendation, Situation, When, match_proxy};
+use super::{
+    KnownDefault, ProxyFix, ProxyStep, Recommendation, Role, Situation, When, match_proxy,
+};
 
 /// The longest server timeout worth recommending, ms: above it the server
 /// holds many idle sockets, and the proxy side is the better fix. Usual
@@ -61,23 +63,47 @@ impl UsualProxies {
     }
 }
 
-/// The proxy rows with a step in the fix, in step order.
-fn steps() -> Vec<(&'static KnownDefault, ProxyStep)> {
+/// The rows with a step in the fix, in step order: the client-library rows
+/// (`clients`, for a pool inside an application) or the proxy and
+/// load-balancer rows.
+pub(super) fn steps(clients: bool) -> Vec<(&'static KnownDefault, ProxyStep)> {
     let mut steps: Vec<_> = PROXIES
         .iter()
+        .filter(|r| (r.role == Role::Client) == clients)
         .filter_map(|r| Some((r, r.proxy_step?)))
         .collect();
     steps.sort_by_key(|(_, step)| step.order);
     steps
 }
 
-/// One step's recommendation, or `None` when the row's default is already
-/// short enough. `target` is the proxy target, `server` the server's timeout.
-fn step(row: &KnownDefault, step: &ProxyStep, target: u64, server: f64) -> Option<Recommendation> {
+/// The requester's target for a server timeout of `server` ms: a margin of
+/// 1 s or 10 %, whichever is larger, but never below half the server's
+/// value (and so never 0); whole seconds from 1 s up.
+pub(super) fn target_ms(server: f64) -> u64 {
+    let margin = (server * 0.10).max(1000.0);
+    let raw = (server - margin).max(server / 2.0);
+    if raw >= 1000.0 {
+        (raw / 1000.0).floor() as u64 * 1000
+    } else {
+        (raw.floor() as u64).max(1)
+    }
+}
+
+/// One step's recommendation on `side`, or `None` when the row's default
+/// is already short enough. `target` is the requester's target, `server`
+/// the server's timeout.
+pub(super) fn step(
+    side: &'static str,
+    row: &KnownDefault,
+    step: &ProxyStep,
+    target: u64,
+    server: f64,
+) -> Option<Recommendation> {
     let (value, default) = match step.fix {
-        ProxyFix::IdleTimeout => (target, row.default_ms),
+        ProxyFix::IdleTimeout | ProxyFix::NoIdleTimeout => (target, row.default_ms),
         ProxyFix::OnlyIfNotBelowServer => {
-            if !row.default_ms.is_some_and(|d| d as f64 >= server) {
+            // No default is no idle timeout at all: never below the server's.
+            if !row.default_ms.is_none_or(|d| d as f64 >= server) {
                 return None;
             }
             (target, row.default_ms)
@@ -102,7 +128,7 @@ fn step(row: &KnownDefault, step: &ProxyStep, target: u64, server: f64) -> Optio
         .replace("{server}", &secs(server))
         .replace("{knob}", row.knob);
     Some(Recommendation {
-        side: "proxy",
+        side,
         text: format!("{text}{caveat}"),
         snippet: Some(fill(row.snippet, value)),
     })
@@ -111,11 +137,11 @@ fn step(row: &KnownDefault, step: &ProxyStep, target: u64, server: f64) -> Optio
 /// Lower the proxy's upstream idle timeout below the server's.
 pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
     let facts = facts(s);
-    let steps = steps();
+    let steps = steps(false);
     let Some(server) = server_bound_ms(s) else {
         // The proxies whose idle timeout is the knob, by default, in table order.
         let mut defaults: Vec<(u64, Vec<&str>)> = Vec::new();
-        for r in PROXIES {
+        for r in PROXIES.iter().filter(|r| r.role != Role::Client) {
             let (Some(step), Some(d)) = (r.proxy_step, r.default_ms) else {
                 continue;
             };
@@ -144,15 +170,7 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             snippet: None,
         }];
     };
-    // A margin of 1 s or 10 %, whichever is larger, but never below half the
-    // server's value (and so never 0).
-    let margin = (server * 0.10).max(1000.0);
-    let raw = (server - margin).max(server / 2.0);
-    let target = if raw >= 1000.0 {
-        (raw / 1000.0).floor() as u64 * 1000
-    } else {
-        (raw.floor() as u64).max(1)
-    };
+    let target = target_ms(server);
     let proxies = match s.client_idle_ms.map(match_proxy) {
         Some(m) if !m.is_empty() => format!(
             " The proxies' own idle close ({}) matches {}.",
@@ -163,7 +181,7 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
     };
     let mut out: Vec<Recommendation> = steps
         .iter()
-        .filter_map(|(row, st)| step(row, st, target, server))
+        .filter_map(|(row, st)| step("proxy", row, st, target, server))
         .collect();
     // The first step carries the general advice.
     if let Some(first) = out.first_mut() {

@@ -6,10 +6,11 @@
 //! these modules hold only the rules that turn measurements into targets, and
 //! name no product.
 
+use super::client::{client_recommendations, client_retries, without_idle_timeout};
 use super::proxy::{LONGEST_SERVER_MS, UsualProxies, proxy_recommendations};
 use super::table::{PROXIES, SERVERS};
 use super::text::{and_list, fill, human, secs};
-use super::{Recommendation, Situation};
+use super::{ClientKind, Recommendation, Role, Situation, WitnessKind};
 
 /// Rounds up to a whole multiple of 5 s.
 fn round_up_5s(ms: f64) -> u64 {
@@ -45,9 +46,58 @@ pub(super) fn server_bound_ms(s: &Situation<'_>) -> Option<f64> {
         .filter(|t| t.is_finite() && *t > 0.0)
 }
 
+/// Who the server's texts say keeps idle connections, and what to fix
+/// instead: a proxy unless the requests come from a library's pool.
+struct Requester {
+    /// "the proxy's idle timeout".
+    one: &'static str,
+    /// "the proxies' own idle close".
+    many: &'static str,
+    /// "fix the proxy side".
+    side: &'static str,
+}
+
+impl Requester {
+    fn of(kind: ClientKind) -> Requester {
+        match kind {
+            ClientKind::Library => Requester {
+                one: "client pool's",
+                many: "client pool's",
+                side: "client",
+            },
+            ClientKind::Proxy | ClientKind::Unknown => Requester {
+                one: "proxy's",
+                many: "proxies'",
+                side: "proxy",
+            },
+        }
+    }
+}
+
+/// The target and its reason when the requester's own idle close was not
+/// seen and the requests come from a library: the reuses seen are all
+/// there is to clear, and libraries without an idle timeout are named.
+fn library_target(s: &Situation<'_>) -> (u64, String) {
+    let base = s.reuse_window_ms.unwrap_or(0.0);
+    let target = round_up_5s(base + (base * 0.03).max(5000.0));
+    let reuses = match s.reuse_window_ms {
+        Some(r) => format!("the reuses seen (up to {})", secs(r)),
+        None => "no reuse seen".to_string(),
+    };
+    (
+        target,
+        format!(
+            "The client pool's own idle timeout was not seen (no client FIN after idle); {} clears {reuses}, but {} keep idle connections until the server closes them: with those, fix the client side.",
+            human(target),
+            and_list(&without_idle_timeout()),
+        ),
+    )
+}
+
 /// Raise the server's keep-alive above the proxy's idle timeout.
 fn server_recommendation(s: &Situation<'_>) -> Recommendation {
     let facts = facts(s);
+    let who = Requester::of(s.client);
     // The proxy keeps idle connections at least as long as it was seen to
     // reuse them, and exactly as long as its own idle FINs say.
     let known_proxy = match (s.client_idle_ms, s.reuse_window_ms) {
@@ -59,10 +109,17 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
         Some(p) => (
             round_up_5s(p + (p * 0.03).max(5000.0)),
             format!(
-                "That is above the proxies' own idle close of {} (their FINs after idle).",
-                secs(p)
+                "That is above the {} own idle close of {} ({} FINs after idle).",
+                who.many,
+                secs(p),
+                if s.client == ClientKind::Library {
+                    "its"
+                } else {
+                    "their"
+                }
             ),
         ),
+        None if s.client == ClientKind::Library => library_target(s),
         None => {
             let usual = UsualProxies::from_table();
             let base = s
@@ -89,20 +146,48 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
         return Recommendation {
             side: "server",
             text: format!(
-                "{facts} The server's {} already exceeds what the proxies are known to keep ({}); raising it further does not help: the proxy reuses connections after the server's FIN, so fix the proxy side.",
+                "{facts} The server's {} already exceeds what the {} known to keep ({}); raising it further does not help: the {} reuses connections after the server's FIN, so fix the {} side.",
                 secs(t),
-                human(target)
+                if s.client == ClientKind::Library {
+                    "client pool is"
+                } else {
+                    "proxies are"
+                },
+                human(target),
+                if s.client == ClientKind::Library {
+                    "pool"
+                } else {
+                    "proxy"
+                },
+                who.side
             ),
             snippet: None,
         };
     }
     let long = if target > LONGEST_SERVER_MS {
-        " Such a long server timeout holds many idle sockets; prefer the proxy-side fix."
+        format!(
+            " Such a long server timeout holds many idle sockets; prefer the {}-side fix.",
+            who.side
+        )
     } else {
-        ""
+        String::new()
     };
-    match s.matches.first().map(|c| c.row) {
-        Some(r) => {
+    match s.matches.first() {
+        Some(c) => {
+            let r = c.row;
+            // A header that names the product is more than a likeness.
+            let likely = match c.witness {
+                Some(w @ (WitnessKind::ServerHeader | WitnessKind::PoweredBy)) => format!(
+                    "Its {} header names {}",
+                    if w == WitnessKind::ServerHeader {
+                        "Server"
+                    } else {
+                        "X-Powered-By"
+                    },
+                    r.software
+                ),
+                _ => format!("Likely {}", r.software),
+            };
             let extra = if r.note.is_empty() {
                 String::new()
             } else {
@@ -111,8 +196,8 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
             Recommendation {
                 side: "server",
                 text: format!(
-                    "Raise the server's keep-alive timeout above the proxy's idle timeout. {facts} Likely {}: set {} to {}. {why}{long}{extra}",
-                    r.software,
+                    "Raise the server's keep-alive timeout above the {} idle timeout. {facts} {likely}: set {} to {}. {why}{long}{extra}",
+                    who.one,
                     r.knob,
                     human(target)
                 ),
@@ -130,7 +215,8 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
             Recommendation {
                 side: "server",
                 text: format!(
-                    "Raise the server's keep-alive timeout above the proxy's idle timeout, to {}. {why}{long} {facts} No known default matches; the knob is one of {}.",
+                    "Raise the server's keep-alive timeout above the {} idle timeout, to {}. {why}{long} {facts} No known default matches; the knob is one of {}.",
+                    who.one,
                     human(target),
                     knobs.join("; ")
                 ),
@@ -151,7 +237,23 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
             if s.races == 1 { " was" } else { "s were" }
         )
     };
-    let retries: Vec<_> = PROXIES.iter().filter_map(|r| r.retries).collect();
+    if s.client == ClientKind::Library {
+        // A library's own retry, not a proxy's: the clause of each client row.
+        let (known, snippet) = client_retries();
+        return Recommendation {
+            side: "retries",
+            text: format!(
+                "Retry only idempotent requests when a reused pooled connection fails (a reset, or closed before the response). {seen} A POST cannot be retried safely, so retries hide races for GET but not for POST; fix the timeout order first. {}.",
+                known.join("; ")
+            ),
+            snippet: snippet.map(str::to_string),
+        };
+    }
+    let retries: Vec<_> = PROXIES
+        .iter()
+        .filter(|r| r.role != Role::Client)
+        .filter_map(|r| r.retries)
+        .collect();
     let known: Vec<&str> = retries.iter().map(|r| r.on_reset).collect();
     Recommendation {
         side: "retries",
@@ -163,14 +265,18 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
     }
 }
 
-/// The fix, ordered: server side, proxy side, retries. Empty when the
-/// timeouts are in the right order and no race was seen.
+/// The fix, ordered: server side, proxy side (client side for a pool inside
+/// an application), retries. Empty when the timeouts are in the right
+/// order and no race was seen.
 pub fn recommend(s: &Situation<'_>) -> Vec<Recommendation> {
     if !s.mismatch && s.races == 0 {
         return Vec::new();
     }
     let mut out = vec![server_recommendation(s)];
-    out.extend(proxy_recommendations(s));
+    match s.client {
+        ClientKind::Library => out.extend(client_recommendations(s)),
+        ClientKind::Proxy | ClientKind::Unknown => out.extend(proxy_recommendations(s)),
+    }
     out.push(retries_recommendation(s));
     out
 }
