@@ -70,7 +70,8 @@ pub struct ClientMarks {
     /// Server closes (FINs of idle connections) the client noticed at once
     /// (its FIN answered within [`NOTICE_NS`]), and those it did not (it
     /// answered a second or more later, or wrote a request into the
-    /// half-closed connection that late: a stale race).
+    /// half-closed connection [`STALE_UNNOTICED_NS`] beyond a round trip
+    /// after the FIN: a stale race).
     pub noticed: u32,
     pub unnoticed: u32,
 }
@@ -81,6 +82,12 @@ pub struct ClientMarks {
 /// watch (Python's `http.client`, `requests` without a check) finds out
 /// only when it next uses the connection, seconds later.
 pub const NOTICE_NS: i64 = 1_000_000_000;
+
+/// A stale race (the request acknowledges the server's FIN) whose request
+/// came this long beyond a round trip after the FIN: the pool had the FIN
+/// and did not look. A proxy that watches its pool can still lose a request
+/// to a FIN that arrives as it picks the connection, but not this late.
+pub const STALE_UNNOTICED_NS: i64 = 100_000_000;
 
 impl ClientMarks {
     /// Counts one request head (only complete heads count: a header may
@@ -102,7 +109,8 @@ impl ClientMarks {
 /// What is known of one client address beyond this server.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClientReach {
-    /// It sent requests to other server endpoints too.
+    /// It sent requests to other server addresses too (other ports of the
+    /// same address are the same server).
     pub other_servers: bool,
     /// It accepted connections itself (it is a server too: a proxy's listener).
     pub accepts: bool,
@@ -114,8 +122,8 @@ pub struct ClientReach {
 ///   Caddy, HAProxy with `option forwardfor`, the cloud balancers do), or
 ///   a client address that accepts connections too.
 /// - A client library: no such sign, every request head with a library's
-///   `User-Agent` or none at all, from addresses that talk to this server
-///   endpoint only — and a positive mark: a library's `User-Agent`, or a
+///   `User-Agent` or none at all, from addresses that talk to this server's
+///   address only — and a positive mark: a library's `User-Agent`, or a
 ///   pool that never noticed the server's closes (a proxy passes its
 ///   client's headers on, and nginx adds none, so no `User-Agent` alone
 ///   proves nothing; Python's `http.client` sends none).
@@ -134,7 +142,7 @@ pub fn client_kind<'a>(
             continue;
         }
         any = true;
-        let positive = m.library > 0 || (m.unnoticed > 0 && m.noticed == 0);
+        let positive = m.library > 0 || m.unnoticed > m.noticed;
         library &= m.other == 0 && !reach.other_servers && positive;
     }
     if any && library {
@@ -170,7 +178,7 @@ mod test {
         assert_eq!(client_kind([(bare, alone)]), ClientKind::Unknown);
         bare.unnoticed = 2;
         assert_eq!(client_kind([(bare, alone)]), ClientKind::Library);
-        bare.noticed = 1;
+        bare.noticed = 2;
         assert_eq!(client_kind([(bare, alone)]), ClientKind::Unknown);
         // The same marks from an address that talks to other servers too.
         let wide = ClientReach {

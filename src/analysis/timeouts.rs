@@ -154,9 +154,26 @@ impl ServerStats {
             else {
                 continue;
             };
-            let explained = defaults::match_server_witnessed(ms(d.estimate_ns), header_s, witness)
+            // A row a response header names is the only one whose jitter
+            // may explain the spread: another software's jitter (gunicorn's
+            // poll) must not turn an Apache's noise into a timeout.
+            let found = defaults::match_server_witnessed(ms(d.estimate_ns), header_s, witness);
+            let named: Vec<_> = found
                 .iter()
-                .any(|c| c.row.jitter_ms >= jitter_ms);
+                .filter(|c| {
+                    matches!(
+                        c.witness,
+                        Some(
+                            defaults::WitnessKind::ServerHeader | defaults::WitnessKind::PoweredBy
+                        )
+                    )
+                })
+                .collect();
+            let explained = if named.is_empty() {
+                found.iter().any(|c| c.row.jitter_ms >= jitter_ms)
+            } else {
+                named.iter().any(|c| c.row.jitter_ms >= jitter_ms)
+            };
             if explained {
                 return Some(d);
             }
@@ -257,8 +274,9 @@ pub struct Timeouts {
     /// there were any).
     pub untracked: u64,
     /// Per client address (while fewer than [`MAX_REACH`]): the first
-    /// server endpoint it sent a request to, and whether it sent to others.
-    reach: HashMap<IpAddr, (Endpoint, bool), foldhash::fast::RandomState>,
+    /// server address it sent a request to, and whether it sent to other
+    /// addresses (other ports of one host are the same server).
+    reach: HashMap<IpAddr, (IpAddr, bool), foldhash::fast::RandomState>,
 }
 
 /// Client addresses whose reach is followed (beyond, their reach is
@@ -314,9 +332,9 @@ impl Timeouts {
         if marks.is_some() {
             let n = self.reach.len();
             match self.reach.get_mut(&client) {
-                Some((first, others)) => *others |= *first != server,
+                Some((first, others)) => *others |= *first != server.ip,
                 None if n < MAX_REACH => {
-                    self.reach.insert(client, (server, false));
+                    self.reach.insert(client, (server.ip, false));
                 }
                 None => {}
             }
@@ -411,6 +429,12 @@ impl Timeouts {
         let server_ep = conn.endpoint(roles.server());
         let gap = fin.idle_since.map(|t| fin.ns - t);
         if side == client {
+            // A client waiting for an answer to its own request is not idle:
+            // its FIN then is a read timeout (nginx's proxy_read_timeout),
+            // not its pool's idle timeout.
+            if conn.pending(client).is_some() {
+                return;
+            }
             // Like the server's: a FIN right after traffic is a close, not an idle timeout.
             if let Some(g) = gap.filter(|g| *g >= MIN_IDLE_CLOSE_NS) {
                 self.client_close(server_ep, conn.endpoint(client).ip, g);
@@ -423,9 +447,14 @@ impl Timeouts {
         let nothing_read_unanswered = conn
             .pending(client)
             .is_none_or(|p| fin.ack.is_none_or(|a| a <= p.start));
-        if !nothing_read_unanswered {
-            return;
-        }
+        // (A request the server's kernel had but that arrived as the
+        // server was closing idle, unread, leaves the close an idle one,
+        // from before that request: the race says how long.)
+        let gap = match super::verdict::race(conn, client) {
+            Some(r) if r.fin.is_some() => r.idle_before_close_ns(),
+            _ if nothing_read_unanswered => gap,
+            _ => return,
+        };
         // A close in the middle of a response is no close at all for the
         // timeouts: it cut the response (a truncated response).
         if conn.incomplete_response().is_some() {
@@ -466,10 +495,21 @@ impl Timeouts {
         // answered at once, or not (answered late, or a request written
         // into the half-closed connection seconds later).
         if let Some(sf) = conn.fin(sv).filter(|f| !f.reply && !f.in_response) {
-            let late_request = outcome.race.as_ref().and_then(|r| r.fin_to_request_ns());
+            // A stale race whose request came well after the FIN had
+            // reached the client (beyond a round trip): the pool had the
+            // FIN and did not look.
+            let rtt = match (conn.established_ns(), conn.syn_times(c).next()) {
+                (Some(e), Some(s0)) => (e - s0).max(0),
+                _ => 0,
+            };
+            let late_request = outcome
+                .race
+                .as_ref()
+                .filter(|r| r.kind == RaceKind::Stale)
+                .and_then(|r| r.fin_to_request_ns());
             let reply = conn.fin(c).filter(|f| f.reply).map(|f| f.ns - sf.ns);
             let noticed = match (late_request, reply) {
-                (Some(g), _) if g >= software::NOTICE_NS => Some(false),
+                (Some(g), _) if g >= rtt + software::STALE_UNNOTICED_NS => Some(false),
                 (_, Some(g)) => Some(g < software::NOTICE_NS),
                 _ => None,
             };

@@ -224,10 +224,19 @@ pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
     let Some(fin) = conn.fin(server) else {
         return reset_race(conn, client, request);
     };
-    // A FIN that acknowledges the request came from a server that had read it:
-    // that is a server dropping a request, not a race.
+    // A FIN that acknowledges the request came from a server whose kernel
+    // had it. That is a server dropping a request it read, not a race —
+    // unless the close came at once after the request's arrival, on a
+    // connection idle before it: the server's idle timer had fired with the
+    // request unread in its socket (Apache's lingering close reads it only
+    // to discard it). Then the idle period the FIN ended began before the
+    // request.
+    let mut fin = fin;
     if fin.ack.is_some_and(|a| a > request.start) {
-        return None;
+        if !unread_at_close(conn, &fin, &request) {
+            return None;
+        }
+        fin.idle_since = request.idle_since;
     }
     // A FIN right after the server's own data closes after a response; data
     // the client sends then is a goodbye (a TLS alert, say) unless it is a
@@ -251,6 +260,31 @@ pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
         request,
         rst,
     })
+}
+
+/// How soon after a request's arrival the server's FIN may follow, beyond
+/// one round trip, for the request to count as unread when the server
+/// closed (see [`race`]). The backend sees its own FIN follow within a
+/// millisecond or two; a capture at the proxy adds the round trip.
+pub const UNREAD_AT_CLOSE_NS: i64 = 20_000_000;
+
+/// The server's FIN acknowledges `request` yet closed an idle connection
+/// with it unread: the request reused the connection after an idle gap of
+/// an idle close's length, and the FIN came within [`UNREAD_AT_CLOSE_NS`]
+/// (plus the connection's handshake round trip) of it.
+fn unread_at_close(conn: &Conn, fin: &Fin, request: &Pending) -> bool {
+    let rtt = match (
+        conn.established_ns(),
+        conn.syn_times(conn.syn_client.unwrap_or(Side::A)).next(),
+    ) {
+        (Some(e), Some(s)) => (e - s).max(0),
+        _ => 0,
+    };
+    let soon = fin.ns - request.ns <= rtt + UNREAD_AT_CLOSE_NS;
+    let idle = request
+        .idle_ns()
+        .is_some_and(|g| g >= crate::analysis::timeouts::MIN_IDLE_CLOSE_NS);
+    request.reuse && idle && soon && !fin.in_response
 }
 
 /// The race with no FIN: the server's first RST, at once after a request
