@@ -7,6 +7,7 @@ mod corpus;
 mod formats;
 mod lab;
 mod proptests;
+mod proxylog;
 mod synthetic;
 mod timeouts;
 

@@ -44,6 +44,7 @@ fn head(t: &[Token<'_>]) -> Result<Entry, Unreadable> {
         termination: None,
         attempts: Vec::new(),
         error_log: false,
+        no_backend: false,
     })
 }
 
@@ -87,7 +88,9 @@ pub fn parse_envoy(line: &str) -> Result<Entry, Unreadable> {
     for i in 8..=11 {
         quoted(&t, i)?;
     }
-    e.upstream = endpoint(quoted(&t, 12)?);
+    let host = quoted(&t, 12)?;
+    e.upstream = endpoint(host);
+    e.no_backend = dash(host).is_none();
     Ok(e)
 }
 
@@ -119,7 +122,9 @@ pub fn parse_istio(line: &str) -> Result<Entry, Unreadable> {
     for j in i + 5..=i + 8 {
         quoted(&t, j)?;
     }
-    e.upstream = endpoint(quoted(&t, i + 9)?);
+    let host = quoted(&t, i + 9)?;
+    e.upstream = endpoint(host);
+    e.no_backend = dash(host).is_none();
     e.upstream_local = t.get(i + 11).and_then(|x| endpoint(x.text()));
     if e.details.is_none()
         && let Some(r) = dash(transport)
@@ -171,6 +176,7 @@ pub fn parse_json(line: &str) -> Result<Entry, Unreadable> {
         termination: None,
         attempts: Vec::new(),
         error_log: false,
+        no_backend: text(&v, "upstream_host").is_none(),
     })
 }
 

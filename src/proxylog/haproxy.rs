@@ -86,6 +86,7 @@ pub fn parse(line: &str) -> Result<Entry, Unreadable> {
         termination: Some(termination.to_string()),
         attempts: Vec::new(),
         error_log: false,
+        no_backend: false,
     })
 }
 

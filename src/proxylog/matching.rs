@@ -126,7 +126,7 @@ fn candidates(e: &Entry, conns: &[Conn]) -> (Vec<usize>, MatchKind) {
             .collect();
         return (v, MatchKind::Exact);
     }
-    if e.upstream.is_none() && e.request.is_none() {
+    if e.no_backend || (e.upstream.is_none() && e.request.is_none()) {
         return (Vec::new(), MatchKind::RequestTime);
     }
     let v = (0..conns.len())
@@ -250,12 +250,26 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
         .map(|(f, s)| s.1 - zones[f].ns)
         .collect();
     let skew = median(&mut skews);
+    // A file precise enough to measure its own host's skew keeps it (two
+    // proxies' hosts need not agree); the others take the common one.
+    let file_skew: Vec<Option<i64>> = samples
+        .iter()
+        .zip(&zones)
+        .map(|(v, z)| {
+            let mut own: Vec<i64> = v
+                .iter()
+                .filter(|s| s.0 < NS_PER_S)
+                .map(|s| s.1 - z.ns)
+                .collect();
+            median(&mut own).or(skew)
+        })
+        .collect();
     let (first, last) = (report.capture.first, report.capture.last);
 
     let mut entries: Vec<LogEntry> = Vec::new();
     let mut explained_in: Vec<u64> = Vec::with_capacity(logs.len());
     for (f, log) in logs.iter().enumerate() {
-        let off = zones[f].ns + skew.unwrap_or(0);
+        let off = zones[f].ns + file_skew[f].unwrap_or(0);
         let at_file = entries.len();
         for ((line, e), (c, kind)) in log.errors.iter().zip(&cands[f]) {
             let (lo, hi, _) = e.window();
@@ -319,7 +333,10 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                         _ => false,
                     };
                     entry.reason = Some(
-                        if e.upstream.is_none() && e.upstream_local.is_none() && e.request.is_none()
+                        if e.no_backend
+                            || (e.upstream.is_none()
+                                && e.upstream_local.is_none()
+                                && e.request.is_none())
                         {
                             Reason::NoUpstream
                         } else if !in_capture {
@@ -391,7 +408,8 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
         .iter()
         .zip(&zones)
         .zip(explained_in)
-        .map(|((log, z), explained)| ProxyLogFile {
+        .zip(&file_skew)
+        .map(|(((log, z), explained), skew)| ProxyLogFile {
             name: log.name.clone(),
             format: log.format,
             gzip: log.gzip,
@@ -401,6 +419,7 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
             explained,
             utc_offset_s: z.stated_s.unwrap_or((z.ns / NS_PER_S) as i32),
             utc_offset_source: z.source,
+            clock_offset_ms: skew.map(Millis),
         })
         .collect();
     report.proxy_log = Some(ProxyLog {

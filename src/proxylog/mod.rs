@@ -178,6 +178,9 @@ pub struct Entry {
     pub attempts: Vec<Attempt>,
     /// An error log's line (it reports a failure whatever the status).
     pub error_log: bool,
+    /// The proxy says it picked no backend (Envoy's `%UPSTREAM_HOST%` is
+    /// `-`, as with `UH`): no connection can explain the line.
+    pub no_backend: bool,
 }
 
 impl Entry {

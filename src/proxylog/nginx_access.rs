@@ -217,6 +217,7 @@ fn entry(get: &dyn Fn(&str) -> Option<String>) -> Result<Entry, Unreadable> {
         termination: None,
         attempts,
         error_log: false,
+        no_backend: false,
     };
     let k = e.failed_attempt().unwrap_or(0);
     e.upstream = e.attempts.get(k).and_then(|a| a.upstream);

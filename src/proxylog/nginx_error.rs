@@ -85,6 +85,7 @@ pub fn parse(line: &str) -> Result<Option<Entry>, Unreadable> {
         termination: None,
         attempts: Vec::new(),
         error_log: true,
+        no_backend: false,
     }))
 }
 

@@ -6,6 +6,7 @@
 pub mod interfaces;
 pub mod json;
 pub mod live;
+pub mod proxy_log;
 pub mod table;
 
 use std::io::{self, Write};

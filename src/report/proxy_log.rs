@@ -37,8 +37,8 @@ named_enum! {
         /// Several connections fit (or another line of the same file took
         /// the one that fits): reported, not guessed.
         Ambiguous => "ambiguous",
-        /// The line names neither upstream nor request (e.g. Envoy's `UH`:
-        /// no backend was picked).
+        /// The proxy picked no backend (Envoy's `UH`: `%UPSTREAM_HOST%` is
+        /// `-`), or the line names neither upstream nor request.
         NoUpstream => "no_upstream",
         /// The backend sent the 5xx itself (Envoy's `via_upstream`): its
         /// connection is healthy.
@@ -86,6 +86,9 @@ pub struct ProxyLogFile {
     /// `stated` (the lines carry it), `estimated` (from the matches: the
     /// offset rounded to 15 minutes) or `assumed` (UTC, nothing to go by).
     pub utc_offset_source: &'static str,
+    /// This file's clock offset (its own estimate when its lines have
+    /// sub-second times and match uniquely, else the section's).
+    pub clock_offset_ms: Option<Millis>,
 }
 
 /// One 5xx or error line.
