@@ -3,6 +3,7 @@
 mod util;
 
 mod cli;
+mod cli_proxylog;
 mod corpus;
 mod formats;
 mod lab;
