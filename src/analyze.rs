@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use racecap::analyzer::Config;
 use racecap::pipeline;
+use racecap::proxylog::{self, input::ParsedLog};
 use racecap::source::CaptureReader;
 
 use crate::cli::AnalyzeArgs;
@@ -68,10 +69,32 @@ pub fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     result
 }
 
-fn analyze_inputs(args: &AnalyzeArgs, cfg: Config, spool: Option<&Path>) -> Result<ExitCode> {
+/// Reads every `--proxy-log` (before the captures: an unreadable log is a
+/// usage error worth finding before a long capture is read).
+fn read_proxy_logs(args: &AnalyzeArgs) -> Result<Vec<ParsedLog>> {
+    let opts = proxylog::input::Options {
+        format: args.proxy_log.log_format,
+        nginx_log_format: args.proxy_log.nginx_log_format.clone(),
+    };
+    args.proxy_log
+        .logs
+        .iter()
+        .map(|path| {
+            let name = path.display().to_string();
+            let file = File::open(path).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            proxylog::input::read(&name, file, &opts).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        })
+        .collect()
+}
+
+fn analyze_inputs(args: &AnalyzeArgs, mut cfg: Config, spool: Option<&Path>) -> Result<ExitCode> {
+    let logs = read_proxy_logs(args)?;
+    // A log line may name a connection that did not fail (a 4-tuple, an
+    // upstream): matching needs every connection's row, not only findings.
+    cfg.keep_connections |= !logs.is_empty();
     let readers = open_inputs(&args.files, spool)?;
     let bar = progress_bar(&args.files);
-    let (report, inputs) = pipeline::run_with_progress(readers, cfg, &mut |pos| {
+    let (mut report, inputs) = pipeline::run_with_progress(readers, cfg, &mut |pos| {
         if let Some(b) = &bar {
             b.set_position(pos);
         }
@@ -82,6 +105,12 @@ fn analyze_inputs(args: &AnalyzeArgs, cfg: Config, spool: Option<&Path>) -> Resu
     // A capture it could not read must not pass a CI gate as "0 races".
     if let Some(why) = racecap::report::nothing_decoded(&report) {
         bail!(why);
+    }
+    if !logs.is_empty() {
+        proxylog::matching::attach(&mut report, &logs);
+        if !args.report.connections {
+            report.connections = None;
+        }
     }
     for w in &report.capture.warnings {
         eprintln!("racecap: warning: {w}");

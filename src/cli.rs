@@ -47,6 +47,8 @@ pub enum FailOn {
     Race,
     /// Any failing connection (races, resets, refused or timed-out connects).
     Failure,
+    /// A 5xx or error line of a `--proxy-log` that the capture does not explain.
+    Unexplained,
     /// Never (exit 0 whatever was found).
     Never,
 }
@@ -130,6 +132,38 @@ pub struct AnalyzeArgs {
     /// Write every packet of the failing connections to this pcap file (opens in Wireshark).
     #[arg(long, value_name = "FILE.pcap")]
     pub evidence: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub proxy_log: ProxyLogArgs,
+}
+
+/// `--proxy-log` and how to read it.
+#[derive(Debug, clap::Args)]
+pub struct ProxyLogArgs {
+    /// A proxy's log (Envoy, Istio, nginx access or error, HAProxy; gzip or
+    /// not): each 5xx or error line is tied to the connection that explains
+    /// it. Repeat for several files.
+    #[arg(long = "proxy-log", value_name = "FILE")]
+    pub logs: Vec<PathBuf>,
+
+    /// The logs' format, instead of detecting it from the lines: envoy,
+    /// istio, envoy-json, nginx-error, nginx-combined, nginx-json,
+    /// haproxy-httplog.
+    #[arg(long = "proxy-log-format", value_name = "FORMAT", value_parser = parse_log_format)]
+    pub log_format: Option<racecap::proxylog::LogFormat>,
+
+    /// nginx's `log_format` for its access log, when it is not `combined`
+    /// (e.g. '$msec "$request" $status "$upstream_addr" "$upstream_status"').
+    #[arg(long = "nginx-log-format", value_name = "LOG_FORMAT")]
+    pub nginx_log_format: Option<String>,
+}
+
+fn parse_log_format(s: &str) -> Result<racecap::proxylog::LogFormat, String> {
+    use racecap::proxylog::LogFormat;
+    LogFormat::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = LogFormat::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown log format {s:?} (one of: {})", names.join(", "))
+    })
 }
 
 #[derive(Debug, clap::Args)]

@@ -19,6 +19,7 @@ pub mod analyzer;
 pub mod decode;
 pub mod flow;
 pub mod pipeline;
+pub mod proxylog;
 pub mod report;
 pub mod source;
 pub mod synth;

@@ -3,11 +3,13 @@
 mod util;
 
 mod cli;
+mod cli_proxylog;
 mod closes;
 mod corpus;
 mod formats;
 mod lab;
 mod proptests;
+mod proxylog;
 mod synthetic;
 mod timeouts;
 

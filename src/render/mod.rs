@@ -6,6 +6,7 @@
 pub mod interfaces;
 pub mod json;
 pub mod live;
+pub mod proxy_log;
 pub mod table;
 
 use std::io::{self, Write};
@@ -49,6 +50,10 @@ pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
         FailOn::Never => false,
         FailOn::Race => report.races() > 0,
         FailOn::Failure => report.failures() > 0,
+        FailOn::Unexplained => report
+            .proxy_log
+            .as_ref()
+            .is_some_and(|p| p.errors > p.explained),
     };
     if tripped {
         ExitCode::from(1)

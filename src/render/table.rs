@@ -188,6 +188,7 @@ pub fn tables(r: &Report, connections: bool) -> String {
         failures - races,
         if failures - races == 1 { "" } else { "s" }
     );
+    super::proxy_log::headlines(r, &mut out);
     let interesting: Vec<&ServerReport> = r
         .servers
         .iter()
@@ -298,6 +299,10 @@ pub fn tables(r: &Report, connections: bool) -> String {
             ]);
         }
         let _ = writeln!(out, "{t}");
+        super::proxy_log::symptoms(r, &mut out);
+    }
+    if let Some(p) = &r.proxy_log {
+        super::proxy_log::section(p, &mut out);
     }
 
     if !r.servers.is_empty() {

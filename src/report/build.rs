@@ -158,6 +158,8 @@ pub fn finding(
         connect,
         reset,
         truncated,
+        logged_as: crate::proxylog::symptoms::of(o.verdict, o.race.as_ref().map(|r| r.kind)),
+        log_lines: None,
         conn_id: conn.id,
         key: FlowKey::new(conn.vlan, conn.a, conn.b).0,
     }
@@ -399,6 +401,7 @@ impl Report {
             findings,
             servers,
             connections,
+            proxy_log: None,
         }
     }
 }

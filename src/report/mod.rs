@@ -6,6 +6,7 @@
 //! serialised, in [`crate::units`].
 
 mod build;
+pub mod proxy_log;
 mod servers;
 mod warnings;
 
@@ -21,6 +22,7 @@ pub use crate::analysis::verdict::{Peer, RaceKind, RoleSource, Verdict};
 use crate::flow::http::Method;
 pub use crate::flow::response::BodyFraming;
 use crate::flow::{Endpoint, FlowKey};
+pub use crate::proxylog::symptoms::Symptoms;
 use crate::source::FileFormat;
 pub use crate::units::{Millis, Timestamp};
 
@@ -44,6 +46,9 @@ pub struct Report {
     /// Every connection, with `--connections`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections: Option<Vec<Connection>>,
+    /// What `--proxy-log` read and how its lines match the connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_log: Option<proxy_log::ProxyLog>,
 }
 
 /// Which program wrote the report.
@@ -144,6 +149,11 @@ pub struct Finding {
     pub reset: Option<Reset>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<Truncated>,
+    /// What Envoy, nginx and HAProxy log for this kind of failure.
+    pub logged_as: Option<&'static Symptoms>,
+    /// The `--proxy-log` lines matched to this connection (with `--proxy-log`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_lines: Option<Vec<proxy_log::LogRef>>,
     /// Internal: connection id, to join retries and break ties in order.
     #[serde(skip)]
     pub conn_id: u64,

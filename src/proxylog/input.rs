@@ -1,0 +1,156 @@
+//! A proxy log's lines, read from any reader (the binary opens the file):
+//! gzip is recognised by its magic bytes, not the name (rotated logs are
+//! `access.log.1.gz`, or compressed without a suffix); lines are split on
+//! `\n` and decoded leniently (a user agent with bad UTF-8 does not make a
+//! line unreadable). The format is detected from the first lines unless it
+//! is forced; only the 5xx and error lines are kept.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use super::nginx_access::{COMBINED, INGRESS, Template};
+use super::{Entry, LogFormat, detect};
+
+/// Lines looked at to detect the format.
+const DETECT_LINES: usize = 200;
+
+/// What one log said.
+#[derive(Debug, Clone)]
+pub struct ParsedLog {
+    pub name: String,
+    pub format: Option<LogFormat>,
+    pub gzip: bool,
+    pub lines: u64,
+    pub unreadable: u64,
+    /// The 5xx and error lines, with their 1-based line numbers.
+    pub errors: Vec<(u64, Entry)>,
+}
+
+/// How to read the lines: a forced format, and the user's nginx `log_format`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub format: Option<LogFormat>,
+    pub nginx_log_format: Option<String>,
+}
+
+/// The nginx templates to try, the user's first.
+fn templates(opts: &Options) -> Vec<Template> {
+    let mut t: Vec<Template> = opts
+        .nginx_log_format
+        .iter()
+        .map(|f| Template::new(f))
+        .collect();
+    if opts.nginx_log_format.is_none() {
+        t.push(Template::new(INGRESS));
+        t.push(Template::new(COMBINED));
+    }
+    t
+}
+
+/// Reads a log. Errors are the reader's (a file cut short in its gzip
+/// stream, a read error); lines are never an error.
+pub fn read<R: Read>(name: &str, input: R, opts: &Options) -> io::Result<ParsedLog> {
+    let mut buf = BufReader::new(input);
+    let head = buf.fill_buf()?;
+    let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    let mut lines: Box<dyn BufRead> = if gzip {
+        Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(buf)))
+    } else {
+        Box::new(buf)
+    };
+    let mut first: Vec<String> = Vec::new();
+    let mut raw = Vec::new();
+    let mut next = |lines: &mut Box<dyn BufRead>| -> io::Result<Option<String>> {
+        raw.clear();
+        if lines.read_until(b'\n', &mut raw)? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(
+            String::from_utf8_lossy(&raw)
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        ))
+    };
+    while first.len() < DETECT_LINES {
+        match next(&mut lines)? {
+            Some(l) => first.push(l),
+            None => break,
+        }
+    }
+    let candidates = templates(opts);
+    let (format, template) = match opts.format {
+        Some(f) => (Some(f), candidates[0].clone()),
+        None => match detect::detect(&first, &candidates) {
+            Some((f, t)) => (Some(f), t),
+            None => (None, candidates[0].clone()),
+        },
+    };
+    let mut log = ParsedLog {
+        name: name.to_string(),
+        format,
+        gzip,
+        lines: 0,
+        unreadable: 0,
+        errors: Vec::new(),
+    };
+    let take = |line: &str, log: &mut ParsedLog| {
+        log.lines += 1;
+        let Some(format) = log.format else {
+            log.unreadable += 1;
+            return;
+        };
+        match format.parse(line, &template) {
+            Ok(Some(e)) if e.is_error() => log.errors.push((log.lines, e)),
+            Ok(_) => {}
+            Err(_) if line.trim().is_empty() => {}
+            Err(_) => log.unreadable += 1,
+        }
+    };
+    for l in &first {
+        take(l, &mut log);
+    }
+    while let Some(l) = next(&mut lines)? {
+        take(&l, &mut log);
+    }
+    Ok(log)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    const LINES: &str = "2026/11/26 18:05:24 [error] 1#1: *4 upstream prematurely closed connection while reading response header from upstream, client: 10.0.0.9, server: , request: \"GET /a HTTP/1.1\", upstream: \"http://10.0.0.2:3000/a\", host: \"x\"\nnot a log line\n\n2026/11/26 18:05:25 [notice] 1#1: exiting\n";
+
+    #[test]
+    fn test_plain_and_gzip_read_the_same() {
+        let plain = read("e.log", LINES.as_bytes(), &Options::default()).unwrap();
+        assert_eq!(plain.format, Some(LogFormat::NginxError));
+        assert_eq!(
+            (plain.lines, plain.unreadable, plain.errors.len()),
+            (4, 1, 1)
+        );
+        assert_eq!(plain.errors[0].0, 1);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, LINES.as_bytes()).unwrap();
+        let z = read("e.log.gz", &gz.finish().unwrap()[..], &Options::default()).unwrap();
+        assert!(z.gzip && !plain.gzip);
+        assert_eq!((z.lines, z.unreadable, z.errors.len()), (4, 1, 1));
+    }
+
+    #[test]
+    fn test_forced_format_counts_unreadable() {
+        let opts = Options {
+            format: Some(LogFormat::HaproxyHttplog),
+            nginx_log_format: None,
+        };
+        let log = read("e.log", LINES.as_bytes(), &opts).unwrap();
+        assert_eq!((log.lines, log.unreadable, log.errors.len()), (4, 3, 0));
+    }
+
+    #[test]
+    fn test_cut_gzip_is_an_error() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, LINES.repeat(50).as_bytes()).unwrap();
+        let bytes = gz.finish().unwrap();
+        assert!(read("e.gz", &bytes[..bytes.len() / 2], &Options::default()).is_err());
+    }
+}

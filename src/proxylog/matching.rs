@@ -1,0 +1,435 @@
+//! Ties each 5xx or error line to the connection that explains it, and
+//! writes the report's `proxy_log` section and each finding's `log_lines`.
+//!
+//! A line that names the proxy's own end of the upstream connection
+//! (`%UPSTREAM_LOCAL_ADDRESS%`, HAProxy's `%bi:%bp`) matches by 4-tuple:
+//! exactly, whatever the connection's verdict. Any other line matches a
+//! failing connection by upstream, request line and time: the time on the
+//! log's clock is turned into the capture's by the log's time zone and a
+//! clock offset between the proxy's host and the capture point, both
+//! estimated from the lines that fit one connection on their own (by
+//! 4-tuple, or by upstream and request line alone). A line fits at most
+//! one connection and a connection at most one line of a file; where
+//! several fit, the line is reported as ambiguous, never guessed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::input::ParsedLog;
+use super::{Anchor, Entry, LoggedRequest};
+use crate::analysis::verdict::Verdict;
+use crate::flow::Endpoint;
+use crate::report::proxy_log::{LogEntry, LogRef, MatchKind, ProxyLog, ProxyLogFile, Reason};
+use crate::report::{Millis, Report, Request, Timestamp};
+use crate::units::NS_PER_S;
+
+/// How far a matching moment may lie outside a line's window: the spread
+/// of the clock-offset estimate (the path between proxy and capture point,
+/// drift during a capture), and the round trips between a request and the
+/// failure the proxy logs. Races on one upstream with one request line are
+/// seconds apart (a keep-alive timeout each), so a second does not join
+/// two of them.
+pub const SLACK_NS: i64 = NS_PER_S;
+
+/// Time zones are whole quarter hours from UTC: an estimated offset is
+/// rounded to one to find a log's zone, the rest is the clock's skew.
+const ZONE_STEP_NS: i64 = 15 * 60 * NS_PER_S;
+
+/// A connection as matching sees it.
+#[derive(Debug, Clone)]
+struct Conn {
+    client: Endpoint,
+    server: Endpoint,
+    verdict: Verdict,
+    start: i64,
+    end: i64,
+    /// The failure (RST, FIN, last SYN), or the end of a healthy one.
+    at: i64,
+    /// When the lost request went out.
+    request_at: Option<i64>,
+    request: Option<Request>,
+    finding: Option<usize>,
+}
+
+impl Conn {
+    /// The moment a line's anchor names.
+    fn moment(&self, anchor: Anchor) -> i64 {
+        match anchor {
+            Anchor::Request => self.request_at.unwrap_or(self.at),
+            Anchor::Failure => self.at,
+        }
+    }
+}
+
+/// Every connection the report knows: the findings (with their requests)
+/// and, when kept, the other connections' rows.
+fn conns(report: &Report) -> Vec<Conn> {
+    let mut out: Vec<Conn> = report
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let (request, request_at) = match (&f.race, &f.reset) {
+                (Some(r), _) => (r.request.clone(), Some(r.request_at.0)),
+                (None, Some(r)) => (r.request.clone(), r.outstanding_since.map(|t| t.0)),
+                (None, None) => (None, None),
+            };
+            Conn {
+                client: f.client,
+                server: f.server,
+                verdict: f.verdict,
+                start: f.start.0,
+                end: f.end.0,
+                at: f.at.0,
+                request_at,
+                request,
+                finding: Some(i),
+            }
+        })
+        .collect();
+    let ids: BTreeSet<u64> = report.findings.iter().map(|f| f.conn_id).collect();
+    for c in report.connections.iter().flatten() {
+        if !ids.contains(&c.id) {
+            out.push(Conn {
+                client: c.client,
+                server: c.server,
+                verdict: c.verdict,
+                start: c.start.0,
+                end: c.end.0,
+                at: c.end.0,
+                request_at: None,
+                request: None,
+                finding: None,
+            });
+        }
+    }
+    out
+}
+
+/// The logged request is the one the capture saw (a target the report cut
+/// at 200 bytes ends in `…`).
+fn same_request(logged: &LoggedRequest, seen: &Request) -> bool {
+    logged.method == seen.method.as_str()
+        && (logged.path == seen.path
+            || seen
+                .path
+                .strip_suffix('…')
+                .is_some_and(|p| logged.path.starts_with(p)))
+}
+
+/// The connections a line could be about, time aside.
+fn candidates(e: &Entry, conns: &[Conn]) -> (Vec<usize>, MatchKind) {
+    if let Some(local) = e.upstream_local {
+        let v = (0..conns.len())
+            .filter(|&i| {
+                conns[i].client == local && e.upstream.is_none_or(|u| u == conns[i].server)
+            })
+            .collect();
+        return (v, MatchKind::Exact);
+    }
+    if e.no_backend || (e.upstream.is_none() && e.request.is_none()) {
+        return (Vec::new(), MatchKind::RequestTime);
+    }
+    let v = (0..conns.len())
+        .filter(|&i| {
+            let c = &conns[i];
+            // Only failing connections: a line without a 4-tuple says
+            // nothing a healthy connection could confirm.
+            c.finding.is_some()
+                && c.verdict.is_failure()
+                && e.upstream.is_none_or(|u| u == c.server)
+                && match (&e.request, &c.request) {
+                    (Some(l), Some(s)) => same_request(l, s),
+                    // A refused or timed-out connect never carried its
+                    // request: time decides.
+                    _ => true,
+                }
+        })
+        .collect();
+    (v, MatchKind::RequestTime)
+}
+
+/// The one connection a line fits without looking at the time, if any:
+/// these lines measure the clock offset.
+fn unique(e: &Entry, cands: &[usize], kind: MatchKind, conns: &[Conn]) -> Option<usize> {
+    let sure: Vec<usize> = match kind {
+        MatchKind::Exact => cands.to_vec(),
+        MatchKind::RequestTime => cands
+            .iter()
+            .copied()
+            .filter(|&i| e.request.is_some() && conns[i].request.is_some())
+            .collect(),
+    };
+    (sure.len() == 1).then(|| sure[0])
+}
+
+fn median(v: &mut [i64]) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        v[n / 2 - 1] + (v[n / 2] - v[n / 2 - 1]) / 2
+    })
+}
+
+/// What one file's zone is taken to be.
+struct Zone {
+    ns: i64,
+    stated_s: Option<i32>,
+    source: &'static str,
+}
+
+/// Matches every file's error lines, fills `report.proxy_log` and each
+/// finding's `log_lines`.
+pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
+    let conns = conns(report);
+    let servers: BTreeSet<Endpoint> = conns
+        .iter()
+        .map(|c| c.server)
+        .chain(report.servers.iter().map(|s| s.endpoint))
+        .collect();
+    let cands: Vec<Vec<(Vec<usize>, MatchKind)>> = logs
+        .iter()
+        .map(|l| {
+            l.errors
+                .iter()
+                .map(|(_, e)| candidates(e, &conns))
+                .collect()
+        })
+        .collect();
+
+    // Offset samples: capture moment − the line's best guess, per file,
+    // with the line's precision.
+    let mut samples: Vec<Vec<(i64, i64)>> = vec![Vec::new(); logs.len()];
+    for (f, log) in logs.iter().enumerate() {
+        for ((_, e), (c, kind)) in log.errors.iter().zip(&cands[f]) {
+            if let Some(i) = unique(e, c, *kind, &conns) {
+                let (_, _, guess) = e.window();
+                samples[f].push((e.time.precision_ns, conns[i].moment(e.anchor) - guess));
+            }
+        }
+    }
+    let zones: Vec<Zone> = logs
+        .iter()
+        .enumerate()
+        .map(
+            |(f, log)| match log.errors.first().map(|(_, e)| e.time.zone_s) {
+                Some(Some(s)) => Zone {
+                    ns: 0,
+                    stated_s: Some(s),
+                    source: "stated",
+                },
+                _ => {
+                    let mut v: Vec<i64> = samples[f].iter().map(|s| s.1).collect();
+                    match median(&mut v) {
+                        Some(m) => Zone {
+                            ns: (m as f64 / ZONE_STEP_NS as f64).round() as i64 * ZONE_STEP_NS,
+                            stated_s: None,
+                            source: "estimated",
+                        },
+                        None => Zone {
+                            ns: 0,
+                            stated_s: None,
+                            source: "assumed",
+                        },
+                    }
+                }
+            },
+        )
+        .collect();
+    // The skew, from the most precise lines there are.
+    let finest = samples.iter().flatten().map(|s| s.0).min();
+    let mut skews: Vec<i64> = samples
+        .iter()
+        .enumerate()
+        .flat_map(|(f, v)| v.iter().map(move |s| (f, s)))
+        .filter(|(_, s)| Some(s.0) == finest)
+        .map(|(f, s)| s.1 - zones[f].ns)
+        .collect();
+    let skew = median(&mut skews);
+    // A file precise enough to measure its own host's skew keeps it (two
+    // proxies' hosts need not agree); the others take the common one.
+    let file_skew: Vec<Option<i64>> = samples
+        .iter()
+        .zip(&zones)
+        .map(|(v, z)| {
+            let mut own: Vec<i64> = v
+                .iter()
+                .filter(|s| s.0 < NS_PER_S)
+                .map(|s| s.1 - z.ns)
+                .collect();
+            median(&mut own).or(skew)
+        })
+        .collect();
+    let (first, last) = (report.capture.first, report.capture.last);
+
+    let mut entries: Vec<LogEntry> = Vec::new();
+    let mut explained_in: Vec<u64> = Vec::with_capacity(logs.len());
+    for (f, log) in logs.iter().enumerate() {
+        let off = zones[f].ns + file_skew[f].unwrap_or(0);
+        let at_file = entries.len();
+        for ((line, e), (c, kind)) in log.errors.iter().zip(&cands[f]) {
+            let (lo, hi, _) = e.window();
+            let (lo, hi) = (lo + off - SLACK_NS, hi + off + SLACK_NS);
+            let fits: Vec<usize> = match kind {
+                MatchKind::Exact => {
+                    let alive: Vec<usize> = c
+                        .iter()
+                        .copied()
+                        .filter(|&i| conns[i].start <= hi && conns[i].end >= lo)
+                        .collect();
+                    if alive.len() > 1 {
+                        let m = e.anchor;
+                        alive
+                            .iter()
+                            .copied()
+                            .filter(|&i| (lo..=hi).contains(&conns[i].moment(m)))
+                            .collect()
+                    } else {
+                        alive
+                    }
+                }
+                MatchKind::RequestTime => c
+                    .iter()
+                    .copied()
+                    .filter(|&i| (lo..=hi).contains(&conns[i].moment(e.anchor)))
+                    .collect(),
+            };
+            let mut entry = LogEntry {
+                file: log.name.clone(),
+                line: *line,
+                time: Timestamp(e.time.ns - zones[f].ns),
+                status: e.status,
+                message: e.message(),
+                client: None,
+                server: None,
+                verdict: None,
+                matched: None,
+                reason: None,
+                proxy: log.format.map_or("", |x| x.proxy()),
+                error_status: if e.error_log { None } else { e.error_status() },
+                method: e.request.as_ref().map(|r| r.method.clone()),
+                finding: None,
+            };
+            match fits.as_slice() {
+                [i] => {
+                    let cn = &conns[*i];
+                    entry.client = Some(cn.client);
+                    entry.server = Some(cn.server);
+                    entry.verdict = Some(cn.verdict);
+                    entry.matched = Some(*kind);
+                    entry.finding = cn.finding;
+                    if !cn.verdict.is_failure() {
+                        entry.reason = Some(Reason::NotAFailure);
+                    }
+                }
+                [_, _, ..] => entry.reason = Some(Reason::Ambiguous),
+                [] => {
+                    let in_capture = match (first, last) {
+                        (Some(a), Some(b)) => hi >= a.0 - SLACK_NS && lo <= b.0 + SLACK_NS,
+                        _ => false,
+                    };
+                    entry.reason = Some(
+                        if e.no_backend
+                            || (e.upstream.is_none()
+                                && e.upstream_local.is_none()
+                                && e.request.is_none())
+                        {
+                            Reason::NoUpstream
+                        } else if !in_capture {
+                            Reason::OutsideCapture
+                        } else if e.upstream.is_some_and(|u| !servers.contains(&u)) {
+                            Reason::UpstreamNotInCapture
+                        } else if e.details.as_deref() == Some("via_upstream") {
+                            Reason::FromBackend
+                        } else {
+                            Reason::NoMatchingConnection
+                        },
+                    );
+                }
+            }
+            entries.push(entry);
+        }
+        // One connection, one line of a file: a second claim makes both
+        // ambiguous (guessed matches only; exact lines may share one, the
+        // backend answering 5xx on a healthy connection).
+        let mut claims: BTreeMap<(Endpoint, Endpoint), usize> = BTreeMap::new();
+        for x in &entries[at_file..] {
+            if let (Some(MatchKind::RequestTime), Some(c), Some(s)) =
+                (x.matched, x.client, x.server)
+            {
+                *claims.entry((c, s)).or_default() += 1;
+            }
+        }
+        for x in &mut entries[at_file..] {
+            if let (Some(MatchKind::RequestTime), Some(c), Some(s)) =
+                (x.matched, x.client, x.server)
+                && claims[&(c, s)] > 1
+            {
+                x.client = None;
+                x.server = None;
+                x.verdict = None;
+                x.matched = None;
+                x.finding = None;
+                x.reason = Some(Reason::Ambiguous);
+            }
+        }
+        explained_in.push(entries[at_file..].iter().filter(|x| x.explained()).count() as u64);
+    }
+
+    for f in &mut report.findings {
+        f.log_lines = Some(Vec::new());
+    }
+    let mut by_verdict: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for x in &entries {
+        if x.explained()
+            && let Some(v) = x.verdict
+        {
+            *by_verdict.entry(v.name()).or_default() += 1;
+        }
+        if let Some(i) = x.finding
+            && let Some(lines) = report.findings[i].log_lines.as_mut()
+        {
+            lines.push(LogRef {
+                file: x.file.clone(),
+                line: x.line,
+            });
+        }
+    }
+    for f in &mut report.findings {
+        if let Some(l) = f.log_lines.as_mut() {
+            l.sort();
+        }
+    }
+    let files = logs
+        .iter()
+        .zip(&zones)
+        .zip(explained_in)
+        .zip(&file_skew)
+        .map(|(((log, z), explained), skew)| ProxyLogFile {
+            name: log.name.clone(),
+            format: log.format,
+            gzip: log.gzip,
+            lines: log.lines,
+            unreadable: log.unreadable,
+            errors: log.errors.len() as u64,
+            explained,
+            utc_offset_s: z.stated_s.unwrap_or((z.ns / NS_PER_S) as i32),
+            utc_offset_source: z.source,
+            clock_offset_ms: skew.map(Millis),
+        })
+        .collect();
+    report.proxy_log = Some(ProxyLog {
+        files,
+        lines: logs.iter().map(|l| l.lines).sum(),
+        unreadable: logs.iter().map(|l| l.unreadable).sum(),
+        errors: entries.len() as u64,
+        explained: entries.iter().filter(|x| x.explained()).count() as u64,
+        by_verdict,
+        clock_offset_ms: skew.map(Millis),
+        entries,
+    });
+}

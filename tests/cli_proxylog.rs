@@ -1,0 +1,151 @@
+//! `racecap analyze --proxy-log`: exit codes, gzip, `--fail-on
+//! unexplained`, and snapshots of the section in the table and the JSON.
+
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use serde_json::Value;
+
+use crate::proxylog::LAB_LOG_FORMAT;
+
+const POST: &str = "fixtures/lab/post-races.proxy-any.pcap";
+const ACCESS: &str = "fixtures/lab/post-races.nginx-access.log";
+const ERRORS: &str = "fixtures/lab/post-races.nginx-error.log";
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("racecap-plog-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn lab_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "analyze",
+        POST,
+        "--proxy-log",
+        ACCESS,
+        "--proxy-log",
+        ERRORS,
+        "--nginx-log-format",
+        LAB_LOG_FORMAT,
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+#[test]
+fn test_unreadable_proxy_log_exits_2_with_one_line() {
+    let (code, out, err) = run(&["analyze", POST, "--proxy-log", "no-such.log"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("racecap: no-such.log: "), "{err}");
+    let (code, _, err) = run(&["analyze", POST, "--proxy-log-format", "apache"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nginx-error"), "{err}");
+}
+
+#[test]
+fn test_gzip_log_reads_like_the_plain_one() {
+    let gz = tmp("error.log.1");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&fs::read(ERRORS).unwrap()).unwrap();
+    fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let (code, out, err) = run(&[
+        "analyze",
+        POST,
+        "--proxy-log",
+        gz.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let p = &v["proxy_log"];
+    assert_eq!(p["files"][0]["gzip"], true);
+    assert_eq!(p["files"][0]["format"], "nginx-error");
+    assert_eq!(
+        (p["errors"].as_u64(), p["explained"].as_u64()),
+        (Some(9), Some(9))
+    );
+}
+
+#[test]
+fn test_fail_on_unexplained() {
+    let (code, _, err) = run(&lab_args(&["--fail-on", "unexplained"]));
+    assert_eq!(code, 0, "{err}");
+    // A 502 from a backend the capture never saw has no explanation.
+    let extra = tmp("other.log");
+    fs::write(
+        &extra,
+        "2026/11/26 18:06:05 [error] 8344#8344: *90 upstream prematurely closed connection while reading response header from upstream, client: 10.231.1.1, server: , request: \"GET /x HTTP/1.1\", upstream: \"http://10.231.7.7:80/x\", host: \"a\"\nnot a line\n",
+    )
+    .unwrap();
+    let mut a = lab_args(&["--fail-on", "unexplained", "--format", "json"]);
+    a.extend(["--proxy-log", extra.to_str().unwrap()]);
+    let (code, out, _) = run(&a);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let p = &v["proxy_log"];
+    assert_eq!(
+        (p["errors"].as_u64(), p["explained"].as_u64()),
+        (Some(19), Some(18))
+    );
+    assert_eq!(p["unreadable"], 1);
+    let last = &p["entries"][18];
+    assert_eq!(last["reason"], "upstream_not_in_capture");
+    assert_eq!(last["status"], Value::Null);
+    // Without proxy logs, nothing is unexplained.
+    let (code, _, _) = run(&["analyze", POST, "--fail-on", "unexplained"]);
+    assert_eq!(code, 0);
+    // Without --connections, the rows matching needed are not printed.
+    assert!(v.get("connections").is_none());
+}
+
+/// The report's opening lines, and the proxy-log table.
+#[test]
+fn test_snapshot_table_proxy_log() {
+    let (_, out, _) = run(&lab_args(&[]));
+    let head: Vec<&str> = out.lines().take_while(|l| !l.is_empty()).collect();
+    let section: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Proxy log lines"))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    insta::assert_snapshot!(
+        "table_proxy_log_post_races",
+        format!("{}\n\n{}\n", head.join("\n"), section.join("\n"))
+    );
+}
+
+/// The `proxy_log` section and the findings' `log_lines`.
+#[test]
+fn test_snapshot_json_proxy_log() {
+    let (_, out, _) = run(&lab_args(&["--format", "json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let lines: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["log_lines"])
+        .collect();
+    let both = serde_json::json!({
+        "proxy_log": v["proxy_log"],
+        "findings[].log_lines": lines,
+    });
+    insta::assert_snapshot!(
+        "json_proxy_log_post_races",
+        serde_json::to_string_pretty(&both).unwrap()
+    );
+}
