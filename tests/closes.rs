@@ -343,3 +343,51 @@ fn test_software_and_client_kind_witnesses() {
         ClientKind::Unknown
     );
 }
+
+/// A client (a proxy's read timeout) that closes while its request is
+/// unanswered, and takes no answer, is a client timeout with the request;
+/// one that only half-closed and reads the answer is no failure.
+#[test]
+fn test_client_timeout_and_half_close() {
+    // No answer ever: nginx's proxy_read_timeout.
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    p.push(f.data(secs(0.5), true, get("/slow").as_bytes()));
+    p.push(f.ack(secs(0.5) + RTT, false));
+    p.push(f.fin(secs(1.5), true));
+    p.push(f.ack(secs(1.5) + RTT, false));
+    // Answered after the FIN: the client's kernel refuses it with an RST.
+    let mut g = flow(40001);
+    p.extend(g.handshake(0, RTT));
+    p.push(g.data(secs(0.01), true, get("/slower").as_bytes()));
+    p.push(g.fin(secs(1.01), true));
+    p.push(g.data(secs(1.5), false, ok(None).as_bytes()));
+    p.push(g.rst(secs(1.5) + RTT, true));
+    // Half-closed after the request, then read the answer: nothing failed.
+    let mut h = flow(40002);
+    p.extend(h.handshake(0, RTT));
+    p.push(h.data(secs(0.01), true, get("/half").as_bytes()));
+    p.push(h.fin(secs(0.01) + 100_000, true));
+    p.push(h.data(secs(0.2), false, ok(None).as_bytes()));
+    p.push(h.ack(secs(0.2) + RTT, true));
+    p.push(h.fin(secs(0.3), false));
+    p.push(h.ack(secs(0.3) + RTT, true));
+    let r = analyze(&p);
+    let t: Vec<_> = findings(&r, Verdict::ClientTimeout)
+        .iter()
+        .map(|f| f.timeout.clone().unwrap())
+        .collect();
+    assert_eq!(t.len(), 2, "{:?}", r.verdict_counts);
+    assert_eq!(t[0].request.as_ref().unwrap().path, "/slow");
+    assert_eq!(t[0].waited_ms.map(|m| m.ms()), Some(1000.0));
+    assert!(!t[0].answered_late && t[0].rst_at.is_none());
+    assert_eq!(t[1].request.as_ref().unwrap().path, "/slower");
+    assert!(t[1].answered_late && t[1].rst_at.is_some());
+    assert_eq!(
+        r.count(Verdict::ClosedByServer) + r.count(Verdict::ClosedByClient),
+        1
+    );
+    // The read timeout is no sample of the client's idle timeout.
+    assert!(r.servers[0].idle_before_client_fin.is_none());
+}

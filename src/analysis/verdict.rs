@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use crate::flow::conn::{Fin, Rst};
+use crate::flow::http::RequestLine;
 use crate::flow::response::Incomplete;
 use crate::flow::{Conn, Endpoint, Pending, Side};
 use crate::named::named_enum;
@@ -54,6 +55,9 @@ named_enum! {
         /// The server closed (FIN or RST) in the middle of a response whose
         /// length its head announced: the client got part of it.
         TruncatedResponse => "truncated_response",
+        /// The client closed while its request was unanswered and did not
+        /// take the answer (a proxy's read timeout).
+        ClientTimeout => "client_timeout",
         /// The client reset (an abort).
         ClientReset => "client_reset",
         /// A RST with no FIN after a long idle gap (a middlebox's timer).
@@ -374,6 +378,62 @@ pub struct ResetFacts {
     pub in_flight_to_client: u64,
 }
 
+/// How a client gave up on its request.
+#[derive(Debug, Clone)]
+pub struct TimeoutFacts {
+    /// The client's FIN.
+    pub fin: Fin,
+    /// The unanswered request, while still pending (none when the server
+    /// answered after the FIN and the client reset the answer).
+    pub request: Option<Pending>,
+    /// The server answered after the client's FIN.
+    pub answered_late: bool,
+    /// The client's RST (its kernel's answer to a late response).
+    pub rst: Option<Rst>,
+    /// The request line and when it was sent, kept by the analysis when the
+    /// client's FIN left it unanswered (a late answer releases the pending
+    /// request's target; the report still names it).
+    pub line: Option<(RequestLine, i64)>,
+}
+
+/// A client that sent its FIN, before any close of the server's, while its
+/// own request was unanswered, and then took no answer: none came, or the
+/// one that came was met by the client's RST (a closed socket's kernel
+/// answers data with RST; a client that only half-closed would read it).
+/// A proxy's read timeout looks like this (nginx's `proxy_read_timeout`
+/// answers its client 504).
+pub fn client_timeout(conn: &Conn, roles: Roles) -> Option<TimeoutFacts> {
+    let (c, s) = (roles.client, roles.server());
+    let fin = conn.fin(c).filter(|f| f.awaiting && !f.reply)?;
+    let server_closed_first = conn.fin(s).is_some_and(|f| f.ns <= fin.ns)
+        || conn.rst(s).is_some_and(|r| r.ns <= fin.ns)
+        || conn.rst(c).is_some_and(|r| r.ns <= fin.ns);
+    // The client acknowledged server data the capture does not hold (one
+    // direction captured): an answer may have come; nothing can be said.
+    let unseen_answer = match (conn.h(s).next(), conn.h(c).max_ack()) {
+        (Some(n), Some(a)) => a > n,
+        (None, _) => true,
+        _ => false,
+    };
+    if server_closed_first || unseen_answer || conn.h(s).packets == 0 {
+        return None;
+    }
+    let request = conn.pending(c);
+    let rst = conn.rst(c);
+    let answered_late = request.is_none();
+    if answered_late && rst.is_none() {
+        // The client read the answer after half-closing: nothing failed.
+        return None;
+    }
+    Some(TimeoutFacts {
+        fin,
+        request,
+        answered_late,
+        rst,
+        line: None,
+    })
+}
+
 /// The outcome of a connection.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -381,6 +441,7 @@ pub struct Outcome {
     pub race: Option<RaceFacts>,
     pub reset: Option<ResetFacts>,
     pub truncated: Option<TruncatedFacts>,
+    pub timeout: Option<TimeoutFacts>,
 }
 
 fn in_flight(conn: &Conn, from: Side) -> u64 {
@@ -428,6 +489,7 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
         race: None,
         reset: None,
         truncated: None,
+        timeout: None,
     };
     if let Some(r) = race(conn, c) {
         out.verdict = Verdict::KeepaliveRace;
@@ -479,6 +541,12 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
             out.reset = Some(reset_facts(conn, by, roles));
         }
         out.truncated = Some(t);
+        return out;
+    }
+    // The client gave up waiting for its answer.
+    if let Some(t) = client_timeout(conn, roles) {
+        out.verdict = Verdict::ClientTimeout;
+        out.timeout = Some(t);
         return out;
     }
 

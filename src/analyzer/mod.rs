@@ -6,7 +6,7 @@
 
 mod config;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub use config::{
     Config, DEFAULT_MAX_MEMORY, Focus, MAX_CONNECTION_ROWS, MAX_FINDINGS, MAX_KNOWN_SERVERS,
@@ -16,7 +16,7 @@ use crate::analysis::retry::Retries;
 use crate::analysis::timeouts::Timeouts;
 use crate::analysis::verdict::{self, Outcome, Verdict};
 use crate::decode::{self, Frame, Skip};
-use crate::flow::http::Paths;
+use crate::flow::http::{Paths, RequestLine};
 use crate::flow::{Conn, Endpoint, FlowTable, TableEvent};
 use crate::report::{self, Connection, Finding, Report, Totals};
 use crate::source::InputStats;
@@ -45,6 +45,10 @@ pub struct Analyzer {
     known_servers: HashSet<Endpoint>,
     timeouts: Timeouts,
     retries: Retries,
+    /// Requests a client's FIN left unanswered, by connection id, with
+    /// their time: a client timeout's finding names them even when the
+    /// server answered later (bounded by the open connections).
+    abandoned: HashMap<u64, (RequestLine, i64)>,
     findings: Vec<Finding>,
     decided: Vec<Finding>,
     connections: Vec<Connection>,
@@ -69,6 +73,7 @@ impl Analyzer {
             known_servers: HashSet::new(),
             timeouts: Timeouts::default(),
             retries: Retries::default(),
+            abandoned: HashMap::new(),
             findings: Vec::new(),
             decided: Vec::new(),
             connections: Vec::new(),
@@ -176,6 +181,14 @@ impl Analyzer {
         }
         if notes.fin {
             self.timeouts.fin(conn, side, roles);
+            if side == client
+                && let Some(req) = conn
+                    .pending(client)
+                    .and_then(|p| p.request.map(|r| (r, p.ns)))
+            {
+                self.abandoned
+                    .insert(conn.id, (self.paths.line(req.0), req.1));
+            }
         }
         // A race can show at the server's FIN (the request was seen first),
         // at the request (the FIN was), or at the server's RST (a reset
@@ -193,6 +206,7 @@ impl Analyzer {
                     race: Some(r.clone()),
                     reset: None,
                     truncated: None,
+                    timeout: None,
                 };
                 self.decided
                     .push(report::finding(conn, roles, &outcome, None, &self.paths));
@@ -245,7 +259,11 @@ impl Analyzer {
         let cut_off = ending != Ending::Closed;
         let roles = verdict::roles(conn, &self.known_servers);
         let end_ns = self.totals.last_ns.unwrap_or(conn.last_ns);
-        let outcome = verdict::outcome(conn, roles, end_ns);
+        let mut outcome = verdict::outcome(conn, roles, end_ns);
+        let abandoned = self.abandoned.remove(&conn.id);
+        if let Some(t) = &mut outcome.timeout {
+            t.line = abandoned;
+        }
         let t = &mut self.totals;
         t.verdicts[outcome.verdict.index()] += 1;
         if !conn.saw_syn() {

@@ -412,6 +412,7 @@ impl Conn {
             .fin(side.other())
             .is_some_and(|pf| ack.is_some_and(|a| a > pf.seq));
         let in_response = self.http_client == Some(side.other()) && self.resp.in_progress();
+        let awaiting = self.pending(side).is_some();
         self.cold().fin[i] = Some(Fin {
             seq: fin_seq,
             ack,
@@ -420,6 +421,7 @@ impl Conn {
             with_data: seg.payload_len > 0,
             reply,
             in_response,
+            awaiting,
         });
         notes.fin = true;
         self.history.note(side, b'F');

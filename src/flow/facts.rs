@@ -26,6 +26,9 @@ pub struct Fin {
     /// The FIN came while this side's HTTP response was in progress (its
     /// body not complete, or running until the close): no idle close.
     pub in_response: bool,
+    /// The FIN came while this side's own data (a request) was unanswered:
+    /// it gave up waiting, or half-closed after sending.
+    pub awaiting: bool,
 }
 
 /// A RST as first seen.

@@ -80,6 +80,15 @@ const ROWS: &[(&str, &str, Symptoms)] = &[
         },
     ),
     (
+        "client_timeout",
+        "*",
+        Symptoms {
+            envoy: "504 UT, response_timeout (the route's timeout, 15 s by default)",
+            nginx: "504; error log: upstream timed out (110: Connection timed out) while reading response header from upstream",
+            haproxy: "504 sH-- (timeout server)",
+        },
+    ),
+    (
         "client_reset",
         "*",
         Symptoms {

@@ -49,6 +49,13 @@ pub fn line(f: &Finding) -> String {
         if let Some(q) = &t.request {
             line.push_str(&format!(", answering {} {}", q.method.as_str(), q.path));
         }
+    } else if let Some(t) = &f.timeout {
+        if let Some(w) = t.waited_ms {
+            line.push_str(&format!(" gave up after {}", secs(w.ms())));
+        }
+        if let Some(q) = &t.request {
+            line.push_str(&format!(" waiting for {} {}", q.method.as_str(), q.path));
+        }
     } else if let Some(x) = &f.reset {
         line.push_str(&format!(" RST by {}", x.by));
     }

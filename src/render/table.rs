@@ -251,6 +251,20 @@ pub fn tables(r: &Report, connections: bool) -> String {
                     }
                     .to_string(),
                 ),
+                None if f.timeout.is_some() => {
+                    let t = f.timeout.as_ref().expect("checked");
+                    let req = t
+                        .request
+                        .as_ref()
+                        .map_or("-".into(), |q| format!("{} {}", q.method, q.path));
+                    let waited = t
+                        .waited_ms
+                        .map_or("-".into(), |w| format!("gave up after {}", secs(w)));
+                    let rst = t
+                        .rst_at
+                        .map_or("none".into(), |r| format!("{} by client", clock(r)));
+                    (waited, "-".into(), "-".into(), req, rst, "-".into())
+                }
                 None if f.truncated.is_some() => {
                     let t = f.truncated.as_ref().expect("checked");
                     let cut = match t.expected_body_bytes {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
-    ServerReport, Tool, Truncated, Warning,
+    ServerReport, Timeout, Tool, Truncated, Warning,
 };
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
 use crate::decode::{self, Skip};
@@ -102,6 +102,24 @@ pub fn finding(
         retried: r.request.request.map(|_| retry_ns.is_some()),
         retry_at: retry_ns.map(Timestamp),
     });
+    let timeout = o.timeout.as_ref().map(|t| {
+        let pending = t.request.as_ref();
+        let request_ns = pending.map(|p| p.ns).or(t.line.as_ref().map(|l| l.1));
+        Timeout {
+            request: request(pending.and_then(|p| p.request), paths).or_else(|| {
+                t.line.as_ref().map(|(l, _)| Request {
+                    method: l.method,
+                    path: l.path.to_string(),
+                    idempotent: l.method.idempotent(),
+                })
+            }),
+            request_at: request_ns.map(Timestamp),
+            fin_at: Timestamp(t.fin.ns),
+            waited_ms: request_ns.map(|r| Millis(t.fin.ns - r)),
+            answered_late: t.answered_late,
+            rst_at: t.rst.map(|r| Timestamp(r.ns)),
+        }
+    });
     let truncated = o.truncated.as_ref().map(|t| Truncated {
         request: request(t.response.request, paths),
         status: t.response.status,
@@ -137,6 +155,8 @@ pub fn finding(
         r.rst.map_or(r.request.ns, |x| x.ns)
     } else if let Some(t) = &o.truncated {
         t.close_ns()
+    } else if let Some(t) = &o.timeout {
+        t.fin.ns
     } else if let Some(r) = &o.reset {
         r.rst.ns
     } else if let Some(last_syn) = conn.syn_times(c).last() {
@@ -158,6 +178,7 @@ pub fn finding(
         connect,
         reset,
         truncated,
+        timeout,
         logged_as: crate::proxylog::symptoms::of(o.verdict, o.race.as_ref().map(|r| r.kind)),
         log_lines: None,
         conn_id: conn.id,

@@ -149,6 +149,8 @@ pub struct Finding {
     pub reset: Option<Reset>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<Truncated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Timeout>,
     /// What Envoy, nginx and HAProxy log for this kind of failure.
     pub logged_as: Option<&'static Symptoms>,
     /// The `--proxy-log` lines matched to this connection (with `--proxy-log`).
@@ -214,6 +216,22 @@ pub struct Truncated {
     pub rst_at: Option<Timestamp>,
     /// From the server's last byte to its close.
     pub silent_before_close_ms: Option<Millis>,
+}
+
+/// Evidence of a client that gave up waiting for its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeout {
+    /// The unanswered request, when its line was read.
+    pub request: Option<Request>,
+    pub request_at: Option<Timestamp>,
+    /// The client's FIN.
+    pub fin_at: Timestamp,
+    /// From the request to the client's FIN: how long it waited.
+    pub waited_ms: Option<Millis>,
+    /// The server answered after the client's FIN (and the client's RST
+    /// refused the answer).
+    pub answered_late: bool,
+    pub rst_at: Option<Timestamp>,
 }
 
 /// Evidence of a failed connect.
