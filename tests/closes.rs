@@ -356,7 +356,9 @@ fn test_client_timeout_and_half_close() {
     p.push(f.data(secs(0.5), true, get("/slow").as_bytes()));
     p.push(f.ack(secs(0.5) + RTT, false));
     p.push(f.fin(secs(1.5), true));
-    p.push(f.ack(secs(1.5) + RTT, false));
+    // The server closes in turn (its FIN takes a sequence number).
+    p.push(f.fin(secs(1.5) + RTT, false));
+    p.push(f.ack(secs(1.5) + 2 * RTT, true));
     // Answered after the FIN: the client's kernel refuses it with an RST.
     let mut g = flow(40001);
     p.extend(g.handshake(0, RTT));

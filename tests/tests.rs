@@ -8,6 +8,7 @@ mod closes;
 mod corpus;
 mod formats;
 mod lab;
+mod lab_closes;
 mod proptests;
 mod proxylog;
 mod synthetic;

@@ -411,7 +411,8 @@ pub fn client_timeout(conn: &Conn, roles: Roles) -> Option<TimeoutFacts> {
     // The client acknowledged server data the capture does not hold (one
     // direction captured): an answer may have come; nothing can be said.
     let unseen_answer = match (conn.h(s).next(), conn.h(c).max_ack()) {
-        (Some(n), Some(a)) => a > n,
+        // (The server's FIN occupies one sequence number past its data.)
+        (Some(n), Some(a)) => a > n + u32::from(conn.fin(s).is_some()),
         (None, _) => true,
         _ => false,
     };
