@@ -364,3 +364,112 @@ fn test_two_lines_for_one_race_are_ambiguous() {
             .all(|e| e.reason == Some(Reason::Ambiguous) && e.client.is_none())
     );
 }
+
+/// The faults recording's `log_format`: the lab's, plus the byte counts.
+const FAULTS_LOG_FORMAT: &str = r#"$msec "$request" $status "$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_response_time" $request_time $remote_port $body_bytes_sent "$upstream_bytes_received" "$upstream_response_length""#;
+
+/// The verdict the faults recording's truth gives the request behind a
+/// log line, by the fault its path names.
+fn fault_verdict(path: &str) -> Verdict {
+    if path.ends_with("/truncated") {
+        Verdict::TruncatedResponse
+    } else if path.ends_with("/reset") {
+        Verdict::ServerReset
+    } else if path.ends_with("/slow") {
+        Verdict::ClientTimeout
+    } else if path.ends_with("/refused") {
+        Verdict::ConnectRefused
+    } else {
+        Verdict::KeepaliveRace
+    }
+}
+
+/// Every error line (and 5xx access line) of the faults recording points
+/// at the connection of its fault: truncated responses, application
+/// resets, read timeouts, refused connects and the genuine races, each by
+/// its own verdict, and the counts are exact.
+#[test]
+fn test_nginx_faults_point_at_their_connections() {
+    let t = truth("faults");
+    let opts = Options {
+        format: None,
+        nginx_log_format: Some(FAULTS_LOG_FORMAT.into()),
+    };
+    let texts: Vec<(String, String)> = ["nginx-access", "nginx-error"]
+        .iter()
+        .map(|k| {
+            let name = format!("faults.{k}.log");
+            let text = fs::read_to_string(format!("fixtures/lab/{name}")).unwrap();
+            (name, text)
+        })
+        .collect();
+    let logs: Vec<ParsedLog> = texts
+        .iter()
+        .map(|(name, text)| read(name, text.as_bytes(), &opts))
+        .collect();
+    let error_lines = texts[1].1.lines().count();
+    assert_eq!(
+        error_lines as u64,
+        t["summary"]["error_log_lines"].as_u64().unwrap()
+    );
+    let mut r = capture("faults", "backend");
+    matching::attach(&mut r, &logs);
+    let p = r.proxy_log.as_ref().unwrap();
+    assert_eq!(p.unreadable, 0);
+    assert_eq!(
+        p.explained, p.errors,
+        "every line explained: {:?}",
+        p.entries
+    );
+    let mut by_verdict = std::collections::BTreeMap::new();
+    for e in &p.entries {
+        let (_, text) = texts.iter().find(|(n, _)| *n == e.file).unwrap();
+        let line = text.lines().nth(e.line as usize - 1).unwrap();
+        let path = line
+            .split('"')
+            .find_map(|part| {
+                let mut w = part.split(' ');
+                let (_, path) = (w.next()?, w.next()?);
+                path.starts_with("/lane").then_some(path)
+            })
+            .unwrap();
+        assert_eq!(e.verdict, Some(fault_verdict(path)), "{path}: {e:?}");
+        *by_verdict.entry(fault_verdict(path)).or_insert(0) += 1;
+    }
+    // Per fault, one error line each; the access log's 5xx lines on top
+    // (a retried GET logs "502, 200": its first try is the failure).
+    let faults = t["faults"].as_array().unwrap();
+    for (kind, v) in [
+        ("truncated", Verdict::TruncatedResponse),
+        ("timeout", Verdict::ClientTimeout),
+        ("refused", Verdict::ConnectRefused),
+        ("app_reset", Verdict::ServerReset),
+    ] {
+        let n = faults.iter().filter(|f| f["kind"] == kind).count();
+        assert!(
+            by_verdict.get(&v).copied().unwrap_or(0) >= n,
+            "{kind}: {by_verdict:?}"
+        );
+    }
+}
+
+/// The other shape recordings (nginx in front of Apache, gunicorn,
+/// uvicorn): every nginx line a race caused points at that race.
+#[test]
+fn test_nginx_lines_of_other_backends_point_at_their_races() {
+    for scenario in ["apache", "gunicorn", "uvicorn"] {
+        let t = truth(scenario);
+        let mut r = capture(scenario, "backend");
+        matching::attach(&mut r, &nginx_logs(scenario));
+        let p = r.proxy_log.as_ref().unwrap();
+        assert_eq!(p.explained, p.errors, "{scenario}: {:?}", p.entries);
+        let races = t["races"].as_array().unwrap().len() as u64;
+        // One error line and one "502, 200" access line per race.
+        assert_eq!(p.errors, 2 * races, "{scenario}");
+        assert_eq!(
+            p.by_verdict.get("keepalive_race"),
+            Some(&p.errors),
+            "{scenario}"
+        );
+    }
+}

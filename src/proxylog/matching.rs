@@ -30,6 +30,12 @@ use crate::units::NS_PER_S;
 /// two of them.
 pub const SLACK_NS: i64 = NS_PER_S;
 
+/// The slack once a file's clock offset was measured from lines that
+/// matched without looking at the time: what remains is the time between
+/// the packets and the moment the proxy logs (a round trip or two), so two
+/// refused connects 0.7 s apart are not one line's two candidates.
+pub const SLACK_MEASURED_NS: i64 = 100_000_000;
+
 /// Time zones are whole quarter hours from UTC: an estimated offset is
 /// rounded to one to find a log's zone, the rest is the clock's skew.
 const ZONE_STEP_NS: i64 = 15 * 60 * NS_PER_S;
@@ -68,10 +74,17 @@ fn conns(report: &Report) -> Vec<Conn> {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let (request, request_at) = match (&f.race, &f.reset) {
-                (Some(r), _) => (r.request.clone(), Some(r.request_at.0)),
-                (None, Some(r)) => (r.request.clone(), r.outstanding_since.map(|t| t.0)),
-                (None, None) => (None, None),
+            // The request each kind of failure carries, and when it went out.
+            let (request, request_at) = if let Some(r) = &f.race {
+                (r.request.clone(), Some(r.request_at.0))
+            } else if let Some(t) = &f.truncated {
+                (t.request.clone(), Some(t.response_at.0))
+            } else if let Some(t) = &f.timeout {
+                (t.request.clone(), t.request_at.map(|x| x.0))
+            } else if let Some(r) = &f.reset {
+                (r.request.clone(), r.outstanding_since.map(|t| t.0))
+            } else {
+                (None, None)
             };
             Conn {
                 client: f.client,
@@ -270,10 +283,15 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
     let mut explained_in: Vec<u64> = Vec::with_capacity(logs.len());
     for (f, log) in logs.iter().enumerate() {
         let off = zones[f].ns + file_skew[f].unwrap_or(0);
+        let slack = if file_skew[f].is_some() && !samples[f].is_empty() {
+            SLACK_MEASURED_NS
+        } else {
+            SLACK_NS
+        };
         let at_file = entries.len();
         for ((line, e), (c, kind)) in log.errors.iter().zip(&cands[f]) {
             let (lo, hi, _) = e.window();
-            let (lo, hi) = (lo + off - SLACK_NS, hi + off + SLACK_NS);
+            let (lo, hi) = (lo + off - slack, hi + off + slack);
             let fits: Vec<usize> = match kind {
                 MatchKind::Exact => {
                     let alive: Vec<usize> = c
