@@ -337,56 +337,85 @@ impl ResponseHead<'_> {
 /// Reads the headers in the captured part of a response head, one pass,
 /// stopping at the blank line that ends the head.
 pub fn response_head(payload: &[u8]) -> ResponseHead<'_> {
+    response_head_with(payload, true)
+}
+
+/// [`response_head`]; with `all` false only what the framing needs
+/// (`Content-Length`, `Transfer-Encoding`) is read: a connection's later
+/// responses repeat its first ones' `Keep-Alive` and `Server`.
+pub fn response_head_with(payload: &[u8], all: bool) -> ResponseHead<'_> {
     let mut head = ResponseHead::default();
-    // Skip the status line.
-    let Some(nl) = memchr::memchr(b'\n', payload) else {
+    // Line ends, found in one pass (heads are short: a search per line
+    // would cost its setup each time); the first ends the status line.
+    let mut ends = memchr::memchr_iter(b'\n', payload);
+    let Some(nl) = ends.next() else {
         return head;
     };
     let mut at = nl + 1;
     loop {
-        let rest = &payload[at..];
-        let end = memchr::memchr(b'\n', rest);
-        let line = &rest[..end.unwrap_or(rest.len())];
+        // A header line cut by the end of the bytes read is not trusted.
+        let Some(end) = ends.next() else {
+            break;
+        };
+        let line = &payload[at..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            // The blank line ends the head (when it is all there).
-            if let Some(e) = end {
-                head.len = u32::try_from(at + e + 1).ok();
-            }
+            // The blank line ends the head.
+            head.len = u32::try_from(end + 1).ok();
             break;
         }
-        if end.is_none() {
-            // A header line cut by the end of the bytes read: not trusted.
-            break;
-        }
-        if let Some((name, value)) = header(line) {
-            match name.len() {
-                10 if name.eq_ignore_ascii_case(b"keep-alive") => {
-                    head.keep_alive_s = keep_alive_param(value).or(head.keep_alive_s);
+        // The first byte picks the candidate header, so that the lines no
+        // field is read from cost one compare (this runs for every response).
+        let value = |name: &[u8]| field(line, name);
+        match line[0] | 0x20 {
+            b'k' if all => {
+                if let Some(v) = value(b"keep-alive") {
+                    head.keep_alive_s = keep_alive_param(v).or(head.keep_alive_s);
                 }
-                14 if name.eq_ignore_ascii_case(b"content-length") => {
-                    match (digits(value), head.content_length) {
+            }
+            b'c' => {
+                if let Some(v) = value(b"content-length") {
+                    match (digits(v), head.content_length) {
                         (Some(n), None) => head.content_length = Some(n),
                         // The same value twice is allowed (§6.3 item 5).
                         (Some(n), Some(m)) if n == m => {}
                         _ => head.bad_length = true,
                     }
                 }
-                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            }
+            b't' => {
+                if let Some(v) = value(b"transfer-encoding") {
                     head.transfer_encoding = true;
-                    let last = value.rsplit(|&b| b == b',').next().unwrap_or(value);
+                    let last = v.rsplit(|&b| b == b',').next().unwrap_or(v);
                     head.chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
                 }
-                6 if name.eq_ignore_ascii_case(b"server") => head.server = Some(value),
-                12 if name.eq_ignore_ascii_case(b"x-powered-by") => {
-                    head.powered_by = Some(value);
-                }
-                _ => {}
             }
+            b's' if all => head.server = value(b"server").or(head.server),
+            b'x' if all => head.powered_by = value(b"x-powered-by").or(head.powered_by),
+            _ => {}
         }
-        at += end.expect("checked above") + 1;
+        at = end + 1;
     }
     head
+}
+
+/// The trimmed value of `line` when it is the header `name` (lower case).
+fn field<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let n = name.len();
+    (line.len() > n && line[n] == b':' && eq_lower(&line[..n], name))
+        .then(|| line[n + 1..].trim_ascii())
+}
+
+/// `a` equals the lower-case `lower`, ignoring the case of its letters:
+/// one OR and one compare per byte (`eq_ignore_ascii_case` lowers both
+/// sides with a branch each, and this runs for every response's headers).
+fn eq_lower(a: &[u8], lower: &[u8]) -> bool {
+    a.len() == lower.len()
+        && a.iter().zip(lower).all(|(&x, &y)| {
+            // Only letters may differ in case; `-` must match exactly.
+            let case = u8::from(y.is_ascii_lowercase()) << 5;
+            x | case == y
+        })
 }
 
 /// A header line's name and trimmed value.
@@ -398,14 +427,18 @@ fn header(line: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// A decimal number of at most 18 digits (no sign, no spaces).
 fn digits(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+    if value.is_empty() || value.len() > 18 {
         return None;
     }
-    Some(
-        value
-            .iter()
-            .fold(0u64, |a, &d| a * 10 + u64::from(d - b'0')),
-    )
+    let mut n = 0u64;
+    for &d in value {
+        let v = d.wrapping_sub(b'0');
+        if v > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(v);
+    }
+    Some(n)
 }
 
 /// Whether the bytes that end a segment of a chunked body end the body: the
@@ -566,6 +599,15 @@ mod test {
         assert!(
             Method::Put.idempotent() && !Method::Post.idempotent() && !Method::Patch.idempotent()
         );
+    }
+
+    #[test]
+    fn test_eq_lower() {
+        assert!(eq_lower(b"Content-Length", b"content-length"));
+        assert!(eq_lower(b"CONTENT-LENGTH", b"content-length"));
+        assert!(!eq_lower(b"Content\rLength", b"content-length"));
+        assert!(!eq_lower(b"Content-Lengt", b"content-length"));
+        assert!(!eq_lower(b"Server ", b"server"));
     }
 
     #[test]

@@ -120,7 +120,7 @@ impl Conn {
         paths: &mut Paths,
         notes: &mut Notes<'a>,
     ) {
-        let head = http::response_head(seg.payload);
+        let head = http::response_head_with(seg.payload, self.heads_scanned < MAX_HEADS_SCANNED);
         if self.resp.begin(seq, status, &head, req, paths) && req.is_some() {
             // The response holds the request's target now.
             notes.kept_request = true;
