@@ -352,11 +352,9 @@ pub fn response_head_with(payload: &[u8], all: bool) -> ResponseHead<'_> {
         return head;
     };
     let mut at = nl + 1;
-    loop {
-        // A header line cut by the end of the bytes read is not trusted.
-        let Some(end) = ends.next() else {
-            break;
-        };
+    // (A header line cut by the end of the bytes read is not trusted: the
+    // loop ends without it.)
+    for end in ends {
         let line = &payload[at..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
