@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
-use racecap::analyzer::Analyzer;
-use racecap::report::Warning;
+use racecap::analyzer::{Analyzer, Config};
+use racecap::report::{Report, Warning};
 use racecap::source::interfaces;
 use racecap::source::live::{LiveOptions, LiveSource};
+use racecap::source::netns::{self, Netns};
 use racecap::source::{FileFormat, InputStats};
 use racecap::write::{Endian, PcapWriter};
 
@@ -36,8 +37,37 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// `racecap capture`.
+/// `racecap capture`: opens what lives in racecap's own namespace (the
+/// `-w` file, the Ctrl-C handler) here, then captures on a thread of its
+/// own, inside `--netns` when given, and reports back here.
 pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
+    let netns = args.netns.as_deref().map(Netns::open).transpose()?;
+    let cfg = args.report.config(true)?;
+    let file = match &args.write {
+        Some(path) => {
+            Some(File::create(path).with_context(|| format!("creating {}", path.display()))?)
+        }
+        None => None,
+    };
+    let stop = stop_flag()?;
+    let (args, report) = netns::run_in(netns, "racecap-capture", move || {
+        let report = run(&args, cfg, file, &stop);
+        (args, report)
+    })?;
+    let report = report?;
+    if args.report.format == Format::Jsonl {
+        // The stream ends with the whole report on one line.
+        let mut stdout = io::stdout();
+        writeln!(stdout, "{}", render::json::line(&report)?)?;
+        stdout.flush()?;
+        return Ok(render::exit_code(&report, args.report.fail_on));
+    }
+    render::emit(&report, &args.report)
+}
+
+/// The capture itself, on the capturing thread: until `-c`, `--duration`
+/// or `stop`, then the report.
+fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -> Result<Report> {
     let interface = match (&args.interface, args.ifindex) {
         (Some(i), _) => i.clone(),
         (None, Some(n)) => interfaces::by_index(n)
@@ -53,21 +83,16 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         buffer_size: BUFFER_SIZE,
     })
     .map_err(|e| anyhow!(e))?;
-    let cfg = args.report.config(true)?;
-    let mut writer = match &args.write {
-        Some(path) => {
-            let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            Some(PcapWriter::new(
-                BufWriter::new(f),
-                src.linktype(),
-                args.snaplen.max(0) as u32,
-                true,
-                Endian::Little,
-            )?)
-        }
+    let mut writer = match file {
+        Some(f) => Some(PcapWriter::new(
+            BufWriter::new(f),
+            src.linktype(),
+            args.snaplen.max(0) as u32,
+            true,
+            Endian::Little,
+        )?),
         None => None,
     };
-    let stop = stop_flag()?;
     let mut analyzer = Analyzer::new(cfg);
     let mut stats = InputStats::new(format!("live:{interface}"), FileFormat::Live, false);
     stats.linktypes.push(src.linktype());
@@ -152,18 +177,14 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
             .map(|l| format!(" (last at {})", l.rfc3339()))
             .unwrap_or_default()
     );
-    if args.report.format == Format::Jsonl {
-        // The stream ends with the whole report on one line.
-        writeln!(stdout, "{}", render::json::line(&report)?)?;
-        stdout.flush()?;
-        return Ok(render::exit_code(&report, args.report.fail_on));
-    }
-    render::emit(&report, &args.report)
+    Ok(report)
 }
 
-/// `racecap interfaces`.
+/// `racecap interfaces` (of `--netns` when given).
 pub fn interfaces(args: InterfacesArgs) -> Result<ExitCode> {
-    let list = interfaces::list().context("reading /sys/class/net")?;
+    let netns = args.netns.as_deref().map(Netns::open).transpose()?;
+    let list = netns::run_in(netns, "racecap-interfaces", interfaces::list)?
+        .context("reading /sys/class/net")?;
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;

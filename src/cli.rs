@@ -148,6 +148,13 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "N", conflicts_with = "interface")]
     pub ifindex: Option<u32>,
 
+    /// Capture inside this network namespace: a name from `ip netns`, a
+    /// path such as /proc/PID/ns/net, or a PID (a pod's app process, so that
+    /// `-i lo` sees the sidecar → app hop). Output files and the metrics
+    /// listener stay in racecap's own namespace. Needs CAP_SYS_ADMIN.
+    #[arg(long, value_name = "NAME|PATH|PID")]
+    pub netns: Option<String>,
+
     /// Stop after this many packets.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,
@@ -183,6 +190,11 @@ pub struct InterfacesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// List the interfaces of this network namespace (a name from
+    /// `ip netns`, a path such as /proc/PID/ns/net, or a PID).
+    #[arg(long, value_name = "NAME|PATH|PID")]
+    pub netns: Option<String>,
 }
 
 /// Parses `60s`, `10m`, `1h`, `500ms` or a bare number of seconds.

@@ -6,6 +6,7 @@ mod file;
 pub mod interfaces;
 pub mod live;
 mod merge;
+pub mod netns;
 
 pub use file::{CaptureReader, FileFormat, ReadError};
 pub use merge::{InputStats, Merged, SourceProblem};
