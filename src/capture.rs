@@ -4,7 +4,7 @@
 //! ends on `-c`, `--duration`, Ctrl-C or SIGTERM.
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,15 +13,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use racecap::analyzer::{Analyzer, Config};
+use racecap::decode::{self, linktype};
 use racecap::report::{Report, Warning};
 use racecap::source::interfaces;
-use racecap::source::live::{LiveOptions, LiveSource};
+use racecap::source::live::{LiveOptions, LiveSet, LiveStats, is_pattern};
 use racecap::source::netns::{self, Netns};
-use racecap::source::{FileFormat, InputStats};
-use racecap::write::{Endian, PcapWriter};
 
 use crate::cli::{CaptureArgs, Format, InterfacesArgs};
 use crate::render;
+use book::{Book, Out};
+
+mod book;
 
 /// Kernel buffer for the capture: a few seconds of a busy veth.
 const BUFFER_SIZE: i32 = 32 * 1024 * 1024;
@@ -68,60 +70,104 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
 /// The capture itself, on the capturing thread: until `-c`, `--duration`
 /// or `stop`, then the report.
 fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -> Result<Report> {
-    let interface = match (&args.interface, args.ifindex) {
-        (Some(i), _) => i.clone(),
-        (None, Some(n)) => interfaces::by_index(n)
-            .context("listing interfaces")?
-            .ok_or_else(|| anyhow!("no interface has index {n} (see `racecap interfaces`)"))?,
-        (None, None) => unreachable!("clap requires -i or --ifindex"),
+    let specs = match (args.interface.is_empty(), args.ifindex) {
+        (false, _) => args.interface.clone(),
+        (true, Some(n)) => vec![
+            interfaces::by_index(n)
+                .context("listing interfaces")?
+                .ok_or_else(|| anyhow!("no interface has index {n} (see `racecap interfaces`)"))?,
+        ],
+        (true, None) => unreachable!("clap requires -i or --ifindex"),
     };
     let filter = (!args.filter.is_empty()).then(|| args.filter.join(" "));
-    let mut src = LiveSource::open(&LiveOptions {
-        interface: interface.clone(),
-        filter,
-        snaplen: args.snaplen,
-        buffer_size: BUFFER_SIZE,
-    })
+    let mut set = LiveSet::open(
+        &specs,
+        LiveOptions {
+            interface: String::new(),
+            filter,
+            snaplen: args.snaplen,
+            buffer_size: BUFFER_SIZE,
+        },
+    )
     .map_err(|e| anyhow!(e))?;
-    let mut writer = match file {
-        Some(f) => Some(PcapWriter::new(
-            BufWriter::new(f),
-            src.linktype(),
-            args.snaplen.max(0) as u32,
-            true,
-            Endian::Little,
-        )?),
-        None => None,
-    };
+    // One named interface writes classic pcap, as tcpdump does; several
+    // (or a pattern) pcapng, one interface block each.
+    let single = specs.len() == 1 && !is_pattern(&specs[0]);
+    let first = set.members().first().map(|m| set.linktype(m.id));
+    let mut writer = file
+        .map(|f| Out::new(f, first.filter(|_| single), args.snaplen.max(0) as u32))
+        .transpose()?;
     let mut analyzer = Analyzer::new(cfg);
-    let mut stats = InputStats::new(format!("live:{interface}"), FileFormat::Live, false);
-    stats.linktypes.push(src.linktype());
+    let mut book = Book::new(args.netns.clone());
     let started = Instant::now();
     let progress = io::stderr().is_terminal();
     let mut last_progress = Instant::now();
     let mut last_flush = Instant::now();
     let mut found = 0u64;
+    let mut packets = 0u64;
     let mut stdout = io::stdout();
+    let waiting: Vec<&str> = specs
+        .iter()
+        .filter(|s| is_pattern(s))
+        .map(String::as_str)
+        .collect();
+    let names: Vec<String> = set
+        .members()
+        .iter()
+        .map(|m| {
+            format!(
+                "{} (link type {})",
+                m.name,
+                linktype::name(set.linktype(m.id))
+            )
+        })
+        .collect();
     eprintln!(
-        "racecap: capturing on {interface} (link type {}); Ctrl-C to stop",
-        racecap::decode::linktype::name(src.linktype())
+        "racecap: capturing on {}{}; Ctrl-C to stop",
+        if names.is_empty() {
+            "no interface yet".into()
+        } else {
+            names.join(", ")
+        },
+        if waiting.is_empty() {
+            String::new()
+        } else {
+            format!(", and on new interfaces matching {}", waiting.join(" "))
+        }
     );
+    let mut quiet_opened = set.members().len();
     loop {
+        for e in set.take_events() {
+            book.event(e, &mut writer, &mut quiet_opened)?;
+        }
         if stop.load(Ordering::SeqCst)
-            || args.count.is_some_and(|c| stats.packets >= c)
+            || args.count.is_some_and(|c| packets >= c)
             || args.duration.is_some_and(|d| started.elapsed() >= d)
         {
             break;
         }
-        if let Some(frame) = src.next_frame().map_err(|e| anyhow!(e))? {
-            stats.count(frame.ts_ns, frame.data.len());
-            analyzer.frame(&frame);
+        if set.is_done() {
+            eprintln!("racecap: no interface left to capture on");
+            break;
+        }
+        if let Some((id, frame)) = set.next_frame() {
+            packets += 1;
+            book.stats[id as usize].count(frame.ts_ns, frame.data.len());
             if let Some(w) = &mut writer {
-                w.write(frame.ts_ns, frame.origlen, frame.data)?;
+                w.write(id, &frame)?;
+            }
+            analyzer.count_frame(frame.ts_ns, frame.data.len());
+            match decode::decode(&frame) {
+                Ok(seg) => {
+                    book.keys.note(seg.key().0, id);
+                    analyzer.segment(&seg);
+                }
+                Err(skip) => analyzer.skip(skip),
             }
         }
-        for f in analyzer.take_decided() {
+        for mut f in analyzer.take_decided() {
             found += 1;
+            book.place(&mut f);
             match args.report.format {
                 Format::Jsonl => writeln!(stdout, "{}", render::json::line(&f)?)?,
                 Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
@@ -139,8 +185,7 @@ fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -
         }
         if progress && last_progress.elapsed() >= Duration::from_millis(250) {
             eprint!(
-                "\r{} packets, {} connections open, {found} findings   ",
-                stats.packets,
+                "\r{packets} packets, {} connections open, {found} findings   ",
                 analyzer.open_connections()
             );
             last_progress = Instant::now();
@@ -149,27 +194,37 @@ fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -
     if progress {
         eprintln!();
     }
-    let drops = src.stats();
+    for (id, s) in set.stats() {
+        book.drops[id as usize] = s;
+    }
     if let Some(w) = writer {
         w.finish()?;
     }
-    let mut report = analyzer.finish(&[stats]);
-    if let Some(d) = drops {
-        report.capture.dropped = Some(d.dropped);
-        report.capture.interface_dropped = Some(d.if_dropped);
-        if d.dropped + d.if_dropped > 0 {
-            report.capture.warnings.push(Warning::Dropped {
-                kernel: d.dropped,
-                interface: d.if_dropped,
-            });
+    let mut report = analyzer.finish(&book.stats);
+    for f in &mut report.findings {
+        book.place(f);
+    }
+    let drops: Vec<LiveStats> = book.drops.iter().flatten().copied().collect();
+    if !drops.is_empty() {
+        let (kernel, interface) = drops
+            .iter()
+            .fold((0, 0), |(k, i), d| (k + d.dropped, i + d.if_dropped));
+        report.capture.dropped = Some(kernel);
+        report.capture.interface_dropped = Some(interface);
+        if kernel + interface > 0 {
+            report
+                .capture
+                .warnings
+                .push(Warning::Dropped { kernel, interface });
         }
     }
     for w in &report.capture.warnings {
         eprintln!("racecap: warning: {w}");
     }
     eprintln!(
-        "racecap: captured {} packets on {interface}{}",
+        "racecap: captured {} packets on {}{}",
         report.capture.packets,
+        set.names().join(", "),
         report
             .capture
             .last

@@ -134,14 +134,17 @@ pub struct AnalyzeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct CaptureArgs {
-    /// Interface to capture on, e.g. a pod's host-side veth.
+    /// Interface to capture on, e.g. a pod's host-side veth. Repeat it for
+    /// several; a pattern (`'veth*'`, `'cali*'`, `'lxc*'`) also takes the
+    /// matching interfaces that appear while capturing, and lets go of
+    /// those that vanish. `any` is every interface, as for tcpdump.
     #[arg(
         short = 'i',
         long = "interface",
-        value_name = "IFACE",
+        value_name = "IFACE|PATTERN",
         required_unless_present = "ifindex"
     )]
-    pub interface: Option<String>,
+    pub interface: Vec<String>,
 
     /// Capture on the interface with this index: the number a container
     /// prints from `cat /sys/class/net/eth0/iflink` names its host-side veth.

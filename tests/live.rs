@@ -13,6 +13,7 @@ use assert_cmd::cargo::cargo_bin;
 use serde_json::Value;
 
 mod netns;
+mod veths;
 
 pub(crate) fn have(cmd: &str) -> bool {
     Command::new("sh")

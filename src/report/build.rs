@@ -143,6 +143,7 @@ pub fn finding(
         race,
         connect,
         reset,
+        place: None,
         conn_id: conn.id,
         key: FlowKey::new(conn.vlan, conn.a, conn.b).0,
     }

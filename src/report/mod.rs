@@ -21,6 +21,7 @@ pub use crate::analysis::verdict::{Peer, RaceKind, RoleSource, Verdict};
 use crate::flow::http::Method;
 use crate::flow::{Endpoint, FlowKey};
 use crate::source::FileFormat;
+pub use crate::source::place::Place;
 pub use crate::units::{Millis, Timestamp};
 
 /// Version of the JSON layout. Bumped when a field is renamed or removed.
@@ -139,6 +140,10 @@ pub struct Finding {
     pub connect: Option<Connect>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reset: Option<Reset>,
+    /// Live capture: the interface, peer namespace and pod (`interface`,
+    /// `netns`, `peer_netns`, `pod` at the finding's top level).
+    #[serde(flatten)]
+    pub place: Option<Place>,
     /// Internal: connection id, to join retries and break ties in order.
     #[serde(skip)]
     pub conn_id: u64,

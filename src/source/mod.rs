@@ -7,6 +7,7 @@ pub mod interfaces;
 pub mod live;
 mod merge;
 pub mod netns;
+pub mod place;
 
 pub use file::{CaptureReader, FileFormat, ReadError};
 pub use merge::{InputStats, Merged, SourceProblem};
