@@ -21,7 +21,9 @@ use racecap::source::netns::{self, Netns};
 
 use crate::cli::{CaptureArgs, Format, InterfacesArgs};
 use crate::render;
+use crate::serve_metrics;
 use book::{Book, Out};
+use racecap::metrics::Metrics;
 
 mod book;
 
@@ -52,8 +54,18 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         None => None,
     };
     let stop = stop_flag()?;
+    // The listener binds here, before the capture thread changes namespace.
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            let m = Arc::new(Metrics::new());
+            let bound = serve_metrics::serve(addr, m.clone())?;
+            eprintln!("racecap: metrics on http://{bound}/metrics");
+            Some(m)
+        }
+        None => None,
+    };
     let (args, report) = netns::run_in(netns, "racecap-capture", move || {
-        let report = run(&args, cfg, file, &stop);
+        let report = run(&args, cfg, file, &stop, metrics);
         (args, report)
     })?;
     let report = report?;
@@ -69,7 +81,13 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
 
 /// The capture itself, on the capturing thread: until `-c`, `--duration`
 /// or `stop`, then the report.
-fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -> Result<Report> {
+fn run(
+    args: &CaptureArgs,
+    cfg: Config,
+    file: Option<File>,
+    stop: &AtomicBool,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<Report> {
     let specs = match (args.interface.is_empty(), args.ifindex) {
         (false, _) => args.interface.clone(),
         (true, Some(n)) => vec![
@@ -98,7 +116,8 @@ fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -
         .map(|f| Out::new(f, first.filter(|_| single), args.snaplen.max(0) as u32))
         .transpose()?;
     let mut analyzer = Analyzer::new(cfg);
-    let mut book = Book::new(args.netns.clone());
+    let mut book = Book::new(args.netns.clone(), metrics.clone());
+    let mut last_poll = Instant::now();
     let started = Instant::now();
     let progress = io::stderr().is_terminal();
     let mut last_progress = Instant::now();
@@ -152,6 +171,9 @@ fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -
         }
         if let Some((id, frame)) = set.next_frame() {
             packets += 1;
+            if let Some(m) = &metrics {
+                m.packets(1);
+            }
             book.stats[id as usize].count(frame.ts_ns, frame.data.len());
             if let Some(w) = &mut writer {
                 w.write(id, &frame)?;
@@ -168,6 +190,9 @@ fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -
         for mut f in analyzer.take_decided() {
             found += 1;
             book.place(&mut f);
+            if let Some(m) = &metrics {
+                m.finding(&f);
+            }
             match args.report.format {
                 Format::Jsonl => writeln!(stdout, "{}", render::json::line(&f)?)?,
                 Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
@@ -175,6 +200,16 @@ fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -
                 Format::Json => eprintln!("{}", render::live::line(&f)),
             }
             stdout.flush()?;
+        }
+        if let Some(m) = &metrics {
+            for s in analyzer.take_samples() {
+                m.sample(s);
+            }
+            if last_poll.elapsed() >= Duration::from_secs(1) {
+                m.open_connections(analyzer.open_connections());
+                book.drops(set.stats());
+                last_poll = Instant::now();
+            }
         }
         if last_flush.elapsed() >= Duration::from_secs(1) {
             // Keep -w readable while the capture runs.
@@ -194,9 +229,7 @@ fn run(args: &CaptureArgs, cfg: Config, file: Option<File>, stop: &AtomicBool) -
     if progress {
         eprintln!();
     }
-    for (id, s) in set.stats() {
-        book.drops[id as usize] = s;
-    }
+    book.drops(set.stats());
     if let Some(w) = writer {
         w.finish()?;
     }

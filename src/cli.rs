@@ -158,6 +158,12 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "NAME|PATH|PID")]
     pub netns: Option<String>,
 
+    /// Serve Prometheus metrics on ADDR:PORT at /metrics (races, failures,
+    /// idle-close and reuse histograms, packets, drops, open connections),
+    /// in racecap's own network namespace even with --netns.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
     /// Stop after this many packets.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,

@@ -18,6 +18,7 @@ pub mod analysis;
 pub mod analyzer;
 pub mod decode;
 pub mod flow;
+pub mod metrics;
 pub mod pipeline;
 pub mod report;
 pub mod source;

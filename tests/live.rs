@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::cargo::cargo_bin;
 use serde_json::Value;
 
+mod metrics;
 mod netns;
 mod veths;
 
@@ -40,11 +41,13 @@ pub(crate) fn sh(cmd: &str) {
 pub(crate) struct Lab {
     pub ns: Vec<String>,
     pub children: Vec<Child>,
+    /// The racecap under test, until [`finish`] takes it.
+    pub capture: Option<Child>,
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for c in &mut self.children {
+        for c in self.capture.iter_mut().chain(&mut self.children) {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -99,7 +102,8 @@ pub(crate) fn run_client(ns: &str, script: &std::path::Path) {
 
 /// Waits (at most 30 s) for a capture that ends on its own `--duration`
 /// and returns its status, stdout and stderr.
-pub(crate) fn finish(mut capture: Child) -> (std::process::ExitStatus, String, String) {
+pub(crate) fn finish(lab: &mut Lab) -> (std::process::ExitStatus, String, String) {
+    let mut capture = lab.capture.take().expect("a capture is running");
     let started = Instant::now();
     while capture.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(30) {
@@ -123,6 +127,17 @@ pub(crate) fn finish(mut capture: Child) -> (std::process::ExitStatus, String, S
         .read_to_string(&mut err)
         .unwrap();
     (capture.wait().unwrap(), out, err)
+}
+
+/// A pod: its namespace joined to the node's by a veth, addresses
+/// 10.81.N.1 (node side) and 10.81.N.2 (pod side).
+pub(crate) fn add_pod(node: &str, pod: &str, veth: &str, n: u8) {
+    sh(&format!(
+        "ip netns add {pod} && ip -n {pod} link set lo up && \
+         ip -n {node} link add {veth} type veth peer name eth0 netns {pod} && \
+         ip -n {node} addr add 10.81.{n}.1/24 dev {veth} && ip -n {pod} addr add 10.81.{n}.2/24 dev eth0 && \
+         ip -n {node} link set {veth} up && ip -n {pod} link set eth0 up"
+    ));
 }
 
 /// Whether the live tests can run here (root, and the tools they drive).
@@ -173,6 +188,7 @@ fn test_live_capture_reports_race_on_veth() {
     let mut lab = Lab {
         ns: vec![sns.clone(), cns.clone()],
         children: Vec::new(),
+        capture: None,
     };
     sh(&format!(
         "ip netns add {sns} && ip netns add {cns} && \

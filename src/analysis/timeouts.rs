@@ -176,9 +176,21 @@ pub const MAX_SERVERS: usize = 1_000;
 /// totals count every client.
 pub const MAX_CLIENTS: usize = 64;
 
+/// A sample as it is taken, for live metrics (see [`Timeouts::tap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sample {
+    /// The server closed a connection idle this long (ns).
+    IdleClose { server: Endpoint, gap_ns: i64 },
+    /// A client reused a connection idle this long (ns), and was answered.
+    Reuse { server: Endpoint, gap_ns: i64 },
+}
+
 /// Timeout evidence for every server endpoint.
 #[derive(Debug, Default)]
 pub struct Timeouts {
+    /// When set (live capture), every idle-close and reuse sample is also
+    /// queued here as it is taken; the caller drains it.
+    pub tap: Option<Vec<Sample>>,
     servers: HashMap<Endpoint, usize, foldhash::fast::RandomState>,
     /// The stats, by the index `servers` gives: most captures hit one or a
     /// few servers, and the last one used is looked up without hashing.
@@ -247,6 +259,9 @@ impl Timeouts {
 
     /// A request after an idle gap, answered.
     pub fn reuse(&mut self, server: Endpoint, client: IpAddr, gap_ns: i64) {
+        if let Some(t) = &mut self.tap {
+            t.push(Sample::Reuse { server, gap_ns });
+        }
         let s = self.server(server);
         s.reuse.push(gap_ns);
         s.stayed_open_ns = s.stayed_open_ns.max(gap_ns);
@@ -295,7 +310,15 @@ impl Timeouts {
             // A FIN with the response or right after it (Connection: close,
             // keep-alive off) is no idle timeout: the 50 ms floor catches
             // those whose header was not read.
-            Some(g) if !fin.with_data && g >= MIN_IDLE_CLOSE_NS => s.idle_closes.push(g),
+            Some(g) if !fin.with_data && g >= MIN_IDLE_CLOSE_NS => {
+                s.idle_closes.push(g);
+                if let Some(t) = &mut self.tap {
+                    t.push(Sample::IdleClose {
+                        server: server_ep,
+                        gap_ns: g,
+                    });
+                }
+            }
             _ => s.closes_after_response += 1,
         }
     }

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
 
+use std::sync::Arc;
+
 use anyhow::Result;
 
 use racecap::decode::linktype;
@@ -17,6 +19,8 @@ use racecap::source::live::{Event, LiveStats};
 use racecap::source::place::Roots;
 use racecap::source::{FileFormat, Frame, InputStats};
 use racecap::write::{Endian, PcapWriter, PcapngWriter};
+
+use racecap::metrics::Metrics;
 
 /// Connections remembered per generation of [`Keys`]; two generations are
 /// kept, so memory is bounded whatever the traffic.
@@ -66,11 +70,16 @@ pub struct Book {
     /// Findings already placed, by connection id (the report's copy of a
     /// finding printed live names the same interface).
     placed: HashMap<u64, u32>,
+    /// Drops already added to the metrics, by interface id.
+    counted_drops: Vec<u64>,
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Book {
-    pub fn new(netns: Option<String>) -> Book {
+    pub fn new(netns: Option<String>, metrics: Option<Arc<Metrics>>) -> Book {
         Book {
+            counted_drops: Vec::new(),
+            metrics,
             netns,
             roots: Roots::default(),
             keys: Keys::default(),
@@ -93,6 +102,7 @@ impl Book {
                     s.linktypes.push(linktype);
                     self.stats.push(s);
                     self.drops.push(None);
+                    self.counted_drops.push(0);
                     self.places
                         .push(self.roots.locate(&name, self.netns.as_deref()));
                     if let Some(o) = out {
@@ -119,6 +129,10 @@ impl Book {
             } => {
                 if stats.is_some() {
                     self.drops[id as usize] = stats;
+                    self.count_drops(id);
+                }
+                if let Some(m) = &self.metrics {
+                    m.interface_gone(&name);
                 }
                 eprintln!("racecap: stopped capturing on {name}: {why}");
             }
@@ -127,6 +141,29 @@ impl Book {
             }
         }
         Ok(())
+    }
+
+    /// Takes libpcap's counters of the open interfaces.
+    pub fn drops(&mut self, stats: Vec<(u32, Option<LiveStats>)>) {
+        for (id, s) in stats {
+            if s.is_some() {
+                self.drops[id as usize] = s;
+                self.count_drops(id);
+            }
+        }
+    }
+
+    /// Adds an interface's new drops to the metrics.
+    fn count_drops(&mut self, id: u32) {
+        let (Some(m), Some(s)) = (&self.metrics, self.drops[id as usize]) else {
+            return;
+        };
+        let i = id as usize;
+        let total = s.dropped + s.if_dropped;
+        let new = total.saturating_sub(self.counted_drops[i]);
+        self.counted_drops[i] = total;
+        // Always touched, so the series exists (at 0) from the start.
+        m.drops(self.stats[i].name.trim_start_matches("live:"), new);
     }
 
     /// Sets where a finding was captured.

@@ -22,6 +22,7 @@ fn test_netns_capture_on_loopback_inside_namespace() {
     let mut lab = Lab {
         ns: vec![ns.clone()],
         children: Vec::new(),
+        capture: None,
     };
     sh(&format!("ip netns add {ns} && ip -n {ns} link set lo up"));
     let dir = std::env::temp_dir().join(format!("racecap-r14-netns-{id}"));
@@ -32,19 +33,21 @@ fn test_netns_capture_on_loopback_inside_namespace() {
     let written = dir.join("lo.pcap");
 
     // racecap runs in this (the test's) namespace, the traffic in `ns`.
-    let capture = Command::new(cargo_bin!("racecap"))
-        .args(["capture", "--netns", &ns, "-i", "lo", "--duration", "6s"])
-        .args(["--format", "jsonl", "-w"])
-        .arg(&written)
-        .args(["tcp", "port", "3000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    lab.capture = Some(
+        Command::new(cargo_bin!("racecap"))
+            .args(["capture", "--netns", &ns, "-i", "lo", "--duration", "6s"])
+            .args(["--format", "jsonl", "-w"])
+            .arg(&written)
+            .args(["tcp", "port", "3000"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     start_server(&mut lab, &ns, &server);
     std::thread::sleep(std::time::Duration::from_millis(300));
     run_client(&ns, &client);
-    let (status, out, err) = finish(capture);
+    let (status, out, err) = finish(&mut lab);
     assert!(status.success(), "{err}");
     let lines: Vec<Value> = out
         .lines()

@@ -13,18 +13,7 @@ use std::time::Duration;
 use assert_cmd::cargo::cargo_bin;
 use serde_json::Value;
 
-use super::{Lab, can_run, client_py, finish, server_js, sh, start_server};
-
-/// A pod: its namespace joined to the node's by a veth, addresses
-/// 10.81.N.1 (node side) and 10.81.N.2 (pod side).
-fn add_pod(node: &str, pod: &str, veth: &str, n: u8) {
-    sh(&format!(
-        "ip netns add {pod} && ip -n {pod} link set lo up && \
-         ip -n {node} link add {veth} type veth peer name eth0 netns {pod} && \
-         ip -n {node} addr add 10.81.{n}.1/24 dev {veth} && ip -n {pod} addr add 10.81.{n}.2/24 dev eth0 && \
-         ip -n {node} link set {veth} up && ip -n {pod} link set eth0 up"
-    ));
-}
+use super::{Lab, add_pod, can_run, client_py, finish, server_js, sh, start_server};
 
 #[test]
 fn test_pattern_follows_veths_that_come_and_go() {
@@ -38,6 +27,7 @@ fn test_pattern_follows_veths_that_come_and_go() {
     let mut lab = Lab {
         ns: vec![node.clone(), pods[0].clone(), pods[1].clone()],
         children: Vec::new(),
+        capture: None,
     };
     sh(&format!(
         "ip netns add {node} && ip -n {node} link set lo up"
@@ -58,15 +48,17 @@ fn test_pattern_follows_veths_that_come_and_go() {
     start_server(&mut lab, &pods[0], &clients[0].0);
     let written = dir.join("veths.pcapng");
 
-    let capture = Command::new(cargo_bin!("racecap"))
-        .args(["capture", "--netns", &node, "-i", &format!("r14v?-{id}")])
-        .args(["--duration", "9s", "--format", "jsonl", "-w"])
-        .arg(&written)
-        .args(["tcp", "port", "3000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    lab.capture = Some(
+        Command::new(cargo_bin!("racecap"))
+            .args(["capture", "--netns", &node, "-i", &format!("r14v?-{id}")])
+            .args(["--duration", "9s", "--format", "jsonl", "-w"])
+            .arg(&written)
+            .args(["tcp", "port", "3000"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // The second pod arrives while the capture runs; the pattern's rescan
     // (every second) must pick its veth up before its traffic starts.
     std::thread::sleep(Duration::from_millis(800));
@@ -89,7 +81,7 @@ fn test_pattern_follows_veths_that_come_and_go() {
     // The second pod goes away before the capture ends.
     std::thread::sleep(Duration::from_millis(300));
     sh(&format!("ip -n {node} link del {}", veths[1]));
-    let (status, out, err) = finish(capture);
+    let (status, out, err) = finish(&mut lab);
     assert!(status.success(), "{err}");
 
     let lines: Vec<Value> = out
