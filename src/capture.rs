@@ -194,7 +194,11 @@ fn run(
                 m.finding(&f);
             }
             match args.report.format {
-                Format::Jsonl => writeln!(stdout, "{}", render::json::line(&f)?)?,
+                Format::Jsonl => writeln!(
+                    stdout,
+                    "{}",
+                    render::json::line(&racecap::otel::Line::new(&f))?
+                )?,
                 Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
                 // One JSON document at the end; live lines go to stderr.
                 Format::Json => eprintln!("{}", render::live::line(&f)),

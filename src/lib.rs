@@ -19,6 +19,7 @@ pub mod analyzer;
 pub mod decode;
 pub mod flow;
 pub mod metrics;
+pub mod otel;
 pub mod pipeline;
 pub mod report;
 pub mod source;

@@ -103,6 +103,14 @@ fn test_pattern_follows_veths_that_come_and_go() {
             .unwrap_or_else(|| panic!("no race with {server}: {out}"));
         assert_eq!(race["verdict"], "keepalive_race");
         assert_eq!(race["interface"], veth.as_str(), "{race}");
+        // The OpenTelemetry names of the same facts, for log pipelines.
+        assert_eq!(race["network.interface.name"], veth.as_str());
+        assert_eq!(race["client.address"], format!("10.81.{}.1", n + 1));
+        assert_eq!(race["server.address"], format!("10.81.{}.2", n + 1));
+        assert_eq!(race["server.port"], 3000);
+        assert_eq!(race["network.transport"], "tcp");
+        assert_eq!(race["http.request.method"], "GET");
+        assert_eq!(race["url.path"], "/second");
         assert_eq!(race["netns"], node.as_str());
         let peer = &race["peer_netns"];
         assert_eq!(peer["name"], pods[n].as_str(), "{race}");
