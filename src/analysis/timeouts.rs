@@ -48,6 +48,9 @@ pub struct ServerStats {
     /// Handshake round trips (SYN to the client's ACK), ns.
     pub rtt: Samples,
     pub connections: u64,
+    /// Connections whose client was a loopback address (a sidecar's
+    /// inbound hop: 127.0.0.6, 127.0.0.1, ::1).
+    pub loopback_clients: u64,
     pub races: u64,
     pub retried_races: u64,
     /// Gaps FIN → reuse of the races.
@@ -145,6 +148,7 @@ impl ServerStats {
             retried_races: self.retried_races,
             mismatch,
             matches: &matches,
+            inbound: self.connections > 0 && self.loopback_clients == self.connections,
         });
         // A race on a connection's first request is counted as a reuse too,
         // so the rate never exceeds 1.
@@ -338,6 +342,9 @@ impl Timeouts {
         let (c, sv) = (roles.client, roles.server());
         let s = self.server(conn.endpoint(sv));
         s.connections += 1;
+        if conn.endpoint(c).ip.is_loopback() {
+            s.loopback_clients += 1;
+        }
         if let Some(ka) = conn.keep_alive_s() {
             *s.keep_alive.entry(ka).or_default() += 1;
         }

@@ -62,6 +62,24 @@ fn test_netns_capture_on_loopback_inside_namespace() {
     assert_eq!(race["race"]["request"]["path"], "/second");
     let report = lines.last().unwrap();
     assert_eq!(report["verdict_counts"]["keepalive_race"], 1, "{out}");
+    // The client is a loopback address: the fix names the sidecar's
+    // inbound pool (the hop this capture shows), not a DestinationRule.
+    let texts: Vec<&str> = report["servers"][0]["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("inboundConnectionPool")),
+        "{texts:?}"
+    );
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.contains("DestinationRule trafficPolicy")),
+        "{texts:?}"
+    );
     // The file was written here, not in the namespace's mounts.
     assert!(fs::metadata(&written).unwrap().len() > 24);
     drop(lab);

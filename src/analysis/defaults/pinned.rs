@@ -166,6 +166,7 @@ fn render() -> String {
                                 retried_races,
                                 mismatch,
                                 matches: &matches,
+                                inbound: false,
                             };
                             let recs: Vec<Recommendation> = recommend(&s);
                             results.push(pool.ids(&recs));

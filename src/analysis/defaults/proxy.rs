@@ -61,11 +61,13 @@ impl UsualProxies {
     }
 }
 
-/// The proxy rows with a step in the fix, in step order.
-fn steps() -> Vec<(&'static KnownDefault, ProxyStep)> {
+/// The proxy rows with a step in the fix for the hop the capture shows, in
+/// step order.
+fn steps(inbound: bool) -> Vec<(&'static KnownDefault, ProxyStep)> {
     let mut steps: Vec<_> = PROXIES
         .iter()
         .filter_map(|r| Some((r, r.proxy_step?)))
+        .filter(|(_, step)| step.hop.applies(inbound))
         .collect();
     steps.sort_by_key(|(_, step)| step.order);
     steps
@@ -111,7 +113,7 @@ fn step(row: &KnownDefault, step: &ProxyStep, target: u64, server: f64) -> Optio
 /// Lower the proxy's upstream idle timeout below the server's.
 pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
     let facts = facts(s);
-    let steps = steps();
+    let steps = steps(s.inbound);
     let Some(server) = server_bound_ms(s) else {
         // The proxies whose idle timeout is the knob, by default, in table order.
         let mut defaults: Vec<(u64, Vec<&str>)> = Vec::new();
@@ -119,7 +121,7 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             let (Some(step), Some(d)) = (r.proxy_step, r.default_ms) else {
                 continue;
             };
-            if step.fix != ProxyFix::IdleTimeout {
+            if step.fix != ProxyFix::IdleTimeout || !step.hop.applies(s.inbound) {
                 continue;
             }
             match defaults.iter_mut().find(|(ms, _)| *ms == d) {
