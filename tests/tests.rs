@@ -4,6 +4,7 @@ mod util;
 
 mod cli;
 mod corpus;
+mod deploy;
 mod formats;
 mod lab;
 mod proptests;
