@@ -120,3 +120,43 @@ fn test_netns_errors_are_one_line() {
         "racecap: --netns 1: not permitted: entering a network namespace needs root or CAP_SYS_ADMIN"
     );
 }
+
+/// `-i any` keeps working next to patterns: sysfs lists no `any`, and the
+/// once-a-second rescan must not let it go (a refused connect 1.5 s in).
+#[test]
+fn test_any_outlives_the_rescan() {
+    if !can_run() {
+        return;
+    }
+    let id = std::process::id() % 100_000;
+    let ns = format!("r14-any{id}");
+    let mut lab = Lab {
+        ns: vec![ns.clone()],
+        children: Vec::new(),
+        capture: None,
+    };
+    sh(&format!("ip netns add {ns} && ip -n {ns} link set lo up"));
+    lab.capture = Some(
+        Command::new(cargo_bin!("racecap"))
+            .args(["capture", "--netns", &ns, "-i", "any", "--duration", "3s"])
+            .args(["--format", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Nothing listens on port 9: the kernel answers the SYN with RST.
+    let st = Command::new("ip")
+        .args(["netns", "exec", &ns, "timeout", "5", "python3", "-c"])
+        .arg("import socket\ntry:\n    socket.create_connection(('127.0.0.1', 9), timeout=2)\nexcept OSError:\n    pass")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (status, out, err) = finish(&mut lab);
+    assert!(status.success(), "{err}");
+    assert!(!err.contains("stopped capturing"), "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["capture"]["files"][0]["name"], "live:any");
+    assert_eq!(report["verdict_counts"]["connect_refused"], 1, "{out}");
+}

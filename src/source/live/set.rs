@@ -226,7 +226,10 @@ impl LiveSet {
         let present = interface_names();
         let mut i = 0;
         while i < self.members.len() {
-            if present.contains(&self.members[i].name) {
+            // Named members (`any` among them, which sysfs does not list)
+            // go when reading them fails; pattern members when they vanish.
+            let m = &self.members[i];
+            if !m.by_pattern || present.contains(&m.name) {
                 i += 1;
             } else {
                 self.drop_member(i, "the interface is gone".into());
