@@ -4,7 +4,7 @@
 //! ends on `-c`, `--duration`, Ctrl-C or SIGTERM.
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,15 +12,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
-use racecap::analyzer::Analyzer;
-use racecap::report::Warning;
+use racecap::analyzer::{Analyzer, Config};
+use racecap::decode::{self, linktype};
+use racecap::report::{Report, Warning};
 use racecap::source::interfaces;
-use racecap::source::live::{LiveOptions, LiveSource};
-use racecap::source::{FileFormat, InputStats};
-use racecap::write::{Endian, PcapWriter};
+use racecap::source::live::{LiveOptions, LiveSet, LiveStats, is_pattern};
+use racecap::source::netns::{self, Netns};
 
 use crate::cli::{CaptureArgs, Format, InterfacesArgs};
 use crate::render;
+use crate::serve_metrics;
+use book::{Book, Out};
+use racecap::metrics::Metrics;
+
+mod book;
 
 /// Kernel buffer for the capture: a few seconds of a busy veth.
 const BUFFER_SIZE: i32 = 32 * 1024 * 1024;
@@ -36,74 +41,179 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// `racecap capture`.
+/// `racecap capture`: opens what lives in racecap's own namespace (the
+/// `-w` file, the Ctrl-C handler) here, then captures on a thread of its
+/// own, inside `--netns` when given, and reports back here.
 pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
-    let interface = match (&args.interface, args.ifindex) {
-        (Some(i), _) => i.clone(),
-        (None, Some(n)) => interfaces::by_index(n)
-            .context("listing interfaces")?
-            .ok_or_else(|| anyhow!("no interface has index {n} (see `racecap interfaces`)"))?,
-        (None, None) => unreachable!("clap requires -i or --ifindex"),
-    };
-    let filter = (!args.filter.is_empty()).then(|| args.filter.join(" "));
-    let mut src = LiveSource::open(&LiveOptions {
-        interface: interface.clone(),
-        filter,
-        snaplen: args.snaplen,
-        buffer_size: BUFFER_SIZE,
-    })
-    .map_err(|e| anyhow!(e))?;
+    let netns = args.netns.as_deref().map(Netns::open).transpose()?;
     let cfg = args.report.config(true)?;
-    let mut writer = match &args.write {
+    let file = match &args.write {
         Some(path) => {
-            let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            Some(PcapWriter::new(
-                BufWriter::new(f),
-                src.linktype(),
-                args.snaplen.max(0) as u32,
-                true,
-                Endian::Little,
-            )?)
+            Some(File::create(path).with_context(|| format!("creating {}", path.display()))?)
         }
         None => None,
     };
     let stop = stop_flag()?;
+    // The listener binds here, before the capture thread changes namespace.
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            let m = Arc::new(Metrics::new());
+            let bound = serve_metrics::serve(addr, m.clone())?;
+            eprintln!("racecap: metrics on http://{bound}/metrics");
+            Some(m)
+        }
+        None => None,
+    };
+    let (args, report) = netns::run_in(netns, "racecap-capture", move || {
+        let report = run(&args, cfg, file, &stop, metrics);
+        (args, report)
+    })?;
+    let report = report?;
+    if args.report.format == Format::Jsonl {
+        // The stream ends with the whole report on one line.
+        let mut stdout = io::stdout();
+        writeln!(stdout, "{}", render::json::line(&report)?)?;
+        stdout.flush()?;
+        return Ok(render::exit_code(&report, args.report.fail_on));
+    }
+    render::emit(&report, &args.report)
+}
+
+/// The capture itself, on the capturing thread: until `-c`, `--duration`
+/// or `stop`, then the report.
+fn run(
+    args: &CaptureArgs,
+    cfg: Config,
+    file: Option<File>,
+    stop: &AtomicBool,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<Report> {
+    let specs = match (args.interface.is_empty(), args.ifindex) {
+        (false, _) => args.interface.clone(),
+        (true, Some(n)) => vec![
+            interfaces::by_index(n)
+                .context("listing interfaces")?
+                .ok_or_else(|| anyhow!("no interface has index {n} (see `racecap interfaces`)"))?,
+        ],
+        (true, None) => unreachable!("clap requires -i or --ifindex"),
+    };
+    let filter = (!args.filter.is_empty()).then(|| args.filter.join(" "));
+    let mut set = LiveSet::open(
+        &specs,
+        LiveOptions {
+            interface: String::new(),
+            filter,
+            snaplen: args.snaplen,
+            buffer_size: BUFFER_SIZE,
+        },
+    )
+    .map_err(|e| anyhow!(e))?;
+    // One named interface writes classic pcap, as tcpdump does; several
+    // (or a pattern) pcapng, one interface block each.
+    let single = specs.len() == 1 && !is_pattern(&specs[0]);
+    let first = set.members().first().map(|m| set.linktype(m.id));
+    let mut writer = file
+        .map(|f| Out::new(f, first.filter(|_| single), args.snaplen.max(0) as u32))
+        .transpose()?;
     let mut analyzer = Analyzer::new(cfg);
-    let mut stats = InputStats::new(format!("live:{interface}"), FileFormat::Live, false);
-    stats.linktypes.push(src.linktype());
+    let mut book = Book::new(args.netns.clone(), metrics.clone());
+    let mut last_poll = Instant::now();
     let started = Instant::now();
     let progress = io::stderr().is_terminal();
     let mut last_progress = Instant::now();
     let mut last_flush = Instant::now();
     let mut found = 0u64;
+    let mut packets = 0u64;
     let mut stdout = io::stdout();
+    let waiting: Vec<&str> = specs
+        .iter()
+        .filter(|s| is_pattern(s))
+        .map(String::as_str)
+        .collect();
+    let names: Vec<String> = set
+        .members()
+        .iter()
+        .map(|m| {
+            format!(
+                "{} (link type {})",
+                m.name,
+                linktype::name(set.linktype(m.id))
+            )
+        })
+        .collect();
     eprintln!(
-        "racecap: capturing on {interface} (link type {}); Ctrl-C to stop",
-        racecap::decode::linktype::name(src.linktype())
+        "racecap: capturing on {}{}; Ctrl-C to stop",
+        if names.is_empty() {
+            "no interface yet".into()
+        } else {
+            names.join(", ")
+        },
+        if waiting.is_empty() {
+            String::new()
+        } else {
+            format!(", and on new interfaces matching {}", waiting.join(" "))
+        }
     );
+    let mut quiet_opened = set.members().len();
     loop {
+        for e in set.take_events() {
+            book.event(e, &mut writer, &mut quiet_opened)?;
+        }
         if stop.load(Ordering::SeqCst)
-            || args.count.is_some_and(|c| stats.packets >= c)
+            || args.count.is_some_and(|c| packets >= c)
             || args.duration.is_some_and(|d| started.elapsed() >= d)
         {
             break;
         }
-        if let Some(frame) = src.next_frame().map_err(|e| anyhow!(e))? {
-            stats.count(frame.ts_ns, frame.data.len());
-            analyzer.frame(&frame);
+        if set.is_done() {
+            eprintln!("racecap: no interface left to capture on");
+            break;
+        }
+        if let Some((id, frame)) = set.next_frame() {
+            packets += 1;
+            if let Some(m) = &metrics {
+                m.packets(1);
+            }
+            book.stats[id as usize].count(frame.ts_ns, frame.data.len());
             if let Some(w) = &mut writer {
-                w.write(frame.ts_ns, frame.origlen, frame.data)?;
+                w.write(id, &frame)?;
+            }
+            analyzer.count_frame(frame.ts_ns, frame.data.len());
+            match decode::decode(&frame) {
+                Ok(seg) => {
+                    book.keys.note(seg.key().0, id);
+                    analyzer.segment(&seg);
+                }
+                Err(skip) => analyzer.skip(skip),
             }
         }
-        for f in analyzer.take_decided() {
+        for mut f in analyzer.take_decided() {
             found += 1;
+            book.place(&mut f);
+            if let Some(m) = &metrics {
+                m.finding(&f);
+            }
             match args.report.format {
-                Format::Jsonl => writeln!(stdout, "{}", render::json::line(&f)?)?,
+                Format::Jsonl => writeln!(
+                    stdout,
+                    "{}",
+                    render::json::line(&racecap::otel::Line::new(&f))?
+                )?,
                 Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
                 // One JSON document at the end; live lines go to stderr.
                 Format::Json => eprintln!("{}", render::live::line(&f)),
             }
             stdout.flush()?;
+        }
+        if let Some(m) = &metrics {
+            for s in analyzer.take_samples() {
+                m.sample(s);
+            }
+            if last_poll.elapsed() >= Duration::from_secs(1) {
+                m.open_connections(analyzer.open_connections());
+                book.drops(set.stats());
+                last_poll = Instant::now();
+            }
         }
         if last_flush.elapsed() >= Duration::from_secs(1) {
             // Keep -w readable while the capture runs.
@@ -114,8 +224,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         }
         if progress && last_progress.elapsed() >= Duration::from_millis(250) {
             eprint!(
-                "\r{} packets, {} connections open, {found} findings   ",
-                stats.packets,
+                "\r{packets} packets, {} connections open, {found} findings   ",
                 analyzer.open_connections()
             );
             last_progress = Instant::now();
@@ -124,27 +233,35 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
     if progress {
         eprintln!();
     }
-    let drops = src.stats();
+    book.drops(set.stats());
     if let Some(w) = writer {
         w.finish()?;
     }
-    let mut report = analyzer.finish(&[stats]);
-    if let Some(d) = drops {
-        report.capture.dropped = Some(d.dropped);
-        report.capture.interface_dropped = Some(d.if_dropped);
-        if d.dropped + d.if_dropped > 0 {
-            report.capture.warnings.push(Warning::Dropped {
-                kernel: d.dropped,
-                interface: d.if_dropped,
-            });
+    let mut report = analyzer.finish(&book.stats);
+    for f in &mut report.findings {
+        book.place(f);
+    }
+    let drops: Vec<LiveStats> = book.drops.iter().flatten().copied().collect();
+    if !drops.is_empty() {
+        let (kernel, interface) = drops
+            .iter()
+            .fold((0, 0), |(k, i), d| (k + d.dropped, i + d.if_dropped));
+        report.capture.dropped = Some(kernel);
+        report.capture.interface_dropped = Some(interface);
+        if kernel + interface > 0 {
+            report
+                .capture
+                .warnings
+                .push(Warning::Dropped { kernel, interface });
         }
     }
     for w in &report.capture.warnings {
         eprintln!("racecap: warning: {w}");
     }
     eprintln!(
-        "racecap: captured {} packets on {interface}{}",
+        "racecap: captured {} packets on {}{}",
         report.capture.packets,
+        set.names().join(", "),
         report
             .capture
             .last
@@ -152,18 +269,14 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
             .map(|l| format!(" (last at {})", l.rfc3339()))
             .unwrap_or_default()
     );
-    if args.report.format == Format::Jsonl {
-        // The stream ends with the whole report on one line.
-        writeln!(stdout, "{}", render::json::line(&report)?)?;
-        stdout.flush()?;
-        return Ok(render::exit_code(&report, args.report.fail_on));
-    }
-    render::emit(&report, &args.report)
+    Ok(report)
 }
 
-/// `racecap interfaces`.
+/// `racecap interfaces` (of `--netns` when given).
 pub fn interfaces(args: InterfacesArgs) -> Result<ExitCode> {
-    let list = interfaces::list().context("reading /sys/class/net")?;
+    let netns = args.netns.as_deref().map(Netns::open).transpose()?;
+    let list = netns::run_in(netns, "racecap-interfaces", interfaces::list)?
+        .context("reading /sys/class/net")?;
     let mut out = io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;

@@ -168,19 +168,35 @@ fn parse_log_format(s: &str) -> Result<racecap::proxylog::LogFormat, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct CaptureArgs {
-    /// Interface to capture on, e.g. a pod's host-side veth.
+    /// Interface to capture on, e.g. a pod's host-side veth. Repeat it for
+    /// several; a pattern (`'veth*'`, `'cali*'`, `'lxc*'`) also takes the
+    /// matching interfaces that appear while capturing, and lets go of
+    /// those that vanish. `any` is every interface, as for tcpdump.
     #[arg(
         short = 'i',
         long = "interface",
-        value_name = "IFACE",
+        value_name = "IFACE|PATTERN",
         required_unless_present = "ifindex"
     )]
-    pub interface: Option<String>,
+    pub interface: Vec<String>,
 
     /// Capture on the interface with this index: the number a container
     /// prints from `cat /sys/class/net/eth0/iflink` names its host-side veth.
     #[arg(long, value_name = "N", conflicts_with = "interface")]
     pub ifindex: Option<u32>,
+
+    /// Capture inside this network namespace: a name from `ip netns`, a
+    /// path such as /proc/PID/ns/net, or a PID (a pod's app process, so that
+    /// `-i lo` sees the sidecar → app hop). Output files and the metrics
+    /// listener stay in racecap's own namespace. Needs CAP_SYS_ADMIN.
+    #[arg(long, value_name = "NAME|PATH|PID")]
+    pub netns: Option<String>,
+
+    /// Serve Prometheus metrics on ADDR:PORT at /metrics (races, failures,
+    /// idle-close and reuse histograms, packets, drops, open connections),
+    /// in racecap's own network namespace even with --netns.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 
     /// Stop after this many packets.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
@@ -217,6 +233,11 @@ pub struct InterfacesArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// List the interfaces of this network namespace (a name from
+    /// `ip netns`, a path such as /proc/PID/ns/net, or a PID).
+    #[arg(long, value_name = "NAME|PATH|PID")]
+    pub netns: Option<String>,
 }
 
 /// Parses `60s`, `10m`, `1h`, `500ms` or a bare number of seconds.

@@ -18,6 +18,8 @@ pub mod analysis;
 pub mod analyzer;
 pub mod decode;
 pub mod flow;
+pub mod metrics;
+pub mod otel;
 pub mod pipeline;
 pub mod proxylog;
 pub mod report;

@@ -7,6 +7,7 @@ mod capture;
 mod cli;
 mod evidence;
 mod render;
+mod serve_metrics;
 
 use std::io;
 use std::process::ExitCode;

@@ -198,6 +198,11 @@ impl<W: Write> PcapngWriter<W> {
         self.out.write_all(&e.u32(len))
     }
 
+    /// Flushes what was written so far (a live `-w` file stays readable).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Flushes and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;

@@ -12,35 +12,42 @@ use std::time::{Duration, Instant};
 use assert_cmd::cargo::cargo_bin;
 use serde_json::Value;
 
-fn have(cmd: &str) -> bool {
+mod metrics;
+mod netns;
+mod veths;
+
+pub(crate) fn have(cmd: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd}")])
         .output()
         .is_ok_and(|o| o.status.success())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-fn sh(cmd: &str) {
+pub(crate) fn sh(cmd: &str) {
     let st = Command::new("sh").args(["-c", cmd]).status().unwrap();
     assert!(st.success(), "{cmd}");
 }
 
 /// Namespaces, veth and processes of one test, removed on drop (also when
-/// the test fails).
-struct Lab {
-    ns: [String; 2],
-    children: Vec<Child>,
+/// the test fails): processes by their own handle, namespaces by name
+/// (deleting a namespace deletes the veths in it).
+pub(crate) struct Lab {
+    pub ns: Vec<String>,
+    pub children: Vec<Child>,
+    /// The racecap under test, until [`finish`] takes it.
+    pub capture: Option<Child>,
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for c in &mut self.children {
+        for c in self.capture.iter_mut().chain(&mut self.children) {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -56,6 +63,97 @@ const s = http.createServer((req, res) => res.end('ok'));
 s.keepAliveTimeout = 300; // Node 20 closes about 1 s later
 s.listen(3000, '10.79.0.2', () => console.log('listening'));
 "#;
+
+/// The server above listening on `addr` (port 3000).
+pub(crate) fn server_js(addr: &str) -> String {
+    SERVER.replace("10.79.0.2", addr)
+}
+
+/// The client below talking to `addr` (port 3000).
+pub(crate) fn client_py(addr: &str) -> String {
+    CLIENT.replace("10.79.0.2", addr)
+}
+
+/// Starts the Node server (in `ns`) and waits, bounded by the server's own
+/// start, until it listens.
+pub(crate) fn start_server(lab: &mut Lab, ns: &str, script: &std::path::Path) {
+    let mut server = Command::new("ip")
+        .args(["netns", "exec", ns, "node"])
+        .arg(script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = server.stdout.take().unwrap();
+    lab.children.push(server);
+    let mut buf = [0u8; 9];
+    out.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"listening");
+}
+
+/// Runs the client (in `ns`), at most 20 s.
+pub(crate) fn run_client(ns: &str, script: &std::path::Path) {
+    let st = Command::new("ip")
+        .args(["netns", "exec", ns, "timeout", "20", "python3"])
+        .arg(script)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// Waits (at most 30 s) for a capture that ends on its own `--duration`
+/// and returns its status, stdout and stderr.
+pub(crate) fn finish(lab: &mut Lab) -> (std::process::ExitStatus, String, String) {
+    let mut capture = lab.capture.take().expect("a capture is running");
+    let started = Instant::now();
+    while capture.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = capture.kill();
+            panic!("capture did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut out = String::new();
+    capture
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    capture
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (capture.wait().unwrap(), out, err)
+}
+
+/// A pod: its namespace joined to the node's by a veth, addresses
+/// 10.81.N.1 (node side) and 10.81.N.2 (pod side).
+pub(crate) fn add_pod(node: &str, pod: &str, veth: &str, n: u8) {
+    sh(&format!(
+        "ip netns add {pod} && ip -n {pod} link set lo up && \
+         ip -n {node} link add {veth} type veth peer name eth0 netns {pod} && \
+         ip -n {node} addr add 10.81.{n}.1/24 dev {veth} && ip -n {pod} addr add 10.81.{n}.2/24 dev eth0 && \
+         ip -n {node} link set {veth} up && ip -n {pod} link set eth0 up"
+    ));
+}
+
+/// Whether the live tests can run here (root, and the tools they drive).
+pub(crate) fn can_run() -> bool {
+    if !is_root() {
+        eprintln!("skipped: live capture test needs root (network namespaces, libpcap)");
+        return false;
+    }
+    for tool in ["ip", "node", "python3"] {
+        if !have(tool) {
+            eprintln!("skipped: {tool} is not installed");
+            return false;
+        }
+    }
+    true
+}
 
 /// Reuses the keep-alive connection after the server's FIN (a stale race).
 const CLIENT: &str = r#"
@@ -88,8 +186,9 @@ fn test_live_capture_reports_race_on_veth() {
     let (sns, cns) = (format!("rcl-s{id}"), format!("rcl-c{id}"));
     let (sv, cv) = (format!("rcs{id}"), format!("rcc{id}"));
     let mut lab = Lab {
-        ns: [sns.clone(), cns.clone()],
+        ns: vec![sns.clone(), cns.clone()],
         children: Vec::new(),
+        capture: None,
     };
     sh(&format!(
         "ip netns add {sns} && ip netns add {cns} && \
@@ -181,7 +280,7 @@ fn test_live_capture_reports_race_on_veth() {
     assert_eq!(live["race"]["kind"], "stale");
     assert_eq!(live["race"]["request"]["path"], "/second");
     let report = lines.last().unwrap();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], racecap::report::SCHEMA_VERSION);
     assert_eq!(report["verdict_counts"]["keepalive_race"], 1);
     assert_eq!(report["capture"]["dropped"], 0);
     let measured = report["servers"][0]["idle_timeout"]["median_ms"]

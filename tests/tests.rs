@@ -6,6 +6,7 @@ mod cli;
 mod cli_proxylog;
 mod closes;
 mod corpus;
+mod deploy;
 mod formats;
 mod lab;
 mod lab_closes;

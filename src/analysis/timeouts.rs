@@ -52,6 +52,9 @@ pub struct ServerStats {
     /// Handshake round trips (SYN to the client's ACK), ns.
     pub rtt: Samples,
     pub connections: u64,
+    /// Connections whose client was a loopback address (a sidecar's
+    /// inbound hop: 127.0.0.6, 127.0.0.1, ::1).
+    pub loopback_clients: u64,
     pub races: u64,
     pub retried_races: u64,
     /// Races whose request line was not read, so a retry cannot be found.
@@ -226,6 +229,7 @@ impl ServerStats {
             mismatch,
             matches: &matches,
             client,
+            inbound: self.connections > 0 && self.loopback_clients == self.connections,
         });
         // A race on a connection's first request is counted as a reuse too,
         // so the rate never exceeds 1.
@@ -260,9 +264,21 @@ pub const MAX_SERVERS: usize = 1_000;
 /// totals count every client.
 pub const MAX_CLIENTS: usize = 64;
 
+/// A sample as it is taken, for live metrics (see [`Timeouts::tap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sample {
+    /// The server closed a connection idle this long (ns).
+    IdleClose { server: Endpoint, gap_ns: i64 },
+    /// A client reused a connection idle this long (ns), and was answered.
+    Reuse { server: Endpoint, gap_ns: i64 },
+}
+
 /// Timeout evidence for every server endpoint.
 #[derive(Debug, Default)]
 pub struct Timeouts {
+    /// When set (live capture), every idle-close and reuse sample is also
+    /// queued here as it is taken; the caller drains it.
+    pub tap: Option<Vec<Sample>>,
     servers: HashMap<Endpoint, usize, foldhash::fast::RandomState>,
     /// The stats, by the index `servers` gives: most captures hit one or a
     /// few servers, and the last one used is looked up without hashing.
@@ -401,6 +417,9 @@ impl Timeouts {
 
     /// A request after an idle gap, answered.
     pub fn reuse(&mut self, server: Endpoint, client: IpAddr, gap_ns: i64) {
+        if let Some(t) = &mut self.tap {
+            t.push(Sample::Reuse { server, gap_ns });
+        }
         let s = self.server(server);
         s.reuse.push(gap_ns);
         s.stayed_open_ns = s.stayed_open_ns.max(gap_ns);
@@ -467,7 +486,13 @@ impl Timeouts {
             // close, is no idle timeout: the 50 ms floor catches those whose
             // header was not read.
             Some(g) if !fin.with_data && !fin.in_response && g >= MIN_IDLE_CLOSE_NS => {
-                s.idle_closes.push(g)
+                s.idle_closes.push(g);
+                if let Some(t) = &mut self.tap {
+                    t.push(Sample::IdleClose {
+                        server: server_ep,
+                        gap_ns: g,
+                    });
+                }
             }
             _ => s.closes_after_response += 1,
         }
@@ -488,6 +513,9 @@ impl Timeouts {
         let (c, sv) = (roles.client, roles.server());
         let s = self.server(conn.endpoint(sv));
         s.connections += 1;
+        if conn.endpoint(c).ip.is_loopback() {
+            s.loopback_clients += 1;
+        }
         if let Some(ka) = conn.keep_alive_s() {
             *s.keep_alive.entry(ka).or_default() += 1;
         }

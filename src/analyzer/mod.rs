@@ -13,6 +13,7 @@ pub use config::{
 };
 
 use crate::analysis::retry::Retries;
+pub use crate::analysis::timeouts::Sample;
 use crate::analysis::timeouts::Timeouts;
 use crate::analysis::verdict::{self, Outcome, Verdict};
 use crate::decode::{self, Frame, Skip};
@@ -59,6 +60,8 @@ impl Analyzer {
     pub fn new(cfg: Config) -> Analyzer {
         let mut table = FlowTable::new();
         table.max = cfg.max_connections();
+        let mut timeouts = Timeouts::default();
+        timeouts.tap = cfg.live.then(Vec::new);
         Analyzer {
             totals: Totals {
                 max_connections: table.max,
@@ -71,7 +74,7 @@ impl Analyzer {
             conn_heap: 0,
             events: Vec::new(),
             known_servers: HashSet::new(),
-            timeouts: Timeouts::default(),
+            timeouts,
             retries: Retries::default(),
             abandoned: HashMap::new(),
             findings: Vec::new(),
@@ -100,6 +103,16 @@ impl Analyzer {
     /// connection leaves the table.
     pub fn take_decided(&mut self) -> Vec<Finding> {
         std::mem::take(&mut self.decided)
+    }
+
+    /// Idle-close and reuse samples taken since the last call (live
+    /// output: metrics histograms); always empty unless `cfg.live`.
+    pub fn take_samples(&mut self) -> Vec<Sample> {
+        self.timeouts
+            .tap
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Feeds one frame.

@@ -59,6 +59,19 @@ pub fn line(f: &Finding) -> String {
     } else if let Some(x) = &f.reset {
         line.push_str(&format!(" RST by {}", x.by));
     }
+    if let Some(p) = &f.place {
+        line.push_str(&format!(" [on {}", p.interface));
+        if let Some(pod) = &p.pod {
+            line.push_str(&format!(", pod {}/{}", pod.namespace, pod.name));
+        } else if let Some(n) = &p.peer_netns {
+            let name = n
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("net:[{}]", n.inode));
+            line.push_str(&format!(", peer netns {name}"));
+        }
+        line.push(']');
+    }
     line
 }
 

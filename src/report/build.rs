@@ -181,6 +181,7 @@ pub fn finding(
         timeout,
         logged_as: crate::proxylog::symptoms::of(o.verdict, o.race.as_ref().map(|r| r.kind)),
         log_lines: None,
+        place: None,
         conn_id: conn.id,
         key: FlowKey::new(conn.vlan, conn.a, conn.b).0,
     }

@@ -24,6 +24,7 @@ pub use crate::flow::response::BodyFraming;
 use crate::flow::{Endpoint, FlowKey};
 pub use crate::proxylog::symptoms::Symptoms;
 use crate::source::FileFormat;
+pub use crate::source::place::Place;
 pub use crate::units::{Millis, Timestamp};
 
 /// Version of the JSON layout. Bumped when a field is renamed or removed,
@@ -156,6 +157,10 @@ pub struct Finding {
     /// The `--proxy-log` lines matched to this connection (with `--proxy-log`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_lines: Option<Vec<proxy_log::LogRef>>,
+    /// Live capture: the interface, peer namespace and pod (`interface`,
+    /// `netns`, `peer_netns`, `pod` at the finding's top level).
+    #[serde(flatten)]
+    pub place: Option<Place>,
     /// Internal: connection id, to join retries and break ties in order.
     #[serde(skip)]
     pub conn_id: u64,

@@ -6,6 +6,8 @@ mod file;
 pub mod interfaces;
 pub mod live;
 mod merge;
+pub mod netns;
+pub mod place;
 
 pub use file::{CaptureReader, FileFormat, ReadError};
 pub use merge::{InputStats, Merged, SourceProblem};

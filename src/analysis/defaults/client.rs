@@ -66,7 +66,7 @@ pub(super) fn client_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
         ),
         _ => String::new(),
     };
-    let mut out: Vec<Recommendation> = steps(true)
+    let mut out: Vec<Recommendation> = steps(true, false)
         .iter()
         .filter_map(|(row, st)| step("client", row, st, target, server))
         .collect();

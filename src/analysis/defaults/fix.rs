@@ -63,6 +63,31 @@ pub struct Caveat {
     pub text: &'static str,
 }
 
+/// Which hop a proxy step's knob governs.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Hop {
+    /// A proxy or gateway's pool to backends over the network.
+    Outbound,
+    /// A sidecar's pool to the app in its own pod, over the pod's loopback
+    /// (the server's clients are all loopback addresses: 127.0.0.6 is
+    /// Istio's inbound source, 127.0.0.1 older sidecars').
+    Inbound,
+    /// Both: the knob's snippet sets the two.
+    Both,
+}
+
+impl Hop {
+    /// Whether a step for this hop applies where the capture shows `inbound`.
+    pub fn applies(self, inbound: bool) -> bool {
+        match self {
+            Hop::Both => true,
+            Hop::Inbound => inbound,
+            Hop::Outbound => !inbound,
+        }
+    }
+}
+
 /// A proxy row's step in the proxy side of the fix; on a client-library
 /// row, its step in the client side (when the requests come from a pool
 /// inside an application, [`super::ClientKind::Library`]).
@@ -73,6 +98,8 @@ pub struct ProxyStep {
     pub order: u8,
     /// How the knob is set, and whether the step applies at all.
     pub fix: ProxyFix,
+    /// The hop it governs: only steps for the hop the capture shows apply.
+    pub hop: Hop,
     /// The product's name in the one-line summary given when the server's
     /// timeout was not measured ("Envoy and Istio default to 1 h, ...");
     /// only [`ProxyFix::IdleTimeout`] rows are summed up there.

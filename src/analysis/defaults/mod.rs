@@ -69,6 +69,9 @@ pub struct Situation<'a> {
     pub matches: &'a [Candidate],
     /// Who sends the requests: a proxy, or a pool inside an application.
     pub client: ClientKind,
+    /// Every client of the server was a loopback address: the capture is
+    /// inside the server's pod, on the sidecar → app hop.
+    pub inbound: bool,
 }
 
 /// Which side of the timeout chain a row describes.
@@ -168,7 +171,7 @@ mod text;
 mod witness;
 
 pub use client::ClientKind;
-pub use fix::{Advertised, Caveat, ProxyFix, ProxyStep, Retries, Usual, When};
+pub use fix::{Advertised, Caveat, Hop, ProxyFix, ProxyStep, Retries, Usual, When};
 pub use recommend::recommend;
 use table::{PROXIES, SERVERS};
 pub use witness::{Witness, WitnessKind, match_server_witnessed};
@@ -340,7 +343,50 @@ mod test {
             mismatch: true,
             matches,
             client: ClientKind::Unknown,
+            inbound: false,
         }
+    }
+
+    /// On the sidecar → app hop (every client a loopback address) the
+    /// proxy steps name the sidecar's inbound pool, not the outbound knobs
+    /// of a DestinationRule, a gateway's Envoy or nginx.
+    #[test]
+    fn test_inbound_hop_names_the_inbound_knob() {
+        let m = match_server(6000.0);
+        let outbound = recommend(&situation(&m));
+        let inbound = recommend(&Situation {
+            inbound: true,
+            ..situation(&m)
+        });
+        let proxy = |recs: &[Recommendation]| -> Vec<String> {
+            recs.iter()
+                .filter(|r| r.side == "proxy")
+                .map(|r| r.text.clone())
+                .collect()
+        };
+        let (o, i) = (proxy(&outbound), proxy(&inbound));
+        assert!(o.iter().any(|t| t.contains("DestinationRule")), "{o:?}");
+        assert!(!o.iter().any(|t| t.contains("inboundConnectionPool")));
+        assert_eq!(i.len(), 1, "{i:?}");
+        assert!(i[0].contains("Sidecar spec.inboundConnectionPool.http.idleTimeout to 5 s"));
+        assert!(
+            i[0].starts_with("Lower the proxy's upstream idle timeout below the server's 6.00 s")
+        );
+        let snippet = inbound
+            .iter()
+            .find(|r| r.side == "proxy")
+            .and_then(|r| r.snippet.as_deref())
+            .unwrap();
+        assert!(snippet.contains("kind: Sidecar") && snippet.contains("idleTimeout: 5s"));
+        assert!(snippet.contains("ISTIO_META_IDLE_TIMEOUT"));
+        // The retry patch applies to gateway traffic too, in the user's own route.
+        let retries = inbound.iter().find(|r| r.side == "retries").unwrap();
+        let r = snip(retries);
+        assert!(r.contains("gateways:") && r.contains("- mesh"), "{r}");
+        assert!(
+            !r.contains("kind: VirtualService"),
+            "a patch, not a second VirtualService"
+        );
     }
 
     fn snip(r: &Recommendation) -> &str {

@@ -176,6 +176,7 @@ fn render() -> String {
                                 mismatch,
                                 matches: &matches,
                                 client: ClientKind::Unknown,
+                                inbound: false,
                             };
                             let recs: Vec<Recommendation> = recommend(&s);
                             results.push(pool.ids(&recs));
@@ -221,6 +222,7 @@ fn render() -> String {
                             mismatch: true,
                             matches: &matches,
                             client: *client,
+                            inbound: false,
                         };
                         results.push(pool.ids(&recommend(&s)));
                     }

@@ -63,14 +63,15 @@ impl UsualProxies {
     }
 }
 
-/// The rows with a step in the fix, in step order: the client-library rows
-/// (`clients`, for a pool inside an application) or the proxy and
-/// load-balancer rows.
-pub(super) fn steps(clients: bool) -> Vec<(&'static KnownDefault, ProxyStep)> {
+/// The rows with a step in the fix for the hop the capture shows, in
+/// step order: the client-library rows (`clients`, for a pool inside an
+/// application) or the proxy and load-balancer rows.
+pub(super) fn steps(clients: bool, inbound: bool) -> Vec<(&'static KnownDefault, ProxyStep)> {
     let mut steps: Vec<_> = PROXIES
         .iter()
         .filter(|r| (r.role == Role::Client) == clients)
         .filter_map(|r| Some((r, r.proxy_step?)))
+        .filter(|(_, step)| step.hop.applies(inbound))
         .collect();
     steps.sort_by_key(|(_, step)| step.order);
     steps
@@ -137,7 +138,7 @@ pub(super) fn step(
 /// Lower the proxy's upstream idle timeout below the server's.
 pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
     let facts = facts(s);
-    let steps = steps(false);
+    let steps = steps(false, s.inbound);
     let Some(server) = server_bound_ms(s) else {
         // The proxies whose idle timeout is the knob, by default, in table order.
         let mut defaults: Vec<(u64, Vec<&str>)> = Vec::new();
@@ -145,7 +146,7 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             let (Some(step), Some(d)) = (r.proxy_step, r.default_ms) else {
                 continue;
             };
-            if step.fix != ProxyFix::IdleTimeout {
+            if step.fix != ProxyFix::IdleTimeout || !step.hop.applies(s.inbound) {
                 continue;
             }
             match defaults.iter_mut().find(|(ms, _)| *ms == d) {

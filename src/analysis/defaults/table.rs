@@ -7,8 +7,8 @@
 //! product is named outside this file.
 
 use super::{
-    Advertised, Caveat, Close, KnownDefault, ProxyFix, ProxyStep, Retries, Role, Usual, Verified,
-    When,
+    Advertised, Caveat, Close, Hop, KnownDefault, ProxyFix, ProxyStep, Retries, Role, Usual,
+    Verified, When,
 };
 
 /// Servers: the side that must keep idle connections longer than any client.
@@ -672,6 +672,7 @@ pub(super) static PROXIES: &[KnownDefault] = &[
             order: 1,
             fix: ProxyFix::IdleTimeout,
             name: "Envoy",
+            hop: Hop::Outbound,
             text: "Envoy: cluster {knob} to {value} (default {default}).",
             // envoyproxy/envoy#42753: the idle timer started before the
             // connection was up, so short idle timeouts failed new
@@ -718,6 +719,7 @@ spec:
             order: 0,
             fix: ProxyFix::IdleTimeout,
             name: "Istio",
+            hop: Hop::Outbound,
             text: "Istio: {knob} (default {default}).",
             caveat: None,
         }),
@@ -729,29 +731,71 @@ spec:
             // source: istio/istio pilot/pkg/networking/core/route/retry/retry.go
             // (defaultRetryOn, defaultInboundRetryOn); releasenotes/notes/52055.yaml (1.24.0).
             on_reset: "Istio's default outbound retries do not include `reset`, so a race on a reused connection is not retried there (since Istio 1.24 the inbound sidecar-to-app hop retries `reset-before-request`)",
+            // A patch to the VirtualService that already routes the host
+            // (a second one for the same host is merged in no defined
+            // order); `gateways:` lists the ingress Gateway, without which
+            // the route (and its retries) applies to sidecars only.
             snippet: Some(
-                r#"apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: backend
+                r#"# Merge into the VirtualService that routes to backend
+# (kubectl edit virtualservice <name>): one per host.
 spec:
-  hosts:
-  - backend
+  gateways:
+  - mesh                         # the sidecars
+  - istio-system/ingressgateway  # your Gateway: ingress traffic is retried too
   http:
-  - match:
+  - match:                       # add before your existing route
     - method:
         regex: GET|HEAD|OPTIONS|PUT|DELETE # idempotent (RFC 9110 9.2.2)
-    route:
+    route:                       # the same destination as your route
     - destination:
         host: backend
     retries:
       attempts: 2
       retryOn: reset,connect-failure,refused-stream
-  - route:
-    - destination:
-        host: backend"#,
+  # … your existing route(s) follow unchanged"#,
             ),
         }),
+    },
+    // source: istio/api networking/v1alpha3/sidecar.proto `inboundConnectionPool`
+    // (istio/api#2961, "default and per-port connection pool settings for inbound
+    // connections"); before it, the proxy metadata ISTIO_META_IDLE_TIMEOUT.
+    KnownDefault {
+        id: "istio-inbound",
+        software: "Istio sidecar (inbound: sidecar → local app)",
+        role: Role::Proxy,
+        default_ms: Some(3_600_000),
+        // Its 1 h close is Envoy's, which the rows above already name when
+        // a client closes after 1 h idle: no second match for it.
+        closes: &[],
+        jitter_ms: 0,
+        marks: &[],
+        knob: "Sidecar spec.inboundConnectionPool.http.idleTimeout",
+        snippet: r#"apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata:
+  name: backend
+spec:
+  workloadSelector:
+    labels:
+      app: backend
+  inboundConnectionPool:
+    http:
+      idleTimeout: {dur}
+# Istio before inboundConnectionPool: the pod annotation
+#   proxy.istio.io/config: '{"proxyMetadata": {"ISTIO_META_IDLE_TIMEOUT": "{dur}"}}'"#,
+        note: "The hop that races behind a sidecar is sidecar → app on the pod's loopback (client 127.0.0.6, or 127.0.0.1 on older sidecars): a DestinationRule's connectionPool is written for the callers' outbound pools.",
+        verified: Verified::Secondary,
+        advertises: None,
+        proxy_step: Some(ProxyStep {
+            order: 5,
+            fix: ProxyFix::IdleTimeout,
+            name: "Istio (inbound)",
+            hop: Hop::Inbound,
+            text: "Istio, inbound (the sidecar's pool to the app in its pod, which a DestinationRule's idleTimeout does not target): {knob} to {value} (default {default}).",
+            caveat: None,
+        }),
+        usual: None,
+        retries: None,
     },
     // source: linkerd/linkerd2-proxy linkerd/app/src/env.rs
     // DEFAULT_{IN,OUT}BOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT = 3s.
@@ -776,6 +820,7 @@ spec:
             // 3 s is below most servers' defaults: only a step behind a shorter one.
             fix: ProxyFix::OnlyIfNotBelowServer,
             name: "Linkerd",
+            hop: Hop::Both,
             text: "Linkerd: its {default} pool idle timeout is not below the server's {server}; set the HTTP/1 pool idle timeout to {value}.",
             caveat: None,
         }),
@@ -807,6 +852,7 @@ spec:
             order: 2,
             fix: ProxyFix::IdleTimeout,
             name: "nginx's upstream pool",
+            hop: Hop::Outbound,
             text: "nginx: {knob} to {value} (default {default}; since 1.29.7 and in 1.30 an explicit `upstream` block pools by default, 32 idle connections per worker; before 1.29.7 only with `keepalive N;`).",
             caveat: None,
         }),
@@ -870,6 +916,7 @@ spec:
                 cap_ms: 5_000,
             },
             name: "HAProxy",
+            hop: Hop::Outbound,
             text: "HAProxy: there is no idle timeout for server-side connections (`timeout http-keep-alive` applies to clients only). Idle ones are purged, half per pool-purge-delay (default {default}), so they can outlive it: keep pool-purge-delay well below the server's {server} (e.g. {value}) to make the race rarer, or disable reuse with `http-reuse never` to remove it.",
             caveat: None,
         }),
@@ -1230,6 +1277,7 @@ spec:
         verified: Verified::Doc,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 12,
             fix: ProxyFix::OnlyIfNotBelowServer,
             name: "Go net/http",
@@ -1261,6 +1309,7 @@ spec:
         verified: Verified::Source,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 13,
             fix: ProxyFix::OnlyIfNotBelowServer,
             name: "Node.js http.Agent",
@@ -1289,6 +1338,7 @@ spec:
         verified: Verified::Doc,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 14,
             fix: ProxyFix::OnlyIfNotBelowServer,
             name: "agentkeepalive",
@@ -1315,6 +1365,7 @@ spec:
         verified: Verified::Secondary,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 10,
             fix: ProxyFix::NoIdleTimeout,
             name: "Python requests",
@@ -1346,6 +1397,7 @@ spec:
         verified: Verified::Source,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 11,
             fix: ProxyFix::NoIdleTimeout,
             name: "http.client",
@@ -1378,6 +1430,7 @@ spec:
         verified: Verified::Source,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 17,
             fix: ProxyFix::OnlyIfNotBelowServer,
             name: "OkHttp",
@@ -1406,6 +1459,7 @@ spec:
         verified: Verified::Source,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 15,
             fix: ProxyFix::OnlyIfNotBelowServer,
             name: "Apache HttpClient 5",
@@ -1431,6 +1485,7 @@ spec:
         verified: Verified::Source,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 16,
             fix: ProxyFix::OnlyIfNotBelowServer,
             name: "Apache HttpClient 4.5",
@@ -1459,6 +1514,7 @@ spec:
         verified: Verified::Source,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 18,
             fix: ProxyFix::OnlyIfNotBelowServer,
             name: "JDK HttpClient",
@@ -1486,6 +1542,7 @@ spec:
         verified: Verified::Doc,
         advertises: None,
         proxy_step: Some(ProxyStep {
+            hop: Hop::Outbound,
             order: 19,
             fix: ProxyFix::OnlyIfNotBelowServer,
             name: ".NET",

@@ -24,6 +24,11 @@ impl LiveSource {
         Err(LiveError::NotInBuild)
     }
 
+    /// Never yields a frame.
+    pub fn try_frame(&mut self) -> Result<Option<Frame<'_>>, LiveError> {
+        Err(LiveError::NotInBuild)
+    }
+
     /// No counters.
     pub fn stats(&mut self) -> Option<LiveStats> {
         None

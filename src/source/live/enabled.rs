@@ -3,16 +3,13 @@
 
 use pcap::{Active, Capture, Precision};
 
-use super::{LiveError, LiveOptions, LiveStats};
+use super::{IDLE_SLEEP, LiveError, LiveOptions, LiveStats};
 use crate::source::Frame;
 
 /// libpcap's read timeout (packet buffer timeout). Reads are non-blocking:
 /// with TPACKET_V3 libpcap may otherwise block in poll() until a packet
 /// comes, and Ctrl-C, `--duration` and progress would wait for traffic.
 const READ_TIMEOUT_MS: i32 = 100;
-/// Pause when no packet is waiting: bounds the latency of a finding and the
-/// idle wake-ups (100 per second).
-const IDLE_SLEEP: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// An open live capture.
 pub struct LiveSource {
@@ -72,6 +69,16 @@ impl LiveSource {
 
     /// The next frame, or `None` (after a short pause) when none is waiting.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, LiveError> {
+        let frame = self.try_frame()?;
+        if frame.is_none() {
+            std::thread::sleep(IDLE_SLEEP);
+        }
+        Ok(frame)
+    }
+
+    /// The next frame, or `None` at once when none is waiting (for reading
+    /// several interfaces in turn).
+    pub fn try_frame(&mut self) -> Result<Option<Frame<'_>>, LiveError> {
         match self.cap.next_packet() {
             Ok(p) => {
                 // With nanosecond precision libpcap puts ns in tv_usec. The
@@ -86,10 +93,7 @@ impl LiveSource {
                     data: p.data,
                 }))
             }
-            Err(pcap::Error::TimeoutExpired) => {
-                std::thread::sleep(IDLE_SLEEP);
-                Ok(None)
-            }
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
             Err(e) => Err(classify(&self.interface, e)),
         }
     }

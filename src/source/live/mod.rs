@@ -11,7 +11,14 @@ mod imp;
 #[path = "disabled.rs"]
 mod imp;
 
+mod set;
+
 pub use imp::LiveSource;
+pub use set::{Event, LiveSet, Member, glob_match, is_pattern};
+
+/// Pause when no packet is waiting: bounds the latency of a finding and the
+/// idle wake-ups (100 per second).
+pub const IDLE_SLEEP: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// How to open a live capture (tcpdump's flags).
 #[derive(Debug, Clone)]

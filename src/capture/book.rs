@@ -1,0 +1,236 @@
+//! The bookkeeping of a capture on several interfaces: per interface its
+//! counters, libpcap's drop counts and where it leads (peer namespace,
+//! pod); per connection the interface its first packet came in on, so each
+//! finding can name it; and the `-w` file, classic pcap for one interface or
+//! pcapng with an interface block per interface.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter};
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use racecap::decode::linktype;
+use racecap::flow::FlowKey;
+use racecap::report::{Finding, Place};
+use racecap::source::live::{Event, LiveStats};
+use racecap::source::place::Roots;
+use racecap::source::{FileFormat, Frame, InputStats};
+use racecap::write::{Endian, PcapWriter, PcapngWriter};
+
+use racecap::metrics::Metrics;
+
+/// Connections remembered per generation of [`Keys`]; two generations are
+/// kept, so memory is bounded whatever the traffic.
+pub const KEYS_PER_GENERATION: usize = 1 << 18;
+
+/// The interface each connection was first seen on, in two generations:
+/// when the newer fills up, the older is dropped. A connection seen on two
+/// interfaces (pod to pod on one node crosses two veths) keeps the first.
+#[derive(Default)]
+pub struct Keys {
+    new: HashMap<FlowKey, u32>,
+    old: HashMap<FlowKey, u32>,
+}
+
+impl Keys {
+    /// Notes that a segment of `key` came in on interface `id`.
+    pub fn note(&mut self, key: FlowKey, id: u32) {
+        if self.new.contains_key(&key) {
+            return;
+        }
+        if let Some(id) = self.old.remove(&key) {
+            self.new.insert(key, id);
+        } else {
+            self.new.insert(key, id);
+        }
+        if self.new.len() >= KEYS_PER_GENERATION {
+            self.old = std::mem::take(&mut self.new);
+        }
+    }
+
+    /// The interface of a connection, if still remembered.
+    pub fn get(&self, key: &FlowKey) -> Option<u32> {
+        self.new.get(key).or_else(|| self.old.get(key)).copied()
+    }
+}
+
+/// What a capture keeps per interface, by the ids [`racecap::source::live::LiveSet`] gives.
+pub struct Book {
+    /// `--netns` as given.
+    netns: Option<String>,
+    roots: Roots,
+    pub keys: Keys,
+    pub stats: Vec<InputStats>,
+    /// libpcap's counters: the last read of each interface.
+    pub drops: Vec<Option<LiveStats>>,
+    places: Vec<Place>,
+    /// Findings already placed, by connection id (the report's copy of a
+    /// finding printed live names the same interface).
+    placed: HashMap<u64, u32>,
+    /// Drops already added to the metrics, by interface id.
+    counted_drops: Vec<u64>,
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+impl Book {
+    pub fn new(netns: Option<String>, metrics: Option<Arc<Metrics>>) -> Book {
+        Book {
+            counted_drops: Vec::new(),
+            metrics,
+            netns,
+            roots: Roots::default(),
+            keys: Keys::default(),
+            stats: Vec::new(),
+            drops: Vec::new(),
+            places: Vec::new(),
+            placed: HashMap::new(),
+        }
+    }
+
+    /// Records an interface that opened or went away, says so when it was
+    /// not one of those opened at the start, and describes new ones in the
+    /// `-w` file.
+    pub fn event(&mut self, e: Event, out: &mut Option<Out>, quiet: &mut usize) -> Result<()> {
+        match e {
+            Event::Opened { id, name, linktype } => {
+                let i = id as usize;
+                if i == self.stats.len() {
+                    let mut s = InputStats::new(format!("live:{name}"), FileFormat::Live, false);
+                    s.linktypes.push(linktype);
+                    self.stats.push(s);
+                    self.drops.push(None);
+                    self.counted_drops.push(0);
+                    self.places
+                        .push(self.roots.locate(&name, self.netns.as_deref()));
+                    if let Some(o) = out {
+                        o.interface(linktype)?;
+                    }
+                } else {
+                    // Back under the same name: a new veth, perhaps a new pod.
+                    self.places[i] = self.roots.locate(&name, self.netns.as_deref());
+                }
+                if *quiet > 0 {
+                    *quiet -= 1;
+                } else {
+                    eprintln!(
+                        "racecap: capturing on {name} too (link type {})",
+                        linktype::name(linktype)
+                    );
+                }
+            }
+            Event::Gone {
+                id,
+                name,
+                stats,
+                why,
+            } => {
+                if stats.is_some() {
+                    self.drops[id as usize] = stats;
+                    self.count_drops(id);
+                }
+                if let Some(m) = &self.metrics {
+                    m.interface_gone(&name);
+                }
+                eprintln!("racecap: stopped capturing on {name}: {why}");
+            }
+            Event::Failed { name, error } => {
+                eprintln!("racecap: warning: cannot capture on {name}: {error}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes libpcap's counters of the open interfaces.
+    pub fn drops(&mut self, stats: Vec<(u32, Option<LiveStats>)>) {
+        for (id, s) in stats {
+            if s.is_some() {
+                self.drops[id as usize] = s;
+                self.count_drops(id);
+            }
+        }
+    }
+
+    /// Adds an interface's new drops to the metrics.
+    fn count_drops(&mut self, id: u32) {
+        let (Some(m), Some(s)) = (&self.metrics, self.drops[id as usize]) else {
+            return;
+        };
+        let i = id as usize;
+        let total = s.dropped + s.if_dropped;
+        let new = total.saturating_sub(self.counted_drops[i]);
+        self.counted_drops[i] = total;
+        // Always touched, so the series exists (at 0) from the start.
+        m.drops(self.stats[i].name.trim_start_matches("live:"), new);
+    }
+
+    /// Sets where a finding was captured.
+    pub fn place(&mut self, f: &mut Finding) {
+        let id = match self.placed.get(&f.conn_id) {
+            Some(&id) => Some(id),
+            None => self.keys.get(&f.key),
+        };
+        let Some(id) = id else {
+            return;
+        };
+        // Bounded like the report's findings: later ones are looked up
+        // by key only.
+        if self.placed.len() < racecap::analyzer::MAX_FINDINGS {
+            self.placed.insert(f.conn_id, id);
+        }
+        f.place = self.places.get(id as usize).cloned();
+    }
+}
+
+/// The `-w` file: classic pcap for one named interface (as tcpdump
+/// writes), else pcapng whose interface block ids are the interface ids.
+pub enum Out {
+    Pcap(PcapWriter<BufWriter<File>>),
+    Pcapng(PcapngWriter<BufWriter<File>>, u32),
+}
+
+impl Out {
+    /// Classic pcap with this link type, or pcapng (`linktype` None) whose
+    /// interfaces are described as they open.
+    pub fn new(f: File, linktype: Option<u16>, snaplen: u32) -> io::Result<Out> {
+        let w = BufWriter::new(f);
+        Ok(match linktype {
+            Some(lt) => Out::Pcap(PcapWriter::new(w, lt, snaplen, true, Endian::Little)?),
+            None => Out::Pcapng(PcapngWriter::new(w, Endian::Little)?, snaplen),
+        })
+    }
+
+    fn interface(&mut self, linktype: u16) -> io::Result<()> {
+        if let Out::Pcapng(w, snaplen) = self {
+            // Nanosecond timestamps (if_tsresol 9), as libpcap gives them.
+            w.interface(linktype, *snaplen, 9, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a frame that came in on interface `id`.
+    pub fn write(&mut self, id: u32, f: &Frame<'_>) -> io::Result<()> {
+        match self {
+            Out::Pcap(w) => w.write(f.ts_ns, f.origlen, f.data),
+            Out::Pcapng(w, _) => w.packet(id, f.ts_ns, f.origlen, f.data),
+        }
+    }
+
+    /// Flushes what was written so far.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Out::Pcap(w) => w.flush(),
+            Out::Pcapng(w, _) => w.flush(),
+        }
+    }
+
+    /// Flushes and closes.
+    pub fn finish(self) -> io::Result<()> {
+        match self {
+            Out::Pcap(w) => w.finish().map(drop),
+            Out::Pcapng(w, _) => w.finish().map(drop),
+        }
+    }
+}
