@@ -10,6 +10,7 @@ mod lab;
 mod proptests;
 mod synthetic;
 mod timeouts;
+mod tls;
 
 // Live capture needs the `live` feature (libpcap) and root; see tests/live.rs.
 #[cfg(feature = "live")]

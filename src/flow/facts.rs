@@ -26,6 +26,9 @@ pub struct Fin {
     /// The FIN came while this side's HTTP response was in progress (its
     /// body not complete, or running until the close): no idle close.
     pub in_response: bool,
+    /// The last record this side sent before its FIN was a TLS alert
+    /// (close_notify): the close began there.
+    pub after_alert: bool,
 }
 
 /// A RST as first seen.
@@ -88,6 +91,8 @@ pub struct Notes<'a> {
     pub response_done: bool,
     /// A request's head: who sent it (forwarding headers, `User-Agent`).
     pub request_marks: Option<RequestMarks>,
+    /// A TLS ClientHello's or ServerHello's names and version.
+    pub tls_hello: Option<crate::flow::tls::Hello<'a>>,
     /// A response head's `Server` and `X-Powered-By` values.
     pub server_header: Option<&'a [u8]>,
     pub powered_by: Option<&'a [u8]>,

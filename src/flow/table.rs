@@ -26,7 +26,8 @@ pub const GRACE_NS: i64 = 5_000_000_000;
 /// 242 bytes of resident memory (its 232-byte slot and its index entry), so
 /// a million open at once fit in 256 MiB: measured, a 1 M-connection SYN
 /// flood peaks at 248 MiB. A connection that has sent a FIN or RST also
-/// holds its out-of-line part (176 bytes) until it leaves, and one with a
+/// holds its out-of-line part (184 bytes; a TLS connection from its
+/// ClientHello on, with its record layer's own allocation) until it leaves, and one with a
 /// request waiting its target (up to about 220): the analysis's memory
 /// budget (`--max-memory`) bounds those.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1_000_000;
