@@ -7,6 +7,7 @@ mod closes;
 mod corpus;
 mod formats;
 mod lab;
+mod lab_tls;
 mod proptests;
 mod synthetic;
 mod timeouts;
