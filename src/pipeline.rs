@@ -8,7 +8,7 @@ use std::sync::mpsc;
 
 use crate::analyzer::{Analyzer, Config};
 use crate::decode::{self, Decoded};
-use crate::flow::http::sniffed;
+use crate::flow::carried;
 use crate::report::Report;
 use crate::source::{CaptureReader, InputStats, Merged, SourceProblem};
 
@@ -20,7 +20,7 @@ const BATCH: usize = 4096;
 struct Batch {
     /// Every frame, in order.
     frames: Vec<Decoded>,
-    /// Payload prefixes (what [`sniffed`] keeps).
+    /// Payload prefixes (what [`carried`] keeps).
     arena: Vec<u8>,
     /// Bytes of the inputs consumed when the batch was sent.
     position: u64,
@@ -48,7 +48,7 @@ fn fill(merged: &mut Merged, batch: &mut Batch) -> Result<bool, SourceProblem> {
         batch.frames.push(match decode::decode(&frame) {
             Ok(seg) => {
                 // Only what the analysis reads crosses to it.
-                let prefix = sniffed(seg.payload);
+                let prefix = carried(seg.payload);
                 let at = batch.arena.len() as u32;
                 batch.arena.extend_from_slice(prefix);
                 batch.arena.extend_from_slice(seg.tail);

@@ -701,3 +701,26 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The TLS record layer reads only what crosses between threads (its
+    /// view is idempotent, so one thread and two agree), and any bytes at
+    /// any sequence numbers leave it standing.
+    #[test]
+    fn prop_tls_view_idempotent_and_feed_total(
+        segs in prop::collection::vec((any::<u32>(), prop::collection::vec(any::<u8>(), 0..64), any::<bool>()), 0..24),
+    ) {
+        use racecap::flow::{Seq, tls};
+        let mut t = tls::Tls::new();
+        for (seq, mut bytes, header) in segs {
+            if header && bytes.len() >= 5 {
+                bytes[..3].copy_from_slice(&[23, 3, 3]);
+            }
+            let v = tls::view(&bytes);
+            prop_assert_eq!(tls::view(v), v);
+            let b = tls::Bytes { head: v, tail: &bytes[bytes.len().saturating_sub(7)..], captured: bytes.len() as u32 };
+            let end = Seq(seq) + bytes.len() as u32;
+            let _ = t.feed((seq & 1) as usize, Seq(seq), Seq(seq), end, b, 0);
+        }
+    }
+}

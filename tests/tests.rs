@@ -10,10 +10,12 @@ mod deploy;
 mod formats;
 mod lab;
 mod lab_closes;
+mod lab_tls;
 mod proptests;
 mod proxylog;
 mod synthetic;
 mod timeouts;
+mod tls;
 
 // Live capture needs the `live` feature (libpcap) and root; see tests/live.rs.
 #[cfg(feature = "live")]

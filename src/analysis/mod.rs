@@ -5,4 +5,5 @@ pub mod retry;
 pub mod samples;
 pub mod software;
 pub mod timeouts;
+pub mod tls;
 pub mod verdict;

@@ -63,6 +63,8 @@ pub struct ServerStats {
     pub fin_to_reuse: Samples,
     /// The software marks of its responses.
     pub marks: ServerMarks,
+    /// What its TLS handshakes said (names, versions).
+    pub tls: super::tls::TlsSeen,
     /// What sends its requests (set when the capture is over, from every
     /// client's marks and reach).
     pub client_kind: Option<ClientKind>,
@@ -382,6 +384,11 @@ impl Timeouts {
         }
     }
 
+    /// A TLS hello on a connection to `server`.
+    pub fn tls_hello(&mut self, server: Endpoint, hello: &crate::flow::tls::Hello<'_>) {
+        self.server(server).tls.hello(hello);
+    }
+
     /// Decides what sends each server's requests, once the capture is over;
     /// `accepts` says whether an address accepted connections in it.
     pub fn settle_clients(&mut self, accepts: impl Fn(IpAddr) -> bool) {
@@ -515,6 +522,9 @@ impl Timeouts {
         s.connections += 1;
         if conn.endpoint(c).ip.is_loopback() {
             s.loopback_clients += 1;
+        }
+        if let Some(t) = conn.tls() {
+            s.tls.connection(t.version());
         }
         if let Some(ka) = conn.keep_alive_s() {
             *s.keep_alive.entry(ka).or_default() += 1;

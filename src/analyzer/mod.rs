@@ -192,6 +192,9 @@ impl Analyzer {
             self.timeouts
                 .response_marks(server_ep, notes.server_header, notes.powered_by);
         }
+        if let Some(h) = &notes.tls_hello {
+            self.timeouts.tls_hello(server_ep, h);
+        }
         if notes.fin {
             self.timeouts.fin(conn, side, roles);
             if side == client

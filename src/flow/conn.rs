@@ -14,8 +14,10 @@
 
 use super::holes::Holes;
 use super::http::{Method, PathId, Paths, Req};
+use super::protocol::Protocol;
 use super::response::{Incomplete, Response};
 use super::state::{self, Event, Guards};
+use super::tls::Tls;
 use super::{Endpoint, Seq};
 use crate::decode::Segment;
 
@@ -82,6 +84,10 @@ struct Cold {
     syn_ns: [i64; SYN_TIMES - 1],
     /// Sequence holes, rarer still (loss at the capture point, reordering).
     gaps: Option<Box<Gaps>>,
+    /// The TLS record layer, for a connection that speaks TLS (out of line
+    /// twice: most connections in a capture with TLS are TLS, but the hot
+    /// part has no room, and most captures have none).
+    tls: Option<Box<Tls>>,
 }
 
 /// Holes in both sequence spaces.
@@ -160,6 +166,38 @@ impl Conn {
             http_client: None,
             heads_scanned: 0,
             resp: Response::default(),
+        }
+    }
+
+    /// What the connection's payload speaks.
+    pub fn protocol(&self) -> Protocol {
+        if self.tls().is_some() {
+            Protocol::Tls
+        } else if self.http_client.is_some() {
+            Protocol::Http1
+        } else {
+            Protocol::Unknown
+        }
+    }
+
+    /// The TLS record layer, when the connection speaks TLS.
+    pub fn tls(&self) -> Option<&Tls> {
+        self.cold.as_ref()?.tls.as_deref()
+    }
+
+    fn tls_mut(&mut self) -> Option<&mut Tls> {
+        self.cold.as_mut()?.tls.as_deref_mut()
+    }
+
+    /// Bytes of `side`'s pending data `p` (its turn so far): for TLS, the
+    /// application-data records only (not the alerts of a close).
+    pub fn turn_bytes(&self, side: Side, p: &Pending) -> u64 {
+        match self.tls() {
+            Some(t) => u64::from(t.turn_app_bytes(side.idx())),
+            None => self
+                .h(side)
+                .next()
+                .map_or(0, |n| n.diff(p.start).max(0) as u64),
         }
     }
 
@@ -256,7 +294,8 @@ impl Conn {
     /// Heap bytes this connection holds out of line (its cold part and
     /// sequence holes, with the allocator's headers), for the memory budget.
     pub fn heap_bytes(&self) -> usize {
-        self.cold.as_ref().map_or(0, |c| {
+        let tls = self.tls().map_or(0, |_| std::mem::size_of::<Tls>() + 16);
+        tls + self.cold.as_ref().map_or(0, |c| {
             std::mem::size_of::<Cold>()
                 + 16
                 + c.gaps
@@ -319,8 +358,9 @@ impl Conn {
         let data_seq = if flags.syn() { seq + 1 } else { seq };
         // RST payload is a diagnostic, never delivered to the application
         // (RFC 9293 3.5.3): it answers nothing and starts nothing.
+        let mut activity = false;
         if seg.payload_len > 0 && !flags.rst() {
-            self.on_payload(side, data_seq, ack, seg, paths, &mut notes);
+            activity = self.on_payload(side, data_seq, ack, seg, paths, &mut notes);
         } else if !flags.syn() && !flags.fin() && !flags.rst() {
             self.history.note(side, b'A');
         }
@@ -332,7 +372,7 @@ impl Conn {
         }
         if flags.fin() {
             let fin_seq = data_seq + seg.payload_len;
-            self.on_fin(side, fin_seq, first_fin, ack, seg, &mut notes);
+            self.on_fin(side, fin_seq, first_fin, ack, seg, activity, &mut notes);
         }
         if first_rst {
             self.cold().rst[i] = Some(Rst {
@@ -375,7 +415,9 @@ impl Conn {
         }
     }
 
-    /// A FIN of `side` at `fin_seq`; `first` when it is the side's first.
+    /// A FIN of `side` at `fin_seq`; `first` when it is the side's first;
+    /// `activity` when the segment's payload was data (not a TLS alert).
+    #[allow(clippy::too_many_arguments)]
     fn on_fin(
         &mut self,
         side: Side,
@@ -383,6 +425,7 @@ impl Conn {
         first: bool,
         ack: Option<Seq>,
         seg: &Segment<'_>,
+        activity: bool,
         notes: &mut Notes<'_>,
     ) {
         let i = side.idx();
@@ -418,10 +461,11 @@ impl Conn {
             ack,
             ns,
             idle_since,
-            with_data: seg.payload_len > 0,
+            with_data: seg.payload_len > 0 && activity,
             reply,
             in_response,
             awaiting,
+            after_alert: self.tls().is_some_and(|t| t.last_alert(i)),
         });
         notes.fin = true;
         self.history.note(side, b'F');

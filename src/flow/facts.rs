@@ -29,6 +29,9 @@ pub struct Fin {
     /// The FIN came while this side's own data (a request) was unanswered:
     /// it gave up waiting, or half-closed after sending.
     pub awaiting: bool,
+    /// The last record this side sent before its FIN was a TLS alert
+    /// (close_notify): the close began there.
+    pub after_alert: bool,
 }
 
 /// A RST as first seen.
@@ -91,6 +94,8 @@ pub struct Notes<'a> {
     pub response_done: bool,
     /// A request's head: who sent it (forwarding headers, `User-Agent`).
     pub request_marks: Option<RequestMarks>,
+    /// A TLS ClientHello's or ServerHello's names and version.
+    pub tls_hello: Option<crate::flow::tls::Hello<'a>>,
     /// A response head's `Server` and `X-Powered-By` values.
     pub server_header: Option<&'a [u8]>,
     pub powered_by: Option<&'a [u8]>,

@@ -9,9 +9,11 @@ pub mod half;
 pub mod history;
 mod holes;
 pub mod http;
+pub mod protocol;
 pub mod response;
 pub mod state;
 pub mod table;
+pub mod tls;
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -40,6 +42,20 @@ impl fmt::Display for Endpoint {
 impl serde::Serialize for Endpoint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// The payload bytes the flow analysis reads of a segment: an HTTP/1 head
+/// ([`http::sniffed`]), or the first bytes of one that begins with a TLS
+/// record header ([`tls::view`]); nothing of any other (the tail is read
+/// apart). The reader thread hands only these to the analysis, which reads
+/// nothing else, so that one thread and two give the same report.
+pub fn carried(payload: &[u8]) -> &[u8] {
+    let head = http::sniffed(payload);
+    if head.is_empty() {
+        tls::view(payload)
+    } else {
+        head
     }
 }
 

@@ -23,10 +23,12 @@ use crate::decode::Segment;
 pub const GRACE_NS: i64 = 5_000_000_000;
 
 /// Default cap on connections open at once. An open connection costs about
-/// 242 bytes of resident memory (its 232-byte slot and its index entry), so
-/// a million open at once fit in 256 MiB: measured, a 1 M-connection SYN
-/// flood peaks at 248 MiB. A connection that has sent a FIN or RST also
-/// holds its out-of-line part (176 bytes) until it leaves, and one with a
+/// 258 bytes of resident memory (its 248-byte slot and its index entry), so
+/// a million open at once fit in 256 MiB (measured with the 232-byte slot
+/// before responses were followed: a 1 M-connection SYN flood peaked at
+/// 248 MiB). A connection that has sent a FIN or RST also
+/// holds its out-of-line part (184 bytes; a TLS connection from its
+/// ClientHello on, with its record layer's own allocation) until it leaves, and one with a
 /// request waiting its target (up to about 220): the analysis's memory
 /// budget (`--max-memory`) bounds those.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1_000_000;

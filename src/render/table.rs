@@ -82,6 +82,28 @@ fn headline(s: &ServerReport, out: &mut String) {
     if let Some(c) = s.matches.first() {
         let _ = writeln!(out, "  looks like {}", c.note);
     }
+    if let Some(t) = &s.tls {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  TLS {} on {} connection{}; SNI {}; ALPN offered {}",
+            if t.versions.is_empty() {
+                "(version not seen)".to_string()
+            } else {
+                t.versions.join(", ")
+            },
+            t.connections,
+            if t.connections == 1 { "" } else { "s" },
+            list(&t.sni),
+            list(&t.alpn_offered)
+        );
+    }
     if let Some(r) = s.reuse_window_ms {
         let _ = writeln!(
             out,
@@ -108,6 +130,14 @@ fn headline(s: &ServerReport, out: &mut String) {
             out,
             "  MISMATCH: the proxy keeps idle connections longer than this server does"
         );
+    }
+}
+
+/// The request column of a race whose request line was not read.
+fn unreadable(f: &racecap::report::Finding, bytes: u64) -> String {
+    match f.protocol {
+        racecap::report::Protocol::Tls => format!("unreadable (TLS), {bytes} B"),
+        _ => "-".into(),
     }
 }
 
@@ -231,18 +261,21 @@ pub fn tables(r: &Report, connections: bool) -> String {
                     opt_secs(x.idle_before_close_ms),
                     x.fin_to_request_ms
                         .map_or("no FIN".into(), |g| units::gap(g.ms())),
-                    x.request.as_ref().map_or("-".into(), |q| {
-                        format!(
-                            "{} {}{}",
-                            q.method,
-                            q.path,
-                            if q.idempotent {
-                                ""
-                            } else {
-                                " (not idempotent)"
-                            }
-                        )
-                    }),
+                    x.request.as_ref().map_or_else(
+                        || unreadable(f, x.request_bytes),
+                        |q| {
+                            format!(
+                                "{} {}{}",
+                                q.method,
+                                q.path,
+                                if q.idempotent {
+                                    ""
+                                } else {
+                                    " (not idempotent)"
+                                }
+                            )
+                        },
+                    ),
                     x.rst_at.map_or("none".into(), clock),
                     match x.retried {
                         Some(true) => "yes",

@@ -97,6 +97,12 @@ pub fn finding(
         request_ack: r.request.ack.map(|a| a.0),
         fin_seq: r.fin.map(|f| f.seq.0),
         request: request(r.request.request, paths),
+        request_bytes: conn.turn_bytes(c, &r.request),
+        close_notify_at: r
+            .fin
+            .filter(|f| f.after_alert)
+            .and_then(|_| conn.tls()?.alert_ns(roles.server().idx()))
+            .map(Timestamp),
         requests_before: hc.turns.saturating_sub(1),
         // A retry is found by its request line: without one, unknown.
         retried: r.request.request.map(|_| retry_ns.is_some()),
@@ -174,6 +180,7 @@ pub fn finding(
         end: Timestamp(conn.last_ns),
         history: conn.history.render(c),
         at: Timestamp(at),
+        protocol: conn.protocol(),
         race,
         connect,
         reset,
@@ -205,6 +212,7 @@ pub fn connection_row(conn: &Conn, roles: Roles, v: Verdict) -> Connection {
         bytes_to_server: conn.bytes(c),
         bytes_to_client: conn.bytes(s),
         requests: conn.h(c).turns,
+        protocol: conn.protocol(),
         id: conn.id,
     }
 }

@@ -15,11 +15,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use build::{Totals, connection_row, finding, nothing_decoded};
-pub use servers::{ClientReport, Distribution, ServerReport, server_report};
+pub use servers::{ClientReport, Distribution, ServerReport, TlsReport, server_report};
 pub use warnings::Warning;
 
 pub use crate::analysis::verdict::{Peer, RaceKind, RoleSource, Verdict};
 use crate::flow::http::Method;
+pub use crate::flow::protocol::Protocol;
 pub use crate::flow::response::BodyFraming;
 use crate::flow::{Endpoint, FlowKey};
 pub use crate::proxylog::symptoms::Symptoms;
@@ -142,6 +143,8 @@ pub struct Finding {
     pub history: String,
     /// When the failure happened (the RST, the FIN, the last SYN).
     pub at: Timestamp,
+    /// What the connection spoke: `http1`, `tls` or `unknown`.
+    pub protocol: Protocol,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub race: Option<Race>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,6 +197,11 @@ pub struct Race {
     pub request_ack: Option<u32>,
     pub fin_seq: Option<u32>,
     pub request: Option<Request>,
+    /// Bytes of the lost request (for TLS, of its application-data
+    /// records: the size is all that can be read of it).
+    pub request_bytes: u64,
+    /// The server's TLS close_notify (an alert record) before its FIN.
+    pub close_notify_at: Option<Timestamp>,
     /// Requests the client had sent on this connection before the lost one.
     pub requests_before: u32,
     /// The same request went out again on another connection shortly
@@ -279,6 +287,7 @@ pub struct Connection {
     pub bytes_to_server: u64,
     pub bytes_to_client: u64,
     pub requests: u32,
+    pub protocol: Protocol,
     /// Internal: connection id, to break ties in order.
     #[serde(skip)]
     pub id: u64,

@@ -9,6 +9,7 @@ use crate::analysis::defaults::{Candidate, Recommendation};
 use crate::analysis::samples::Stats;
 use crate::analysis::software::ClientKind;
 use crate::analysis::timeouts::ServerStats;
+use crate::analysis::tls::TlsSeen;
 use crate::flow::Endpoint;
 use crate::units::Millis;
 
@@ -59,6 +60,35 @@ pub struct ClientReport {
     pub idle_before_client_fin: Option<Distribution>,
 }
 
+/// What a server's TLS handshakes said, for a server that spoke TLS.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsReport {
+    /// Its connections that spoke TLS.
+    pub connections: u64,
+    /// Versions it chose ("1.2", "1.3"), most frequent first.
+    pub versions: Vec<&'static str>,
+    /// Server names clients asked for (SNI), most frequent first.
+    pub sni: Vec<String>,
+    /// Protocols clients offered (ALPN: "h2", "http/1.1"), most frequent first.
+    pub alpn_offered: Vec<String>,
+}
+
+impl TlsReport {
+    fn new(t: &TlsSeen) -> Option<TlsReport> {
+        if t.connections == 0 {
+            return None;
+        }
+        let mut versions: Vec<_> = t.versions.iter().collect();
+        versions.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        Some(TlsReport {
+            connections: t.connections,
+            versions: versions.into_iter().map(|(v, _)| *v).collect(),
+            sni: t.sni.ranked(),
+            alpn_offered: t.alpn_offered.ranked(),
+        })
+    }
+}
+
 /// One server endpoint's timeouts, the mismatch, and the fix.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerReport {
@@ -102,6 +132,9 @@ pub struct ServerReport {
     pub matches: Vec<Candidate>,
     pub recommendations: Vec<Recommendation>,
     pub clients: Vec<ClientReport>,
+    /// Its TLS names and versions; none for a server that spoke no TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsReport>,
 }
 
 /// One server's part of the report.
@@ -143,5 +176,6 @@ pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
                 idle_before_client_fin: c.closes.stats().map(Distribution::from),
             })
             .collect(),
+        tls: TlsReport::new(&s.tls),
     }
 }

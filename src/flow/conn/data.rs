@@ -8,9 +8,12 @@ use super::{Conn, MAX_HEADS_SCANNED, Notes, Side, Waiting};
 use crate::decode::Segment;
 use crate::flow::Seq;
 use crate::flow::http::{self, Method, Paths};
+use crate::flow::tls::{self, Seen, Tls};
 
 impl Conn {
     /// New data, a retransmission, or late data into a hole, from `side`.
+    /// Returns false when the data was a TLS handshake or alert (no
+    /// activity), true otherwise.
     pub(super) fn on_payload<'a>(
         &mut self,
         side: Side,
@@ -19,7 +22,7 @@ impl Conn {
         seg: &Segment<'a>,
         paths: &mut Paths,
         notes: &mut Notes<'a>,
-    ) {
+    ) -> bool {
         let i = side.idx();
         let len = seg.payload_len;
         let end = seq + len;
@@ -43,7 +46,7 @@ impl Conn {
                 // Nothing beyond what this side already sent: a retransmission.
                 self.history.note(side, b'T');
             }
-            return;
+            return true;
         }
         if seq > next {
             // Data before this segment is not (yet) in the capture.
@@ -54,14 +57,31 @@ impl Conn {
         self.bytes[i] += new_bytes;
         self.history.note(side, b'D');
 
+        let from = if seq > next { seq } else { next };
+        let tls = self.follow_tls(side, seq, from, end, seg);
+        if let Some(s) = &tls {
+            if s.hello.is_some() {
+                notes.tls_hello = s.hello;
+            }
+            if !s.app {
+                // A handshake record is no request, and neither it nor an
+                // alert (the close's first step) restarts the idle clock.
+                return false;
+            }
+        }
+
         // New data answers whatever the other side had pending.
         let answered = self.pending.take_if(|w| w.side != side);
         if let Some(w) = &answered {
             notes.answered = Some((w.side, w.view()));
         }
         let mut head = false;
-        if self.pending.is_none() {
-            let (method, path) = if seq == next {
+        let new_turn = self.pending.is_none();
+        if let (Some(t), Some(s)) = (self.tls_mut(), &tls) {
+            t.count_turn(i, s.app_bytes, new_turn);
+        }
+        if new_turn {
+            let (method, path) = if seq == next && tls.is_none() {
                 match self.sniff(side, seg.payload, paths) {
                     Sniffed::Request(method, path, marks) => {
                         notes.request_marks = marks;
@@ -108,6 +128,40 @@ impl Conn {
             }
         }
         self.last_payload_ns = seg.ts_ns;
+        true
+    }
+
+    /// The TLS record layer's reading of new bytes [`from`, `end`) of a
+    /// segment at `seq`; none for a connection that does not speak TLS. A
+    /// connection speaks TLS from a ClientHello or ServerHello, or from a
+    /// record header in the first payload the capture shows of it (begun
+    /// before the capture), unless HTTP/1 was read on it.
+    fn follow_tls<'a>(
+        &mut self,
+        side: Side,
+        seq: Seq,
+        from: Seq,
+        end: Seq,
+        seg: &Segment<'a>,
+    ) -> Option<Seen<'a>> {
+        let head = tls::view(seg.payload);
+        if self.tls().is_none() {
+            let i = side.idx();
+            let first = self.bytes[i] == u64::from(end.diff(from).max(0) as u32)
+                && self.bytes[side.other().idx()] == 0;
+            let opens = from == seq && (tls::opens(head) || first && !head.is_empty());
+            if self.http_client.is_some() || !opens {
+                return None;
+            }
+            self.cold().tls = Some(Box::new(Tls::new()));
+        }
+        let t = self.tls_mut()?;
+        let bytes = tls::Bytes {
+            head,
+            tail: seg.tail,
+            captured: seg.captured,
+        };
+        Some(t.feed(side.idx(), seq, from, end, bytes, seg.ts_ns))
     }
 
     /// A response head from the server at `seq`, answering `req`.

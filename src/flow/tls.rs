@@ -1,0 +1,600 @@
+//! TLS without keys: the record layer (content type, version, length)
+//! followed across the segments of each direction by sequence numbers, so
+//! that a record cut by the snaplen, or split over segments, still ends
+//! where its header says. What it tells the connection: which bytes are
+//! application data (requests, responses: activity that restarts the idle
+//! clock), which are the handshake (never a request, never activity), and
+//! which are alerts (close_notify: part of the close). The ClientHello's
+//! SNI and ALPN, and the version the ServerHello chose, are read when their
+//! bytes are in the capture.
+//!
+//! Only the bytes at record headers are needed: the first
+//! [`SNIFF_BYTES`](crate::decode::SNIFF_BYTES) of a segment that begins with
+//! a record header (what [`view`] keeps, and what crosses from the reader
+//! thread), and the segment's tail (a header in its last bytes). A header
+//! that falls outside them loses the record layer until a segment begins
+//! with a header again (the next write after a pause: a request, a
+//! response, an alert); the data in between counts as application data.
+
+use super::Seq;
+
+/// Content types (RFC 8446 §5.1).
+pub const CHANGE_CIPHER_SPEC: u8 = 20;
+pub const ALERT: u8 = 21;
+pub const HANDSHAKE: u8 = 22;
+pub const APPLICATION_DATA: u8 = 23;
+
+/// Bytes of a record header.
+const HEADER: u32 = 5;
+
+/// Longest record body: 2^14 plus the 2048 bytes of expansion TLS 1.2
+/// allows (RFC 5246 §6.2.3); anything longer is not a record header.
+const MAX_BODY: u16 = 16384 + 2048;
+
+/// Longest application-data record that can hold nothing but an alert in
+/// TLS 1.3: the alert's 2 bytes, the inner content type (1) and the AEAD
+/// tag (16; every TLS 1.3 suite but CCM_8, whose 8 only shortens it). Such
+/// a record could also carry 1–2 bytes of application data, which no HTTP
+/// message is (a request line is longer, an HTTP/2 frame at least 9
+/// bytes); in TLS 1.2 no GCM record is this short. nginx's and Envoy's
+/// close_notify is exactly 24 bytes with its header. So a record this
+/// short is an encrypted alert: part of the close when its sender's FIN
+/// follows, never activity and never a request either way.
+pub const MAX_ENCRYPTED_ALERT: u16 = 19;
+
+/// TLS 1.3 Finished records (32 or 48 bytes of verify data, 4 of header,
+/// 1 inner type, a 16- or 8-byte tag): the client's last handshake record.
+const FINISHED_LENGTHS: [u16; 4] = [53, 69, 45, 61];
+
+/// Encrypted records a TLS 1.3 client sends at most before its
+/// application data (Certificate, CertificateVerify, Finished), for a
+/// Finished of another length.
+const MAX_CLIENT_HANDSHAKE_RECORDS: u8 = 3;
+
+/// The record header at the start of `b`, if it is one: a known content
+/// type, major version 3, minor 0–4, and a length a record can have.
+pub fn header(b: &[u8]) -> Option<(u8, u16)> {
+    let [ty, 3, minor, hi, lo, ..] = *b else {
+        return None;
+    };
+    let len = u16::from_be_bytes([hi, lo]);
+    ((CHANGE_CIPHER_SPEC..=APPLICATION_DATA).contains(&ty)
+        && minor <= 4
+        && (1..=MAX_BODY).contains(&len))
+    .then_some((ty, len))
+}
+
+/// The payload bytes the record layer may read: a prefix of a segment that
+/// begins with a record header, nothing otherwise (the tail is read apart).
+/// The same on one thread and across threads: the reader thread carries
+/// exactly this, and it is idempotent.
+pub fn view(payload: &[u8]) -> &[u8] {
+    if header(payload).is_some() {
+        &payload[..payload.len().min(crate::decode::SNIFF_BYTES)]
+    } else {
+        &[]
+    }
+}
+
+/// Whether a payload opens TLS: a handshake record holding a ClientHello
+/// or a ServerHello.
+pub fn opens(view: &[u8]) -> bool {
+    matches!(header(view), Some((HANDSHAKE, _))) && matches!(view.get(5), Some(1 | 2))
+}
+
+/// What the ClientHello or ServerHello in a segment said.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hello<'a> {
+    /// The server name the client asked for (SNI).
+    pub sni: Option<&'a [u8]>,
+    /// The protocols the client offered (ALPN), as on the wire: a list of
+    /// length-prefixed names.
+    pub alpn: Option<&'a [u8]>,
+    /// The version the server chose (0x0303 for 1.2, 0x0304 for 1.3).
+    pub version: Option<u16>,
+}
+
+/// The ALPN protocol names of a [`Hello::alpn`] list.
+pub fn alpn_names(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = list;
+    std::iter::from_fn(move || {
+        let (&n, tail) = rest.split_first()?;
+        let name = tail.get(..usize::from(n))?;
+        rest = &tail[usize::from(n)..];
+        Some(name)
+    })
+}
+
+/// The version's name in reports.
+pub fn version_name(v: u16) -> &'static str {
+    match v {
+        0x0304 => "1.3",
+        0x0303 => "1.2",
+        0x0302 => "1.1",
+        0x0301 => "1.0",
+        _ => "other",
+    }
+}
+
+/// What one segment's new bytes were, record by record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen<'a> {
+    /// Application data (or bytes the record layer could not follow, which
+    /// are counted as such): the segment is activity.
+    pub app: bool,
+    /// Bytes of application-data records among the new bytes.
+    pub app_bytes: u32,
+    /// An alert record (or a TLS 1.3 record only an alert fits in).
+    pub alert: bool,
+    /// A ClientHello or ServerHello was read.
+    pub hello: Option<Hello<'a>>,
+}
+
+/// The bytes of one segment the record layer may read: its [`view`] from
+/// its first byte, and its tail, which ends at `captured`.
+#[derive(Debug, Clone, Copy)]
+pub struct Bytes<'a> {
+    pub head: &'a [u8],
+    pub tail: &'a [u8],
+    pub captured: u32,
+}
+
+impl Bytes<'_> {
+    fn byte(&self, off: i64) -> Option<u8> {
+        let off = usize::try_from(off).ok()?;
+        if let Some(&b) = self.head.get(off) {
+            return Some(b);
+        }
+        let tail_at = (self.captured as usize).checked_sub(self.tail.len())?;
+        self.tail.get(off.checked_sub(tail_at)?).copied()
+    }
+}
+
+/// One direction's record layer.
+#[derive(Debug, Clone, Copy, Default)]
+struct Dir {
+    /// Where the next record header starts (when `synced`).
+    next: Seq,
+    /// A header's first bytes, when it continues in the next segment.
+    part: [u8; HEADER as usize],
+    have: u8,
+    /// The record in progress (ending at `next`) is application data.
+    app: bool,
+    synced: bool,
+    /// This side's handshake is over: its encrypted records are data.
+    done: bool,
+    /// Encrypted records this side sent during the handshake (TLS 1.3).
+    handshake_records: u8,
+    /// It sent an application-data record.
+    sent_app: bool,
+    /// The last record it began was an alert.
+    last_alert: bool,
+    /// Application-data bytes of its current turn.
+    turn_app_bytes: u32,
+    /// When it sent its first alert record.
+    alert_ns: Option<i64>,
+}
+
+/// Both directions of a TLS connection.
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    dir: [Dir; 2],
+    /// The index of the side that sent the ClientHello.
+    client: Option<usize>,
+    /// The version the ServerHello chose.
+    version: Option<u16>,
+}
+
+impl Tls {
+    /// The record layer of a connection, before any record.
+    pub fn new() -> Tls {
+        Tls::default()
+    }
+
+    /// The version the server chose, when its ServerHello was read.
+    pub fn version(&self) -> Option<u16> {
+        self.version
+    }
+
+    /// Whether side `i`'s last record was an alert (close_notify).
+    pub fn last_alert(&self, i: usize) -> bool {
+        self.dir[i].last_alert
+    }
+
+    /// When side `i` sent its first alert.
+    pub fn alert_ns(&self, i: usize) -> Option<i64> {
+        self.dir[i].alert_ns
+    }
+
+    /// Application-data bytes side `i` sent in its current turn.
+    pub fn turn_app_bytes(&self, i: usize) -> u32 {
+        self.dir[i].turn_app_bytes
+    }
+
+    /// Side `i` sent `n` application-data bytes, starting a new turn with
+    /// them when `new_turn`.
+    pub fn count_turn(&mut self, i: usize, n: u32, new_turn: bool) {
+        let d = &mut self.dir[i];
+        d.turn_app_bytes = if new_turn {
+            n
+        } else {
+            d.turn_app_bytes.saturating_add(n)
+        };
+    }
+
+    /// What a record of side `i` is: handshake (false, false), alert
+    /// (false, true) or application data (true, false).
+    fn classify(&mut self, i: usize, ty: u8, len: u16) -> (bool, bool) {
+        match ty {
+            ALERT => return (false, true),
+            APPLICATION_DATA if len <= MAX_ENCRYPTED_ALERT => return (false, true),
+            APPLICATION_DATA => {}
+            _ => return (false, false),
+        }
+        if self.dir[i].done {
+            return (true, false);
+        }
+        // Without a ClientHello (the capture began later) the handshake is over.
+        let Some(client) = self.client else {
+            self.dir[i].done = true;
+            return (true, false);
+        };
+        if i == client {
+            // TLS 1.3 encrypts the client's Finished (and its certificate):
+            // its handshake ends with a record of a Finished's length.
+            // Before 1.3 every encrypted client record is data.
+            if self.version == Some(0x0304) {
+                let d = &mut self.dir[i];
+                d.handshake_records += 1;
+                if FINISHED_LENGTHS.contains(&len)
+                    || d.handshake_records >= MAX_CLIENT_HANDSHAKE_RECORDS
+                {
+                    d.done = true;
+                }
+                return (false, false);
+            }
+            self.dir[i].done = true;
+            (true, false)
+        } else if self.dir[client].sent_app {
+            self.dir[i].done = true;
+            (true, false)
+        } else {
+            // The server's encrypted records before the client's first
+            // data: the rest of its handshake (TLS 1.3) and session tickets.
+            (false, false)
+        }
+    }
+
+    /// Side `i` sent new bytes [`from`, `end`) in a segment that starts at
+    /// `seq` (`from` is later for a segment that overlaps older data), at
+    /// `ns`. Returns what they were.
+    pub fn feed<'a>(
+        &mut self,
+        i: usize,
+        seq: Seq,
+        from: Seq,
+        end: Seq,
+        bytes: Bytes<'a>,
+        ns: i64,
+    ) -> Seen<'a> {
+        let mut seen = Seen::default();
+        let lost = |d: &mut Dir, seen: &mut Seen<'a>| {
+            d.synced = false;
+            d.have = 0;
+            seen.app = true;
+        };
+        let d = &mut self.dir[i];
+        if !d.synced {
+            // Found again where a segment begins with a header.
+            if from == seq && header(bytes.head).is_some() {
+                *d = Dir {
+                    next: seq,
+                    synced: true,
+                    ..*d
+                };
+                d.have = 0;
+            } else {
+                lost(d, &mut seen);
+                return seen;
+            }
+        }
+        // Bytes of the record in progress.
+        if d.have == 0 && d.next > from {
+            let upto = if d.next < end { d.next } else { end };
+            if d.app {
+                seen.app = true;
+                let n = upto.diff(from).max(0) as u32;
+                seen.app_bytes += n;
+            }
+        } else if d.have == 0 && d.next < from {
+            // A hole swallowed the next header.
+            lost(d, &mut seen);
+            return seen;
+        } else if d.have > 0 && d.next + u32::from(d.have) != from {
+            lost(d, &mut seen);
+            return seen;
+        }
+        loop {
+            let d = &mut self.dir[i];
+            if d.next >= end && d.have == 0 {
+                break;
+            }
+            while d.have < HEADER as u8 {
+                let p = d.next + u32::from(d.have);
+                if p >= end {
+                    break;
+                }
+                match bytes.byte(p.diff(seq)) {
+                    Some(b) => {
+                        d.part[usize::from(d.have)] = b;
+                        d.have += 1;
+                    }
+                    None => {
+                        lost(d, &mut seen);
+                        return seen;
+                    }
+                }
+            }
+            if d.have < HEADER as u8 {
+                // The header continues in the next segment.
+                break;
+            }
+            d.have = 0;
+            let Some((ty, len)) = header(&d.part) else {
+                lost(d, &mut seen);
+                return seen;
+            };
+            let body = d.next + HEADER;
+            let (app, alert) = self.classify(i, ty, len);
+            let d = &mut self.dir[i];
+            d.app = app;
+            d.last_alert = alert;
+            d.next = body + u32::from(len);
+            if app {
+                d.sent_app = true;
+                seen.app = true;
+                let upto = if d.next < end { d.next } else { end };
+                seen.app_bytes += (upto.diff(body).max(0) + i64::from(HEADER)) as u32;
+            }
+            if alert {
+                seen.alert = true;
+                d.alert_ns.get_or_insert(ns);
+            }
+            if ty == HANDSHAKE
+                && let Ok(off) = usize::try_from(body.diff(seq))
+                && let Some(rec) = bytes.head.get(off..)
+            {
+                let rec = &rec[..rec.len().min(usize::from(len))];
+                match rec.first() {
+                    Some(1) => {
+                        self.client.get_or_insert(i);
+                        seen.hello = Some(client_hello(rec));
+                    }
+                    Some(2) => {
+                        let h = server_hello(rec);
+                        self.version = h.version.or(self.version);
+                        seen.hello = Some(h);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        seen
+    }
+}
+
+/// Reads `n` bytes at `*at`, advancing it.
+fn take<'a>(b: &'a [u8], at: &mut usize, n: usize) -> Option<&'a [u8]> {
+    let s = b.get(*at..at.checked_add(n)?)?;
+    *at += n;
+    Some(s)
+}
+
+fn u8_at(b: &[u8], at: &mut usize) -> Option<usize> {
+    take(b, at, 1).map(|s| usize::from(s[0]))
+}
+
+fn u16_at(b: &[u8], at: &mut usize) -> Option<usize> {
+    take(b, at, 2).map(|s| usize::from(u16::from_be_bytes([s[0], s[1]])))
+}
+
+/// The extensions of a hello, from `at` (their length first): each one's
+/// type and data, as far as the bytes go.
+fn extensions(b: &[u8], mut at: usize) -> impl Iterator<Item = (usize, &[u8])> {
+    let end = u16_at(b, &mut at).map_or(0, |n| at + n);
+    std::iter::from_fn(move || {
+        if at >= end {
+            return None;
+        }
+        let ty = u16_at(b, &mut at)?;
+        let n = u16_at(b, &mut at)?;
+        Some((ty, take(b, &mut at, n)?))
+    })
+}
+
+/// A ClientHello's SNI and ALPN (`rec` starts at its handshake header).
+fn client_hello(rec: &[u8]) -> Hello<'_> {
+    let mut h = Hello::default();
+    // Handshake header (4), version (2), random (32).
+    let mut at = 38;
+    let skip = (|| {
+        let n = u8_at(rec, &mut at)?; // session id
+        take(rec, &mut at, n)?;
+        let n = u16_at(rec, &mut at)?; // cipher suites
+        take(rec, &mut at, n)?;
+        let n = u8_at(rec, &mut at)?; // compression methods
+        take(rec, &mut at, n)?;
+        Some(at)
+    })();
+    let Some(at) = skip else {
+        return h;
+    };
+    for (ty, data) in extensions(rec, at) {
+        match ty {
+            // server_name: list length, name type 0 (host_name), length, name.
+            0 => {
+                let mut p = 2;
+                if data.get(2) == Some(&0) {
+                    p += 1;
+                    if let Some(n) = u16_at(data, &mut p) {
+                        h.sni = take(data, &mut p, n);
+                    }
+                }
+            }
+            // application_layer_protocol_negotiation: list length, list.
+            16 => {
+                let mut p = 0;
+                if let Some(n) = u16_at(data, &mut p) {
+                    h.alpn = take(data, &mut p, n);
+                }
+            }
+            _ => {}
+        }
+    }
+    h
+}
+
+/// A ServerHello's chosen version: its supported_versions extension
+/// (TLS 1.3), else its legacy version field.
+fn server_hello(rec: &[u8]) -> Hello<'_> {
+    let mut at = 4;
+    let legacy = u16_at(rec, &mut at);
+    let mut version = legacy.map(|v| v as u16);
+    at += 32;
+    let ext_at = (|| {
+        let n = u8_at(rec, &mut at)?;
+        take(rec, &mut at, n)?;
+        take(rec, &mut at, 3)?; // cipher suite, compression
+        Some(at)
+    })();
+    if let Some(at) = ext_at {
+        for (ty, data) in extensions(rec, at) {
+            if ty == 43
+                && let [hi, lo] = *data
+            {
+                version = Some(u16::from_be_bytes([hi, lo]));
+            }
+        }
+    }
+    Hello {
+        version,
+        ..Hello::default()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn record(ty: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![ty, 3, 3];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    /// A ClientHello naming `sni` and offering h2 and http/1.1.
+    pub fn client_hello_record(sni: &str) -> Vec<u8> {
+        let mut ext = Vec::new();
+        let name = sni.as_bytes();
+        let mut sn = Vec::new();
+        sn.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+        sn.push(0);
+        sn.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        sn.extend_from_slice(name);
+        ext.extend_from_slice(&0u16.to_be_bytes());
+        ext.extend_from_slice(&(sn.len() as u16).to_be_bytes());
+        ext.extend_from_slice(&sn);
+        let alpn = b"\x02h2\x08http/1.1";
+        ext.extend_from_slice(&16u16.to_be_bytes());
+        ext.extend_from_slice(&((alpn.len() + 2) as u16).to_be_bytes());
+        ext.extend_from_slice(&(alpn.len() as u16).to_be_bytes());
+        ext.extend_from_slice(alpn);
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one suite
+        body.extend_from_slice(&[1, 0]); // null compression
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1];
+        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend_from_slice(&body);
+        record(HANDSHAKE, &hs)
+    }
+
+    fn bytes(p: &[u8]) -> Bytes<'_> {
+        Bytes {
+            head: view(p),
+            tail: &p[p.len().saturating_sub(7)..],
+            captured: p.len() as u32,
+        }
+    }
+
+    #[test]
+    fn test_client_hello_names() {
+        let r = client_hello_record("api.example");
+        let mut t = Tls::new();
+        let s = t.feed(0, Seq(0), Seq(0), Seq(r.len() as u32), bytes(&r), 0);
+        assert!(!s.app && !s.alert);
+        let h = s.hello.unwrap();
+        assert_eq!(h.sni, Some(&b"api.example"[..]));
+        let names: Vec<_> = alpn_names(h.alpn.unwrap()).collect();
+        assert_eq!(names, [&b"h2"[..], b"http/1.1"]);
+    }
+
+    #[test]
+    fn test_records_across_segments_and_cut() {
+        let mut t = Tls::new();
+        // A 3000-byte record whose header and first bytes are in one
+        // segment; the next segment is cut by the snaplen (only the
+        // sequence numbers say where it ends), and the next header
+        // straddles the segment after it.
+        let mut s1 = vec![APPLICATION_DATA, 3, 3, 0x0b, 0xb8];
+        s1.extend_from_slice(&[0; 995]);
+        let seen = t.feed(1, Seq(0), Seq(0), Seq(1000), bytes(&s1), 0);
+        assert!(seen.app && seen.app_bytes == 1000);
+        // Segment 2: bytes 1000..3007, only its tail captured, ending in
+        // 2 bytes of the next header.
+        let cut = Bytes {
+            head: &[],
+            tail: &[0, 0, 0, 0, 0, ALERT, 3],
+            captured: 2007,
+        };
+        let seen = t.feed(1, Seq(1000), Seq(1000), Seq(3007), cut, 1);
+        assert!(seen.app && !seen.alert);
+        let s3 = [3, 0, 26];
+        let s3 = Bytes {
+            head: &[],
+            tail: &s3,
+            captured: 3,
+        };
+        let seen = t.feed(1, Seq(3007), Seq(3007), Seq(3010), s3, 2);
+        assert!(seen.alert && !seen.app, "{seen:?}");
+        assert!(t.last_alert(1));
+    }
+
+    #[test]
+    fn test_short_record_is_an_alert_and_lost_sync_is_data() {
+        let mut t = Tls::new();
+        let a = record(APPLICATION_DATA, &[9; 19]);
+        let s = t.feed(0, Seq(0), Seq(0), Seq(24), bytes(&a), 0);
+        assert!(s.alert && !s.app);
+        // A hole over the next header: lost, so data, until a segment
+        // begins with a header again.
+        let s = t.feed(0, Seq(100), Seq(100), Seq(200), bytes(&[1; 100]), 1);
+        assert!(s.app);
+        let r = record(APPLICATION_DATA, &[5; 40]);
+        let s = t.feed(0, Seq(300), Seq(300), Seq(345), bytes(&r), 2);
+        assert!(s.app && s.app_bytes == 45);
+    }
+
+    #[test]
+    fn test_headers_are_checked() {
+        assert!(header(&[23, 3, 3, 0, 24]).is_some());
+        assert!(header(&[24, 3, 3, 0, 24]).is_none());
+        assert!(header(&[23, 3, 3, 0x48, 1]).is_none());
+        assert!(header(b"GET / HTTP/1.1").is_none());
+        assert!(view(b"HTTP/1.1 200 OK").is_empty());
+    }
+}
