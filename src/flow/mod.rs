@@ -9,6 +9,7 @@ pub mod half;
 pub mod history;
 mod holes;
 pub mod http;
+pub mod marks;
 pub mod protocol;
 pub mod response;
 pub mod state;
