@@ -112,6 +112,7 @@ fn analyze_inputs(args: &AnalyzeArgs, mut cfg: Config, spool: Option<&Path>) -> 
             report.connections = None;
         }
     }
+    report.settle_proxy(args.report.proxy);
     for w in &report.capture.warnings {
         eprintln!("racecap: warning: {w}");
     }

@@ -68,7 +68,8 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         let report = run(&args, cfg, file, &stop, metrics);
         (args, report)
     })?;
-    let report = report?;
+    let mut report = report?;
+    report.settle_proxy(args.report.proxy);
     if args.report.format == Format::Jsonl {
         // The stream ends with the whole report on one line.
         let mut stdout = io::stdout();

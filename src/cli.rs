@@ -92,6 +92,37 @@ pub struct ReportArgs {
     #[arg(long, value_name = "MIB", default_value_t = racecap::analyzer::DEFAULT_MAX_MEMORY >> 20,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     pub max_memory: usize,
+
+    /// The proxy in front of the servers, so the fix names only its knobs:
+    /// istio, envoy, nginx, haproxy, caddy, traefik, alb, linkerd or
+    /// library (a client pool in an application). Without it, the proxy
+    /// is recognised where the traffic or `--proxy-log` shows it.
+    #[arg(long, value_name = "PROXY", value_parser = parse_proxy)]
+    pub proxy: Option<racecap::report::proxy::ProxyKind>,
+
+    /// Rows of the findings table (JSON always has them all); 0 for all.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+
+    /// Width of the tables in columns (default: the terminal's, else 100).
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
+
+    /// The fix with its reasons and every note, not only what to change.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+fn parse_proxy(s: &str) -> Result<racecap::report::proxy::ProxyKind, String> {
+    use racecap::report::proxy::ProxyKind;
+    ProxyKind::ALL
+        .iter()
+        .copied()
+        .find(|p| p.name() == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = ProxyKind::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown proxy {s:?} (one of: {})", names.join(", "))
+        })
 }
 
 impl ReportArgs {

@@ -8,6 +8,7 @@ mod closes;
 mod corpus;
 mod deploy;
 mod formats;
+mod impact;
 mod lab;
 mod lab_closes;
 mod lab_tls;

@@ -45,6 +45,8 @@ pub struct ServerStats {
     pub client_closes: Samples,
     /// Longest idle gap a connection survived open (reuse, or open at the end).
     pub stayed_open_ns: i64,
+    /// Requests sent to it (the first of each connection and every reuse).
+    pub requests: u64,
     /// Requests on reused connections (answered or lost).
     pub reused_requests: u64,
     /// `Keep-Alive: timeout=N` values seen, with counts.
@@ -358,6 +360,7 @@ impl Timeouts {
             }
         }
         let s = self.server(server);
+        s.requests += 1;
         if reused {
             s.reused_requests += 1;
         }

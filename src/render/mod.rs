@@ -3,6 +3,8 @@
 //! ([`live`]), and the interfaces list ([`interfaces`]). `emit` writes the
 //! report where it was asked to go and maps `--fail-on` to the exit code.
 
+pub mod fix;
+pub mod impact;
 pub mod interfaces;
 pub mod json;
 pub mod live;
@@ -21,7 +23,15 @@ use crate::cli::{FailOn, Format, ReportArgs};
 /// The report in the format asked for.
 pub fn render(report: &Report, args: &ReportArgs) -> Result<String> {
     Ok(match args.format {
-        Format::Table => table::tables(report, args.connections),
+        Format::Table => table::tables(
+            report,
+            &table::Opts {
+                connections: args.connections,
+                limit: args.limit,
+                width: table::width(args.width),
+                verbose: args.verbose,
+            },
+        ),
         Format::Json => json::document(report)?,
         Format::Jsonl => json::findings(&report.findings)?,
     })

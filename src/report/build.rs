@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
-    ServerReport, Timeout, Tool, Truncated, Warning,
+    ServerReport, Summary, Timeout, Tool, Truncated, Warning,
 };
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
 use crate::decode::{self, Skip};
@@ -417,13 +417,28 @@ impl Report {
         servers: Vec<ServerReport>,
         connections: Option<Vec<Connection>>,
     ) -> Report {
+        let capture = capture(t, inputs, findings.len());
+        let count = |v: Verdict| t.verdicts[v.index()];
+        let failures = Verdict::ALL
+            .iter()
+            .filter(|v| v.is_failure())
+            .map(|v| count(*v))
+            .sum();
+        let summary = Summary::new(
+            &findings,
+            &servers,
+            count(Verdict::KeepaliveRace),
+            failures,
+            capture.duration_s,
+        );
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
                 name: "racecap",
                 version: env!("CARGO_PKG_VERSION"),
             },
-            capture: capture(t, inputs, findings.len()),
+            summary,
+            capture,
             verdict_counts: Verdict::ALL
                 .iter()
                 .map(|v| (v.name(), t.verdicts[v.index()]))
@@ -432,6 +447,7 @@ impl Report {
             servers,
             connections,
             proxy_log: None,
+            proxy: None,
         }
     }
 }

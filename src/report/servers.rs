@@ -109,6 +109,8 @@ pub struct ServerReport {
     pub reuse_gaps: Option<Distribution>,
     /// Idle gaps before client FINs (the proxy's own idle timeout).
     pub idle_before_client_fin: Option<Distribution>,
+    /// Requests sent to it (the first of each connection and every reuse).
+    pub requests: u64,
     pub reused_requests: u64,
     pub races: u64,
     pub retried_races: u64,
@@ -152,6 +154,7 @@ pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
         reuse_window_ms: a.reuse_window_ns.map(Millis),
         reuse_gaps: a.reuse.map(Distribution::from),
         idle_before_client_fin: a.client_fin.map(Distribution::from),
+        requests: s.requests,
         reused_requests: s.reused_requests,
         races: s.races,
         retried_races: s.retried_races,

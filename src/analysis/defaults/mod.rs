@@ -44,6 +44,12 @@ pub struct Recommendation {
     pub side: &'static str,
     /// What to do and why, with the measured numbers.
     pub text: String,
+    /// What to do, in a sentence or two without the measurements (the
+    /// table prints them per server beside it); `text` has the reasons.
+    pub short: String,
+    /// The table row (`id`) of the proxy, load balancer or client library
+    /// this step is for; none for a step that holds for any of them.
+    pub proxy: Option<&'static str>,
     /// Configuration to paste, when there is one.
     pub snippet: Option<String>,
 }
@@ -297,7 +303,7 @@ fn match_server_advertised(measured_ms: f64, header_s: Option<u32>) -> Vec<Candi
             witness: Some(WitnessKind::KeepAliveHeader),
             note: adv
                 .note
-                .replace("{close}", &text::secs(close as f64))
+                .replace("{close}", &text::secs_2(close as f64))
                 .replace("{configured}", &configured.to_string())
                 .replace("{buffer}", &adv.buffer_ms.to_string())
                 .replace("{header}", &h.to_string()),
@@ -329,7 +335,6 @@ pub fn match_proxy(measured_ms: f64) -> Vec<Candidate> {
 
 #[cfg(test)]
 mod test {
-    use super::text::secs;
     use super::*;
 
     fn situation(matches: &[Candidate]) -> Situation<'_> {
@@ -370,7 +375,7 @@ mod test {
         assert_eq!(i.len(), 1, "{i:?}");
         assert!(i[0].contains("Sidecar spec.inboundConnectionPool.http.idleTimeout to 5 s"));
         assert!(
-            i[0].starts_with("Lower the proxy's upstream idle timeout below the server's 6.00 s")
+            i[0].starts_with("Lower the proxy's upstream idle timeout below the server's 6.002 s")
         );
         let snippet = inbound
             .iter()
@@ -493,7 +498,7 @@ mod test {
             for c in r.closes {
                 assert!(
                     c.note
-                        .starts_with(&secs(c.at_ms as f64).replace(" s", " s:")),
+                        .starts_with(&text::secs_2(c.at_ms as f64).replace(" s", " s:")),
                     "{}",
                     c.note
                 );
@@ -520,8 +525,15 @@ mod test {
             snippet.contains("server.keepAliveTimeout = 65000;"),
             "{snippet}"
         );
-        assert!(server.text.contains("6.00 s"), "{}", server.text);
-        assert!(server.text.contains("19.80 s"));
+        assert!(server.text.contains("6.002 s"), "{}", server.text);
+        assert!(server.text.contains("19.800 s"));
+        // The short form names what to set, without the measurements.
+        assert_eq!(
+            server.short,
+            "Node.js http.Server (v8 – v25): set server.keepAliveTimeout to 65 s."
+        );
+        assert_eq!(recs[1].proxy, Some("istio"));
+        assert_eq!(recs[2].proxy, Some("envoy"));
         assert!(server.text.contains("3 races"));
 
         // 6.0 s − 1 s margin.
@@ -555,8 +567,40 @@ mod test {
         s.reuse_window_ms = Some(59_000.0);
         let recs = recommend(&s);
         assert!(recs[0].snippet.as_deref().unwrap().contains("65000"));
-        assert!(recs[0].text.contains("60.00 s"));
+        assert!(recs[0].text.contains("60.000 s"));
+        assert!(!recs[0].text.contains("longest reuse"));
         assert!(recs[1].text.contains("AWS Application Load Balancer"));
+    }
+
+    /// The reuse window is not the proxies' idle close: each is named for
+    /// what it is when the reuses outlast the close.
+    #[test]
+    fn test_server_text_names_reuse_apart_from_idle_close() {
+        let matches = match_server(6000.0);
+        let mut s = situation(&matches);
+        s.client_idle_ms = Some(50_000.0);
+        s.reuse_window_ms = Some(59_000.0);
+        let recs = recommend(&s);
+        assert!(
+            recs[0].text.contains(
+                "above the proxies' own idle close of 50.000 s (their FINs after idle) and the longest reuse seen (59.000 s)"
+            ),
+            "{}",
+            recs[0].text
+        );
+    }
+
+    /// An unknown server's short fix names a few knobs, not the table.
+    #[test]
+    fn test_no_match_short_names_few_candidates() {
+        let mut s = situation(&[]);
+        s.server_timeout_ms = Some(12_345.0);
+        let recs = recommend(&s);
+        let short = &recs[0].short;
+        let knobs = short.split_once("one of ").map_or("", |x| x.1);
+        assert_eq!(knobs.matches("; ").count(), 2, "{short}");
+        assert!(short.contains(" more)"), "{short}");
+        assert!(short.len() < 300, "{short}");
     }
 
     #[test]
@@ -568,7 +612,7 @@ mod test {
         assert!(recs[0].snippet.is_none());
         assert!(recs[0].text.contains("server.keepAliveTimeout"));
         assert!(recs[0].text.contains("--timeout-keep-alive"));
-        assert!(recs[0].text.contains("12.35 s") || recs[0].text.contains("12.34 s"));
+        assert!(recs[0].text.contains("12.345 s"));
     }
 
     #[test]
