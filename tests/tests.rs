@@ -7,6 +7,7 @@ mod cli_proxylog;
 mod closes;
 mod corpus;
 mod deploy;
+mod docs;
 mod formats;
 mod impact;
 mod lab;
