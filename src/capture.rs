@@ -201,8 +201,8 @@ fn run(
                     render::json::line(&racecap::otel::Line::new(&f))?
                 )?,
                 Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
-                // One JSON document at the end; live lines go to stderr.
-                Format::Json => eprintln!("{}", render::live::line(&f)),
+                // One document at the end (JSON, HTML); live lines go to stderr.
+                Format::Json | Format::Html => eprintln!("{}", render::live::line(&f)),
             }
             stdout.flush()?;
         }

@@ -38,6 +38,9 @@ pub enum Format {
     Json,
     /// One JSON object per finding, one per line.
     Jsonl,
+    /// One self-contained HTML page with the pictures: per server the idle
+    /// closes beside the reuse gaps, one ladder diagram per race (use -o).
+    Html,
 }
 
 /// When to exit with status 1 (for CI).

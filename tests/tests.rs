@@ -9,6 +9,7 @@ mod corpus;
 mod deploy;
 mod docs;
 mod formats;
+mod html;
 mod impact;
 mod lab;
 mod lab_closes;

@@ -12,10 +12,10 @@ use racecap::report::{Report, ServerReport};
 
 /// One step as printed: side, sentence, snippet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Step {
-    side: &'static str,
-    text: String,
-    snippet: Option<String>,
+pub(super) struct Step {
+    pub(super) side: &'static str,
+    pub(super) text: String,
+    pub(super) snippet: Option<String>,
 }
 
 /// How the proxy was known, for the heading.
@@ -105,7 +105,7 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
 }
 
 /// Servers grouped by identical steps, in server order.
-fn groups(r: &Report, verbose: bool) -> Vec<(Vec<&ServerReport>, Vec<Step>)> {
+pub(super) fn groups(r: &Report, verbose: bool) -> Vec<(Vec<&ServerReport>, Vec<Step>)> {
     let proxy = r.proxy.map(|p| p.kind);
     let mut out: Vec<(Vec<&ServerReport>, Vec<Step>)> = Vec::new();
     for s in r.servers.iter().filter(|s| !s.recommendations.is_empty()) {

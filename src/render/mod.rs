@@ -4,6 +4,7 @@
 //! report where it was asked to go and maps `--fail-on` to the exit code.
 
 pub mod fix;
+pub mod html;
 pub mod impact;
 pub mod interfaces;
 pub mod json;
@@ -34,6 +35,7 @@ pub fn render(report: &Report, args: &ReportArgs) -> Result<String> {
         ),
         Format::Json => json::document(report)?,
         Format::Jsonl => json::findings(&report.findings)?,
+        Format::Html => html::page(report, args.limit),
     })
 }
 

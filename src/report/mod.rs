@@ -6,6 +6,7 @@
 //! serialised, in [`crate::units`].
 
 mod build;
+pub mod histogram;
 pub mod proxy;
 pub mod proxy_log;
 mod servers;

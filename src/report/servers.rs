@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::histogram::Histogram;
 use crate::analysis::defaults::{Candidate, Recommendation};
 use crate::analysis::samples::Stats;
 use crate::analysis::software::ClientKind;
@@ -137,11 +138,19 @@ pub struct ServerReport {
     /// Its TLS names and versions; none for a server that spoke no TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsReport>,
+    /// Its idle closes and the reuse gaps in shared bins, and the samples
+    /// near the close (the HTML report's histogram and strip plot).
+    pub histogram: Option<Histogram>,
 }
 
 /// One server's part of the report.
 pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
     let a = s.assess();
+    let histogram = Histogram::new(
+        s.idle_closes.values(),
+        s.reuse.values(),
+        a.idle.as_ref().map(|d| d.estimate_ns),
+    );
     ServerReport {
         endpoint,
         connections: s.connections,
@@ -180,5 +189,6 @@ pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
             })
             .collect(),
         tls: TlsReport::new(&s.tls),
+        histogram,
     }
 }
