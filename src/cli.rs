@@ -27,6 +27,20 @@ pub enum Command {
     Capture(CaptureArgs),
     /// List network interfaces with their index and, for veths, the peer.
     Interfaces(InterfacesArgs),
+    /// Print a shell completion script on standard output (e.g.
+    /// `racecap completions bash > /etc/bash_completion.d/racecap`).
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output
+    /// (`racecap man > racecap.1; man ./racecap.1`); with a command, that
+    /// command's page with all its options (`racecap man analyze`:
+    /// racecap-analyze(1)).
+    Man {
+        /// analyze, capture, interfaces, completions.
+        command: Option<String>,
+    },
 }
 
 /// Output format.
@@ -67,8 +81,9 @@ pub struct ReportArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Only connections to or from this endpoint (IP:PORT, [IPv6]:PORT).
-    #[arg(long, value_name = "IP:PORT", conflicts_with = "port")]
+    /// Only connections to or from this endpoint (IP:PORT, [IPv6]:PORT), or
+    /// any port of this address (IP).
+    #[arg(long, value_name = "IP[:PORT]", conflicts_with = "port")]
     pub server: Option<String>,
 
     /// Only connections with this port on either side.
@@ -142,9 +157,14 @@ impl ReportArgs {
 
     fn focus(&self) -> Result<Focus> {
         if let Some(s) = &self.server {
+            // A bare address (`10.0.0.2`, `fd00::2`, `[fd00::2]`): every port.
+            let bare = s.trim_start_matches('[').trim_end_matches(']');
+            if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+                return Ok(Focus::Host(ip));
+            }
             let addr: SocketAddr = s
                 .parse()
-                .with_context(|| format!("--server {s}: expected IP:PORT or [IPv6]:PORT"))?;
+                .with_context(|| format!("--server {s}: expected IP, IP:PORT or [IPv6]:PORT"))?;
             return Ok(Focus::Server(Endpoint {
                 ip: addr.ip(),
                 port: addr.port(),
@@ -206,12 +226,7 @@ pub struct CaptureArgs {
     /// several; a pattern (`'veth*'`, `'cali*'`, `'lxc*'`) also takes the
     /// matching interfaces that appear while capturing, and lets go of
     /// those that vanish. `any` is every interface, as for tcpdump.
-    #[arg(
-        short = 'i',
-        long = "interface",
-        value_name = "IFACE|PATTERN",
-        required_unless_present = "ifindex"
-    )]
+    #[arg(short = 'i', long = "interface", value_name = "IFACE|PATTERN")]
     pub interface: Vec<String>,
 
     /// Capture on the interface with this index: the number a container

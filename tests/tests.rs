@@ -16,6 +16,7 @@ mod lab_closes;
 mod lab_tls;
 mod proptests;
 mod proxylog;
+mod small;
 mod synthetic;
 mod timeouts;
 mod tls;

@@ -202,10 +202,12 @@ impl ServerStats {
         let rtt_ns = self.rtt.stats().map(|d| d.median_ns);
         let server_ns = idle.map(|d| d.estimate_ns);
         let header_disagrees = match (keep_alive_header_s, server_ns) {
-            // Node.js adds a 1 s buffer to what it advertises; allow for it.
+            // Node.js adds a 1 s buffer to what it advertises, and the
+            // header floors the configured value to whole seconds (a
+            // 500 ms keepAliveTimeout advertises timeout=0); allow for both.
             (Some(h), Some(m)) => {
                 let h = i64::from(h) * 1000 * NS_PER_MS;
-                !(m >= h - 250 * NS_PER_MS && m <= h + 1250 * NS_PER_MS)
+                !(m >= h - 250 * NS_PER_MS && m <= h + 2250 * NS_PER_MS)
             }
             _ => false,
         };

@@ -50,7 +50,13 @@ pub fn opening(r: &Report, out: &mut String) {
     let proxy = r.proxy.map(|p| p.kind);
     let lost = s.lost();
     // 1. What reached the clients.
-    if lost > 0 {
+    if r.capture.connections == 0 && r.capture.filtered_out > 0 {
+        let _ = writeln!(
+            out,
+            "Nothing analysed: the --server / --port filter matched none of the {} TCP segments.",
+            r.capture.filtered_out
+        );
+    } else if lost > 0 {
         let methods: Vec<String> = s
             .lost_by_method
             .iter()

@@ -306,6 +306,12 @@ fn warnings(t: &Totals, inputs: &[InputStats], listed: usize) -> Vec<Warning> {
     if t.holes > 0 {
         out.push(Warning::Holes { segments: t.holes });
     }
+    // A --server or --port that matches nothing must not read as "no race".
+    if t.filtered_out > 0 && t.connections == 0 {
+        out.push(Warning::FocusMatchedNothing {
+            segments: t.filtered_out,
+        });
+    }
     // Frames that could not be read at all (as opposed to frames that are
     // not TCP, which every capture has): the report covers the others.
     let undecodable: Vec<(Skip, u64)> = Skip::ALL

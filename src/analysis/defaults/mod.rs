@@ -281,18 +281,30 @@ fn match_server_advertised(measured_ms: f64, header_s: Option<u32>) -> Vec<Candi
     let Some(h) = header_s else {
         return out;
     };
-    let configured = u64::from(h) * 1000;
+    // The header floors the configured value to whole seconds (Node.js
+    // advertises timeout=0 for a keepAliveTimeout under 1 s): the value is
+    // anywhere in [h s, h s + 999 ms], and so is the close above it.
+    let floor = u64::from(h) * 1000;
     let mut named = Vec::new();
     for row in SERVERS {
         let Some(adv) = row.advertises else {
             continue;
         };
-        let close = configured + adv.buffer_ms;
         // Written so that a NaN measurement names nothing.
-        let near = distance_ms(close, row.jitter_ms, measured_ms) <= tolerance_ms(measured_ms);
+        let near = distance_ms(floor + adv.buffer_ms, row.jitter_ms + 999, measured_ms)
+            <= tolerance_ms(measured_ms);
         if !near {
             continue;
         }
+        // Whole seconds when the close is near them (the usual case), else
+        // the measured value less the buffer, to 10 ms.
+        let above = measured_ms - (floor + adv.buffer_ms) as f64;
+        let configured = if above <= tolerance_ms(measured_ms) {
+            floor
+        } else {
+            ((above / 10.0).round() as u64 * 10).clamp(1, 999) + floor
+        };
+        let close = configured + adv.buffer_ms;
         out.retain(|c| !std::ptr::eq(c.row, row));
         named.push(Candidate {
             software: row.software,
@@ -429,6 +441,24 @@ mod test {
                 .count(),
             1
         );
+    }
+
+    /// Issue 15: a keepAliveTimeout under 1 s advertises timeout=0 (Node
+    /// floors it to whole seconds) and closes at it plus the buffer.
+    #[test]
+    fn test_node_under_a_second_advertises_zero() {
+        let m = match_server_with_header(1501.0, Some(0));
+        assert_eq!(m[0].setting, "server.keepAliveTimeout", "{m:?}");
+        assert_eq!((m[0].default_ms, m[0].expected_close_ms), (500, 1500));
+        assert!(
+            m[0].note.contains("keepAliveTimeout 500 ms"),
+            "{}",
+            m[0].note
+        );
+        assert!(m[0].note.contains("timeout=0"), "{}", m[0].note);
+        // A fractional value above a second: 2.5 s advertises timeout=2.
+        let m = match_server_with_header(3502.0, Some(2));
+        assert_eq!((m[0].default_ms, m[0].expected_close_ms), (2500, 3500));
     }
 
     #[test]
