@@ -143,6 +143,9 @@ fn test_proxy_flag_prints_only_that_proxy() {
     for other in ["Istio:", "Envoy:", "HAProxy:", "DestinationRule"] {
         assert!(!fix.contains(other), "{other} in {fix}");
     }
+    // What the proxy logs: its line only.
+    assert!(out.contains("  nginx:       502; error log"), "{out}");
+    assert!(!out.contains("Envoy/Istio: 503 UC"), "{out}");
     // Without it, every proxy briefly, without their snippets.
     let (_, out, _) = run(&["analyze", POST]);
     assert!(out.contains("Istio: set DestinationRule"));
