@@ -135,7 +135,10 @@ fn test_html_limit_caps_the_ladders() {
     let want = expected(&report(POST), 3);
     assert_eq!(counted(&html), want);
     assert_eq!(want.ladders, 3);
-    assert!(html.contains("… and 6 more; --limit 0 for all."));
+    // Once under the ladders, once under the findings table (3 rows and
+    // its header).
+    assert_eq!(count(&html, "… and 6 more; --limit 0 for all."), 2);
+    assert_eq!(count(&html, "<tr>"), 4);
 }
 
 fn chromium() -> Option<PathBuf> {

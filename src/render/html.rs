@@ -489,7 +489,7 @@ pub fn page(r: &Report, limit: usize) -> String {
         out.push_str("</section>\n");
     }
 
-    findings_table(r, &mut out);
+    findings_table(r, limit, &mut out);
     out.push_str("</body></html>\n");
     out
 }
@@ -530,17 +530,23 @@ fn server_section(
     out.push_str("</section>\n");
 }
 
-fn findings_table(r: &Report, out: &mut String) {
+/// The findings in time order, at most `limit` rows (0: all), as the table.
+fn findings_table(r: &Report, limit: usize, out: &mut String) {
     if r.findings.is_empty() {
         return;
     }
     let mut findings: Vec<&Finding> = r.findings.iter().collect();
     findings.sort_by_key(|f| (f.at, f.conn_id));
+    let all = findings.len();
+    if limit > 0 {
+        findings.truncate(limit);
+    }
     let _ = writeln!(
         out,
         "<section id=\"findings\"><h2>Findings ({})</h2><table><tr><th>at</th><th>client → server</th><th>verdict</th><th>request</th><th>retried</th></tr>",
-        findings.len()
+        all
     );
+    let shown = findings.len();
     for f in findings {
         let request = f
             .race
@@ -570,5 +576,13 @@ fn findings_table(r: &Report, out: &mut String) {
             esc(&request)
         );
     }
-    out.push_str("</table></section>\n");
+    out.push_str("</table>");
+    if shown < all {
+        let _ = write!(
+            out,
+            "<p class=\"meta\">… and {} more; --limit 0 for all.</p>",
+            all - shown
+        );
+    }
+    out.push_str("</section>\n");
 }
