@@ -29,6 +29,25 @@ struct Args {
     out: String,
 }
 
+const USAGE: &str = "usage: synth [--connections N] [--requests N] [--race-fraction F] \
+[--concurrency N] [--syn-flood N] [--out FILE]
+
+Writes a synthetic pcap with a known number of keep-alive races and prints
+the expected counts on stderr. Defaults: --connections 10000 --requests 10
+--race-fraction 0.05 --concurrency 1000 --out synth.pcap; --syn-flood N
+writes N unanswered SYNs instead.";
+
+/// A usage error: the message and the usage on stderr, exit 2 (no panic).
+fn usage(why: &str) -> ! {
+    eprintln!("synth: {why}\n\n{USAGE}");
+    std::process::exit(2)
+}
+
+fn number<T: std::str::FromStr>(k: &str, v: &str) -> T {
+    v.parse()
+        .unwrap_or_else(|_| usage(&format!("{k}: not a number: {v:?}")))
+}
+
 fn parse() -> Args {
     let mut a = Args {
         connections: 10_000,
@@ -40,15 +59,31 @@ fn parse() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
-        let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
+        if k == "--help" || k == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        let known = [
+            "--connections",
+            "--requests",
+            "--race-fraction",
+            "--concurrency",
+            "--syn-flood",
+            "--out",
+        ];
+        if !known.contains(&k.as_str()) {
+            usage(&format!("unknown option {k}"));
+        }
+        let v = it
+            .next()
+            .unwrap_or_else(|| usage(&format!("{k} needs a value")));
         match k.as_str() {
-            "--connections" => a.connections = v.parse().expect("a number"),
-            "--requests" => a.requests = v.parse().expect("a number"),
-            "--race-fraction" => a.race_fraction = v.parse().expect("a fraction"),
-            "--concurrency" => a.concurrency = v.parse().expect("a number"),
-            "--syn-flood" => a.syn_flood = v.parse().expect("a number"),
-            "--out" => a.out = v,
-            _ => panic!("unknown option {k}"),
+            "--connections" => a.connections = number(&k, &v),
+            "--requests" => a.requests = number(&k, &v),
+            "--race-fraction" => a.race_fraction = number(&k, &v),
+            "--concurrency" => a.concurrency = number(&k, &v),
+            "--syn-flood" => a.syn_flood = number(&k, &v),
+            _ => a.out = v,
         }
     }
     a

@@ -39,6 +39,12 @@ fn open_inputs(files: &[String], spool: Option<&Path>) -> Result<Vec<(String, Ca
     for name in files {
         let reader = if name == "-" {
             let stdin = io::stdin();
+            // Reading the header blocks: say what it waits for, not hang silently.
+            if std::io::IsTerminal::is_terminal(&stdin) {
+                eprintln!(
+                    "racecap: waiting for a capture on standard input (a terminal): pipe one in, e.g. `tcpdump -w - … | racecap analyze -`, or Ctrl-D to stop"
+                );
+            }
             match spool {
                 Some(path) => {
                     let copy = File::create(path)
@@ -112,6 +118,7 @@ fn analyze_inputs(args: &AnalyzeArgs, mut cfg: Config, spool: Option<&Path>) -> 
             report.connections = None;
         }
     }
+    report.settle_proxy(args.report.proxy);
     for w in &report.capture.warnings {
         eprintln!("racecap: warning: {w}");
     }
@@ -126,7 +133,7 @@ fn analyze_inputs(args: &AnalyzeArgs, mut cfg: Config, spool: Option<&Path>) -> 
             .collect();
         let n = crate::evidence::write(&report, &paths, &inputs, out)?;
         eprintln!(
-            "racecap: wrote {n} packets of {} failing connections to {}",
+            "racecap: wrote {n} packets of {} failing connections (and the connections that retried them) to {}",
             report.findings.len(),
             out.display()
         );

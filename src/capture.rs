@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 
 use racecap::analyzer::{Analyzer, Config};
 use racecap::decode::{self, linktype};
@@ -45,6 +45,12 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
 /// `-w` file, the Ctrl-C handler) here, then captures on a thread of its
 /// own, inside `--netns` when given, and reports back here.
 pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
+    // Checked here, not by clap, so that the message names both ways.
+    if args.interface.is_empty() && args.ifindex.is_none() {
+        bail!(
+            "capture: say where: -i IFACE (repeatable; a pattern such as 'veth*', or any), or --ifindex N (the number `cat /sys/class/net/eth0/iflink` prints in a pod names its host-side veth)"
+        );
+    }
     let netns = args.netns.as_deref().map(Netns::open).transpose()?;
     let cfg = args.report.config(true)?;
     let file = match &args.write {
@@ -68,7 +74,8 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         let report = run(&args, cfg, file, &stop, metrics);
         (args, report)
     })?;
-    let report = report?;
+    let mut report = report?;
+    report.settle_proxy(args.report.proxy);
     if args.report.format == Format::Jsonl {
         // The stream ends with the whole report on one line.
         let mut stdout = io::stdout();
@@ -200,8 +207,8 @@ fn run(
                     render::json::line(&racecap::otel::Line::new(&f))?
                 )?,
                 Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
-                // One JSON document at the end; live lines go to stderr.
-                Format::Json => eprintln!("{}", render::live::line(&f)),
+                // One document at the end (JSON, HTML); live lines go to stderr.
+                Format::Json | Format::Html => eprintln!("{}", render::live::line(&f)),
             }
             stdout.flush()?;
         }

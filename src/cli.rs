@@ -27,6 +27,20 @@ pub enum Command {
     Capture(CaptureArgs),
     /// List network interfaces with their index and, for veths, the peer.
     Interfaces(InterfacesArgs),
+    /// Print a shell completion script on standard output (e.g.
+    /// `racecap completions bash > /etc/bash_completion.d/racecap`).
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output
+    /// (`racecap man > racecap.1; man ./racecap.1`); with a command, that
+    /// command's page with all its options (`racecap man analyze`:
+    /// racecap-analyze(1)).
+    Man {
+        /// analyze, capture, interfaces, completions.
+        command: Option<String>,
+    },
 }
 
 /// Output format.
@@ -38,6 +52,9 @@ pub enum Format {
     Json,
     /// One JSON object per finding, one per line.
     Jsonl,
+    /// One self-contained HTML page with the pictures: per server the idle
+    /// closes beside the reuse gaps, one ladder diagram per race (use -o).
+    Html,
 }
 
 /// When to exit with status 1 (for CI).
@@ -64,8 +81,9 @@ pub struct ReportArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Only connections to or from this endpoint (IP:PORT, [IPv6]:PORT).
-    #[arg(long, value_name = "IP:PORT", conflicts_with = "port")]
+    /// Only connections to or from this endpoint (IP:PORT, [IPv6]:PORT), or
+    /// any port of this address (IP).
+    #[arg(long, value_name = "IP[:PORT]", conflicts_with = "port")]
     pub server: Option<String>,
 
     /// Only connections with this port on either side.
@@ -92,6 +110,37 @@ pub struct ReportArgs {
     #[arg(long, value_name = "MIB", default_value_t = racecap::analyzer::DEFAULT_MAX_MEMORY >> 20,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     pub max_memory: usize,
+
+    /// The proxy in front of the servers, so the fix names only its knobs:
+    /// istio, envoy, nginx, haproxy, caddy, traefik, alb, linkerd or
+    /// library (a client pool in an application). Without it, the proxy
+    /// is recognised where the traffic or `--proxy-log` shows it.
+    #[arg(long, value_name = "PROXY", value_parser = parse_proxy)]
+    pub proxy: Option<racecap::report::proxy::ProxyKind>,
+
+    /// Rows of the findings table (JSON always has them all); 0 for all.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+
+    /// Width of the tables in columns (default: the terminal's, else 100).
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
+
+    /// The fix with its reasons and every note, not only what to change.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+fn parse_proxy(s: &str) -> Result<racecap::report::proxy::ProxyKind, String> {
+    use racecap::report::proxy::ProxyKind;
+    ProxyKind::ALL
+        .iter()
+        .copied()
+        .find(|p| p.name() == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = ProxyKind::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown proxy {s:?} (one of: {})", names.join(", "))
+        })
 }
 
 impl ReportArgs {
@@ -108,9 +157,14 @@ impl ReportArgs {
 
     fn focus(&self) -> Result<Focus> {
         if let Some(s) = &self.server {
+            // A bare address (`10.0.0.2`, `fd00::2`, `[fd00::2]`): every port.
+            let bare = s.trim_start_matches('[').trim_end_matches(']');
+            if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+                return Ok(Focus::Host(ip));
+            }
             let addr: SocketAddr = s
                 .parse()
-                .with_context(|| format!("--server {s}: expected IP:PORT or [IPv6]:PORT"))?;
+                .with_context(|| format!("--server {s}: expected IP, IP:PORT or [IPv6]:PORT"))?;
             return Ok(Focus::Server(Endpoint {
                 ip: addr.ip(),
                 port: addr.port(),
@@ -172,12 +226,7 @@ pub struct CaptureArgs {
     /// several; a pattern (`'veth*'`, `'cali*'`, `'lxc*'`) also takes the
     /// matching interfaces that appear while capturing, and lets go of
     /// those that vanish. `any` is every interface, as for tcpdump.
-    #[arg(
-        short = 'i',
-        long = "interface",
-        value_name = "IFACE|PATTERN",
-        required_unless_present = "ifindex"
-    )]
+    #[arg(short = 'i', long = "interface", value_name = "IFACE|PATTERN")]
     pub interface: Vec<String>,
 
     /// Capture on the interface with this index: the number a container

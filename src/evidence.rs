@@ -1,17 +1,20 @@
 //! `--evidence FILE.pcap`: a second pass over the inputs that copies every
-//! packet of the failing connections into one file Wireshark opens. Classic
-//! pcap when all inputs share one link type, pcapng (one interface per link
+//! packet of the failing connections into one file Wireshark opens, with
+//! the connections that carried the proxy's retries of lost requests (so
+//! that analysing the evidence again finds the same retries). Classic pcap
+//! when all inputs share one link type, pcapng (one interface per link
 //! type) otherwise.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::BufWriter;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use racecap::decode;
-use racecap::flow::FlowKey;
+use racecap::flow::{Endpoint, FlowKey};
 use racecap::report::Report;
 use racecap::source::{CaptureReader, InputStats, Merged};
 use racecap::write::{Endian, PcapWriter, PcapngWriter};
@@ -73,17 +76,7 @@ impl Writer {
     }
 }
 
-/// Copies every packet of the report's findings from `paths` (the inputs,
-/// read again) to `out`; returns the number of packets written.
-pub fn write(report: &Report, paths: &[PathBuf], inputs: &[InputStats], out: &Path) -> Result<u64> {
-    let mut spans: HashMap<FlowKey, Vec<(i64, i64)>> = HashMap::new();
-    for f in &report.findings {
-        spans.entry(f.key).or_default().push((f.start.0, f.end.0));
-    }
-    let mut linktypes: Vec<u16> = inputs.iter().flat_map(|i| i.linktypes.clone()).collect();
-    linktypes.sort_unstable();
-    linktypes.dedup();
-    let mut w = Writer::create(out, &linktypes)?;
+fn open(paths: &[PathBuf]) -> Result<Merged> {
     let mut readers = Vec::new();
     for path in paths {
         let name = path.display().to_string();
@@ -91,16 +84,61 @@ pub fn write(report: &Report, paths: &[PathBuf], inputs: &[InputStats], out: &Pa
         let r = CaptureReader::new(file).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         readers.push((name, r));
     }
-    let mut merged = Merged::new(readers)?;
+    Ok(Merged::new(readers)?)
+}
+
+/// The connections that carried a retry: the one on which the client sent
+/// data to the raced server at the retry's moment (`race.retry_at` is the
+/// retried request's first segment). A pass of its own over the inputs.
+fn retry_keys(report: &Report, paths: &[PathBuf]) -> Result<HashSet<FlowKey>> {
+    let wanted: HashSet<(IpAddr, Endpoint, i64)> = report
+        .findings
+        .iter()
+        .filter_map(|f| Some((f.client.ip, f.server, f.race.as_ref()?.retry_at?.0)))
+        .collect();
+    let mut keys = HashSet::new();
+    if wanted.is_empty() {
+        return Ok(keys);
+    }
+    let mut merged = open(paths)?;
+    while let Some((_, frame)) = merged.next_frame()? {
+        let Ok(seg) = decode::decode(&frame) else {
+            continue;
+        };
+        if seg.payload_len > 0
+            && wanted.contains(&(seg.src_endpoint().ip, seg.dst_endpoint(), frame.ts_ns))
+        {
+            keys.insert(seg.key().0);
+        }
+    }
+    Ok(keys)
+}
+
+/// Copies every packet of the report's findings, and of the connections
+/// that retried their requests, from `paths` (the inputs, read again) to
+/// `out`; returns the number of packets written.
+pub fn write(report: &Report, paths: &[PathBuf], inputs: &[InputStats], out: &Path) -> Result<u64> {
+    let mut spans: HashMap<FlowKey, Vec<(i64, i64)>> = HashMap::new();
+    for f in &report.findings {
+        spans.entry(f.key).or_default().push((f.start.0, f.end.0));
+    }
+    let retries = retry_keys(report, paths)?;
+    let mut linktypes: Vec<u16> = inputs.iter().flat_map(|i| i.linktypes.clone()).collect();
+    linktypes.sort_unstable();
+    linktypes.dedup();
+    let mut w = Writer::create(out, &linktypes)?;
+    let mut merged = open(paths)?;
     let mut n = 0u64;
     while let Some((_, frame)) = merged.next_frame()? {
         let Ok(seg) = decode::decode(&frame) else {
             continue;
         };
         let (key, _) = seg.key();
-        let hit = spans
-            .get(&key)
-            .is_some_and(|v| v.iter().any(|&(a, b)| frame.ts_ns >= a && frame.ts_ns <= b));
+        // A retry's connection whole: its handshake and answer too.
+        let hit = retries.contains(&key)
+            || spans
+                .get(&key)
+                .is_some_and(|v| v.iter().any(|&(a, b)| frame.ts_ns >= a && frame.ts_ns <= b));
         if hit {
             w.write(&frame)?;
             n += 1;

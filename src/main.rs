@@ -12,7 +12,7 @@ mod serve_metrics;
 use std::io;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
 
@@ -22,6 +22,8 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::analyze(args),
         Command::Capture(args) => capture::capture(args),
         Command::Interfaces(args) => capture::interfaces(args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man { command } => man(command.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -37,4 +39,42 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The completion script for `shell`, generated from the flags at run time
+/// (so it cannot lag behind them).
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "racecap", &mut out);
+    write_stdout(&out)
+}
+
+/// The man page, in roff, from the same flags: racecap(1), or a
+/// command's own page (racecap-analyze(1)) with every option.
+fn man(command: Option<&str>) -> anyhow::Result<ExitCode> {
+    let cmd = Cli::command();
+    let page = match command {
+        None => cmd,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name) else {
+                let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+                anyhow::bail!("no command {name:?} (one of: {})", names.join(", "));
+            };
+            sub.clone()
+                .display_name(format!("racecap-{name}"))
+                .bin_name(format!("racecap {name}"))
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page).render(&mut out)?;
+    write_stdout(&out)
+}
+
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(bytes)?;
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

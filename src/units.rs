@@ -32,6 +32,16 @@ impl Timestamp {
             None => s,
         }
     }
+
+    /// The time of day to the millisecond, e.g. `17:56:21.123` (for
+    /// sentences; the tables keep the nanoseconds).
+    pub fn time_of_day_ms(self) -> String {
+        let t = self.time_of_day();
+        match t.find('.') {
+            Some(dot) => t[..(dot + 4).min(t.len())].to_string(),
+            None => t,
+        }
+    }
 }
 
 impl std::fmt::Display for Timestamp {

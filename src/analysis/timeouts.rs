@@ -45,6 +45,8 @@ pub struct ServerStats {
     pub client_closes: Samples,
     /// Longest idle gap a connection survived open (reuse, or open at the end).
     pub stayed_open_ns: i64,
+    /// Requests sent to it (the first of each connection and every reuse).
+    pub requests: u64,
     /// Requests on reused connections (answered or lost).
     pub reused_requests: u64,
     /// `Keep-Alive: timeout=N` values seen, with counts.
@@ -200,10 +202,12 @@ impl ServerStats {
         let rtt_ns = self.rtt.stats().map(|d| d.median_ns);
         let server_ns = idle.map(|d| d.estimate_ns);
         let header_disagrees = match (keep_alive_header_s, server_ns) {
-            // Node.js adds a 1 s buffer to what it advertises; allow for it.
+            // Node.js adds a 1 s buffer to what it advertises, and the
+            // header floors the configured value to whole seconds (a
+            // 500 ms keepAliveTimeout advertises timeout=0); allow for both.
             (Some(h), Some(m)) => {
                 let h = i64::from(h) * 1000 * NS_PER_MS;
-                !(m >= h - 250 * NS_PER_MS && m <= h + 1250 * NS_PER_MS)
+                !(m >= h - 250 * NS_PER_MS && m <= h + 2250 * NS_PER_MS)
             }
             _ => false,
         };
@@ -358,6 +362,7 @@ impl Timeouts {
             }
         }
         let s = self.server(server);
+        s.requests += 1;
         if reused {
             s.reused_requests += 1;
         }

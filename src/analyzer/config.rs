@@ -12,6 +12,8 @@ pub enum Focus {
     All,
     /// Connections to or from one endpoint.
     Server(Endpoint),
+    /// Connections to or from any port of one address (`--server IP`).
+    Host(std::net::IpAddr),
     /// Connections with this port on either side.
     Port(u16),
 }
@@ -22,6 +24,7 @@ impl Focus {
         match self {
             Focus::All => true,
             Focus::Server(ep) => src == ep || dst == ep,
+            Focus::Host(ip) => src.ip == ip || dst.ip == ip,
             Focus::Port(p) => src.port == p || dst.port == p,
         }
     }

@@ -3,6 +3,9 @@
 //! ([`live`]), and the interfaces list ([`interfaces`]). `emit` writes the
 //! report where it was asked to go and maps `--fail-on` to the exit code.
 
+pub mod fix;
+pub mod html;
+pub mod impact;
 pub mod interfaces;
 pub mod json;
 pub mod live;
@@ -21,9 +24,18 @@ use crate::cli::{FailOn, Format, ReportArgs};
 /// The report in the format asked for.
 pub fn render(report: &Report, args: &ReportArgs) -> Result<String> {
     Ok(match args.format {
-        Format::Table => table::tables(report, args.connections),
+        Format::Table => table::tables(
+            report,
+            &table::Opts {
+                connections: args.connections,
+                limit: args.limit,
+                width: table::width(args.width),
+                verbose: args.verbose,
+            },
+        ),
         Format::Json => json::document(report)?,
         Format::Jsonl => json::findings(&report.findings)?,
+        Format::Html => html::page(report, args.limit),
     })
 }
 

@@ -212,8 +212,17 @@ pub fn section(p: &ProxyLog, out: &mut String) {
     let _ = writeln!(out, "{t}");
 }
 
-/// What each proxy logs for the findings listed, one row per kind.
+/// What each proxy logs for the findings listed, one row per kind; only
+/// the proxy that is there when it is known (`report.proxy`).
 pub fn symptoms(r: &Report, out: &mut String) {
+    use racecap::report::proxy::ProxyKind;
+    let only = match r.proxy.map(|p| p.kind) {
+        Some(ProxyKind::Istio | ProxyKind::Envoy) => Some("envoy"),
+        Some(ProxyKind::Nginx) => Some("nginx"),
+        Some(ProxyKind::Haproxy) => Some("haproxy"),
+        // The others have no row of their own: all three, as when unknown.
+        _ => None,
+    };
     let mut rows: Vec<(String, &racecap::report::Symptoms)> = Vec::new();
     for f in &r.findings {
         let Some(s) = f.logged_as else { continue };
@@ -232,8 +241,14 @@ pub fn symptoms(r: &Report, out: &mut String) {
     let _ = writeln!(out, "\nWhat the proxies log for these findings:");
     for (kind, s) in rows {
         let _ = writeln!(out, "{kind}:");
-        let _ = writeln!(out, "  Envoy/Istio: {}", s.envoy);
-        let _ = writeln!(out, "  nginx:       {}", s.nginx);
-        let _ = writeln!(out, "  HAProxy:     {}", s.haproxy);
+        for (name, label, line) in [
+            ("envoy", "Envoy/Istio", s.envoy),
+            ("nginx", "nginx", s.nginx),
+            ("haproxy", "HAProxy", s.haproxy),
+        ] {
+            if only.is_none_or(|o| o == name) {
+                let _ = writeln!(out, "  {:<12} {line}", format!("{label}:"));
+            }
+        }
     }
 }

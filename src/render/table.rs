@@ -1,22 +1,65 @@
 //! Tables for people. The first lines answer the question users come with
-//! (which server, which timeout, how many races, what to change); the tables
+//! (how many requests failed, how often, what to change: [`super::impact`]),
+//! then per server the timeouts and the fix ([`super::fix`]); the tables
 //! after them are the evidence. No colour, so `NO_COLOR` and pipes need no
-//! special case; no terminal-width wrapping, so output is the same anywhere.
+//! special case. Tables fit `--width` (the terminal's, else 100 columns),
+//! wrapping their text, so the same width gives the same output anywhere.
 
 use std::fmt::Write as _;
 
-use comfy_table::{ContentArrangement, Table, presets};
+use comfy_table::{ColumnConstraint, ContentArrangement, Table, presets};
 
 use racecap::report::{Millis, Report, ServerReport, Timestamp};
 use racecap::units;
 
-fn table(header: &[&str]) -> Table {
+/// How to lay the tables out.
+#[derive(Debug, Clone, Copy)]
+pub struct Opts {
+    /// List every connection (`--connections`).
+    pub connections: bool,
+    /// Rows of the findings table; 0 for all.
+    pub limit: usize,
+    /// Columns the tables may take.
+    pub width: u16,
+    /// The long fix texts.
+    pub verbose: bool,
+}
+
+/// Columns when the output is not a terminal and `--width` was not given.
+pub const DEFAULT_WIDTH: u16 = 100;
+
+/// The width to lay out for: `--width`, else the terminal's when standard
+/// output is one, else [`DEFAULT_WIDTH`].
+pub fn width(asked: Option<u16>) -> u16 {
+    use std::io::IsTerminal;
+    asked
+        .or_else(|| {
+            std::io::stdout()
+                .is_terminal()
+                .then(|| Table::new().width())
+                .flatten()
+        })
+        .unwrap_or(DEFAULT_WIDTH)
+}
+
+fn table(header: &[&str], width: u16) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_content_arrangement(ContentArrangement::Dynamic)
         .force_no_tty()
+        .set_width(width)
         .set_header(header.iter().copied());
     t
+}
+
+/// Keeps these columns whole (times, endpoints, verdicts): the others
+/// wrap to fit the width.
+fn whole(t: &mut Table, columns: &[usize]) {
+    for &i in columns {
+        if let Some(c) = t.column_mut(i) {
+            c.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
 }
 
 fn secs(d: Millis) -> String {
@@ -36,7 +79,9 @@ fn opt_time(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "-".into(), |t| t.rfc3339())
 }
 
-fn headline(s: &ServerReport, out: &mut String) {
+/// A server's measurements, in sentences (the fix section prints them
+/// above the server's fix).
+pub(super) fn headline(s: &ServerReport, out: &mut String) {
     let _ = write!(out, "{}: ", s.endpoint);
     match (&s.idle_timeout, s.idle_timeout_longer_than_ms) {
         (Some(d), _) if d.tight => {
@@ -120,9 +165,15 @@ fn headline(s: &ServerReport, out: &mut String) {
             if s.races == 1 { "" } else { "s" },
             s.retried_races,
             unknown(s.retried_unknown),
-            s.race_rate
-                .map(|r| format!("; {:.1} % of reused requests", r * 100.0))
-                .unwrap_or_default()
+            match (s.requests, s.race_rate) {
+                (0, Some(r)) => format!("; {:.1} % of reused requests", r * 100.0),
+                (n, Some(r)) => format!(
+                    "; {:.1} % of its {n} requests, {:.1} % of the reused",
+                    s.races as f64 * 100.0 / n as f64,
+                    r * 100.0
+                ),
+                _ => String::new(),
+            }
         );
     }
     if s.mismatch {
@@ -150,50 +201,14 @@ fn unknown(n: u64) -> String {
     }
 }
 
-/// The fixes, once: servers that share a fix (same side and snippet) are
-/// listed together instead of repeating it.
-fn fixes(servers: &[&ServerReport], out: &mut String) {
-    let mut seen: Vec<(&str, Option<&str>, Vec<String>, &str)> = Vec::new();
-    for s in servers {
-        for r in &s.recommendations {
-            let key = (r.side, r.snippet.as_deref());
-            match seen
-                .iter_mut()
-                .find(|(side, snip, _, _)| (*side, *snip) == key)
-            {
-                Some(entry) => entry.2.push(s.endpoint.to_string()),
-                None => seen.push((
-                    r.side,
-                    r.snippet.as_deref(),
-                    vec![s.endpoint.to_string()],
-                    &r.text,
-                )),
-            }
-        }
-    }
-    if seen.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "\nHow to fix it:");
-    for (i, (side, snippet, eps, text)) in seen.iter().enumerate() {
-        let which = if eps.len() == servers.len() {
-            String::new()
-        } else {
-            format!(" [{}]", eps.join(", "))
-        };
-        let _ = writeln!(out, "{}. {side}{which}: {text}", i + 1);
-        if let Some(snippet) = snippet {
-            for line in snippet.lines() {
-                let _ = writeln!(out, "       {line}");
-            }
-        }
-    }
-}
-
 /// The whole report as text.
-pub fn tables(r: &Report, connections: bool) -> String {
+pub fn tables(r: &Report, o: &Opts) -> String {
     let mut out = String::new();
     let c = &r.capture;
+    let w = o.width;
+    super::impact::opening(r, &mut out);
+    super::proxy_log::headlines(r, &mut out);
+    out.push('\n');
     let _ = writeln!(
         out,
         "racecap {}: {} packets, {} TCP connections, {} → {}",
@@ -203,25 +218,11 @@ pub fn tables(r: &Report, connections: bool) -> String {
         opt_time(c.first),
         opt_time(c.last)
     );
-    let races = r.races() as usize;
-    let failures = r.failures() as usize;
-    // Retries are counted per server, over all races (not only those listed).
-    let retried: u64 = r.servers.iter().map(|s| s.retried_races).sum();
-    let retried_unknown: u64 = r.servers.iter().map(|s| s.retried_unknown).sum();
-    let _ = writeln!(
-        out,
-        "{} keep-alive race{} ({} retried by the proxy{}), {} other failing connection{}",
-        races,
-        if races == 1 { "" } else { "s" },
-        retried,
-        unknown(retried_unknown),
-        failures - races,
-        if failures - races == 1 { "" } else { "s" }
-    );
-    super::proxy_log::headlines(r, &mut out);
     let interesting: Vec<&ServerReport> = r
         .servers
         .iter()
+        // Those with a fix are described in its section, beside it.
+        .filter(|s| s.recommendations.is_empty())
         .filter(|s| s.races > 0 || s.mismatch || s.idle_timeout.is_some())
         .collect();
     if !interesting.is_empty() {
@@ -229,11 +230,11 @@ pub fn tables(r: &Report, connections: bool) -> String {
         for s in &interesting {
             headline(s, &mut out);
         }
-        fixes(&interesting, &mut out);
     }
+    super::fix::section(r, o.verbose, &mut out);
 
     out.push('\n');
-    let mut t = table(&["verdict", "connections"]);
+    let mut t = table(&["verdict", "connections"], w);
     for (v, n) in &r.verdict_counts {
         if *n > 0 {
             t.add_row(vec![v.to_string(), n.to_string()]);
@@ -242,19 +243,31 @@ pub fn tables(r: &Report, connections: bool) -> String {
     let _ = writeln!(out, "{t}");
 
     if !r.findings.is_empty() {
-        let _ = writeln!(out, "\nFindings ({}):", r.findings.len());
-        let mut t = table(&[
-            "at",
-            "verdict",
-            "client → server",
-            "kind",
-            "idle before close",
-            "FIN → request",
-            "request",
-            "RST",
-            "retried",
-        ]);
-        for f in &r.findings {
+        // In the order they happened: `at` is the moment of failure.
+        let mut findings: Vec<&racecap::report::Finding> = r.findings.iter().collect();
+        findings.sort_by_key(|f| (f.at, f.conn_id));
+        let shown = if o.limit == 0 {
+            findings.len()
+        } else {
+            o.limit.min(findings.len())
+        };
+        let _ = writeln!(
+            out,
+            "\nFindings ({}, by time of failure):",
+            r.findings.len()
+        );
+        let mut t = table(
+            &[
+                "at",
+                "client → server",
+                "verdict",
+                "idle,\nFIN → request",
+                "request",
+                "retried",
+            ],
+            w,
+        );
+        for f in &findings[..shown] {
             let (kind, idle, gap, req, rst, retried) = match &f.race {
                 Some(x) => (
                     x.kind.to_string(),
@@ -271,12 +284,12 @@ pub fn tables(r: &Report, connections: bool) -> String {
                                 if q.idempotent {
                                     ""
                                 } else {
-                                    " (not idempotent)"
+                                    " (not\nidempotent)"
                                 }
                             )
                         },
                     ),
-                    x.rst_at.map_or("none".into(), clock),
+                    if x.rst_at.is_some() { "RST" } else { "no RST" }.to_string(),
                     match x.retried {
                         Some(true) => "yes",
                         Some(false) => "no",
@@ -293,9 +306,12 @@ pub fn tables(r: &Report, connections: bool) -> String {
                     let waited = t
                         .waited_ms
                         .map_or("-".into(), |w| format!("gave up after {}", secs(w)));
-                    let rst = t
-                        .rst_at
-                        .map_or("none".into(), |r| format!("{} by client", clock(r)));
+                    let rst = if t.rst_at.is_some() {
+                        "FIN, RST by client"
+                    } else {
+                        "FIN by client"
+                    }
+                    .to_string();
                     (waited, "-".into(), "-".into(), req, rst, "-".into())
                 }
                 None if f.truncated.is_some() => {
@@ -308,8 +324,8 @@ pub fn tables(r: &Report, connections: bool) -> String {
                         format!("{} {} → {}", q.method, q.path, t.status)
                     });
                     let close = match (t.fin_at, t.rst_at) {
-                        (_, Some(r)) => format!("{} by server", clock(r)),
-                        _ => "none (FIN)".into(),
+                        (_, Some(_)) => "RST by server".into(),
+                        _ => "FIN by server".into(),
                     };
                     (
                         cut,
@@ -329,23 +345,49 @@ pub fn tables(r: &Report, connections: bool) -> String {
                     let rst = f
                         .reset
                         .as_ref()
-                        .map_or("-".into(), |x| format!("{} by {}", clock(x.rst_at), x.by));
+                        .map_or("-".into(), |x| format!("RST by {}", x.by));
                     ("-".into(), "-".into(), "-".into(), req, rst, "-".into())
                 }
             };
+            // Narrow columns: a verdict with how it ended, the two gaps of a
+            // race one above the other, the endpoints on two lines.
+            let (what, timing) = if f.race.is_some() {
+                let end = if rst == "RST" {
+                    String::new()
+                } else {
+                    format!("\n{rst}")
+                };
+                (format!("race, {kind}{end}"), format!("{idle}\n{gap}"))
+            } else {
+                let timing: Vec<String> = [kind, idle].into_iter().filter(|x| x != "-").collect();
+                (
+                    format!("{}\n{rst}", f.verdict),
+                    if timing.is_empty() {
+                        "-".into()
+                    } else {
+                        timing.join("\n")
+                    },
+                )
+            };
             t.add_row(vec![
                 clock(f.at),
-                f.verdict.to_string(),
-                format!("{} → {}", f.client, f.server),
-                kind,
-                idle,
-                gap,
-                req,
-                rst,
+                format!("{}\n→ {}", f.client, f.server),
+                what,
+                timing,
+                req.replacen(' ', "\n", 1),
                 retried,
             ]);
         }
+        // Times and endpoints whole; the rest wraps.
+        whole(&mut t, &[0, 1]);
         let _ = writeln!(out, "{t}");
+        if shown < findings.len() {
+            let _ = writeln!(
+                out,
+                "… and {} more; --limit 0 for all",
+                findings.len() - shown
+            );
+        }
         super::proxy_log::symptoms(r, &mut out);
     }
     if let Some(p) = &r.proxy_log {
@@ -354,17 +396,20 @@ pub fn tables(r: &Report, connections: bool) -> String {
 
     if !r.servers.is_empty() {
         let _ = writeln!(out, "\nServers:");
-        let mut t = table(&[
-            "server",
-            "conns",
-            "idle timeout (server FIN)",
-            "Keep-Alive",
-            "reuse window",
-            "client idle FIN",
-            "races",
-            "retried",
-            "mismatch",
-        ]);
+        let mut t = table(
+            &[
+                "server",
+                "conns",
+                "idle timeout (server FIN)",
+                "Keep-Alive",
+                "reuse window",
+                "client idle FIN",
+                "races",
+                "retried",
+                "mismatch",
+            ],
+            w,
+        );
         for s in &r.servers {
             let idle = match (&s.idle_timeout, s.idle_timeout_longer_than_ms) {
                 (Some(d), _) => format!(
@@ -390,25 +435,31 @@ pub fn tables(r: &Report, connections: bool) -> String {
                 if s.mismatch { "YES" } else { "no" }.to_string(),
             ]);
         }
+        whole(&mut t, &[0]);
         let _ = writeln!(out, "{t}");
     }
 
-    if connections && let Some(conns) = &r.connections {
+    if o.connections
+        && let Some(conns) = &r.connections
+    {
         let _ = writeln!(out, "\nConnections ({}):", conns.len());
-        let mut t = table(&[
-            "start",
-            "client → server",
-            "verdict",
-            "history",
-            "duration",
-            "requests",
-            "bytes →",
-            "bytes ←",
-        ]);
+        let mut t = table(
+            &[
+                "start",
+                "client → server",
+                "verdict",
+                "history",
+                "duration",
+                "requests",
+                "bytes →",
+                "bytes ←",
+            ],
+            w,
+        );
         for c in conns {
             t.add_row(vec![
                 clock(c.start),
-                format!("{} → {}", c.client, c.server),
+                format!("{}\n→ {}", c.client, c.server),
                 c.verdict.to_string(),
                 c.history.clone(),
                 secs(c.duration_ms),
@@ -417,19 +468,23 @@ pub fn tables(r: &Report, connections: bool) -> String {
                 c.bytes_to_client.to_string(),
             ]);
         }
+        whole(&mut t, &[0, 1, 2]);
         let _ = writeln!(out, "{t}");
     }
 
     let _ = writeln!(out, "\nCapture:");
-    let mut t = table(&[
-        "file",
-        "format",
-        "link types",
-        "packets",
-        "bytes",
-        "first",
-        "last",
-    ]);
+    let mut t = table(
+        &[
+            "file",
+            "format",
+            "link types",
+            "packets",
+            "bytes",
+            "first",
+            "last",
+        ],
+        w,
+    );
     for f in &c.files {
         t.add_row(vec![
             f.name.clone(),

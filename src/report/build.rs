@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
-    ServerReport, Timeout, Tool, Truncated, Warning,
+    ServerReport, Summary, Timeout, Tool, Truncated, Warning,
 };
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
 use crate::decode::{self, Skip};
@@ -306,6 +306,12 @@ fn warnings(t: &Totals, inputs: &[InputStats], listed: usize) -> Vec<Warning> {
     if t.holes > 0 {
         out.push(Warning::Holes { segments: t.holes });
     }
+    // A --server or --port that matches nothing must not read as "no race".
+    if t.filtered_out > 0 && t.connections == 0 {
+        out.push(Warning::FocusMatchedNothing {
+            segments: t.filtered_out,
+        });
+    }
     // Frames that could not be read at all (as opposed to frames that are
     // not TCP, which every capture has): the report covers the others.
     let undecodable: Vec<(Skip, u64)> = Skip::ALL
@@ -417,13 +423,28 @@ impl Report {
         servers: Vec<ServerReport>,
         connections: Option<Vec<Connection>>,
     ) -> Report {
+        let capture = capture(t, inputs, findings.len());
+        let count = |v: Verdict| t.verdicts[v.index()];
+        let failures = Verdict::ALL
+            .iter()
+            .filter(|v| v.is_failure())
+            .map(|v| count(*v))
+            .sum();
+        let summary = Summary::new(
+            &findings,
+            &servers,
+            count(Verdict::KeepaliveRace),
+            failures,
+            capture.duration_s,
+        );
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
                 name: "racecap",
                 version: env!("CARGO_PKG_VERSION"),
             },
-            capture: capture(t, inputs, findings.len()),
+            summary,
+            capture,
             verdict_counts: Verdict::ALL
                 .iter()
                 .map(|v| (v.name(), t.verdicts[v.index()]))
@@ -432,6 +453,7 @@ impl Report {
             servers,
             connections,
             proxy_log: None,
+            proxy: None,
         }
     }
 }

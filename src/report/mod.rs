@@ -6,8 +6,11 @@
 //! serialised, in [`crate::units`].
 
 mod build;
+pub mod histogram;
+pub mod proxy;
 pub mod proxy_log;
 mod servers;
+mod summary;
 mod warnings;
 
 use std::collections::BTreeMap;
@@ -16,6 +19,7 @@ use serde::Serialize;
 
 pub use build::{Totals, connection_row, finding, nothing_decoded};
 pub use servers::{ClientReport, Distribution, ServerReport, TlsReport, server_report};
+pub use summary::{ServerSummary, Summary};
 pub use warnings::Warning;
 
 pub use crate::analysis::verdict::{Peer, RaceKind, RoleSource, Verdict};
@@ -38,6 +42,8 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
+    /// The impact in a few numbers: requests, races, what the clients lost.
+    pub summary: Summary,
     pub capture: Capture,
     /// Every verdict name with its count (zeros included), by name.
     pub verdict_counts: BTreeMap<&'static str, u64>,
@@ -51,6 +57,9 @@ pub struct Report {
     /// What `--proxy-log` read and how its lines match the connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_log: Option<proxy_log::ProxyLog>,
+    /// The proxy the fix is written for (`--proxy`, or recognised in the
+    /// traffic or the proxy log); null when not known.
+    pub proxy: Option<proxy::ProxySeen>,
 }
 
 /// Which program wrote the report.
@@ -294,6 +303,17 @@ pub struct Connection {
 }
 
 impl Report {
+    /// Decides [`Report::proxy`]: the one named (`--proxy`), else the one the run recognised.
+    pub fn settle_proxy(&mut self, named: Option<proxy::ProxyKind>) {
+        self.proxy = match named {
+            Some(kind) => Some(proxy::ProxySeen {
+                kind,
+                source: "flag",
+            }),
+            None => proxy::detect(&self.servers, self.proxy_log.as_ref()),
+        };
+    }
+
     /// Connections with this verdict (all of them: `findings` may be cut at its cap).
     pub fn count(&self, v: Verdict) -> u64 {
         self.verdict_counts.get(v.name()).copied().unwrap_or(0)

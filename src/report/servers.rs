@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::histogram::Histogram;
 use crate::analysis::defaults::{Candidate, Recommendation};
 use crate::analysis::samples::Stats;
 use crate::analysis::software::ClientKind;
@@ -109,6 +110,8 @@ pub struct ServerReport {
     pub reuse_gaps: Option<Distribution>,
     /// Idle gaps before client FINs (the proxy's own idle timeout).
     pub idle_before_client_fin: Option<Distribution>,
+    /// Requests sent to it (the first of each connection and every reuse).
+    pub requests: u64,
     pub reused_requests: u64,
     pub races: u64,
     pub retried_races: u64,
@@ -135,11 +138,19 @@ pub struct ServerReport {
     /// Its TLS names and versions; none for a server that spoke no TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsReport>,
+    /// Its idle closes and the reuse gaps in shared bins, and the samples
+    /// near the close (the HTML report's histogram and strip plot).
+    pub histogram: Option<Histogram>,
 }
 
 /// One server's part of the report.
 pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
     let a = s.assess();
+    let histogram = Histogram::new(
+        s.idle_closes.values(),
+        s.reuse.values(),
+        a.idle.as_ref().map(|d| d.estimate_ns),
+    );
     ServerReport {
         endpoint,
         connections: s.connections,
@@ -152,6 +163,7 @@ pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
         reuse_window_ms: a.reuse_window_ns.map(Millis),
         reuse_gaps: a.reuse.map(Distribution::from),
         idle_before_client_fin: a.client_fin.map(Distribution::from),
+        requests: s.requests,
         reused_requests: s.reused_requests,
         races: s.races,
         retried_races: s.retried_races,
@@ -177,5 +189,6 @@ pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
             })
             .collect(),
         tls: TlsReport::new(&s.tls),
+        histogram,
     }
 }

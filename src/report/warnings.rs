@@ -36,6 +36,8 @@ pub enum Warning {
     Holes { segments: u64 },
     /// Live capture: packets dropped by the kernel and by the interface.
     Dropped { kernel: u64, interface: u64 },
+    /// `--server` or `--port` matched none of the TCP segments.
+    FocusMatchedNothing { segments: u64 },
     /// Frames that could not be decoded at all (unsupported link type,
     /// cut or impossible headers), with the reasons and counts.
     Undecodable {
@@ -95,6 +97,10 @@ impl fmt::Display for Warning {
             } => write!(
                 f,
                 "{frames} of {packets} packets could not be decoded ({why}); the report covers the others"
+            ),
+            Warning::FocusMatchedNothing { segments } => write!(
+                f,
+                "--server / --port matched none of the {segments} TCP segments: nothing was analysed (check the address, or leave the filter out)"
             ),
             Warning::Dropped { kernel, interface } => write!(
                 f,

@@ -51,6 +51,14 @@ fn line_name(line: &str) -> Option<&str> {
     Some(name.split('@').next().unwrap_or(name))
 }
 
+/// The peer's index from `iflink`: equal to the interface's own index it
+/// means no peer, except for a veth whose peer lives in another namespace
+/// (`link-netns`): indexes are per namespace, so its peer may well carry
+/// the same number (issue 15).
+fn peer_index(index: u32, iflink: Option<u32>, other_netns: bool) -> Option<u32> {
+    iflink.filter(|&l| l != index || other_netns)
+}
+
 /// Every interface, sorted by index.
 pub fn list() -> std::io::Result<Vec<Interface>> {
     let link_lines = ip_lines(&["link", "show"]);
@@ -89,10 +97,11 @@ pub fn list() -> std::io::Result<Vec<Interface>> {
                 None
             })
             .collect();
+        let peer_index = peer_index(index, iflink, peer_netns.is_some());
         out.push(Interface {
             name,
             index,
-            peer_index: iflink.filter(|&l| l != index),
+            peer_index,
             peer_netns,
             state: read_trim(&dir.join("operstate")).unwrap_or_default(),
             mac: read_trim(&dir.join("address")).filter(|m| !m.is_empty()),
@@ -126,6 +135,15 @@ mod test {
             line_name("1: lo    inet 127.0.0.1/8 scope host lo"),
             Some("lo")
         );
+    }
+
+    /// Issue 15: a veth's peer in another namespace may carry the same index.
+    #[test]
+    fn test_peer_index_equal_to_own() {
+        assert_eq!(peer_index(1, Some(1), false), None);
+        assert_eq!(peer_index(2, Some(2), true), Some(2));
+        assert_eq!(peer_index(7, Some(6), false), Some(6));
+        assert_eq!(peer_index(7, None, true), None);
     }
 
     #[test]

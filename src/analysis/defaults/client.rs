@@ -54,6 +54,8 @@ pub(super) fn client_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
                 "Evict idle pooled connections before the server's keep-alive timeout (not measured here), or check a pooled connection before reuse. {facts} The knob is one of {}.",
                 knobs.join("; ")
             ),
+            short: "Evict idle pooled connections before the server's keep-alive timeout, or check a pooled connection before reuse.".to_string(),
+            proxy: None,
             snippet: None,
         }];
     };

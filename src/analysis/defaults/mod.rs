@@ -44,6 +44,12 @@ pub struct Recommendation {
     pub side: &'static str,
     /// What to do and why, with the measured numbers.
     pub text: String,
+    /// What to do, in a sentence or two without the measurements (the
+    /// table prints them per server beside it); `text` has the reasons.
+    pub short: String,
+    /// The table row (`id`) of the proxy, load balancer or client library
+    /// this step is for; none for a step that holds for any of them.
+    pub proxy: Option<&'static str>,
     /// Configuration to paste, when there is one.
     pub snippet: Option<String>,
 }
@@ -275,18 +281,30 @@ fn match_server_advertised(measured_ms: f64, header_s: Option<u32>) -> Vec<Candi
     let Some(h) = header_s else {
         return out;
     };
-    let configured = u64::from(h) * 1000;
+    // The header floors the configured value to whole seconds (Node.js
+    // advertises timeout=0 for a keepAliveTimeout under 1 s): the value is
+    // anywhere in [h s, h s + 999 ms], and so is the close above it.
+    let floor = u64::from(h) * 1000;
     let mut named = Vec::new();
     for row in SERVERS {
         let Some(adv) = row.advertises else {
             continue;
         };
-        let close = configured + adv.buffer_ms;
         // Written so that a NaN measurement names nothing.
-        let near = distance_ms(close, row.jitter_ms, measured_ms) <= tolerance_ms(measured_ms);
+        let near = distance_ms(floor + adv.buffer_ms, row.jitter_ms + 999, measured_ms)
+            <= tolerance_ms(measured_ms);
         if !near {
             continue;
         }
+        // Whole seconds when the close is near them (the usual case), else
+        // the measured value less the buffer, to 10 ms.
+        let above = measured_ms - (floor + adv.buffer_ms) as f64;
+        let configured = if above <= tolerance_ms(measured_ms) {
+            floor
+        } else {
+            ((above / 10.0).round() as u64 * 10).clamp(1, 999) + floor
+        };
+        let close = configured + adv.buffer_ms;
         out.retain(|c| !std::ptr::eq(c.row, row));
         named.push(Candidate {
             software: row.software,
@@ -297,7 +315,7 @@ fn match_server_advertised(measured_ms: f64, header_s: Option<u32>) -> Vec<Candi
             witness: Some(WitnessKind::KeepAliveHeader),
             note: adv
                 .note
-                .replace("{close}", &text::secs(close as f64))
+                .replace("{close}", &text::secs_2(close as f64))
                 .replace("{configured}", &configured.to_string())
                 .replace("{buffer}", &adv.buffer_ms.to_string())
                 .replace("{header}", &h.to_string()),

@@ -131,6 +131,15 @@ pub(super) fn step(
     Some(Recommendation {
         side,
         text: format!("{text}{caveat}"),
+        short: match step.fix {
+            // No value to set: what to do instead is the text's first sentence.
+            ProxyFix::NoIdleTimeout => format!(
+                "{}: no idle timeout (it keeps idle connections until the server closes them): retry idempotent requests, or drop connections idle near the server's timeout.",
+                step.name
+            ),
+            _ => format!("{}: set {} to {}.", step.name, row.knob, human(value)),
+        },
+        proxy: Some(row.id),
         snippet: Some(fill(row.snippet, value)),
     })
 }
@@ -168,6 +177,8 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
                 "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here). {facts} {}.",
                 summary.join(", ")
             ),
+            short: "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here).".to_string(),
+            proxy: None,
             snippet: None,
         }];
     };

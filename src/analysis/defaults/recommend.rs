@@ -106,19 +106,28 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
         _ => None,
     };
     let (target, why) = match known_proxy {
-        Some(p) => (
-            round_up_5s(p + (p * 0.03).max(5000.0)),
-            format!(
-                "That is above the {} own idle close of {} ({} FINs after idle).",
-                who.many,
-                secs(p),
-                if s.client == ClientKind::Library {
-                    "its"
-                } else {
-                    "their"
-                }
-            ),
-        ),
+        Some(p) => {
+            let own = s.client_idle_ms.unwrap_or(p);
+            // The reuse window is what the clients were seen to do, not
+            // their idle close: name each for what it is.
+            let reused = match s.reuse_window_ms {
+                Some(r) if r > own => format!(" and the longest reuse seen ({})", secs(r)),
+                _ => String::new(),
+            };
+            (
+                round_up_5s(p + (p * 0.03).max(5000.0)),
+                format!(
+                    "That is above the {} own idle close of {} ({} FINs after idle){reused}.",
+                    who.many,
+                    secs(own),
+                    if s.client == ClientKind::Library {
+                        "its"
+                    } else {
+                        "their"
+                    }
+                ),
+            )
+        }
         None if s.client == ClientKind::Library => library_target(s),
         None => {
             let usual = UsualProxies::from_table();
@@ -161,6 +170,16 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
                 },
                 who.side
             ),
+            short: format!(
+                "The server's keep-alive already outlasts the {}: fix the {} side.",
+                if s.client == ClientKind::Library {
+                    "client pool"
+                } else {
+                    "proxies"
+                },
+                who.side
+            ),
+            proxy: None,
             snippet: None,
         };
     }
@@ -201,6 +220,8 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
                     r.knob,
                     human(target)
                 ),
+                short: format!("{}: set {} to {}.", r.software, r.knob, human(target)),
+                proxy: None,
                 snippet: Some(fill(r.snippet, target)),
             }
         }
@@ -220,11 +241,33 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
                     human(target),
                     knobs.join("; ")
                 ),
+                short: format!(
+                    "Raise the server's keep-alive timeout to {}; no known default matches (the knob is one of {}{}).",
+                    human(target),
+                    knobs
+                        .iter()
+                        .take(SHORT_CANDIDATES)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    if knobs.len() > SHORT_CANDIDATES {
+                        format!(" and {} more", knobs.len() - SHORT_CANDIDATES)
+                    } else {
+                        String::new()
+                    }
+                ),
+                proxy: None,
                 snippet: None,
             }
         }
     }
 }
+/// The knobs an unknown server's short fix names: a few, not the table.
+const SHORT_CANDIDATES: usize = 3;
+
+/// The retry step, short.
+const RETRY_SHORT: &str = "Retry only idempotent requests on a reset; a POST cannot be retried: fix the timeout order first.";
+
 /// Retry only what is safe to retry.
 fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
     let seen = if s.races == 0 {
@@ -246,6 +289,8 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
                 "Retry only idempotent requests when a reused pooled connection fails (a reset, or closed before the response). {seen} A POST cannot be retried safely, so retries hide races for GET but not for POST; fix the timeout order first. {}.",
                 known.join("; ")
             ),
+            short: RETRY_SHORT.to_string(),
+            proxy: None,
             snippet: snippet.map(str::to_string),
         };
     }
@@ -255,12 +300,18 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
         .filter_map(|r| r.retries)
         .collect();
     let known: Vec<&str> = retries.iter().map(|r| r.on_reset).collect();
+    let snippet_row = PROXIES
+        .iter()
+        .filter(|r| r.role != Role::Client)
+        .find(|r| r.retries.is_some_and(|x| x.snippet.is_some()));
     Recommendation {
         side: "retries",
         text: format!(
             "Retry only idempotent requests on a reset. {seen} A POST cannot be retried safely, so retries hide races for GET but not for POST; fix the timeout order first. {}.",
             known.join("; ")
         ),
+        short: RETRY_SHORT.to_string(),
+        proxy: snippet_row.map(|r| r.id),
         snippet: retries.iter().find_map(|r| r.snippet).map(str::to_string),
     }
 }

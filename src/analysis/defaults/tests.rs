@@ -1,6 +1,5 @@
 //! Matching measured closes to the table, and the fix derived from it.
 
-use super::text::secs;
 use super::*;
 
 fn situation(matches: &[Candidate]) -> Situation<'_> {
@@ -40,7 +39,7 @@ fn test_inbound_hop_names_the_inbound_knob() {
     assert!(!o.iter().any(|t| t.contains("inboundConnectionPool")));
     assert_eq!(i.len(), 1, "{i:?}");
     assert!(i[0].contains("Sidecar spec.inboundConnectionPool.http.idleTimeout to 5 s"));
-    assert!(i[0].starts_with("Lower the proxy's upstream idle timeout below the server's 6.00 s"));
+    assert!(i[0].starts_with("Lower the proxy's upstream idle timeout below the server's 6.002 s"));
     let snippet = inbound
         .iter()
         .find(|r| r.side == "proxy")
@@ -93,6 +92,24 @@ fn test_node_named_by_its_header_and_buffer() {
             .count(),
         1
     );
+}
+
+/// Issue 15: a keepAliveTimeout under 1 s advertises timeout=0 (Node
+/// floors it to whole seconds) and closes at it plus the buffer.
+#[test]
+fn test_node_under_a_second_advertises_zero() {
+    let m = match_server_with_header(1501.0, Some(0));
+    assert_eq!(m[0].setting, "server.keepAliveTimeout", "{m:?}");
+    assert_eq!((m[0].default_ms, m[0].expected_close_ms), (500, 1500));
+    assert!(
+        m[0].note.contains("keepAliveTimeout 500 ms"),
+        "{}",
+        m[0].note
+    );
+    assert!(m[0].note.contains("timeout=0"), "{}", m[0].note);
+    // A fractional value above a second: 2.5 s advertises timeout=2.
+    let m = match_server_with_header(3502.0, Some(2));
+    assert_eq!((m[0].default_ms, m[0].expected_close_ms), (2500, 3500));
 }
 
 #[test]
@@ -162,7 +179,7 @@ fn test_table_is_consistent() {
         for c in r.closes {
             assert!(
                 c.note
-                    .starts_with(&secs(c.at_ms as f64).replace(" s", " s:")),
+                    .starts_with(&text::secs_2(c.at_ms as f64).replace(" s", " s:")),
                 "{}",
                 c.note
             );
@@ -189,8 +206,15 @@ fn test_mismatch_node() {
         snippet.contains("server.keepAliveTimeout = 65000;"),
         "{snippet}"
     );
-    assert!(server.text.contains("6.00 s"), "{}", server.text);
-    assert!(server.text.contains("19.80 s"));
+    assert!(server.text.contains("6.002 s"), "{}", server.text);
+    assert!(server.text.contains("19.800 s"));
+    // The short form names what to set, without the measurements.
+    assert_eq!(
+        server.short,
+        "Node.js http.Server (v8 – v25): set server.keepAliveTimeout to 65 s."
+    );
+    assert_eq!(recs[1].proxy, Some("istio"));
+    assert_eq!(recs[2].proxy, Some("envoy"));
     assert!(server.text.contains("3 races"));
 
     // 6.0 s − 1 s margin.
@@ -224,8 +248,40 @@ fn test_server_target_above_known_proxy_idle() {
     s.reuse_window_ms = Some(59_000.0);
     let recs = recommend(&s);
     assert!(recs[0].snippet.as_deref().unwrap().contains("65000"));
-    assert!(recs[0].text.contains("60.00 s"));
+    assert!(recs[0].text.contains("60.000 s"));
+    assert!(!recs[0].text.contains("longest reuse"));
     assert!(recs[1].text.contains("AWS Application Load Balancer"));
+}
+
+/// The reuse window is not the proxies' idle close: each is named for
+/// what it is when the reuses outlast the close.
+#[test]
+fn test_server_text_names_reuse_apart_from_idle_close() {
+    let matches = match_server(6000.0);
+    let mut s = situation(&matches);
+    s.client_idle_ms = Some(50_000.0);
+    s.reuse_window_ms = Some(59_000.0);
+    let recs = recommend(&s);
+    assert!(
+        recs[0].text.contains(
+            "above the proxies' own idle close of 50.000 s (their FINs after idle) and the longest reuse seen (59.000 s)"
+        ),
+        "{}",
+        recs[0].text
+    );
+}
+
+/// An unknown server's short fix names a few knobs, not the table.
+#[test]
+fn test_no_match_short_names_few_candidates() {
+    let mut s = situation(&[]);
+    s.server_timeout_ms = Some(12_345.0);
+    let recs = recommend(&s);
+    let short = &recs[0].short;
+    let knobs = short.split_once("one of ").map_or("", |x| x.1);
+    assert_eq!(knobs.matches("; ").count(), 2, "{short}");
+    assert!(short.contains(" more)"), "{short}");
+    assert!(short.len() < 300, "{short}");
 }
 
 #[test]
@@ -237,7 +293,7 @@ fn test_no_match_generic_server_text() {
     assert!(recs[0].snippet.is_none());
     assert!(recs[0].text.contains("server.keepAliveTimeout"));
     assert!(recs[0].text.contains("--timeout-keep-alive"));
-    assert!(recs[0].text.contains("12.35 s") || recs[0].text.contains("12.34 s"));
+    assert!(recs[0].text.contains("12.345 s"));
 }
 
 #[test]

@@ -2,8 +2,13 @@
 //! targets, and the template filling for snippets and row texts. One place,
 //! so the server and proxy sides print a value the same way.
 
-/// Seconds with two decimals, the way the fix texts print them.
-pub(super) use crate::units::secs_2 as secs;
+/// Measured seconds with three decimals, the way the fix texts print them:
+/// two would round a 6.001 s close and a 5.997 s reuse to the same value.
+pub(super) use crate::units::secs;
+
+/// Seconds with two decimals for configured values and the candidates'
+/// notes (`6.00 s: Node.js …`), which name a setting, not a measurement.
+pub(super) use crate::units::secs_2;
 
 /// A duration as configuration files take it: `5s`, `750ms`.
 pub(super) fn dur(ms: u64) -> String {

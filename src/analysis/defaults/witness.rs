@@ -6,7 +6,7 @@
 //! there: its knob was changed, and the close says to what.
 
 use super::table::SERVERS;
-use super::text::{human, human_default, secs};
+use super::text::{human, human_default, secs_2};
 use super::{Candidate, KnownDefault, match_server_advertised, tolerance_ms};
 use crate::named::named_enum;
 
@@ -165,7 +165,7 @@ fn configured(row: &'static KnownDefault, measured_ms: f64, n: &Named) -> Option
         expected_close_ms: value + buffer,
         note: format!(
             "{}: the {} header names {} ({}); its {} looks set to {} here (default {})",
-            secs(measured_ms),
+            secs_2(measured_ms),
             n.kind.header(),
             row.software,
             n.mark,

@@ -1,0 +1,215 @@
+//! The fix, for people: one block per group of servers that need the same
+//! change, each server with its own numbers (never another's), and only the
+//! steps of the proxy that is there (`report.proxy`). When the proxy is not
+//! known every proxy's step is listed, one short line each, without
+//! snippets. `--verbose` prints the long texts with their reasons and notes.
+
+use std::fmt::Write as _;
+
+use racecap::analysis::defaults::proxy_rows;
+use racecap::report::proxy::{ProxyKind, ProxySeen};
+use racecap::report::{Report, ServerReport};
+
+/// One step as printed: side, sentence, snippet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Step {
+    pub(super) side: &'static str,
+    pub(super) text: String,
+    pub(super) snippet: Option<String>,
+}
+
+/// How the proxy was known, for the heading.
+fn source(p: ProxySeen) -> &'static str {
+    match p.source {
+        "flag" => "named by --proxy",
+        "proxy_log" => "from the --proxy-log",
+        "server_header" => "named by its Server header in the capture",
+        "client_kind" => "the requests come from a pool inside an application",
+        _ => "recognised",
+    }
+}
+
+/// Whether a step for table row `id` is for the proxy `p`.
+fn for_proxy(id: &str, p: ProxyKind) -> bool {
+    p == ProxyKind::Library || p.rows().contains(&id)
+}
+
+/// A proxy whose own configuration can be printed: a library is not one
+/// (which library it is does not show).
+fn named(proxy: Option<ProxyKind>) -> bool {
+    proxy.is_some_and(|p| p != ProxyKind::Library)
+}
+
+/// The steps of one server, for the proxy that is there.
+fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step> {
+    let mut out = Vec::new();
+    let mut proxy_steps = 0;
+    for r in &s.recommendations {
+        let text = if verbose { &r.text } else { &r.short };
+        let mine = match (r.proxy, proxy) {
+            (None, _) => true,
+            (Some(id), Some(p)) => for_proxy(id, p),
+            (Some(_), None) => true,
+        };
+        let step = match r.side {
+            "server" => Step {
+                side: r.side,
+                text: text.clone(),
+                snippet: r.snippet.clone(),
+            },
+            "retries" => Step {
+                side: r.side,
+                text: text.clone(),
+                // The snippet is one proxy's configuration.
+                snippet: r
+                    .snippet
+                    .clone()
+                    .filter(|_| verbose || (named(proxy) && mine)),
+            },
+            side => {
+                if !mine && !verbose {
+                    continue;
+                }
+                proxy_steps += 1;
+                Step {
+                    side,
+                    text: text.clone(),
+                    snippet: r.snippet.clone().filter(|_| verbose || named(proxy)),
+                }
+            }
+        };
+        out.push(step);
+    }
+    // A proxy without a step of its own: its knob, from the table.
+    if let Some(p) = proxy
+        && proxy_steps == 0
+        && p != ProxyKind::Library
+        && !s.recommendations.is_empty()
+        && let Some(row) = proxy_rows().iter().find(|r| p.rows().contains(&r.id))
+    {
+        let below = "the server's idle close (above)";
+        let at = out
+            .iter()
+            .position(|x| x.side == "retries")
+            .unwrap_or(out.len());
+        out.insert(
+            at,
+            Step {
+                side: "proxy",
+                text: format!("{}: set {} below {below}.", row.software, row.knob),
+                snippet: None,
+            },
+        );
+    }
+    out
+}
+
+/// Servers grouped by identical steps, in server order.
+pub(super) fn groups(r: &Report, verbose: bool) -> Vec<(Vec<&ServerReport>, Vec<Step>)> {
+    let proxy = r.proxy.map(|p| p.kind);
+    let mut out: Vec<(Vec<&ServerReport>, Vec<Step>)> = Vec::new();
+    for s in r.servers.iter().filter(|s| !s.recommendations.is_empty()) {
+        let st = steps(s, proxy, verbose);
+        match out.iter_mut().find(|(_, x)| *x == st) {
+            Some((servers, _)) => servers.push(s),
+            None => out.push((vec![s], st)),
+        }
+    }
+    out
+}
+
+/// The fix in one line, for the report's opening.
+pub fn one_line(r: &Report) -> Option<String> {
+    let (_, steps) = groups(r, false).into_iter().next()?;
+    let server = steps.iter().find(|s| s.side == "server");
+    let requester: Vec<&Step> = steps
+        .iter()
+        .filter(|s| s.side == "proxy" || s.side == "client")
+        .collect();
+    let head = match r.proxy {
+        Some(p) => format!("Fix ({}, {})", p.kind.label(), source(p)),
+        None => "Fix".to_string(),
+    };
+    // Which library sends the requests does not show: no one library's step.
+    let library = Step {
+        side: "client",
+        text: "evict idle pooled connections before the server's idle close, or retry idempotent requests (each library's setting below).".into(),
+        snippet: None,
+    };
+    let requester = match r.proxy {
+        Some(p) if p.kind == ProxyKind::Library => vec![&library],
+        _ => requester,
+    };
+    let line = match (r.proxy, requester.first(), server) {
+        (Some(_), Some(p), Some(s)) => format!("{head}: {} Or on the server: {}", p.text, s.text),
+        (Some(_), Some(p), None) => format!("{head}: {}", p.text),
+        (None, _, Some(s)) => match racecap::report::proxy::retry_hint(&r.findings) {
+            Some(kinds) => {
+                let names: Vec<String> = kinds.iter().map(|k| format!("--proxy {k}")).collect();
+                format!(
+                    "{head}: {} Or lower the proxy's upstream idle timeout below the server's: its retries (lost GETs re-sent, POSTs not) look like those of {} or Go's http.Transport ({} for its setting).",
+                    s.text,
+                    kinds
+                        .iter()
+                        .map(|k| k.label())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    names.join(", ")
+                )
+            }
+            None => format!(
+                "{head}: {} Or lower the proxy's upstream idle timeout below the server's (--proxy NAME for its knob).",
+                s.text
+            ),
+        },
+        (_, _, Some(s)) => format!("{head}: {}", s.text),
+        (_, _, None) => return None,
+    };
+    Some(line)
+}
+
+/// "How to fix it", one block per group of servers.
+pub fn section(r: &Report, verbose: bool, out: &mut String) {
+    let groups = groups(r, verbose);
+    if groups.is_empty() {
+        return;
+    }
+    match r.proxy {
+        Some(p) => {
+            let _ = writeln!(
+                out,
+                "\nHow to fix it (for {}, {}; --proxy NAME for another):",
+                p.kind.label(),
+                source(p)
+            );
+        }
+        None => {
+            let names: Vec<&str> = ProxyKind::ALL.iter().map(|p| p.name()).collect();
+            let _ = writeln!(
+                out,
+                "\nHow to fix it (proxy not recognised: every proxy's step, briefly; --proxy {} for one with its configuration):",
+                names.join("|")
+            );
+        }
+    }
+    for (servers, steps) in &groups {
+        out.push('\n');
+        for s in servers {
+            super::table::headline(s, out);
+        }
+        for (i, st) in steps.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {}: {}", i + 1, st.side, st.text);
+            if let Some(snippet) = &st.snippet {
+                for line in snippet.lines() {
+                    let _ = writeln!(out, "       {line}");
+                }
+            }
+        }
+    }
+    if !verbose {
+        let _ = writeln!(
+            out,
+            "(--verbose for the reasons and notes behind each step)"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! The table's opening lines: the answer in words. How many requests the
+//! clients lost (and what they got instead), how many races the proxy hid
+//! by retrying, over what span and how often, and the one fix for the proxy
+//! that is there. Every number comes from `report.summary`, so the JSON
+//! says the same.
+
+use std::fmt::Write as _;
+
+use racecap::report::proxy::ProxyKind;
+use racecap::report::{Report, Timestamp};
+use racecap::units;
+
+use super::fix;
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What a client gets when the proxy gives up on a lost request.
+fn answer(proxy: Option<ProxyKind>) -> &'static str {
+    match proxy {
+        Some(ProxyKind::Istio | ProxyKind::Envoy) => "the clients got 503 (UC) from the proxy",
+        Some(ProxyKind::Nginx | ProxyKind::Haproxy | ProxyKind::Caddy | ProxyKind::Traefik) => {
+            "the clients got 502 from the proxy"
+        }
+        Some(ProxyKind::Alb) => "the clients got 502 from the load balancer",
+        Some(ProxyKind::Linkerd) => "the clients got an error from the proxy",
+        Some(ProxyKind::Library) => "the application got a connection error",
+        None => "the clients got an error (502 or 503) from the proxy",
+    }
+}
+
+/// "3.001 s" between two moments.
+fn span(a: Timestamp, b: Timestamp) -> String {
+    units::secs((b.0 - a.0) as f64 / 1e6)
+}
+
+/// A share in percent, one decimal.
+fn pct(n: u64, of: u64) -> String {
+    if of == 0 {
+        "-".into()
+    } else {
+        format!("{:.1} %", n as f64 * 100.0 / of as f64)
+    }
+}
+
+/// The first lines: impact, span and rate, the fix.
+pub fn opening(r: &Report, out: &mut String) {
+    let s = &r.summary;
+    let proxy = r.proxy.map(|p| p.kind);
+    let lost = s.lost();
+    // 1. What reached the clients.
+    if r.capture.connections == 0 && r.capture.filtered_out > 0 {
+        let _ = writeln!(
+            out,
+            "Nothing analysed: the --server / --port filter matched none of the {} TCP segments.",
+            r.capture.filtered_out
+        );
+    } else if lost > 0 {
+        let methods: Vec<String> = s
+            .lost_by_method
+            .iter()
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
+        let what = if s.lost_by_method.len() == 1 {
+            let m = s.lost_by_method.keys().next().expect("one method");
+            plural(lost, &format!("{m} request"), &format!("{m} requests"))
+        } else {
+            format!(
+                "{} ({})",
+                plural(lost, "request", "requests"),
+                methods.join(", ")
+            )
+        };
+        let mut why = Vec::new();
+        if s.not_retried > 0 {
+            why.push(format!(
+                "{} not retried",
+                plural(s.not_retried, "keep-alive race", "keep-alive races")
+            ));
+        }
+        let other = lost.saturating_sub(s.not_retried);
+        if other > 0 {
+            why.push(format!("{other} to resets, cut responses or timeouts"));
+        }
+        let _ = writeln!(
+            out,
+            "{what} failed for their clients ({}): {}.",
+            why.join(", "),
+            answer(proxy)
+        );
+    } else if s.races > 0 {
+        let _ = writeln!(
+            out,
+            "No request failed for the clients: the proxy retried {} of {} (the retries hid them){}.",
+            s.retried,
+            plural(s.races, "keep-alive race", "keep-alive races"),
+            if s.retried_unknown > 0 {
+                format!(
+                    "; for {} it cannot be told (request line unreadable)",
+                    s.retried_unknown
+                )
+            } else {
+                String::new()
+            }
+        );
+    } else if s.other_failures > 0 {
+        let _ = writeln!(
+            out,
+            "No keep-alive race; {} (no request known lost).",
+            plural(
+                s.other_failures,
+                "other failing connection",
+                "other failing connections"
+            )
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "No request failed: no keep-alive race and no failing connection in {}.",
+            plural(s.requests, "request", "requests")
+        );
+    }
+    // 2. How many, over what span, how often.
+    let duration = units::secs(r.capture.duration_s * 1000.0);
+    match (s.first_race, s.last_race) {
+        (Some(first), Some(last)) if s.races > 0 => {
+            let _ = writeln!(
+                out,
+                "{} ({} retried{}) from {} to {} ({}) in {duration} of capture: {} per hour, {} per 1000 requests ({} of all {} requests, {} of the {} reused).",
+                plural(s.races, "keep-alive race", "keep-alive races"),
+                s.retried,
+                if s.retried_unknown > 0 {
+                    format!(", {} unknown", s.retried_unknown)
+                } else {
+                    String::new()
+                },
+                first.time_of_day_ms(),
+                last.time_of_day_ms(),
+                span(first, last),
+                s.races_per_hour.map_or("-".into(), |x| format!("{x:.1}")),
+                s.races_per_1000_requests
+                    .map_or("-".into(), |x| format!("{x:.1}")),
+                pct(s.races, s.requests),
+                s.requests,
+                pct(s.races, s.reused_requests),
+                s.reused_requests
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "{} ({} on reused connections) in {duration} of capture.",
+                plural(s.requests, "request", "requests"),
+                s.reused_requests
+            );
+        }
+    }
+    // 3. The one fix.
+    if let Some(line) = fix::one_line(r) {
+        let _ = writeln!(out, "{line}");
+    }
+}

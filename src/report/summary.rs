@@ -1,0 +1,172 @@
+//! The impact summary: what the failures cost the clients, in the numbers a
+//! reader asks for first (how many requests failed, were they retried, over
+//! what span, how often). Computed from the typed findings and the
+//! per-server counts, never from rendered text, so the table's opening
+//! sentences and the JSON `summary` say the same thing.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Finding, ServerReport, Timestamp, Verdict};
+use crate::flow::Endpoint;
+
+/// The report's first answer: requests, races and what reached the clients.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    /// Requests sent to the servers with races or a mismatch (to every
+    /// server when none has either): the first of each connection and every
+    /// reuse. A capture of both sides of a proxy does not count its
+    /// client-facing requests twice.
+    pub requests: u64,
+    /// Of those, requests on reused connections.
+    pub reused_requests: u64,
+    /// Keep-alive races (all of them, like `verdict_counts`).
+    pub races: u64,
+    /// Races whose request the proxy sent again on another connection.
+    pub retried: u64,
+    /// Races whose request was not sent again: the client got the error.
+    pub not_retried: u64,
+    /// Races whose request line could not be read, so a retry cannot be told.
+    pub retried_unknown: u64,
+    /// Failing connections other than races.
+    pub other_failures: u64,
+    /// Method → requests lost to clients: a race not retried, or another
+    /// failure that lost its request (reset, truncated, given up on).
+    /// Counted over `findings` (cut at its cap on very large captures).
+    pub lost_by_method: BTreeMap<String, u64>,
+    /// When the first and the last race happened (their RST, or the lost
+    /// request without one).
+    pub first_race: Option<Timestamp>,
+    pub last_race: Option<Timestamp>,
+    /// Races per hour of capture (first to last packet); none for a capture
+    /// without duration.
+    pub races_per_hour: Option<f64>,
+    /// Races per 1000 requests (all requests, not only reused ones).
+    pub races_per_1000_requests: Option<f64>,
+    /// One entry per server with requests or races, in `servers` order.
+    pub servers: Vec<ServerSummary>,
+}
+
+/// One server's part of the summary.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServerSummary {
+    pub server: Endpoint,
+    pub requests: u64,
+    pub reused_requests: u64,
+    pub races: u64,
+    pub retried: u64,
+    pub not_retried: u64,
+    pub retried_unknown: u64,
+    /// Races per 1000 requests to this server.
+    pub races_per_1000_requests: Option<f64>,
+}
+
+/// Per 1000, to 0.1.
+fn per_1000(n: u64, of: u64) -> Option<f64> {
+    (of > 0).then(|| (n as f64 * 10_000.0 / of as f64).round() / 10.0)
+}
+
+/// What the client lost in a finding: the method of a request that did not
+/// get its answer and was not re-sent, if any.
+fn lost(f: &Finding) -> Option<String> {
+    if let Some(r) = &f.race {
+        return match r.retried {
+            Some(false) => r.request.as_ref().map(|q| q.method.to_string()),
+            _ => None,
+        };
+    }
+    let request = f
+        .truncated
+        .as_ref()
+        .and_then(|t| t.request.as_ref())
+        .or(f.timeout.as_ref().and_then(|t| t.request.as_ref()))
+        .or(f.reset.as_ref().and_then(|r| r.request.as_ref()))?;
+    Some(request.method.to_string())
+}
+
+impl Summary {
+    /// The summary of these findings and servers; `races` and `failures`
+    /// are the exact counts, `duration_s` the capture's span.
+    pub fn new(
+        findings: &[Finding],
+        servers: &[ServerReport],
+        races: u64,
+        failures: u64,
+        duration_s: f64,
+    ) -> Summary {
+        // The servers at issue: a capture of both sides of a proxy also
+        // holds its client-facing listener, whose requests are the same
+        // requests again.
+        let at_issue: Vec<&ServerReport> = servers
+            .iter()
+            .filter(|s| s.races > 0 || s.mismatch)
+            .collect();
+        let counted: Vec<&ServerReport> = if at_issue.is_empty() {
+            servers.iter().collect()
+        } else {
+            at_issue
+        };
+        let requests = counted.iter().map(|s| s.requests).sum();
+        let reused_requests = counted.iter().map(|s| s.reused_requests).sum();
+        let retried: u64 = servers.iter().map(|s| s.retried_races).sum();
+        let retried_unknown: u64 = servers.iter().map(|s| s.retried_unknown).sum();
+        let mut lost_by_method = BTreeMap::new();
+        for f in findings {
+            if let Some(m) = lost(f) {
+                *lost_by_method.entry(m).or_insert(0) += 1;
+            }
+        }
+        let race_times: Vec<Timestamp> = findings
+            .iter()
+            .filter(|f| f.verdict == Verdict::KeepaliveRace)
+            .map(|f| f.at)
+            .collect();
+        Summary {
+            requests,
+            reused_requests,
+            races,
+            retried,
+            not_retried: races.saturating_sub(retried + retried_unknown),
+            retried_unknown,
+            other_failures: failures.saturating_sub(races),
+            lost_by_method,
+            first_race: race_times.iter().min().copied(),
+            last_race: race_times.iter().max().copied(),
+            races_per_hour: (duration_s > 0.0)
+                .then(|| (races as f64 * 3600.0 / duration_s * 10.0).round() / 10.0),
+            races_per_1000_requests: per_1000(races, requests),
+            servers: servers
+                .iter()
+                .filter(|s| s.requests > 0 || s.races > 0)
+                .map(|s| ServerSummary {
+                    server: s.endpoint,
+                    requests: s.requests,
+                    reused_requests: s.reused_requests,
+                    races: s.races,
+                    retried: s.retried_races,
+                    not_retried: s.races.saturating_sub(s.retried_races + s.retried_unknown),
+                    retried_unknown: s.retried_unknown,
+                    races_per_1000_requests: per_1000(s.races, s.requests),
+                })
+                .collect(),
+        }
+    }
+
+    /// Requests the clients lost, over every method.
+    pub fn lost(&self) -> u64 {
+        self.lost_by_method.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn test_per_1000_rounds_to_a_tenth() {
+        assert_eq!(per_1000(9, 94), Some(95.7));
+        assert_eq!(per_1000(0, 10), Some(0.0));
+        assert_eq!(per_1000(3, 0), None);
+    }
+}
