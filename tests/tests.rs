@@ -8,6 +8,7 @@ mod closes;
 mod corpus;
 mod deploy;
 mod formats;
+mod h2;
 mod lab;
 mod lab_closes;
 mod lab_tls;

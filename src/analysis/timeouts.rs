@@ -453,7 +453,12 @@ impl Timeouts {
         };
         let client = roles.client;
         let server_ep = conn.endpoint(roles.server());
-        let gap = fin.idle_since.map(|t| fin.ns - t);
+        // An HTTP/2 close begins at its GOAWAY: the idle timer fired there.
+        let close_ns = conn
+            .close_began_ns(side)
+            .filter(|&g| g <= fin.ns)
+            .unwrap_or(fin.ns);
+        let gap = fin.idle_since.map(|t| close_ns - t);
         if side == client {
             // A client waiting for an answer to its own request is not idle:
             // its FIN then is a read timeout (nginx's proxy_read_timeout),
@@ -582,8 +587,9 @@ impl Timeouts {
                 s.retried_races += 1;
             }
             // A reset race is the server's idle close, with the request
-            // unread: its idle gap is a sample like a FIN's.
-            if r.kind == RaceKind::Reset
+            // unread: its idle gap is a sample like a FIN's. So is an
+            // HTTP/2 race's GOAWAY when no FIN followed it.
+            if (r.kind == RaceKind::Reset || r.kind == RaceKind::Goaway && r.fin.is_none())
                 && let Some(g) = r.idle_before_close_ns()
             {
                 s.idle_closes.push(g);

@@ -188,6 +188,15 @@ impl Analyzer {
             self.timeouts
                 .request(server_ep, client_ip, p.reuse, notes.request_marks);
         }
+        if side == client {
+            // HTTP/2 streams opened beside the one that began the turn (or
+            // while a turn was pending): each is a request on a session
+            // that already carried one.
+            let extra = notes.h2_streams.saturating_sub(u32::from(notes.new_turn));
+            for _ in 0..extra {
+                self.timeouts.request(server_ep, client_ip, true, None);
+            }
+        }
         if side == roles.server() && (notes.server_header.is_some() || notes.powered_by.is_some()) {
             self.timeouts
                 .response_marks(server_ep, notes.server_header, notes.powered_by);

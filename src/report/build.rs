@@ -107,6 +107,8 @@ pub fn finding(
         // A retry is found by its request line: without one, unknown.
         retried: r.request.request.map(|_| retry_ns.is_some()),
         retry_at: retry_ns.map(Timestamp),
+        processed: r.processed,
+        goaway_at: r.goaway_ns.map(Timestamp),
     });
     let timeout = o.timeout.as_ref().map(|t| {
         let pending = t.request.as_ref();

@@ -208,6 +208,12 @@ pub struct Race {
     /// after; none when the request line is unknown (cut, encrypted).
     pub retried: Option<bool>,
     pub retry_at: Option<Timestamp>,
+    /// HTTP/2: whether the server processed the lost stream; false when
+    /// its id was above the GOAWAY's last-stream-id (safe to retry, even
+    /// a POST). Null when unknown, and for HTTP/1.
+    pub processed: Option<bool>,
+    /// HTTP/2: the server's first GOAWAY, where its close began.
+    pub goaway_at: Option<Timestamp>,
 }
 
 /// Evidence of a response the server cut short.
