@@ -190,8 +190,9 @@ fn test_graceful_goaway_race_without_rst() {
 }
 
 /// GOAWAY idle closes are timeout samples from the end of the last stream;
-/// the proxy's RST (or its own GOAWAY and FIN) on the closed connection is
-/// no failure; control frames are no requests.
+/// the proxy's RST (after the server's FIN, or after its GOAWAY and before
+/// the FIN, as the proxy sees it) or its own GOAWAY and FIN on the closed
+/// connection is no failure; control frames are no requests.
 #[test]
 fn test_goaway_idle_closes_are_samples() {
     let mut p = Vec::new();
@@ -205,13 +206,24 @@ fn test_goaway_idle_closes_are_samples() {
         let last = t0 + secs(1.9) + RTT;
         let close = last + secs(2.0);
         p.push(f.data(close, false, &goaway(5)));
-        p.push(f.fin(close + RTT / 5, false));
-        if i % 2 == 0 {
-            p.push(f.rst(close + RTT, true));
-        } else {
-            p.push(f.data(close + RTT, true, &goaway(0)));
-            p.push(f.fin(close + RTT, true));
-            p.push(f.ack(close + 2 * RTT, false));
+        match i % 3 {
+            0 => {
+                p.push(f.fin(close + RTT / 5, false));
+                p.push(f.rst(close + RTT, true));
+            }
+            1 => {
+                p.push(f.fin(close + RTT / 5, false));
+                p.push(f.data(close + RTT, true, &goaway(0)));
+                p.push(f.fin(close + RTT, true));
+                p.push(f.ack(close + 2 * RTT, false));
+            }
+            _ => {
+                // At the proxy: it resets the pooled connection on the
+                // GOAWAY, before the server's FIN reaches it.
+                let fin = f.fin(close + RTT / 5, false);
+                p.push(f.rst(close + RTT / 10, true));
+                p.push(fin);
+            }
         }
     }
     let r = analyze(&p);

@@ -11,6 +11,7 @@ mod formats;
 mod h2;
 mod lab;
 mod lab_closes;
+mod lab_h2;
 mod lab_tls;
 mod proptests;
 mod proxylog;

@@ -657,8 +657,14 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
             } else {
                 Verdict::ServerReset
             }
-        } else if facts.outstanding.is_none() && conn.pending(c).is_none() && fin_before(s) {
-            // The client answered the server's close with a RST; nothing lost.
+        } else if facts.outstanding.is_none()
+            && conn.pending(c).is_none()
+            && (fin_before(s) || conn.close_began_ns(s).is_some_and(|g| g <= rst.ns))
+        {
+            // The client answered the server's close with a RST; nothing
+            // lost. (Over HTTP/2 the close begins at the server's GOAWAY:
+            // a proxy resets a pooled connection on it, and at the proxy
+            // that RST is seen before the server's FIN.)
             Verdict::ClosedByServer
         } else {
             Verdict::ClientReset

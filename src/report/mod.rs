@@ -292,8 +292,12 @@ pub struct Connection {
     pub packets_to_client: u64,
     pub bytes_to_server: u64,
     pub bytes_to_client: u64,
+    /// Requests the client sent (HTTP/2: streams it opened).
     pub requests: u32,
     pub protocol: Protocol,
+    /// HTTP/2: the server's first GOAWAY, where its close began (null
+    /// for other protocols and for servers that sent none).
+    pub server_goaway_at: Option<Timestamp>,
     /// Internal: connection id, to break ties in order.
     #[serde(skip)]
     pub id: u64,
