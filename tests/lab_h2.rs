@@ -6,7 +6,9 @@
 //! and on the backend's. The truth comes from logs: HAProxy's (each
 //! request's status and the pooled connection's source port) and Node's
 //! (sessions, streams, idle closes); a race is a request HAProxy failed on
-//! a session Node had closed idle, a stream Node never saw.
+//! a session Node had closed idle, a stream Node never saw — or, with
+//! `retry-on conn-failure empty-response` (`retry`), one it logged as
+//! retried.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -17,7 +19,7 @@ use racecap::report::{Protocol, RaceKind, Report, Verdict};
 use racecap::source::CaptureReader;
 use serde_json::Value;
 
-const SCENARIOS: [&str; 2] = ["haproxy-goaway", "haproxy-graceful"];
+const SCENARIOS: [&str; 3] = ["haproxy-goaway", "haproxy-graceful", "haproxy-retry"];
 const POINTS: [&str; 2] = ["backend", "proxy"];
 
 /// The one-way delay the recordings' relay put between proxy and backend
@@ -71,6 +73,10 @@ fn test_h2_lab_races_equal_the_logs() {
             assert_eq!(race.kind, RaceKind::Goaway, "{name} at the {point}");
             assert_eq!(race.processed, Some(false), "{name} at the {point}");
             assert!(race.goaway_at.is_some(), "{name}");
+            // HAProxy's log says which it re-sent (%rc); racecap finds the
+            // re-sent stream by its request line on another connection.
+            let retried = t["retried_races"].as_u64().unwrap() > 0;
+            assert_eq!(race.retried, Some(retried), "{name} at the {point}");
             // HAProxy sends :path as a literal: every lost request is named.
             paths.insert(race.request.as_ref().expect("the path").path.clone());
         }
@@ -140,5 +146,53 @@ fn test_h2_lab_goaway_closes_are_samples() {
                 "{name} at the {point}, port {port}: GOAWAY {goaway} vs logged {logged}"
             );
         }
+    });
+}
+
+/// The report names the HTTP/2 server knobs (no HTTP/1 default is matched
+/// to an h2 server's close) and the proxies' retries for streams never
+/// processed, with HAProxy's `retry-on` (the one the `retry` recording
+/// shows re-sending every lost stream).
+#[test]
+fn test_h2_lab_report_names_the_http2_and_retry_knobs() {
+    each(|name, point, t, r| {
+        let s = &r.servers[0];
+        assert!(s.matches.is_empty(), "{name}: {:?}", s.matches);
+        let recs = &s.recommendations;
+        let server = recs
+            .iter()
+            .find(|x| x.side == "server")
+            .expect("a server step");
+        for knob in [
+            "http2session.setTimeout()",
+            "IdleTimeout",
+            "MaxConnectionIdle",
+        ] {
+            assert!(
+                server.text.contains(knob),
+                "{name} at the {point}: {}",
+                server.text
+            );
+        }
+        let retries = recs
+            .iter()
+            .find(|x| x.side == "retries")
+            .expect("a retries step");
+        let n = t["races"].as_u64().unwrap();
+        let said = format!("{n} of them were above the server's GOAWAY last-stream-id");
+        assert!(retries.text.contains(&said), "{name}: {}", retries.text);
+        for knob in [
+            "retry-on conn-failure empty-response",
+            "refused-stream",
+            "non_idempotent",
+        ] {
+            assert!(retries.text.contains(knob), "{name}: {knob}");
+        }
+        assert!(
+            retries
+                .snippet
+                .as_deref()
+                .is_some_and(|x| x.contains("retry-on conn-failure empty-response"))
+        );
     });
 }

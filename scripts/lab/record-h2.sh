@@ -6,7 +6,10 @@
 # (each request's status and the backend connection's source port, %bp)
 # and Node's own log (sessions, streams, idle closes).
 #
-#   sudo scripts/lab/record-h2.sh [haproxy-goaway] [haproxy-graceful]
+#   sudo scripts/lab/record-h2.sh [haproxy-goaway] [haproxy-graceful] [haproxy-retry]
+#
+# haproxy-retry is haproxy-goaway with `retry-on conn-failure empty-response`:
+# does HAProxy re-send a stream lost to the GOAWAY race?
 #
 #   r16h-proxy (HAProxy + client on its loopback) ──veth── r16h-delay (relay.py) ──veth── r16h-backend
 #   10.216.3.1                                               +DELAY_MS each way             10.216.3.2
@@ -85,7 +88,8 @@ topology() {
 }
 
 run_scenario() {
-  local name=$1 mode=${1#haproxy-}
+  local name=$1 mode=${1#haproxy-} retry_on=conn-failure
+  if [ "$mode" = retry ]; then mode=goaway retry_on="conn-failure empty-response"; fi
   local dir="$WORK/$name"; mkdir -p "$dir"
   log "scenario $name: HAProxy proto h2, Node http2 --close $mode after ${IDLE_MS} ms, delay ${DELAY_MS} ms"
   topology
@@ -106,7 +110,8 @@ run_scenario() {
   wait_until 10 backend listening $NS_B $BACKEND_PORT
 
   # One pooled h2 connection to the backend, kept however long it idles;
-  # no retry-on, so a lost stream reaches the client as HAProxy's error.
+  # retry-on only its default (conn-failure) unless the scenario says, so
+  # a lost stream reaches the client as HAProxy's error.
   cat >"$dir/haproxy.cfg" <<CFG
 global
   log stdout format raw local0
@@ -123,6 +128,7 @@ frontend fe
   default_backend be
 backend be
   http-reuse always
+  retry-on $retry_on
   server node $IP_B:$BACKEND_PORT proto h2 pool-max-conn 4 pool-purge-delay 60s
 CFG
   ip netns exec $NS_P haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>"$dir/haproxy.err" &

@@ -4,7 +4,9 @@ Node's http2 log (sessions by the proxy's port, streams, idle closes) and
 HAProxy's log (each request's status and the backend connection's source
 port, %bp). A race is a request HAProxy failed (5xx) on a pooled
 connection that Node closed idle: Node never saw its stream (it came after
-the GOAWAY), so it is in HAProxy's log only."""
+the GOAWAY), so it is in HAProxy's log only. With `retry-on` HAProxy may
+re-send it: a request logged with retries (%rc > 0) is a race it retried
+(its %bp is then the new connection's)."""
 import argparse
 import json
 import statistics
@@ -42,9 +44,13 @@ for line in open(a.haproxy):
     ts, status, port = float(f[0]), int(f[1]), f[4].rsplit(":", 1)[-1]
     port = int(port) if port.isdigit() else None
     path = line.split('"')[1].split()[1] if '"' in line else "?"
-    requests.append({"at": ts, "status": status, "port": port, "path": path})
+    retries = int(f[3]) if f[3].lstrip("+").isdigit() else 0
+    requests.append({"at": ts, "status": status, "port": port, "path": path, "retries": retries})
     s = sessions.get(port)
-    if status >= 500 and s is not None and s["idle_close"] is not None:
+    if retries > 0:
+        races.append({"at": ts, "port": None, "path": path, "status": status,
+                      "retried": True})
+    elif status >= 500 and s is not None and s["idle_close"] is not None:
         races.append({"at": ts, "port": port, "path": path, "status": status,
                       "closed_at": s["idle_close"]})
 
@@ -57,7 +63,7 @@ for s in sessions.values():
 
 streams = sum(len(s["streams"]) for s in sessions.values())
 reused = sum(max(len(s["streams"]) - 1, 0) for s in sessions.values())
-racing_ports = {r["port"] for r in races}
+racing_ports = {r["port"] for r in races if r["port"] is not None}
 out = {
     "requests": len(requests),
     "failed": sum(1 for r in requests if r["status"] >= 500),
@@ -65,6 +71,7 @@ out = {
     "streams": streams + len(races),
     "reused_streams": reused + len(races),
     "races": len(races),
+    "retried_races": sum(1 for r in races if r.get("retried")),
     "race_list": races,
     "idle_closes": len(idle),
     "idle_close_list": sorted(idle, key=lambda x: x["closed_at"]),

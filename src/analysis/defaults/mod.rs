@@ -72,6 +72,12 @@ pub struct Situation<'a> {
     /// Every client of the server was a loopback address: the capture is
     /// inside the server's pod, on the sidecar → app hop.
     pub inbound: bool,
+    /// The server's connections speak HTTP/2 (h2c, gRPC): its knobs and
+    /// the proxies' retries for refused streams are HTTP/2's.
+    pub http2: bool,
+    /// HTTP/2 races whose stream was above the server's GOAWAY's
+    /// last-stream-id: never processed, safe to retry whatever the method.
+    pub unprocessed_races: u64,
 }
 
 /// Which side of the timeout chain a row describes.
@@ -162,6 +168,7 @@ pub struct KnownDefault {
 
 mod client;
 mod fix;
+mod h2;
 #[cfg(test)]
 mod pinned;
 mod proxy;
@@ -184,6 +191,24 @@ pub fn server_rows() -> &'static [KnownDefault] {
 /// The proxy, load-balancer and client-pool rows of the table.
 pub fn proxy_rows() -> &'static [KnownDefault] {
     PROXIES
+}
+
+/// The HTTP/2 server rows (none closes idle by default).
+pub fn h2_server_rows() -> &'static [KnownDefault] {
+    h2::H2_SERVERS
+}
+
+/// The HTTP/2 proxy and client rows, with their retries of lost streams.
+pub fn h2_proxy_rows() -> &'static [KnownDefault] {
+    h2::H2_PROXIES
+}
+
+/// HTTP/2 servers whose default idle close matches `measured_ms`: HTTP/1
+/// defaults say nothing of an h2 server (a 2 s close is not gunicorn's),
+/// and no HTTP/2 server closes idle by default, so none today; a close
+/// names a setting, and the fix lists the knobs.
+pub fn match_h2_server(measured_ms: f64) -> Vec<Candidate> {
+    match_rows(h2::H2_SERVERS, measured_ms)
 }
 
 /// How far a close may sit from a known value and still match it: clocks,
@@ -344,7 +369,58 @@ mod test {
             matches,
             client: ClientKind::Unknown,
             inbound: false,
+            http2: false,
+            unprocessed_races: 0,
         }
+    }
+
+    /// An HTTP/2 server: no HTTP/1 default is matched to its close, the
+    /// server step names the HTTP/2 knobs, and the retries step the
+    /// proxies' retries of refused or unprocessed streams (POST included).
+    #[test]
+    fn test_h2_fix_names_the_http2_and_retry_knobs() {
+        assert!(match_h2_server(2004.0).is_empty());
+        let s = Situation {
+            server_timeout_ms: Some(2004.0),
+            keep_alive_header_s: None,
+            reuse_window_ms: Some(1968.0),
+            client_idle_ms: None,
+            races: 8,
+            retried_races: 0,
+            mismatch: true,
+            matches: &[],
+            client: ClientKind::Unknown,
+            inbound: false,
+            http2: true,
+            unprocessed_races: 8,
+        };
+        let recs = recommend(&s);
+        let server = &recs[0];
+        assert_eq!(server.side, "server");
+        for knob in [
+            "http2session.setTimeout()",
+            "IdleTimeout",
+            "MaxConnectionIdle",
+        ] {
+            assert!(server.text.contains(knob), "{knob}: {}", server.text);
+        }
+        let retries = recs.last().unwrap();
+        assert_eq!(retries.side, "retries");
+        assert!(
+            retries
+                .text
+                .contains("8 of them were above the server's GOAWAY last-stream-id")
+        );
+        for knob in [
+            "retry-on conn-failure empty-response",
+            "refused-stream",
+            "non_idempotent",
+        ] {
+            assert!(retries.text.contains(knob), "{knob}: {}", retries.text);
+        }
+        assert!(snip(retries).contains("retry-on conn-failure empty-response"));
+        // The HTTP/1 wording (idempotent requests only) is not given.
+        assert!(!retries.text.contains("A POST cannot be retried safely"));
     }
 
     /// On the sidecar → app hop (every client a loopback address) the
@@ -356,6 +432,8 @@ mod test {
         let outbound = recommend(&situation(&m));
         let inbound = recommend(&Situation {
             inbound: true,
+            http2: false,
+            unprocessed_races: 0,
             ..situation(&m)
         });
         let proxy = |recs: &[Recommendation]| -> Vec<String> {
