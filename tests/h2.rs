@@ -306,3 +306,43 @@ fn test_frames_across_segments() {
     assert!((idle.median_ms.ms() - 2000.0).abs() < 0.01, "{idle:?}");
     assert_eq!(r.connections.as_ref().unwrap()[0].requests, 1);
 }
+
+/// The preface, SETTINGS and the first HEADERS in one segment (as nghttp2
+/// clients send them), two streams opened in one segment (each a request),
+/// and a racing stream whose `:path` only the dynamic table names: its
+/// request is unknown, and so is its retry — but it was not processed.
+#[test]
+fn test_concurrent_streams_and_a_dynamic_path() {
+    let mut f = flow(49500);
+    let mut p = f.handshake(0, RTT);
+    let first = [
+        PREFACE.to_vec(),
+        settings(),
+        call(1, "/pkg.Svc/A"),
+        call(3, "/pkg.Svc/B"),
+    ]
+    .concat();
+    p.push(f.data(RTT, true, &first));
+    p.push(f.data(2 * RTT, false, &[settings(), settings_ack()].concat()));
+    p.push(f.data(3 * RTT, false, &[answer(1), answer(3)].concat()));
+    p.push(f.data(4 * RTT, true, &[settings_ack(), window_update()].concat()));
+    let close = 3 * RTT + secs(2.0);
+    p.push(f.data(close, false, &goaway(3)));
+    p.push(f.fin(close + RTT / 5, false));
+    // GET, http, and :path as dynamic-table index 62.
+    let dynamic = frame(1, 5, 5, &[0x82, 0x86, 0xbe]);
+    p.push(f.data(close + RTT / 2, true, &dynamic));
+    p.push(f.rst(close + RTT, false));
+    let r = analyze(&p);
+    let race = race_of(&r);
+    assert_eq!((race.kind, race.processed), (RaceKind::Goaway, Some(false)));
+    assert!(race.request.is_none());
+    assert_eq!(race.retried, None);
+    assert_eq!(r.connections.as_ref().unwrap()[0].requests, 3);
+    let s = &r.servers[0];
+    // Stream 3 beside stream 1, and the racing stream 5: reused.
+    assert_eq!(s.reused_requests, 2);
+    assert_eq!(s.retried_unknown, 1);
+    let idle = race.idle_before_close_ms.unwrap().ms();
+    assert!((idle - 2000.0).abs() < 0.01, "{idle}");
+}

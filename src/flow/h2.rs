@@ -548,4 +548,29 @@ mod test {
         let w = frame(WINDOW_UPDATE, 0, 0, &[0, 0, 1, 0]);
         assert!(!feed(&mut h, 0, 200, &w).activity);
     }
+
+    proptest::proptest! {
+        /// Any bytes, cut anywhere, some segments snapped to their tail:
+        /// the view stays idempotent and the frame layer never panics.
+        #[test]
+        fn test_any_bytes_never_panic(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700),
+            step in 1usize..200,
+        ) {
+            let mut h = H2::new(0, Seq(0));
+            let mut at = 0u32;
+            for (k, seg) in data.chunks(step).enumerate() {
+                let v = view(seg);
+                proptest::prop_assert_eq!(view(v), v);
+                let b = Bytes {
+                    head: if k % 3 == 2 { &[] } else { v },
+                    tail: &seg[seg.len().saturating_sub(7)..],
+                    captured: seg.len() as u32,
+                };
+                let end = Seq(at) + seg.len() as u32;
+                h.feed(0, Seq(at), Seq(at), end, b, 0);
+                at += seg.len() as u32;
+            }
+        }
+    }
 }

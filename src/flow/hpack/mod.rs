@@ -426,4 +426,22 @@ mod test {
             assert!(p.path().is_none());
         }
     }
+
+    proptest::proptest! {
+        /// Any string round-trips through the Huffman code, and any block
+        /// decodes without a panic.
+        #[test]
+        fn test_huffman_round_trip_and_any_block(
+            text in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            block in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let mut out = [0u8; 300];
+            let (n, longer) = huffman_decode(&encode(&text), &mut out).unwrap();
+            proptest::prop_assert_eq!((&out[..n], longer), (&text[..], false));
+            let p = pseudo(&block);
+            if let Some(path) = p.path() {
+                proptest::prop_assert!(path.len() <= MAX_PATH);
+            }
+        }
+    }
 }
