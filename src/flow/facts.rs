@@ -94,9 +94,6 @@ pub struct Notes<'a> {
     pub response_done: bool,
     /// A request's head: who sent it (forwarding headers, `User-Agent`).
     pub request_marks: Option<RequestMarks>,
-    /// HTTP/2 streams the client opened in the segment (each a request;
-    /// the first also starts a turn unless one was pending).
-    pub h2_streams: u32,
     /// A TLS ClientHello's or ServerHello's names and version.
     pub tls_hello: Option<crate::flow::tls::Hello<'a>>,
     /// A response head's `Server` and `X-Powered-By` values.

@@ -164,23 +164,31 @@ pub struct Goaway {
     pub count: u16,
 }
 
-/// A stream the client opened in a segment: its id and request line.
+/// A stream the client opened in a segment: its id, and its header
+/// block's bytes in the view (past padding and priority), when there.
+/// Decoded by [`Opened::pseudo`] only when the stream starts a turn: the
+/// decoded form is large, and most segments need nothing of it.
 #[derive(Debug, Clone, Copy)]
-pub struct Opened {
+pub struct Opened<'a> {
     pub stream: u32,
-    pub pseudo: Pseudo,
+    pub block: Option<&'a [u8]>,
+}
+
+impl Opened<'_> {
+    /// `:method` and `:path`, as far as the block says them.
+    pub fn pseudo(&self) -> Pseudo {
+        self.block.map(hpack::pseudo).unwrap_or_default()
+    }
 }
 
 /// What one segment's new bytes were, frame by frame.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Seen {
+pub struct Seen<'a> {
     /// Stream frames (or bytes the frame layer could not follow): the
     /// segment is activity.
     pub activity: bool,
     /// The first stream the client opened in the segment.
-    pub opened: Option<Opened>,
-    /// Streams the client opened in the segment.
-    pub streams_opened: u32,
+    pub opened: Option<Opened<'a>>,
     /// A GOAWAY.
     pub goaway: bool,
 }
@@ -266,17 +274,17 @@ impl H2 {
     /// Side `i` sent new bytes [`from`, `end`) in a segment that starts at
     /// `seq` (`from` is later for a segment that overlaps older data), at
     /// `ns`. Returns what they were.
-    pub fn feed(
+    pub fn feed<'a>(
         &mut self,
         i: usize,
         seq: Seq,
         from: Seq,
         end: Seq,
-        bytes: Bytes<'_>,
+        bytes: Bytes<'a>,
         ns: i64,
-    ) -> Seen {
+    ) -> Seen<'a> {
         let mut seen = Seen::default();
-        let lost = |d: &mut Dir, seen: &mut Seen| {
+        let lost = |d: &mut Dir, seen: &mut Seen<'a>| {
             d.synced = false;
             d.have = 0;
             seen.activity = true;
@@ -350,20 +358,25 @@ impl H2 {
 
     /// One frame of side `i`, with the bytes of its payload the segment
     /// holds (none when they are not in the view).
-    fn frame(&mut self, i: usize, f: Frame, payload: Option<&[u8]>, ns: i64, seen: &mut Seen) {
+    fn frame<'a>(
+        &mut self,
+        i: usize,
+        f: Frame,
+        payload: Option<&'a [u8]>,
+        ns: i64,
+        seen: &mut Seen<'a>,
+    ) {
         let client = i == self.client;
         match f.ty {
             HEADERS if client && f.stream > self.opened && !f.stream.is_multiple_of(2) => {
                 // A new stream: a request.
                 self.opened = f.stream;
                 self.streams = self.streams.saturating_add(1);
-                seen.streams_opened += 1;
                 seen.activity = true;
                 if seen.opened.is_none() {
-                    let pseudo = payload.map(|p| block(f, p)).unwrap_or_default();
                     seen.opened = Some(Opened {
                         stream: f.stream,
-                        pseudo,
+                        block: payload.and_then(|p| block(f, p)),
                     });
                 }
             }
@@ -402,8 +415,8 @@ impl H2 {
 }
 
 /// The header block of a HEADERS frame's payload, past its padding length
-/// and priority fields, decoded for the request line.
-fn block(f: Frame, p: &[u8]) -> Pseudo {
+/// and priority fields.
+fn block(f: Frame, p: &[u8]) -> Option<&[u8]> {
     let mut at = 0;
     if f.flags & PADDED != 0 {
         at += 1;
@@ -411,7 +424,7 @@ fn block(f: Frame, p: &[u8]) -> Pseudo {
     if f.flags & PRIORITY_FLAG != 0 {
         at += 5;
     }
-    p.get(at..).map(hpack::pseudo).unwrap_or_default()
+    p.get(at..)
 }
 
 #[cfg(test)]
@@ -434,7 +447,7 @@ mod test {
         }
     }
 
-    fn feed(h: &mut H2, i: usize, at: u32, p: &[u8]) -> Seen {
+    fn feed<'a>(h: &mut H2, i: usize, at: u32, p: &'a [u8]) -> Seen<'a> {
         let end = Seq(at) + p.len() as u32;
         h.feed(i, Seq(at), Seq(at), end, bytes(p), 0)
     }
@@ -463,8 +476,8 @@ mod test {
         let s = feed(&mut h, 0, 24, &req);
         let o = s.opened.unwrap();
         assert_eq!(o.stream, 1);
-        assert_eq!(o.pseudo.method, Some(crate::flow::http::Method::Get));
-        assert_eq!(o.pseudo.path(), Some(&b"/"[..]));
+        assert_eq!(o.pseudo().method, Some(crate::flow::http::Method::Get));
+        assert_eq!(o.pseudo().path(), Some(&b"/"[..]));
         // The response: HEADERS, DATA(END_STREAM) in one segment.
         let resp = [frame(HEADERS, 4, 1, &[0x88]), frame(DATA, 1, 1, b"ok")].concat();
         assert!(feed(&mut h, 1, 0, &resp).activity);

@@ -62,7 +62,6 @@ impl Conn {
         let h2 = self.follow_h2(side, seq, from, end, seg);
         let mut opened = None;
         if let Some(s) = &h2 {
-            notes.h2_streams = s.streams_opened;
             if !s.activity {
                 // Control frames (a SETTINGS-ACK, a WINDOW_UPDATE one round
                 // trip after a response, a PING) and a GOAWAY are no
@@ -107,8 +106,9 @@ impl Conn {
             let (method, path) = if let Some(o) = &opened {
                 // The stream's `:method` and `:path`, when HPACK said them
                 // without the dynamic table.
-                match (o.pseudo.method, o.pseudo.path()) {
-                    (Some(m), Some(p)) => (Some(m), paths.put(p, o.pseudo.path_longer).get()),
+                let pseudo = o.pseudo();
+                match (pseudo.method, pseudo.path()) {
+                    (Some(m), Some(p)) => (Some(m), paths.put(p, pseudo.path_longer).get()),
                     _ => (None, 0),
                 }
             } else if h2.is_some() {
@@ -201,14 +201,14 @@ impl Conn {
     /// connection speaks h2c from the client's preface as its first bytes
     /// (prior knowledge; an `Upgrade: h2c` or a capture begun later shows
     /// no preface, and stays what it was read as).
-    fn follow_h2(
+    fn follow_h2<'a>(
         &mut self,
         side: Side,
         seq: Seq,
         from: Seq,
         end: Seq,
-        seg: &Segment<'_>,
-    ) -> Option<h2::Seen> {
+        seg: &Segment<'a>,
+    ) -> Option<h2::Seen<'a>> {
         if self.h2().is_none() {
             let i = side.idx();
             let first = self.bytes[i] == u64::from(end.diff(from).max(0) as u32);
