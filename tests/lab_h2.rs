@@ -8,7 +8,9 @@
 //! (sessions, streams, idle closes); a race is a request HAProxy failed on
 //! a session Node had closed idle, a stream Node never saw — or, with
 //! `retry-on conn-failure empty-response` (`retry`), one it logged as
-//! retried.
+//! retried. `raw-reuse` has no proxy: a raw h2 client reuses each session
+//! once after an idle gap whether or not the GOAWAY came (its own log is
+//! the truth: a stream with no answer on a session Node closed idle).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -19,7 +21,12 @@ use racecap::report::{Protocol, RaceKind, Report, Verdict};
 use racecap::source::CaptureReader;
 use serde_json::Value;
 
-const SCENARIOS: [&str; 3] = ["haproxy-goaway", "haproxy-graceful", "haproxy-retry"];
+const SCENARIOS: [&str; 4] = [
+    "haproxy-goaway",
+    "haproxy-graceful",
+    "haproxy-retry",
+    "raw-reuse",
+];
 const POINTS: [&str; 2] = ["backend", "proxy"];
 
 /// The one-way delay the recordings' relay put between proxy and backend

@@ -6,10 +6,13 @@
 # (each request's status and the backend connection's source port, %bp)
 # and Node's own log (sessions, streams, idle closes).
 #
-#   sudo scripts/lab/record-h2.sh [haproxy-goaway] [haproxy-graceful] [haproxy-retry]
+#   sudo scripts/lab/record-h2.sh [haproxy-goaway] [haproxy-graceful] [haproxy-retry] [raw-reuse]
 #
 # haproxy-retry is haproxy-goaway with `retry-on conn-failure empty-response`:
-# does HAProxy re-send a stream lost to the GOAWAY race?
+# does HAProxy re-send a stream lost to the GOAWAY race? raw-reuse has no
+# proxy: h2-raw-client.py (in r16h-proxy) reuses each session once after an
+# idle gap, whether or not the server's GOAWAY came (a pool that does not
+# look), so the gaps beyond the close are stale races.
 #
 #   r16h-proxy (HAProxy + client on its loopback) ──veth── r16h-delay (relay.py) ──veth── r16h-backend
 #   10.216.3.1                                               +DELAY_MS each way             10.216.3.2
@@ -34,7 +37,7 @@ for tool in ip ss haproxy tcpdump node python3 timeout; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(haproxy-goaway haproxy-graceful)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(haproxy-goaway haproxy-graceful haproxy-retry raw-reuse)
 
 PIDS=()
 WORK=$(mktemp -d -t racecap-h2.XXXXXX)
@@ -90,6 +93,7 @@ topology() {
 run_scenario() {
   local name=$1 mode=${1#haproxy-} retry_on=conn-failure
   if [ "$mode" = retry ]; then mode=goaway retry_on="conn-failure empty-response"; fi
+  if [ "$name" = raw-reuse ]; then mode=goaway; fi
   local dir="$WORK/$name"; mkdir -p "$dir"
   log "scenario $name: HAProxy proto h2, Node http2 --close $mode after ${IDLE_MS} ms, delay ${DELAY_MS} ms"
   topology
@@ -109,10 +113,20 @@ run_scenario() {
   PIDS+=($!); local be=$!
   wait_until 10 backend listening $NS_B $BACKEND_PORT
 
-  # One pooled h2 connection to the backend, kept however long it idles;
-  # retry-on only its default (conn-failure) unless the scenario says, so
-  # a lost stream reaches the client as HAProxy's error.
-  cat >"$dir/haproxy.cfg" <<CFG
+  local px=""
+  if [ "$name" = raw-reuse ]; then
+    # Rounds: one GET, an idle gap, a GET on the same session; the gaps
+    # above the close (2 s after the stream's end) reuse it after the GOAWAY.
+    timeout $((CLIENT_MAX_S + 10)) ip netns exec $NS_P /usr/bin/python3 -u "$HERE/h2-raw-client.py" \
+      --host $IP_B --port $BACKEND_PORT --gaps-ms 1500,2200,1800,2600,1200,3000,1900,2400,1600,2800 \
+      --max-seconds "$CLIENT_MAX_S" --log "$dir/client.log" >"$dir/client.out" 2>&1 &
+    PIDS+=($!)
+    wait $! || log "client exited with $?"
+  else
+    # One pooled h2 connection to the backend, kept however long it idles;
+    # retry-on only its default (conn-failure) unless the scenario says, so
+    # a lost stream reaches the client as HAProxy's error.
+    cat >"$dir/haproxy.cfg" <<CFG
 global
   log stdout format raw local0
   maxconn 256
@@ -131,20 +145,21 @@ backend be
   retry-on $retry_on
   server node $IP_B:$BACKEND_PORT proto h2 pool-max-conn 4 pool-purge-delay 60s
 CFG
-  ip netns exec $NS_P haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>"$dir/haproxy.err" &
-  PIDS+=($!); local px=$!
-  wait_until 10 haproxy listening $NS_P $PROXY_PORT
+    ip netns exec $NS_P haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>"$dir/haproxy.err" &
+    PIDS+=($!); px=$!
+    wait_until 10 haproxy listening $NS_P $PROXY_PORT
 
-  # Gaps around the close as the proxy sees it: the backend closes IDLE_MS
-  # after its last stream ended, which the proxy saw DELAY_MS later.
-  local gaps
-  gaps=$(python3 -c "print(','.join(str($IDLE_MS - 2 * $DELAY_MS - 30 + 6 * i) for i in range(16)))")
-  timeout $((CLIENT_MAX_S + 10)) ip netns exec $NS_P python3 -u "$HERE/tls-client.py" --host 127.0.0.1 \
-    --port $PROXY_PORT --gaps-ms "$gaps" --max-seconds "$CLIENT_MAX_S" --log "$dir/client.log" >"$dir/client.out" 2>&1 &
-  PIDS+=($!)
-  wait $! || log "client exited with $?"
+    # Gaps around the close as the proxy sees it: the backend closes IDLE_MS
+    # after its last stream ended, which the proxy saw DELAY_MS later.
+    local gaps
+    gaps=$(python3 -c "print(','.join(str($IDLE_MS - 2 * $DELAY_MS - 30 + 6 * i) for i in range(16)))")
+    timeout $((CLIENT_MAX_S + 10)) ip netns exec $NS_P python3 -u "$HERE/tls-client.py" --host 127.0.0.1 \
+      --port $PROXY_PORT --gaps-ms "$gaps" --max-seconds "$CLIENT_MAX_S" --log "$dir/client.log" >"$dir/client.out" 2>&1 &
+    PIDS+=($!)
+    wait $! || log "client exited with $?"
+  fi
   sleep $(( IDLE_MS / 1000 + 2 )) # the last pooled connection closes the backend's way
-  stop_pid "$px" USR1 10
+  [ -z "$px" ] || stop_pid "$px" USR1 10
   sleep 1
   stop_pid "$tdp" INT 5
   stop_pid "$tdb" INT 5
@@ -154,10 +169,12 @@ CFG
   mkdir -p "$OUT_DIR"
   cp "$dir/backend.pcap" "$OUT_DIR/h2-$name.backend.pcap"
   cp "$dir/proxy.pcap" "$OUT_DIR/h2-$name.proxy.pcap"
-  cp "$dir/haproxy.log" "$OUT_DIR/h2-$name.haproxy.log"
+  [ -z "$px" ] || cp "$dir/haproxy.log" "$OUT_DIR/h2-$name.haproxy.log"
   cp "$dir/node.log" "$OUT_DIR/h2-$name.node.log"
   cp "$dir/client.log" "$OUT_DIR/h2-$name.client.log"
-  python3 "$HERE/truth-h2.py" --haproxy "$OUT_DIR/h2-$name.haproxy.log" --node "$OUT_DIR/h2-$name.node.log" \
+  local source=(--haproxy "$OUT_DIR/h2-$name.haproxy.log")
+  [ -n "$px" ] || source=(--raw "$OUT_DIR/h2-$name.client.log")
+  python3 "$HERE/truth-h2.py" "${source[@]}" --node "$OUT_DIR/h2-$name.node.log" \
     --out "$OUT_DIR/h2-$name.truth.json"
   log "scenario $name: $(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print({k: t[k] for k in ("requests", "races", "idle_closes")})' "$OUT_DIR/h2-$name.truth.json")"
 }

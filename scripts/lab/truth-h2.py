@@ -12,7 +12,8 @@ import json
 import statistics
 
 p = argparse.ArgumentParser()
-p.add_argument("--haproxy", required=True)
+p.add_argument("--haproxy", help="HAProxy's log (the haproxy-* scenarios)")
+p.add_argument("--raw", help="h2-raw-client.py's log (raw-reuse)")
 p.add_argument("--node", required=True)
 p.add_argument("--out", required=True)
 a = p.parse_args()
@@ -37,7 +38,18 @@ for line in open(a.node):
         s["close"] = ts
 
 requests, races = [], []
-for line in open(a.haproxy):
+for line in open(a.raw) if a.raw else []:
+    # SENT_AT PORT STREAM PATH OUTCOME GOAWAY_BEFORE
+    f = line.split()
+    if len(f) != 6:
+        continue
+    ts, port, path, outcome = float(f[0]), int(f[1]), f[3], f[4]
+    requests.append({"at": ts, "status": outcome, "port": port, "path": path})
+    s = sessions.get(port)
+    if not outcome.isdigit() and s is not None and s["idle_close"] is not None:
+        races.append({"at": ts, "port": port, "path": path, "status": outcome,
+                      "closed_at": s["idle_close"], "goaway_before": f[5] == "1"})
+for line in open(a.haproxy) if a.haproxy else []:
     f = line.split()
     if len(f) < 6 or not f[1].isdigit():
         continue
@@ -66,7 +78,7 @@ reused = sum(max(len(s["streams"]) - 1, 0) for s in sessions.values())
 racing_ports = {r["port"] for r in races if r["port"] is not None}
 out = {
     "requests": len(requests),
-    "failed": sum(1 for r in requests if r["status"] >= 500),
+    "failed": sum(1 for r in requests if not str(r["status"]).isdigit() or int(r["status"]) >= 500),
     "sessions": len(sessions),
     "streams": streams + len(races),
     "reused_streams": reused + len(races),
