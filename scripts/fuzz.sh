@@ -127,7 +127,8 @@ for t in "${targets[@]}"; do
         *) regs=(fuzz/regressions/reader-* fuzz/regressions/pipeline-*) ;;
     esac
     for f in "${regs[@]}"; do
-        if timeout 60 "fuzz/target/$host/release/$t" -rss_limit_mb=2048 -timeout=10 \
+        # cargo fuzz builds into CARGO_TARGET_DIR when it is set.
+        if timeout 60 "${CARGO_TARGET_DIR:-fuzz/target}/$host/release/$t" -rss_limit_mb=2048 -timeout=10 \
             "$f" >/dev/null 2>&1; then
             cp -n "$f" "fuzz/corpus/$t/regression-$(basename "$f")"
         else

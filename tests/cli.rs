@@ -272,6 +272,28 @@ fn test_snapshot_json_race_fixture() {
     insta::assert_snapshot!("json_post_races", out);
 }
 
+/// The findings of the close shapes' recordings, as JSON: every new
+/// verdict and race kind in its documented shape (truncated_response,
+/// client_timeout, server_reset with its acknowledged request,
+/// connect_refused and races from the faults recording; the reset race
+/// without a FIN from gunicorn's; lingering races without an RST from
+/// Apache's).
+#[test]
+fn test_snapshot_json_close_shapes() {
+    for (name, capture) in [
+        ("json_faults_findings", "fixtures/lab/faults.backend.pcap"),
+        (
+            "json_gunicorn_findings",
+            "fixtures/lab/gunicorn.backend.pcap",
+        ),
+        ("json_apache_findings", "fixtures/lab/apache.backend.pcap"),
+    ] {
+        let r = json(&["analyze", capture]);
+        let findings = serde_json::to_string_pretty(&r["findings"]).unwrap();
+        insta::assert_snapshot!(name, findings);
+    }
+}
+
 /// Without the `live` feature, `capture` says how to get it, in one line.
 #[cfg(not(feature = "live"))]
 #[test]

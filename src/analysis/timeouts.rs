@@ -12,7 +12,7 @@ use super::defaults::{self, Candidate, ClientKind, Recommendation, Witness};
 use super::samples::{Samples, Stats};
 use super::software::{self, ClientMarks, ClientReach, ServerMarks};
 use super::verdict::{Outcome, RaceKind, RoleSource, Roles, Verdict};
-use crate::flow::http::RequestMarks;
+use crate::flow::marks::RequestMarks;
 use crate::flow::{Conn, Endpoint, Pending, Side};
 use crate::units::{NS_PER_MS, ms};
 

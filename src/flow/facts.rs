@@ -4,7 +4,8 @@
 
 use super::Seq;
 use super::half::Side;
-use super::http::{Req, RequestMarks};
+use super::http::Req;
+use super::marks::RequestMarks;
 
 /// A FIN as first seen.
 #[derive(Debug, Clone, Copy)]

@@ -417,7 +417,7 @@ fn eq_lower(a: &[u8], lower: &[u8]) -> bool {
 }
 
 /// A header line's name and trimmed value.
-fn header(line: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn header(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let colon = memchr::memchr(b':', line)?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     (!name.is_empty()).then(|| (name, value.trim_ascii()))
@@ -450,117 +450,6 @@ pub fn ends_chunked(tail: &[u8], segment_len: u32) -> bool {
 
 /// The bytes a segment's tail keeps for [`ends_chunked`].
 pub const TAIL_BYTES: usize = 7;
-
-/// What a request's head says about who sent it: a proxy (forwarding
-/// headers), or maybe a client library inside an application (its
-/// `User-Agent`, or none).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RequestMarks {
-    /// `Via`, `Forwarded`, `X-Forwarded-*`, `X-Real-IP`, `X-Envoy-*` and the
-    /// like: headers that proxies and load balancers add.
-    pub forwarded: bool,
-    /// The `User-Agent`, as far as it tells.
-    pub agent: Agent,
-    /// The blank line that ends the head was read: the marks are complete.
-    pub complete: bool,
-}
-
-/// What a request's `User-Agent` says.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Agent {
-    /// No `User-Agent` header (Python's `http.client` sends none).
-    #[default]
-    None,
-    /// An HTTP client library's product token.
-    Library,
-    /// Anything else: a browser, a tool, or a proxy passing its client's on.
-    Other,
-}
-
-/// Product tokens of HTTP client libraries (case-insensitive prefixes).
-const LIBRARY_AGENTS: &[&[u8]] = &[
-    b"python-requests",
-    b"python-urllib",
-    b"python-httpx",
-    b"python/",
-    b"aiohttp",
-    b"go-http-client",
-    b"okhttp",
-    b"apache-httpclient",
-    b"java/",
-    b"java-http-client",
-    b"axios",
-    b"node-fetch",
-    b"node",
-    b"undici",
-    b"got ",
-    b"reqwest",
-    b"hyper/",
-    b"ruby",
-    b"faraday",
-    b"guzzlehttp",
-    b"dart:io",
-    b"grpc-",
-    b"libwww-perl",
-    b"rest-client",
-    b"vertx",
-    b"reactor-netty",
-];
-
-/// Headers that only proxies and load balancers add (case-insensitive
-/// names; those ending in `-` are prefixes).
-const FORWARDING: &[&[u8]] = &[
-    b"via",
-    b"forwarded",
-    b"x-forwarded-",
-    b"x-real-ip",
-    b"x-envoy-",
-    b"x-amzn-trace-id",
-    b"cf-connecting-ip",
-    b"true-client-ip",
-];
-
-fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
-    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
-}
-
-/// Reads the headers in the captured part of a request head (after its
-/// request line), stopping at the blank line.
-pub fn request_head(payload: &[u8]) -> RequestMarks {
-    let mut marks = RequestMarks::default();
-    let Some(nl) = memchr::memchr(b'\n', payload) else {
-        return marks;
-    };
-    let mut rest = &payload[nl + 1..];
-    while let Some(end) = memchr::memchr(b'\n', rest) {
-        let line = &rest[..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            marks.complete = true;
-            break;
-        }
-        if let Some((name, value)) = header(line) {
-            if name.eq_ignore_ascii_case(b"user-agent") {
-                marks.agent = if LIBRARY_AGENTS.iter().any(|l| starts_with_ci(value, l)) {
-                    Agent::Library
-                } else {
-                    Agent::Other
-                };
-            } else if FORWARDING.iter().any(|f| {
-                // Names ending in `-` are prefixes; the others whole names.
-                if f.ends_with(b"-") {
-                    starts_with_ci(name, f)
-                } else {
-                    name.eq_ignore_ascii_case(f)
-                }
-            }) {
-                marks.forwarded = true;
-            }
-        }
-        rest = &rest[end + 1..];
-    }
-    marks
-}
 
 fn keep_alive_param(value: &[u8]) -> Option<u32> {
     value.split(|&b| b == b',').find_map(|param| {

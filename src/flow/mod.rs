@@ -11,6 +11,7 @@ pub mod history;
 mod holes;
 pub mod hpack;
 pub mod http;
+pub mod marks;
 pub mod protocol;
 pub mod response;
 pub mod state;

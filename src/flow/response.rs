@@ -161,12 +161,12 @@ impl Response {
     }
 
     /// Whether the server's next data may start a new response head: no
-    /// response is in progress, or an interim one was read.
+    /// response is in progress (answers to pipelined requests follow each
+    /// other), or an interim one was read. Not inside a body that runs until
+    /// the close, nor after a head whose end was not read: their bytes may
+    /// start with anything.
     pub fn awaits_head(&self) -> bool {
-        matches!(
-            self.stage,
-            Stage::Idle | Stage::AwaitHead | Stage::Unknown | Stage::UntilClose
-        )
+        matches!(self.stage, Stage::Idle | Stage::AwaitHead)
     }
 
     /// A body is being sent (or, after an interim response, the final
@@ -320,6 +320,8 @@ mod test {
         let (s, h) = head(b"HTTP/1.0 200 OK\r\n\r\n");
         assert!(!r.begin(Seq(0), s, &h, None, &mut paths));
         assert!(r.in_progress() && r.incomplete(Some(Seq(10)), 0).is_none());
+        // Its body may hold anything, a status line too.
+        assert!(!r.awaits_head());
         // A head cut before its blank line: nothing is known of its end.
         let (s, h) = head(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n");
         r.begin(Seq(0), s, &h, None, &mut paths);

@@ -275,7 +275,7 @@ impl Conn {
         if let Some((method, kept, longer)) = http::request_target(payload) {
             self.http_client.get_or_insert(side);
             let marks = (self.half[side.idx()].turns < MAX_REQUEST_HEADS_SCANNED)
-                .then(|| http::request_head(payload));
+                .then(|| crate::flow::marks::request_head(payload));
             return Sniffed::Request(method, paths.put(kept, longer).get(), marks);
         }
         if let Some(status) = http::status_line(payload) {
@@ -293,7 +293,7 @@ const MAX_REQUEST_HEADS_SCANNED: u32 = 2;
 /// What the first bytes of a turn were.
 enum Sniffed {
     /// A request line: its method, its target's number, and its head's marks.
-    Request(Method, u32, Option<http::RequestMarks>),
+    Request(Method, u32, Option<crate::flow::marks::RequestMarks>),
     /// A status line, with its code.
     Status(u16),
     Nothing,
