@@ -7,7 +7,7 @@
 #
 #   SECONDS_PER_TARGET  default 60; the whole run takes about
 #                       targets x (budget + a few seconds), plus one build
-#   TARGET              reader, decode, pipeline, proxylog (default: all four)
+#   TARGET              reader, decode, pipeline, proxylog, h2 (default: all five)
 #
 # Environment:
 #   RACECAP_CORPUS   directory of public captures (*.pcap*) to seed from; they
@@ -36,11 +36,11 @@ budget="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(reader decode pipeline proxylog)
+    targets=(reader decode pipeline proxylog h2)
 fi
 case "$budget" in
     '' | *[!0-9]*)
-        echo "usage: $0 [SECONDS_PER_TARGET] [reader|decode|pipeline|proxylog ...]" >&2
+        echo "usage: $0 [SECONDS_PER_TARGET] [reader|decode|pipeline|proxylog|h2 ...]" >&2
         exit 2
         ;;
 esac
@@ -90,6 +90,11 @@ for t in "${targets[@]}"; do
                 cp -n "$f" "$dir/seed-$(basename "$f")"
             done
             ;;
+        h2)
+            for f in "$seeds"/h2/*; do
+                cp -n "$f" "$dir/seed-$(basename "$f")"
+            done
+            ;;
         proxylog)
             # The lab's nginx logs; the parsers' unit tests hold the other formats.
             for f in fixtures/lab/*.nginx-*.log; do
@@ -97,7 +102,7 @@ for t in "${targets[@]}"; do
             done
             ;;
         *)
-            echo "unknown target $t (reader, decode, pipeline, proxylog)" >&2
+            echo "unknown target $t (reader, decode, pipeline, proxylog, h2)" >&2
             exit 2
             ;;
     esac
@@ -118,6 +123,7 @@ for t in "${targets[@]}"; do
     case "$t" in
         decode) regs=(fuzz/regressions/decode-*) ;;
         proxylog) regs=(fuzz/regressions/proxylog-*) ;;
+        h2) regs=(fuzz/regressions/h2-*) ;;
         *) regs=(fuzz/regressions/reader-* fuzz/regressions/pipeline-*) ;;
     esac
     for f in "${regs[@]}"; do

@@ -8,6 +8,12 @@
 //!   byte orders), pcapng (both byte orders, several interfaces and
 //!   resolutions, a second section, simple packets, unknown blocks), and gzip
 //!   variants of some of them.
+//! * `OUT_DIR/capture/synth-h2c-*.pcap`: HTTP/2 in the clear for `pipeline`
+//!   (the frame layer and HPACK): a preface, control frames, streams with
+//!   static, literal and Huffman-coded request lines, frames cut across
+//!   segments, a GOAWAY and a stream racing it.
+//! * `OUT_DIR/h2/`: single direction byte streams for `h2` (frames and
+//!   header blocks).
 //! * `OUT_DIR/decode/`: inputs for `decode` (link-type byte, cut byte,
 //!   frame), from the synthetic packets and from the frames of every CAPTURE
 //!   given (a few per file and link type).
@@ -72,6 +78,71 @@ fn scenario(v6: bool) -> Vec<Packet> {
     out.push(x.data(t0 + secs(10.01), true, synth::get("/slow").as_bytes()));
     out.push(x.rst(t0 + secs(12.0), false));
     out.sort_by_key(|p| p.ts_ns);
+    out
+}
+
+fn h2_frame(ty: u8, flags: u8, stream: u32, body: &[u8]) -> Vec<u8> {
+    let mut f = (body.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[ty, flags]);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(body);
+    f
+}
+
+/// A request's HEADERS: GET and `/` from the static table (stream 1), a
+/// Huffman-coded path as python-hpack encodes it (3), a dynamic index (5).
+fn h2_request(stream: u32) -> Vec<u8> {
+    let block: &[u8] = match stream {
+        1 => &[0x82, 0x86, 0x84],
+        3 => &[
+            0x82, 0x86, 0x44, 0x8e, 0x60, 0x75, 0x99, 0x8e, 0xe1, 0x60, 0xc9, 0x2d, 0x28, 0xff,
+        ],
+        _ => &[0x82, 0x86, 0xc0, 0xbf],
+    };
+    h2_frame(1, 5, stream, block)
+}
+
+/// An h2c connection: preface and SETTINGS, three streams (the second's
+/// response cut over two segments), the server's GOAWAY and FIN, a stream
+/// racing them and the RST.
+fn h2_scenario(v6: bool) -> Vec<Packet> {
+    let (c, s): (IpAddr, IpAddr) = if v6 {
+        ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap())
+    } else {
+        ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap())
+    };
+    let t0 = secs(1_700_000_000.0);
+    let rtt = 200_000;
+    let mut f = Flow::new((c, 41000), (s, 50051), 1000, 900_000);
+    let mut out = f.handshake(t0, rtt);
+    let preface = [
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+        h2_frame(4, 0, 0, &[0, 3, 0, 0, 0, 100]),
+        h2_frame(8, 0, 0, &[0, 0, 0x40, 0]),
+    ]
+    .concat();
+    out.push(f.data(t0 + rtt, true, &preface));
+    let settings = [h2_frame(4, 0, 0, &[]), h2_frame(4, 1, 0, &[])].concat();
+    out.push(f.data(t0 + 2 * rtt, false, &settings));
+    for (i, stream) in [1u32, 3, 5].into_iter().enumerate() {
+        let t = t0 + secs(0.01 + i as f64);
+        out.push(f.data(t, true, &h2_request(stream)));
+        let resp = [
+            h2_frame(1, 4, stream, &[0x88]),
+            h2_frame(0, 0, stream, &[7; 900]),
+            h2_frame(1, 5, stream, &[0x40, 1, b'x', 1, b'y']),
+        ]
+        .concat();
+        for part in resp.chunks(if stream == 3 { 500 } else { 2000 }) {
+            out.push(f.data(t + rtt, false, part));
+        }
+        out.push(f.data(t + 2 * rtt, true, &h2_frame(8, 0, 0, &[0, 0, 1, 0])));
+    }
+    let close = t0 + secs(4.5);
+    out.push(f.data(close, false, &h2_frame(7, 0, 0, &[0, 0, 0, 5, 0, 0, 0, 0])));
+    out.push(f.fin(close + 1000, false));
+    out.push(f.data(close + rtt / 2, true, &h2_request(7)));
+    out.push(f.rst(close + rtt, false));
     out
 }
 
@@ -214,6 +285,23 @@ fn main() {
             }
         }
     }
+    // HTTP/2 in the clear, and its client's bytes alone for `h2`.
+    let h2_dir = out.join("h2");
+    fs::create_dir_all(&h2_dir).unwrap();
+    for v6 in [false, true] {
+        let fam = if v6 { "v6" } else { "v4" };
+        let bytes = synth::pcap(&h2_scenario(v6), &Link::Ethernet(vec![]));
+        write(&cap_dir, format!("synth-h2c-{fam}.pcap"), &bytes);
+        n_cap += 1;
+    }
+    for stream in [1u32, 3, 5] {
+        let mut b = vec![7u8]; // the cut points' seed byte (see fuzz_targets/h2.rs)
+        b.extend_from_slice(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        b.extend(h2_request(stream));
+        b.extend(h2_frame(7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0]));
+        write(&h2_dir, format!("h2-stream-{stream}.bin"), &b);
+    }
+
     // A capture cut off mid-record, and two gzip members back to back.
     let whole = synth::pcap(&scenario(false), &Link::Ethernet(vec![]));
     write(

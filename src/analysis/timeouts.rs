@@ -67,6 +67,10 @@ pub struct ServerStats {
     pub marks: ServerMarks,
     /// What its TLS handshakes said (names, versions).
     pub tls: super::tls::TlsSeen,
+    /// Connections judged that spoke HTTP/2 in the clear (h2c, gRPC).
+    pub h2c_connections: u64,
+    /// HTTP/2 races whose stream the server's GOAWAY said it never processed.
+    pub unprocessed_races: u64,
     /// What sends its requests (set when the capture is over, from every
     /// client's marks and reach).
     pub client_kind: Option<ClientKind>,
@@ -222,8 +226,15 @@ impl ServerStats {
         let client_fin = self.client_closes.stats();
         // The defaults table is in milliseconds.
         let server_ms = server_ns.map(ms);
+        // A server whose connections are mostly h2c is judged by the
+        // HTTP/2 rows: the HTTP/1 defaults say nothing of it.
+        let http2 = self.h2c_connections * 2 > self.connections;
         let matches = server_ms.map_or_else(Vec::new, |t| {
-            defaults::match_server_witnessed(t, keep_alive_header_s, witness)
+            if http2 {
+                defaults::match_h2_server(t)
+            } else {
+                defaults::match_server_witnessed(t, keep_alive_header_s, witness)
+            }
         });
         let recommendations = defaults::recommend(&defaults::Situation {
             server_timeout_ms: server_ms,
@@ -236,6 +247,8 @@ impl ServerStats {
             matches: &matches,
             client,
             inbound: self.connections > 0 && self.loopback_clients == self.connections,
+            http2,
+            unprocessed_races: self.unprocessed_races,
         });
         // A race on a connection's first request is counted as a reuse too,
         // so the rate never exceeds 1.
@@ -458,7 +471,12 @@ impl Timeouts {
         };
         let client = roles.client;
         let server_ep = conn.endpoint(roles.server());
-        let gap = fin.idle_since.map(|t| fin.ns - t);
+        // An HTTP/2 close begins at its GOAWAY: the idle timer fired there.
+        let close_ns = conn
+            .close_began_ns(side)
+            .filter(|&g| g <= fin.ns)
+            .unwrap_or(fin.ns);
+        let gap = fin.idle_since.map(|t| close_ns - t);
         if side == client {
             // A client waiting for an answer to its own request is not idle:
             // its FIN then is a read timeout (nginx's proxy_read_timeout),
@@ -531,6 +549,9 @@ impl Timeouts {
         if let Some(t) = conn.tls() {
             s.tls.connection(t.version());
         }
+        if conn.h2().is_some() {
+            s.h2c_connections += 1;
+        }
         if let Some(ka) = conn.keep_alive_s() {
             *s.keep_alive.entry(ka).or_default() += 1;
         }
@@ -578,6 +599,9 @@ impl Timeouts {
         }
         if let Some(r) = &outcome.race {
             s.races += 1;
+            if r.processed == Some(false) {
+                s.unprocessed_races += 1;
+            }
             if let Some(gap) = r.fin_to_request_ns() {
                 s.fin_to_reuse.push(gap);
             }
@@ -587,8 +611,9 @@ impl Timeouts {
                 s.retried_races += 1;
             }
             // A reset race is the server's idle close, with the request
-            // unread: its idle gap is a sample like a FIN's.
-            if r.kind == RaceKind::Reset
+            // unread: its idle gap is a sample like a FIN's. So is an
+            // HTTP/2 race's GOAWAY when no FIN followed it.
+            if (r.kind == RaceKind::Reset || r.kind == RaceKind::Goaway && r.fin.is_none())
                 && let Some(g) = r.idle_before_close_ns()
             {
                 s.idle_closes.push(g);

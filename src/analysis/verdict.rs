@@ -168,8 +168,8 @@ pub fn roles(conn: &Conn, known_servers: &HashSet<Endpoint>) -> Roles {
 }
 
 named_enum! {
-    /// Crossed or stale keep-alive race (docs/design.md, "Kinds of
-    /// keep-alive race").
+    /// Crossed, stale, reset or HTTP/2 keep-alive race (docs/design.md,
+    /// "Kinds of keep-alive race").
     pub enum RaceKind {
         /// The request does not acknowledge the server's FIN: it was sent
         /// before the FIN reached the client. Only the timeout order prevents it.
@@ -180,6 +180,12 @@ named_enum! {
         /// No FIN: the server reset the idle connection as the request
         /// arrived (it closed with the request unread).
         Reset => "reset",
+        /// HTTP/2: the client opened a stream after the server's GOAWAY
+        /// (above its last-stream-id: never processed) or after its FIN.
+        /// The server answers it with an RST, a RST_STREAM, or nothing at
+        /// all (a graceful close that keeps reading); the proxy's retry
+        /// knob for refused streams covers it, as the timeout order does.
+        Goaway => "goaway",
     }
 }
 
@@ -191,11 +197,20 @@ pub struct RaceFacts {
     pub fin: Option<Fin>,
     pub request: Pending,
     pub rst: Option<Rst>,
+    /// HTTP/2: whether the server processed the stream (false when its id
+    /// is above the GOAWAY's last-stream-id: safe to retry whatever the
+    /// method); none when unknown, and for HTTP/1.
+    pub processed: Option<bool>,
+    /// HTTP/2: the server's first GOAWAY, where its close began.
+    pub goaway_ns: Option<i64>,
 }
 
 impl RaceFacts {
-    /// When the server closed: its FIN, else its RST.
+    /// When the server closed: its GOAWAY (HTTP/2), else its FIN, else its RST.
     pub fn close_ns(&self) -> i64 {
+        if let Some(g) = self.goaway_ns {
+            return g;
+        }
         match (self.fin, self.rst) {
             (Some(f), _) => f.ns,
             (None, Some(r)) => r.ns,
@@ -223,8 +238,69 @@ impl RaceFacts {
 /// Finds a keep-alive race: the server sent a FIN before it had received the
 /// client's next request, and that request was never answered.
 pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
-    let server = client.other();
     let request = conn.pending(client)?;
+    if let Some(h) = conn.h2() {
+        return goaway_race(conn, client, h, request);
+    }
+    fin_race(conn, client, request)
+}
+
+/// The last-stream-id of a graceful shutdown's first GOAWAY (RFC 9113
+/// §6.8): it says nothing of which streams were processed.
+const GRACEFUL_LAST_STREAM_ID: u32 = (1 << 31) - 1;
+
+/// The race over HTTP/2. A stream the client opened above the server's
+/// GOAWAY's last-stream-id, which the server never answered, is a race
+/// whether the server then reset the connection, refused the stream or
+/// just went on reading (a graceful `session.close()`): the GOAWAY says it
+/// was never processed, wherever the capture was taken. Without such a
+/// GOAWAY, the FIN decides as for HTTP/1 (a stream opened after the
+/// server's FIN), or the RST of a reset race.
+fn goaway_race(
+    conn: &Conn,
+    client: Side,
+    h: &crate::flow::h2::H2,
+    request: Pending,
+) -> Option<RaceFacts> {
+    let server = client.other();
+    let goaway = h.goaway(server.idx());
+    if let Some(g) = goaway
+        && let Some(last) = g.last_stream_id
+    {
+        if h.opened() > last && h.answered() <= last {
+            // The idle gap the close ended is the one before the stream:
+            // a FIN that read the stream (graceful) came after it.
+            let fin = conn.fin(server).map(|mut f| {
+                f.idle_since = request.idle_since;
+                f
+            });
+            return Some(RaceFacts {
+                kind: RaceKind::Goaway,
+                fin,
+                request,
+                rst: conn.rst(server),
+                processed: Some(false),
+                goaway_ns: Some(g.first_ns),
+            });
+        }
+        if last != GRACEFUL_LAST_STREAM_ID {
+            // Every stream was at most last-stream-id: the server took
+            // them (an unanswered one is the server's failure, no race).
+            return None;
+        }
+    }
+    let mut r = fin_race(conn, client, request)?;
+    if r.kind != RaceKind::Reset {
+        r.kind = RaceKind::Goaway;
+    }
+    r.goaway_ns = goaway.map(|g| g.first_ns);
+    Some(r)
+}
+
+/// The race by the server's FIN: it was sent before the server had
+/// received the client's request (or with the request unread).
+fn fin_race(conn: &Conn, client: Side, request: Pending) -> Option<RaceFacts> {
+    let server = client.other();
     let Some(fin) = conn.fin(server) else {
         return reset_race(conn, client, request);
     };
@@ -263,6 +339,8 @@ pub fn race(conn: &Conn, client: Side) -> Option<RaceFacts> {
         fin: Some(fin),
         request,
         rst,
+        processed: None,
+        goaway_ns: None,
     })
 }
 
@@ -315,6 +393,8 @@ fn reset_race(conn: &Conn, client: Side, request: Pending) -> Option<RaceFacts> 
         fin: None,
         request,
         rst: Some(rst),
+        processed: None,
+        goaway_ns: None,
     })
 }
 
@@ -577,8 +657,14 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
             } else {
                 Verdict::ServerReset
             }
-        } else if facts.outstanding.is_none() && conn.pending(c).is_none() && fin_before(s) {
-            // The client answered the server's close with a RST; nothing lost.
+        } else if facts.outstanding.is_none()
+            && conn.pending(c).is_none()
+            && (fin_before(s) || conn.close_began_ns(s).is_some_and(|g| g <= rst.ns))
+        {
+            // The client answered the server's close with a RST; nothing
+            // lost. (Over HTTP/2 the close begins at the server's GOAWAY:
+            // a proxy resets a pooled connection on it, and at the proxy
+            // that RST is seen before the server's FIN.)
             Verdict::ClosedByServer
         } else {
             Verdict::ClientReset

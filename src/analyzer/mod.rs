@@ -17,6 +17,7 @@ pub use crate::analysis::timeouts::Sample;
 use crate::analysis::timeouts::Timeouts;
 use crate::analysis::verdict::{self, Outcome, Verdict};
 use crate::decode::{self, Frame, Skip};
+use crate::flow::conn::Notes;
 use crate::flow::http::{Paths, RequestLine};
 use crate::flow::{Conn, Endpoint, FlowTable, TableEvent};
 use crate::report::{self, Connection, Finding, Report, Totals};
@@ -158,7 +159,9 @@ impl Analyzer {
         let (slot, conn, side) = self.table.lookup(seg, &mut self.events);
         let was_finished = conn.state.is_finished();
         let heap_before = conn.heap_bytes();
-        let notes = conn.process(side, seg, &mut self.paths);
+        let h2_streams = conn.h2().map(|h| h.streams());
+        let mut notes = Notes::default();
+        conn.process_into(side, seg, &mut self.paths, &mut notes);
         // A segment only ever adds out-of-line state.
         self.conn_heap += conn.heap_bytes().saturating_sub(heap_before);
         let roles = verdict::roles(conn, &self.known_servers);
@@ -187,6 +190,19 @@ impl Analyzer {
             let p = conn.pending(client).expect("new turn is pending");
             self.timeouts
                 .request(server_ep, client_ip, p.reuse, notes.request_marks);
+        }
+        if side == client
+            && let Some(after) = conn.h2().map(|h| h.streams())
+        {
+            // HTTP/2 streams opened beside the one that began the turn (or
+            // while a turn was pending): each is a request on a session
+            // that already carried one. (Counted from the connection, not
+            // carried in the notes: every segment returns those, and a
+            // larger struct made that a copy per segment.)
+            let opened = after.saturating_sub(h2_streams.unwrap_or(0));
+            for _ in 0..opened.saturating_sub(u32::from(notes.new_turn)) {
+                self.timeouts.request(server_ep, client_ip, true, None);
+            }
         }
         if side == roles.server() && (notes.server_header.is_some() || notes.powered_by.is_some()) {
             self.timeouts

@@ -5,9 +5,11 @@
 
 pub mod conn;
 pub mod facts;
+pub mod h2;
 pub mod half;
 pub mod history;
 mod holes;
+pub mod hpack;
 pub mod http;
 pub mod marks;
 pub mod protocol;
@@ -47,16 +49,25 @@ impl serde::Serialize for Endpoint {
 }
 
 /// The payload bytes the flow analysis reads of a segment: an HTTP/1 head
-/// ([`http::sniffed`]), or the first bytes of one that begins with a TLS
-/// record header ([`tls::view`]); nothing of any other (the tail is read
-/// apart). The reader thread hands only these to the analysis, which reads
-/// nothing else, so that one thread and two give the same report.
+/// ([`http::sniffed`]), the first bytes of one that begins with a TLS
+/// record header ([`tls::view`]), or the frame headers of one that begins
+/// with the HTTP/2 preface or a frame header ([`h2::view`]); nothing of any
+/// other (the tail is read apart). The reader thread hands only these to
+/// the analysis, which reads nothing else, so that one thread and two give
+/// the same report. (The three cannot begin alike: a request or status
+/// line begins with a letter, a record with a content type 20–23, a frame
+/// with its length's high byte, 0 for any frame under 64 KiB; the preface
+/// is `PRI`, no method of HTTP/1's.)
 pub fn carried(payload: &[u8]) -> &[u8] {
     let head = http::sniffed(payload);
-    if head.is_empty() {
-        tls::view(payload)
+    if !head.is_empty() {
+        return head;
+    }
+    let tls = tls::view(payload);
+    if tls.is_empty() {
+        h2::view(payload)
     } else {
-        head
+        tls
     }
 }
 

@@ -11,6 +11,9 @@ named_enum! {
         Http1 => "http1",
         /// TLS records (the requests inside are unreadable without keys).
         Tls => "tls",
+        /// HTTP/2 in the clear, prior knowledge (h2c; gRPC without TLS):
+        /// the connection preface was read.
+        H2c => "h2c",
         /// Nothing readable: no payload, or none that says.
         Unknown => "unknown",
     }

@@ -140,7 +140,8 @@ pub struct Bytes<'a> {
 }
 
 impl Bytes<'_> {
-    fn byte(&self, off: i64) -> Option<u8> {
+    /// The byte at `off` from the segment's first, if it was kept.
+    pub(crate) fn byte(&self, off: i64) -> Option<u8> {
         let off = usize::try_from(off).ok()?;
         if let Some(&b) = self.head.get(off) {
             return Some(b);

@@ -107,6 +107,8 @@ pub fn finding(
         // A retry is found by its request line: without one, unknown.
         retried: r.request.request.map(|_| retry_ns.is_some()),
         retry_at: retry_ns.map(Timestamp),
+        processed: r.processed,
+        goaway_at: r.goaway_ns.map(Timestamp),
     });
     let timeout = o.timeout.as_ref().map(|t| {
         let pending = t.request.as_ref();
@@ -211,8 +213,10 @@ pub fn connection_row(conn: &Conn, roles: Roles, v: Verdict) -> Connection {
         packets_to_client: u64::from(conn.h(s).packets),
         bytes_to_server: conn.bytes(c),
         bytes_to_client: conn.bytes(s),
-        requests: conn.h(c).turns,
+        // A turn can hold several HTTP/2 streams (concurrent ones).
+        requests: conn.h2().map_or(conn.h(c).turns, |h| h.streams()),
         protocol: conn.protocol(),
+        server_goaway_at: conn.close_began_ns(s).map(Timestamp),
         id: conn.id,
     }
 }

@@ -217,6 +217,12 @@ pub struct Race {
     /// after; none when the request line is unknown (cut, encrypted).
     pub retried: Option<bool>,
     pub retry_at: Option<Timestamp>,
+    /// HTTP/2: whether the server processed the lost stream; false when
+    /// its id was above the GOAWAY's last-stream-id (safe to retry, even
+    /// a POST). Null when unknown, and for HTTP/1.
+    pub processed: Option<bool>,
+    /// HTTP/2: the server's first GOAWAY, where its close began.
+    pub goaway_at: Option<Timestamp>,
 }
 
 /// Evidence of a response the server cut short.
@@ -295,8 +301,12 @@ pub struct Connection {
     pub packets_to_client: u64,
     pub bytes_to_server: u64,
     pub bytes_to_client: u64,
+    /// Requests the client sent (HTTP/2: streams it opened).
     pub requests: u32,
     pub protocol: Protocol,
+    /// HTTP/2: the server's first GOAWAY, where its close began (null
+    /// for other protocols and for servers that sent none).
+    pub server_goaway_at: Option<Timestamp>,
     /// Internal: connection id, to break ties in order.
     #[serde(skip)]
     pub id: u64,

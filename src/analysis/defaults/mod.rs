@@ -78,6 +78,12 @@ pub struct Situation<'a> {
     /// Every client of the server was a loopback address: the capture is
     /// inside the server's pod, on the sidecar → app hop.
     pub inbound: bool,
+    /// The server's connections speak HTTP/2 (h2c, gRPC): its knobs and
+    /// the proxies' retries for refused streams are HTTP/2's.
+    pub http2: bool,
+    /// HTTP/2 races whose stream was above the server's GOAWAY's
+    /// last-stream-id: never processed, safe to retry whatever the method.
+    pub unprocessed_races: u64,
 }
 
 /// Which side of the timeout chain a row describes.
@@ -168,6 +174,7 @@ pub struct KnownDefault {
 
 mod client;
 mod fix;
+mod h2;
 #[cfg(test)]
 mod pinned;
 mod proxy;
@@ -190,6 +197,24 @@ pub fn server_rows() -> &'static [KnownDefault] {
 /// The proxy, load-balancer and client-pool rows of the table.
 pub fn proxy_rows() -> &'static [KnownDefault] {
     PROXIES
+}
+
+/// The HTTP/2 server rows (none closes idle by default).
+pub fn h2_server_rows() -> &'static [KnownDefault] {
+    h2::H2_SERVERS
+}
+
+/// The HTTP/2 proxy and client rows, with their retries of lost streams.
+pub fn h2_proxy_rows() -> &'static [KnownDefault] {
+    h2::H2_PROXIES
+}
+
+/// HTTP/2 servers whose default idle close matches `measured_ms`: HTTP/1
+/// defaults say nothing of an h2 server (a 2 s close is not gunicorn's),
+/// and no HTTP/2 server closes idle by default, so none today; a close
+/// names a setting, and the fix lists the knobs.
+pub fn match_h2_server(measured_ms: f64) -> Vec<Candidate> {
+    match_rows(h2::H2_SERVERS, measured_ms)
 }
 
 /// How far a close may sit from a known value and still match it: clocks,

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::{
-    Candidate, ClientKind, Recommendation, Situation, Witness, match_proxy, match_server,
-    match_server_with_header, match_server_witnessed, recommend,
+    Candidate, ClientKind, Recommendation, Situation, Witness, match_h2_server, match_proxy,
+    match_server, match_server_with_header, match_server_witnessed, recommend,
 };
 
 /// Distinct strings, numbered in order of first appearance.
@@ -177,6 +177,8 @@ fn render() -> String {
                                 matches: &matches,
                                 client: ClientKind::Unknown,
                                 inbound: false,
+                                http2: false,
+                                unprocessed_races: 0,
                             };
                             let recs: Vec<Recommendation> = recommend(&s);
                             results.push(pool.ids(&recs));
@@ -223,6 +225,8 @@ fn render() -> String {
                             matches: &matches,
                             client: *client,
                             inbound: false,
+                            http2: false,
+                            unprocessed_races: 0,
                         };
                         results.push(pool.ids(&recommend(&s)));
                     }
@@ -235,6 +239,35 @@ fn render() -> String {
                 .unwrap();
             }
         }
+    }
+
+    // HTTP/2 servers (issue 16): their own rows and retries, after every
+    // line above so that adding them changed none of those.
+    for server_timeout_ms in [None, Some(2004.0), Some(60_000.0)] {
+        let matches: Vec<Candidate> = server_timeout_ms.map_or_else(Vec::new, match_h2_server);
+        let mut results = vec![pool.ids(&matches)];
+        for client in [ClientKind::Unknown, ClientKind::Library] {
+            for reuse_window_ms in [None, Some(1968.0)] {
+                for (races, unprocessed_races) in [(0, 0), (8, 8), (3, 1)] {
+                    let s = Situation {
+                        server_timeout_ms,
+                        keep_alive_header_s: None,
+                        reuse_window_ms,
+                        client_idle_ms: None,
+                        races,
+                        retried_races: 0,
+                        mismatch: true,
+                        matches: &matches,
+                        client,
+                        inbound: false,
+                        http2: true,
+                        unprocessed_races,
+                    };
+                    results.push(pool.ids(&recommend(&s)));
+                }
+            }
+        }
+        writeln!(lines, "h2 t={server_timeout_ms:?}: {}", results.join(" ")).unwrap();
     }
 
     let mut out = String::new();

@@ -7,6 +7,7 @@
 //! name no product.
 
 use super::client::{client_recommendations, client_retries, without_idle_timeout};
+use super::h2::{H2_PROXIES, H2_SERVERS};
 use super::proxy::{LONGEST_SERVER_MS, UsualProxies, proxy_recommendations};
 use super::table::{PROXIES, SERVERS};
 use super::text::{and_list, fill, human, secs};
@@ -225,6 +226,29 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
                 snippet: Some(fill(r.snippet, target)),
             }
         }
+        None if s.http2 => {
+            // No HTTP/2 server closes idle by default: the close seen was
+            // configured, with one of these.
+            let knobs: Vec<String> = H2_SERVERS
+                .iter()
+                .map(|r| format!("{}: {}", r.software, r.knob))
+                .collect();
+            Recommendation {
+                side: "server",
+                text: format!(
+                    "Raise the HTTP/2 server's idle timeout above the {} idle timeout, to {}. {why}{long} {facts} HTTP/2 servers close idle connections only when configured to (with a GOAWAY, counted from the end of the last stream); the knob is one of {}.",
+                    who.one,
+                    human(target),
+                    knobs.join("; ")
+                ),
+                short: format!(
+                    "Raise the HTTP/2 server's idle timeout to {}.",
+                    human(target)
+                ),
+                proxy: None,
+                snippet: None,
+            }
+        }
         None => {
             let mut knobs: Vec<String> = Vec::new();
             for r in SERVERS.iter().filter(|r| !r.closes.is_empty()) {
@@ -280,6 +304,9 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
             if s.races == 1 { " was" } else { "s were" }
         )
     };
+    if s.http2 {
+        return h2_retries_recommendation(s, &seen);
+    }
     if s.client == ClientKind::Library {
         // A library's own retry, not a proxy's: the clause of each client row.
         let (known, snippet) = client_retries();
@@ -312,6 +339,37 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
         ),
         short: RETRY_SHORT.to_string(),
         proxy: snippet_row.map(|r| r.id),
+        snippet: retries.iter().find_map(|r| r.snippet).map(str::to_string),
+    }
+}
+
+/// Retries over HTTP/2: a stream above the GOAWAY's last-stream-id was
+/// never processed (RFC 9113 §6.8), so retrying it is safe whatever its
+/// method — a gRPC call is a POST, which HTTP/1's advice would exclude.
+fn h2_retries_recommendation(s: &Situation<'_>, seen: &str) -> Recommendation {
+    let unprocessed = if s.unprocessed_races > 0 {
+        format!(
+            " {} of them {} above the server's GOAWAY last-stream-id: never processed, safe to retry even as POSTs.",
+            s.unprocessed_races,
+            if s.unprocessed_races == 1 {
+                "was"
+            } else {
+                "were"
+            }
+        )
+    } else {
+        String::new()
+    };
+    let retries: Vec<_> = H2_PROXIES.iter().filter_map(|r| r.retries).collect();
+    let known: Vec<&str> = retries.iter().map(|r| r.on_reset).collect();
+    Recommendation {
+        side: "retries",
+        text: format!(
+            "Retry HTTP/2 streams the server refused or never processed (a stream above its GOAWAY's last-stream-id). {seen}{unprocessed} Retries hide the race; the timeout order removes it. {}.",
+            known.join("; ")
+        ),
+        short: "Retry HTTP/2 streams the server refused or never processed.".to_string(),
+        proxy: None,
         snippet: retries.iter().find_map(|r| r.snippet).map(str::to_string),
     }
 }

@@ -14,7 +14,58 @@ fn situation(matches: &[Candidate]) -> Situation<'_> {
         matches,
         client: ClientKind::Unknown,
         inbound: false,
+        http2: false,
+        unprocessed_races: 0,
     }
+}
+
+/// An HTTP/2 server: no HTTP/1 default is matched to its close, the
+/// server step names the HTTP/2 knobs, and the retries step the
+/// proxies' retries of refused or unprocessed streams (POST included).
+#[test]
+fn test_h2_fix_names_the_http2_and_retry_knobs() {
+    assert!(match_h2_server(2004.0).is_empty());
+    let s = Situation {
+        server_timeout_ms: Some(2004.0),
+        keep_alive_header_s: None,
+        reuse_window_ms: Some(1968.0),
+        client_idle_ms: None,
+        races: 8,
+        retried_races: 0,
+        mismatch: true,
+        matches: &[],
+        client: ClientKind::Unknown,
+        inbound: false,
+        http2: true,
+        unprocessed_races: 8,
+    };
+    let recs = recommend(&s);
+    let server = &recs[0];
+    assert_eq!(server.side, "server");
+    for knob in [
+        "http2session.setTimeout()",
+        "IdleTimeout",
+        "MaxConnectionIdle",
+    ] {
+        assert!(server.text.contains(knob), "{knob}: {}", server.text);
+    }
+    let retries = recs.last().unwrap();
+    assert_eq!(retries.side, "retries");
+    assert!(
+        retries
+            .text
+            .contains("8 of them were above the server's GOAWAY last-stream-id")
+    );
+    for knob in [
+        "retry-on conn-failure empty-response",
+        "refused-stream",
+        "non_idempotent",
+    ] {
+        assert!(retries.text.contains(knob), "{knob}: {}", retries.text);
+    }
+    assert!(snip(retries).contains("retry-on conn-failure empty-response"));
+    // The HTTP/1 wording (idempotent requests only) is not given.
+    assert!(!retries.text.contains("A POST cannot be retried safely"));
 }
 
 /// On the sidecar → app hop (every client a loopback address) the
@@ -26,6 +77,8 @@ fn test_inbound_hop_names_the_inbound_knob() {
     let outbound = recommend(&situation(&m));
     let inbound = recommend(&Situation {
         inbound: true,
+        http2: false,
+        unprocessed_races: 0,
         ..situation(&m)
     });
     let proxy = |recs: &[Recommendation]| -> Vec<String> {

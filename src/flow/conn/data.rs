@@ -7,13 +7,14 @@
 use super::{Conn, MAX_HEADS_SCANNED, Notes, Side, Waiting};
 use crate::decode::Segment;
 use crate::flow::Seq;
+use crate::flow::h2;
 use crate::flow::http::{self, Method, Paths};
-use crate::flow::tls::{self, Seen, Tls};
+use crate::flow::tls::{self, Seen};
 
 impl Conn {
     /// New data, a retransmission, or late data into a hole, from `side`.
-    /// Returns false when the data was a TLS handshake or alert (no
-    /// activity), true otherwise.
+    /// Returns false when the data was a TLS handshake or alert, or HTTP/2
+    /// control frames or a GOAWAY (no activity), true otherwise.
     pub(super) fn on_payload<'a>(
         &mut self,
         side: Side,
@@ -58,7 +59,28 @@ impl Conn {
         self.history.note(side, b'D');
 
         let from = if seq > next { seq } else { next };
-        let tls = self.follow_tls(side, seq, from, end, seg);
+        let h2 = self.follow_h2(side, seq, from, end, seg);
+        let mut opened = None;
+        if let Some(s) = &h2 {
+            if !s.activity {
+                // Control frames (a SETTINGS-ACK, a WINDOW_UPDATE one round
+                // trip after a response, a PING) and a GOAWAY are no
+                // request and do not restart the idle clock.
+                return false;
+            }
+            if self.http_client == Some(side) && s.opened.is_none() {
+                // A request's body or trailers on a stream already open:
+                // activity, but no new request.
+                self.last_payload_ns = seg.ts_ns;
+                return true;
+            }
+            opened = s.opened;
+        }
+        let tls = if h2.is_some() {
+            None
+        } else {
+            self.follow_tls(side, seq, from, end, seg)
+        };
         if let Some(s) = &tls {
             if s.hello.is_some() {
                 notes.tls_hello = s.hello;
@@ -81,7 +103,17 @@ impl Conn {
             t.count_turn(i, s.app_bytes, new_turn);
         }
         if new_turn {
-            let (method, path) = if seq == next && tls.is_none() {
+            let (method, path) = if let Some(o) = &opened {
+                // The stream's `:method` and `:path`, when HPACK said them
+                // without the dynamic table.
+                let pseudo = o.pseudo();
+                match (pseudo.method, pseudo.path()) {
+                    (Some(m), Some(p)) => (Some(m), paths.put(p, pseudo.path_longer).get()),
+                    _ => (None, 0),
+                }
+            } else if h2.is_some() {
+                (None, 0)
+            } else if seq == next && tls.is_none() {
                 match self.sniff(side, seg.payload, paths) {
                     Sniffed::Request(method, path, marks) => {
                         notes.request_marks = marks;
@@ -112,7 +144,7 @@ impl Conn {
             self.half[i].turns += 1;
             notes.new_turn = true;
         }
-        if self.http_client == Some(side.other()) {
+        if self.http_client == Some(side.other()) && h2.is_none() {
             // A final response after an interim one comes without a turn
             // of the client's in between.
             if !head
@@ -153,9 +185,43 @@ impl Conn {
             if self.http_client.is_some() || !opens {
                 return None;
             }
-            self.cold().tls = Some(Box::new(Tls::new()));
+            self.follow_tls_records();
         }
         let t = self.tls_mut()?;
+        let bytes = tls::Bytes {
+            head,
+            tail: seg.tail,
+            captured: seg.captured,
+        };
+        Some(t.feed(side.idx(), seq, from, end, bytes, seg.ts_ns))
+    }
+
+    /// The HTTP/2 frame layer's reading of new bytes [`from`, `end`) of a
+    /// segment at `seq`; none for a connection that does not speak h2c. A
+    /// connection speaks h2c from the client's preface as its first bytes
+    /// (prior knowledge; an `Upgrade: h2c` or a capture begun later shows
+    /// no preface, and stays what it was read as).
+    fn follow_h2<'a>(
+        &mut self,
+        side: Side,
+        seq: Seq,
+        from: Seq,
+        end: Seq,
+        seg: &Segment<'a>,
+    ) -> Option<h2::Seen<'a>> {
+        if self.h2().is_none() {
+            let i = side.idx();
+            let first = self.bytes[i] == u64::from(end.diff(from).max(0) as u32);
+            let preface = from == seq && first && seg.payload.starts_with(h2::PREFACE);
+            if !preface || self.http_client.is_some() || self.tls().is_some() {
+                return None;
+            }
+            self.follow_h2_frames(side, seq);
+            // The preface names the client, as a request line does.
+            self.http_client = Some(side);
+        }
+        let head = h2::view(seg.payload);
+        let t = self.h2_mut()?;
         let bytes = tls::Bytes {
             head,
             tail: seg.tail,
