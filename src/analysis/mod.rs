@@ -1,6 +1,9 @@
 //! Connections → verdicts, findings and timeout estimates.
 
+pub mod assess;
 pub mod defaults;
+pub mod exchange;
+pub mod race;
 pub mod retry;
 pub mod samples;
 pub mod software;
