@@ -1,0 +1,115 @@
+//! Tests of the TLS record layer.
+
+use super::*;
+
+fn record(ty: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![ty, 3, 3];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+/// A ClientHello naming `sni` and offering h2 and http/1.1.
+pub fn client_hello_record(sni: &str) -> Vec<u8> {
+    let mut ext = Vec::new();
+    let name = sni.as_bytes();
+    let mut sn = Vec::new();
+    sn.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+    sn.push(0);
+    sn.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    sn.extend_from_slice(name);
+    ext.extend_from_slice(&0u16.to_be_bytes());
+    ext.extend_from_slice(&(sn.len() as u16).to_be_bytes());
+    ext.extend_from_slice(&sn);
+    let alpn = b"\x02h2\x08http/1.1";
+    ext.extend_from_slice(&16u16.to_be_bytes());
+    ext.extend_from_slice(&((alpn.len() + 2) as u16).to_be_bytes());
+    ext.extend_from_slice(&(alpn.len() as u16).to_be_bytes());
+    ext.extend_from_slice(alpn);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[7; 32]);
+    body.push(0); // session id
+    body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one suite
+    body.extend_from_slice(&[1, 0]); // null compression
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![1];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    record(HANDSHAKE, &hs)
+}
+
+fn bytes(p: &[u8]) -> Bytes<'_> {
+    Bytes {
+        head: view(p),
+        tail: &p[p.len().saturating_sub(7)..],
+        captured: p.len() as u32,
+    }
+}
+
+#[test]
+fn test_client_hello_names() {
+    let r = client_hello_record("api.example");
+    let mut t = Tls::new();
+    let s = t.feed(0, Seq(0), Seq(0), Seq(r.len() as u32), bytes(&r), 0);
+    assert!(!s.app && !s.alert);
+    let h = s.hello.unwrap();
+    assert_eq!(h.sni, Some(&b"api.example"[..]));
+    let names: Vec<_> = alpn_names(h.alpn.unwrap()).collect();
+    assert_eq!(names, [&b"h2"[..], b"http/1.1"]);
+}
+
+#[test]
+fn test_records_across_segments_and_cut() {
+    let mut t = Tls::new();
+    // A 3000-byte record whose header and first bytes are in one
+    // segment; the next segment is cut by the snaplen (only the
+    // sequence numbers say where it ends), and the next header
+    // straddles the segment after it.
+    let mut s1 = vec![APPLICATION_DATA, 3, 3, 0x0b, 0xb8];
+    s1.extend_from_slice(&[0; 995]);
+    let seen = t.feed(1, Seq(0), Seq(0), Seq(1000), bytes(&s1), 0);
+    assert!(seen.app && seen.app_bytes == 1000);
+    // Segment 2: bytes 1000..3007, only its tail captured, ending in
+    // 2 bytes of the next header.
+    let cut = Bytes {
+        head: &[],
+        tail: &[0, 0, 0, 0, 0, ALERT, 3],
+        captured: 2007,
+    };
+    let seen = t.feed(1, Seq(1000), Seq(1000), Seq(3007), cut, 1);
+    assert!(seen.app && !seen.alert);
+    let s3 = [3, 0, 26];
+    let s3 = Bytes {
+        head: &[],
+        tail: &s3,
+        captured: 3,
+    };
+    let seen = t.feed(1, Seq(3007), Seq(3007), Seq(3010), s3, 2);
+    assert!(seen.alert && !seen.app, "{seen:?}");
+    assert!(t.last_alert(1));
+}
+
+#[test]
+fn test_short_record_is_an_alert_and_lost_sync_is_data() {
+    let mut t = Tls::new();
+    let a = record(APPLICATION_DATA, &[9; 19]);
+    let s = t.feed(0, Seq(0), Seq(0), Seq(24), bytes(&a), 0);
+    assert!(s.alert && !s.app);
+    // A hole over the next header: lost, so data, until a segment
+    // begins with a header again.
+    let s = t.feed(0, Seq(100), Seq(100), Seq(200), bytes(&[1; 100]), 1);
+    assert!(s.app);
+    let r = record(APPLICATION_DATA, &[5; 40]);
+    let s = t.feed(0, Seq(300), Seq(300), Seq(345), bytes(&r), 2);
+    assert!(s.app && s.app_bytes == 45);
+}
+
+#[test]
+fn test_headers_are_checked() {
+    assert!(header(&[23, 3, 3, 0, 24]).is_some());
+    assert!(header(&[24, 3, 3, 0, 24]).is_none());
+    assert!(header(&[23, 3, 3, 0x48, 1]).is_none());
+    assert!(header(b"GET / HTTP/1.1").is_none());
+    assert!(view(b"HTTP/1.1 200 OK").is_empty());
+}
