@@ -393,3 +393,35 @@ fn test_client_timeout_and_half_close() {
     // The read timeout is no sample of the client's idle timeout.
     assert!(r.servers[0].idle_before_client_fin.is_none());
 }
+
+/// Headers a proxy adds to every request name it: Istio's client
+/// certificate (or Envoy's `x-envoy-*` alone, or the ALB's trace id), so the
+/// fix is written for it.
+#[test]
+fn test_request_headers_name_the_proxy() {
+    let run = |req: &str| {
+        let mut f = flow(40000);
+        let mut p = f.handshake(0, RTT);
+        p.extend(f.exchange(secs(0.01), RTT, req, &ok(None)));
+        let last = secs(0.01) + RTT;
+        p.push(f.fin(last + secs(5.0), false));
+        p.push(f.data(last + secs(5.0) + 200_000, true, req.as_bytes()));
+        p.push(f.rst(last + secs(5.0) + 300_000, false));
+        let mut r = analyze(&p);
+        r.settle_proxy(None);
+        r
+    };
+    let istio = "GET /a HTTP/1.1\r\nHost: b\r\nx-forwarded-client-cert: By=spiffe://cluster.local/ns/a/sa/b\r\nx-envoy-attempt-count: 1\r\n\r\n";
+    let r = run(istio);
+    assert_eq!(r.races(), 1);
+    assert_eq!(r.servers[0].proxy_headers.map(|m| m.name()), Some("istio"));
+    let seen = r.proxy.unwrap();
+    assert_eq!(
+        (seen.kind.name(), seen.source),
+        ("istio", "request_headers")
+    );
+    let envoy = "GET /a HTTP/1.1\r\nHost: b\r\nx-envoy-expected-rq-timeout-ms: 15000\r\n\r\n";
+    assert_eq!(run(envoy).proxy.unwrap().kind.name(), "envoy");
+    // No such header: nothing named (the proxy stays unknown).
+    assert!(run(&get("/a")).proxy.is_none());
+}

@@ -161,6 +161,7 @@ mod test {
             forwarded,
             agent,
             complete: true,
+            proxy: None,
         }
     }
 

@@ -13,7 +13,7 @@ use super::defaults::ClientKind;
 use super::samples::Samples;
 use super::software::{self, ClientMarks, ClientReach, ServerMarks};
 use super::verdict::{Outcome, RaceKind, RoleSource, Roles, Verdict};
-use crate::flow::marks::RequestMarks;
+use crate::flow::marks::{ProxyMark, RequestMarks};
 use crate::flow::{Conn, Endpoint, Pending, Side};
 
 /// A server FIN this soon after the last payload is a close after the
@@ -65,6 +65,8 @@ pub struct ServerStats {
     pub fin_to_reuse: Samples,
     /// The software marks of its responses.
     pub marks: ServerMarks,
+    /// Request heads whose headers named a proxy, by [`ProxyMark::index`].
+    pub proxy_marks: [u64; ProxyMark::COUNT],
     /// What its TLS handshakes said (names, versions).
     pub tls: super::tls::TlsSeen,
     /// Connections judged that spoke HTTP/2 in the clear (h2c, gRPC).
@@ -79,6 +81,15 @@ pub struct ServerStats {
 }
 
 impl ServerStats {
+    /// The proxy its requests' headers named most often, if any did.
+    pub fn proxy_mark(&self) -> Option<ProxyMark> {
+        ProxyMark::ALL
+            .iter()
+            .copied()
+            .filter(|p| self.proxy_marks[p.index()] > 0)
+            .max_by_key(|p| (self.proxy_marks[p.index()], std::cmp::Reverse(p.index())))
+    }
+
     /// A client's own statistics, while fewer than [`MAX_CLIENTS`] are kept.
     fn client(&mut self, ip: IpAddr) -> Option<&mut ClientStats> {
         if self.by_client.len() >= MAX_CLIENTS && !self.by_client.contains_key(&ip) {
@@ -200,6 +211,9 @@ impl Timeouts {
         s.requests += 1;
         if reused {
             s.reused_requests += 1;
+        }
+        if let Some(p) = marks.and_then(|m| m.proxy) {
+            s.proxy_marks[p.index()] += 1;
         }
         if let Some(m) = marks
             && let Some(c) = s.client(client)

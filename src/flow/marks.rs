@@ -4,6 +4,7 @@
 //! traffic shows (`analysis::software`) before calling a client a library.
 
 use super::http::header;
+use crate::named::named_enum;
 
 /// What a request's head says about who sent it: a proxy (forwarding
 /// headers), or maybe a client library inside an application (its
@@ -17,6 +18,41 @@ pub struct RequestMarks {
     pub agent: Agent,
     /// The blank line that ends the head was read: the marks are complete.
     pub complete: bool,
+    /// The proxy its headers name, when they name one.
+    pub proxy: Option<ProxyMark>,
+}
+
+named_enum! {
+    /// A proxy that names itself in the headers it adds to a request.
+    pub enum ProxyMark {
+        /// Envoy: `x-envoy-*` headers (`x-envoy-expected-rq-timeout-ms`,
+        /// `x-envoy-attempt-count`, …), which it adds to every request.
+        Envoy => "envoy",
+        /// Istio's sidecars and gateways: Envoy with the mesh's peer
+        /// metadata (`x-envoy-peer-metadata`) or mTLS client certificate
+        /// (`x-forwarded-client-cert`).
+        Istio => "istio",
+        /// An AWS Application Load Balancer: `X-Amzn-Trace-Id`.
+        Alb => "alb",
+    }
+}
+
+impl ProxyMark {
+    /// The proxy a request header names, if any. Istio is Envoy with more:
+    /// the stronger mark wins (see [`RequestMarks::proxy`]).
+    fn of_header(name: &[u8]) -> Option<ProxyMark> {
+        if name.eq_ignore_ascii_case(b"x-forwarded-client-cert")
+            || starts_with_ci(name, b"x-envoy-peer-metadata")
+        {
+            Some(ProxyMark::Istio)
+        } else if starts_with_ci(name, b"x-envoy-") {
+            Some(ProxyMark::Envoy)
+        } else if name.eq_ignore_ascii_case(b"x-amzn-trace-id") {
+            Some(ProxyMark::Alb)
+        } else {
+            None
+        }
+    }
 }
 
 /// What a request's `User-Agent` says.
@@ -94,6 +130,13 @@ pub fn request_head(payload: &[u8]) -> RequestMarks {
             break;
         }
         if let Some((name, value)) = header(line) {
+            if let Some(p) = ProxyMark::of_header(name) {
+                // Istio outranks the Envoy inside it.
+                marks.proxy = Some(match marks.proxy {
+                    Some(ProxyMark::Istio) => ProxyMark::Istio,
+                    _ => p,
+                });
+            }
             if name.eq_ignore_ascii_case(b"user-agent") {
                 marks.agent = if LIBRARY_AGENTS.iter().any(|l| starts_with_ci(value, l)) {
                     Agent::Library
@@ -138,5 +181,16 @@ mod test {
         assert!(request_head(b"GET / HTTP/1.1\r\nX-Envoy-Attempt-Count: 1\r\n\r\n").forwarded);
         let m = request_head(b"GET / HTTP/1.1\r\nHost: a\r\n");
         assert_eq!((m.agent, m.complete), (Agent::None, false));
+        // The proxy the headers name: Istio outranks the Envoy inside it.
+        let envoy = b"GET / HTTP/1.1\r\nx-envoy-expected-rq-timeout-ms: 15000\r\n\r\n";
+        assert_eq!(request_head(envoy).proxy, Some(ProxyMark::Envoy));
+        let istio = b"GET / HTTP/1.1\r\nx-forwarded-client-cert: By=spiffe://x\r\nx-envoy-attempt-count: 1\r\n\r\n";
+        assert_eq!(request_head(istio).proxy, Some(ProxyMark::Istio));
+        let alb = b"GET / HTTP/1.1\r\nX-Amzn-Trace-Id: Root=1-6\r\n\r\n";
+        assert_eq!(request_head(alb).proxy, Some(ProxyMark::Alb));
+        assert_eq!(
+            request_head(b"GET / HTTP/1.1\r\nVia: 1.1 x\r\n\r\n").proxy,
+            None
+        );
     }
 }

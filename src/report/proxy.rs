@@ -1,7 +1,9 @@
 //! Which proxy sends the requests, so that the fix names its knobs only.
 //!
 //! Said by the user (`--proxy`), or read from what the run saw: the format
-//! of a `--proxy-log` (its writer), the `Server` header of a server in the
+//! of a `--proxy-log` (its writer), the headers the proxy adds to the
+//! requests (Envoy's `x-envoy-*`, Istio's client certificate, the ALB's
+//! trace id), the `Server` header of a server in the
 //! capture that is a proxy's client-facing side (nginx, Envoy, Istio and
 //! Caddy name themselves there), or a pool inside an application
 //! (`servers[].client_kind`). Never guessed from timing alone: several
@@ -12,6 +14,7 @@ use serde::Serialize;
 use super::proxy_log::ProxyLog;
 use super::{Finding, ServerReport};
 use crate::analysis::software::ClientKind;
+use crate::flow::marks::ProxyMark;
 use crate::named::named_enum;
 
 named_enum! {
@@ -89,9 +92,10 @@ impl ProxyKind {
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct ProxySeen {
     pub kind: ProxyKind,
-    /// `flag` (`--proxy`), `proxy_log` (the log's format), `server_header`
-    /// (a client-facing side in the capture named it), `client_kind` (a
-    /// pool inside an application).
+    /// `flag` (`--proxy`), `proxy_log` (the log's format),
+    /// `request_headers` (the requests' own headers named it),
+    /// `server_header` (a client-facing side in the capture named it),
+    /// `client_kind` (a pool inside an application).
     pub source: &'static str,
 }
 
@@ -145,6 +149,26 @@ pub fn detect(servers: &[ServerReport], log: Option<&ProxyLog>) -> Option<ProxyS
         .iter()
         .filter(|s| !s.recommendations.is_empty())
         .collect();
+    // The requests to the servers to fix name their sender in headers it
+    // adds (Envoy's x-envoy-*, Istio's client certificate, the ALB's trace
+    // id): when they all agree, that is the proxy.
+    let marked: Vec<ProxyKind> = fixed
+        .iter()
+        .filter_map(|s| s.proxy_headers)
+        .map(|m| match m {
+            ProxyMark::Envoy => ProxyKind::Envoy,
+            ProxyMark::Istio => ProxyKind::Istio,
+            ProxyMark::Alb => ProxyKind::Alb,
+        })
+        .collect();
+    if let Some(first) = marked.first()
+        && marked.iter().all(|k| k == first)
+    {
+        return Some(ProxySeen {
+            kind: *first,
+            source: "request_headers",
+        });
+    }
     // A server that names a proxy and is not itself one of those to fix:
     // the proxy's own listener, captured on its client-facing side.
     let named: Vec<ProxyKind> = servers

@@ -12,6 +12,7 @@ use crate::analysis::software::ClientKind;
 use crate::analysis::timeouts::ServerStats;
 use crate::analysis::tls::TlsSeen;
 use crate::flow::Endpoint;
+use crate::flow::marks::ProxyMark;
 use crate::units::Millis;
 
 /// A distribution of idle gaps.
@@ -131,6 +132,10 @@ pub struct ServerReport {
     pub powered_by: Option<String>,
     /// What sends the requests: `proxy`, `client_library` or `unknown`.
     pub client_kind: ClientKind,
+    /// The proxy the requests' own headers name (`envoy`, `istio`, `alb`):
+    /// `x-envoy-*`, `x-forwarded-client-cert` or `x-envoy-peer-metadata`,
+    /// `X-Amzn-Trace-Id`. Null when none did.
+    pub proxy_headers: Option<ProxyMark>,
     /// Software whose defaults match the measured timeout.
     pub matches: Vec<Candidate>,
     pub recommendations: Vec<Recommendation>,
@@ -176,6 +181,7 @@ pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
         server_header: a.server_header.clone(),
         powered_by: a.powered_by.clone(),
         client_kind: a.client_kind,
+        proxy_headers: s.proxy_mark(),
         matches: a.matches,
         recommendations: a.recommendations,
         clients: s
