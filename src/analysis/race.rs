@@ -215,13 +215,7 @@ pub const UNREAD_AT_CLOSE_NS: i64 = 20_000_000;
 /// an idle close's length, and the FIN came within [`UNREAD_AT_CLOSE_NS`]
 /// (plus the connection's handshake round trip) of it.
 fn unread_at_close(conn: &Conn, fin: &Fin, request: &Pending) -> bool {
-    let rtt = match (
-        conn.established_ns(),
-        conn.syn_times(conn.syn_client.unwrap_or(Side::A)).next(),
-    ) {
-        (Some(e), Some(s)) => (e - s).max(0),
-        _ => 0,
-    };
+    let rtt = conn.handshake_ns().map_or(0, |r| r.max(0));
     let soon = fin.ns - request.ns <= rtt + UNREAD_AT_CLOSE_NS;
     let idle = request
         .idle_ns()

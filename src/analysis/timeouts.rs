@@ -398,10 +398,7 @@ impl Timeouts {
             // A stale race whose request came well after the FIN had
             // reached the client (beyond a round trip): the pool had the
             // FIN and did not look.
-            let rtt = match (conn.established_ns(), conn.syn_times(c).next()) {
-                (Some(e), Some(s0)) => (e - s0).max(0),
-                _ => 0,
-            };
+            let rtt = conn.handshake_ns().map_or(0, |r| r.max(0));
             let late_request = outcome
                 .race
                 .as_ref()
@@ -428,10 +425,9 @@ impl Timeouts {
         if roles.source == RoleSource::Handshake
             && hc.syns == 1
             && hs.synack
-            && let Some(est) = conn.established_ns()
-            && let Some(syn) = conn.syn_times(c).next()
+            && let Some(rtt) = conn.handshake_ns()
         {
-            s.rtt.push(est - syn);
+            s.rtt.push(rtt);
         }
         if let Some(r) = &outcome.race {
             s.races += 1;

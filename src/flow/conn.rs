@@ -278,6 +278,13 @@ impl Conn {
         opt_ns(self.established_ns)
     }
 
+    /// The handshake's round trip at the capture point: the opener's first
+    /// SYN to the ACK that completed the handshake, when both were seen.
+    pub fn handshake_ns(&self) -> Option<i64> {
+        let opener = self.syn_client?;
+        Some(self.established_ns()? - self.syn_times(opener).next()?)
+    }
+
     /// `Keep-Alive: timeout=N` from a response, in seconds.
     pub fn keep_alive_s(&self) -> Option<u32> {
         (self.keep_alive_s != u32::MAX).then_some(self.keep_alive_s)
