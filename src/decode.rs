@@ -10,6 +10,12 @@ use etherparse::{EtherType, IpNumber, LaxIpSlice, LenSource, TcpSlice};
 
 use crate::named::named_enum;
 
+/// The bytes a segment's tail keeps past its head: enough for the end of a
+/// chunked HTTP/1 body (`\n0\r\n\r\n`, read by `app::http::ends_chunked`)
+/// and a TLS or HTTP/2 header that straddles the cut. Defined here, where
+/// the tail is cut, so that the decoder imports nothing of the layers above.
+pub const TAIL_BYTES: usize = 7;
+
 /// One captured frame, borrowed from its source's buffer until the next
 /// read: what every source yields and the decoder reads.
 #[derive(Debug, Clone, Copy)]
@@ -137,15 +143,15 @@ pub struct Segment<'a> {
     /// prefix of [`SNIFF_BYTES`] when segments are handed between threads.
     pub payload: &'a [u8],
     /// The last captured payload bytes (at most
-    /// [`TAIL_BYTES`](crate::flow::http::TAIL_BYTES)): where a chunked body
+    /// [`TAIL_BYTES`](TAIL_BYTES)): where a chunked body
     /// shows its end.
     pub tail: &'a [u8],
 }
 
 impl<'a> Segment<'a> {
-    /// The last [`TAIL_BYTES`](crate::flow::http::TAIL_BYTES) of `payload`.
+    /// The last [`TAIL_BYTES`](TAIL_BYTES) of `payload`.
     pub fn tail_of(payload: &'a [u8]) -> &'a [u8] {
-        &payload[payload.len().saturating_sub(crate::flow::http::TAIL_BYTES)..]
+        &payload[payload.len().saturating_sub(TAIL_BYTES)..]
     }
 }
 
@@ -185,7 +191,7 @@ impl Decoded {
     /// `frame_len` captured bytes.
     pub fn segment(seg: &Segment<'_>, frame_len: u32, at: u32, len: usize) -> Decoded {
         debug_assert!(len <= SNIFF_BYTES);
-        debug_assert!(seg.tail.len() <= crate::flow::http::TAIL_BYTES);
+        debug_assert!(seg.tail.len() <= TAIL_BYTES);
         Decoded {
             ts_ns: seg.ts_ns,
             src: seg.src,

@@ -16,6 +16,7 @@ mod named;
 
 pub mod analysis;
 pub mod analyzer;
+pub mod app;
 pub mod decode;
 pub mod flow;
 pub mod metrics;
@@ -23,6 +24,7 @@ pub mod otel;
 pub mod pipeline;
 pub mod proxylog;
 pub mod report;
+mod seq;
 pub mod source;
 pub mod synth;
 pub mod units;

@@ -7,8 +7,8 @@
 use std::sync::mpsc;
 
 use crate::analyzer::{Analyzer, Config};
+use crate::app::carried;
 use crate::decode::{self, Decoded};
-use crate::flow::carried;
 use crate::report::Report;
 use crate::source::{CaptureReader, InputStats, Merged, SourceProblem};
 

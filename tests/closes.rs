@@ -5,7 +5,7 @@
 //! dropped, no RST), and the witnesses of the software on each end.
 
 use racecap::analysis::software::ClientKind;
-use racecap::flow::http::Method;
+use racecap::app::http::Method;
 use racecap::report::{BodyFraming, Peer, RaceKind, Verdict};
 use racecap::synth::{Flow, flags, get, ok, secs};
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 
 use racecap::analyzer::Config;
-use racecap::flow::http::Method;
+use racecap::app::http::Method;
 use racecap::pipeline;
 use racecap::report::{RaceKind, Report, Verdict};
 use racecap::source::CaptureReader;

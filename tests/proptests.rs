@@ -688,7 +688,7 @@ proptest! {
     /// from the whole payload (up to `SNIFF_BYTES`, all it ever read).
     #[test]
     fn prop_sniffed_prefix_reads_the_same(pieces in prop::collection::vec(http_piece(), 0..16)) {
-        use racecap::flow::http;
+        use racecap::app::http;
         let payload = pieces.concat();
         let whole = &payload[..payload.len().min(racecap::decode::SNIFF_BYTES)];
         let cut = http::sniffed(&payload);
@@ -710,7 +710,8 @@ proptest! {
     fn prop_tls_view_idempotent_and_feed_total(
         segs in prop::collection::vec((any::<u32>(), prop::collection::vec(any::<u8>(), 0..64), any::<bool>()), 0..24),
     ) {
-        use racecap::flow::{Seq, tls};
+        use racecap::app::tls;
+        use racecap::flow::Seq;
         let mut t = tls::Tls::new();
         for (seq, mut bytes, header) in segs {
             if header && bytes.len() >= 5 {
@@ -718,7 +719,7 @@ proptest! {
             }
             let v = tls::view(&bytes);
             prop_assert_eq!(tls::view(v), v);
-            let b = tls::Bytes { head: v, tail: &bytes[bytes.len().saturating_sub(7)..], captured: bytes.len() as u32 };
+            let b = racecap::app::framer::Bytes { head: v, tail: &bytes[bytes.len().saturating_sub(7)..], captured: bytes.len() as u32 };
             let end = Seq(seq) + bytes.len() as u32;
             let _ = t.feed((seq & 1) as usize, Seq(seq), Seq(seq), end, b, 0);
         }

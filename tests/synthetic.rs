@@ -1,7 +1,7 @@
 //! Exact edge cases of the lifecycle verdicts, on synthetic connections whose
 //! every sequence number is known.
 
-use racecap::flow::http::Method;
+use racecap::app::http::Method;
 use racecap::report::{Peer, RaceKind, RoleSource, Verdict};
 use racecap::synth::{Flow, Link, flags, get, ok, post, secs};
 

@@ -8,9 +8,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use racecap::flow::Seq;
-use racecap::flow::h2::{self, H2};
-use racecap::flow::hpack;
-use racecap::flow::tls::Bytes;
+use racecap::app::h2::{self, H2};
+use racecap::app::hpack;
+use racecap::app::framer::Bytes;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&seed, rest)) = data.split_first() else {

@@ -3,11 +3,11 @@
 //! gave up waiting for its answer (`client_timeout`).
 
 use super::verdict::Roles;
+use crate::app::http::RequestLine;
+use crate::app::response::Incomplete;
 use crate::flow::Conn;
 use crate::flow::Pending;
 use crate::flow::conn::{Fin, Rst};
-use crate::flow::http::RequestLine;
-use crate::flow::response::Incomplete;
 
 /// How a server cut a response short.
 #[derive(Debug, Clone)]

@@ -119,7 +119,7 @@ const GRACEFUL_LAST_STREAM_ID: u32 = (1 << 31) - 1;
 fn goaway_race(
     conn: &Conn,
     client: Side,
-    h: &crate::flow::h2::H2,
+    h: &crate::app::h2::H2,
     request: Pending,
 ) -> Option<RaceFacts> {
     let server = client.other();

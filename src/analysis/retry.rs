@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use crate::app::http::{Paths, Req, RequestLine};
 use crate::flow::Endpoint;
-use crate::flow::http::{Paths, Req, RequestLine};
 
 /// How soon after a race the same request, answered on another connection,
 /// counts as the proxy's retry. nginx and HAProxy retry at once; Envoy's

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::flow::marks::{Agent, RequestMarks};
+use crate::app::marks::{Agent, RequestMarks};
 
 /// What sends a server's requests (the fix is worded for it).
 pub use crate::analysis::defaults::ClientKind;

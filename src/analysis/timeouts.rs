@@ -13,7 +13,7 @@ use super::defaults::ClientKind;
 use super::samples::Samples;
 use super::software::{self, ClientMarks, ClientReach, ServerMarks};
 use super::verdict::{Outcome, RaceKind, RoleSource, Roles, Verdict};
-use crate::flow::marks::{ProxyMark, RequestMarks};
+use crate::app::marks::{ProxyMark, RequestMarks};
 use crate::flow::{Conn, Endpoint, Pending, Side};
 
 /// A server FIN this soon after the last payload is a close after the
@@ -239,7 +239,7 @@ impl Timeouts {
     }
 
     /// A TLS hello on a connection to `server`.
-    pub fn tls_hello(&mut self, server: Endpoint, hello: &crate::flow::tls::Hello<'_>) {
+    pub fn tls_hello(&mut self, server: Endpoint, hello: &crate::app::tls::Hello<'_>) {
         self.server(server).tls.hello(hello);
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::flow::tls::{self, Hello};
+use crate::app::tls::{self, Hello};
 
 /// Distinct names kept per server and kind (a fleet behind one address
 /// serves a few; more say nothing new).

@@ -12,14 +12,15 @@
 //! client is decided later (the first SYN, else HTTP, else ports), so
 //! nothing here depends on a guess.
 
-use super::h2::H2;
 use super::holes::Holes;
-use super::http::{Method, PathId, Paths, Req};
-use super::protocol::Protocol;
-use super::response::{Incomplete, Response};
 use super::state::{self, Event, Guards};
-use super::tls::Tls;
 use super::{Endpoint, Seq};
+use crate::app::Layer;
+use crate::app::h2::H2;
+use crate::app::http::{Method, PathId, Paths, Req};
+use crate::app::protocol::Protocol;
+use crate::app::response::{Incomplete, Response};
+use crate::app::tls::Tls;
 use crate::decode::Segment;
 
 pub use super::facts::{Fin, Notes, Pending, Rst};
@@ -90,13 +91,6 @@ struct Cold {
     /// capture with TLS or h2 speak it, but the hot part has no room, and
     /// most captures have neither).
     layer: Option<Box<Layer>>,
-}
-
-/// What a connection speaks below HTTP, when racecap follows it.
-#[derive(Debug, Clone)]
-enum Layer {
-    Tls(Tls),
-    H2(H2),
 }
 
 /// Holes in both sequence spaces.
@@ -212,23 +206,6 @@ impl Conn {
             Layer::H2(h) => Some(h),
             Layer::Tls(_) => None,
         }
-    }
-
-    fn h2_mut(&mut self) -> Option<&mut H2> {
-        match self.cold.as_mut()?.layer.as_deref_mut()? {
-            Layer::H2(h) => Some(h),
-            Layer::Tls(_) => None,
-        }
-    }
-
-    /// Starts following TLS records.
-    fn follow_tls_records(&mut self) {
-        self.cold().layer = Some(Box::new(Layer::Tls(Tls::new())));
-    }
-
-    /// Starts following HTTP/2 frames, `client` having sent the preface at `seq`.
-    fn follow_h2_frames(&mut self, client: Side, seq: Seq) {
-        self.cold().layer = Some(Box::new(Layer::H2(H2::new(client.idx(), seq))));
     }
 
     /// When `side` began its close before its FIN: its first HTTP/2

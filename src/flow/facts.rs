@@ -4,8 +4,8 @@
 
 use super::Seq;
 use super::half::Side;
-use super::http::Req;
-use super::marks::RequestMarks;
+use crate::app::http::Req;
+use crate::app::marks::RequestMarks;
 
 /// A FIN as first seen.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +62,7 @@ pub struct Pending {
     /// The last payload (either way) before it: the idle gap it ended.
     pub idle_since: Option<i64>,
     /// Its HTTP request line, when it starts with one (the target is in the
-    /// analysis's [`Paths`](super::http::Paths)).
+    /// analysis's [`Paths`](crate::app::http::Paths)).
     pub request: Option<Req>,
     /// Whether the sender had sent data on this connection before (a reuse).
     pub reuse: bool,
@@ -96,7 +96,7 @@ pub struct Notes<'a> {
     /// A request's head: who sent it (forwarding headers, `User-Agent`).
     pub request_marks: Option<RequestMarks>,
     /// A TLS ClientHello's or ServerHello's names and version.
-    pub tls_hello: Option<crate::flow::tls::Hello<'a>>,
+    pub tls_hello: Option<crate::app::tls::Hello<'a>>,
     /// A response head's `Server` and `X-Powered-By` values.
     pub server_header: Option<&'a [u8]>,
     pub powered_by: Option<&'a [u8]>,

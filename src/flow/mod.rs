@@ -5,25 +5,19 @@
 
 pub mod conn;
 pub mod facts;
-pub mod h2;
 pub mod half;
 pub mod history;
 mod holes;
-pub mod hpack;
-pub mod http;
-pub mod marks;
-pub mod protocol;
-pub mod response;
 pub mod state;
 pub mod table;
-pub mod tls;
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::net::IpAddr;
 
 pub use conn::{Conn, Half, Pending, Side, State};
 pub use table::{FlowTable, TableEvent};
+
+pub use crate::seq::Seq;
 
 /// One end of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,29 +39,6 @@ impl fmt::Display for Endpoint {
 impl serde::Serialize for Endpoint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
-    }
-}
-
-/// The payload bytes the flow analysis reads of a segment: an HTTP/1 head
-/// ([`http::sniffed`]), the first bytes of one that begins with a TLS
-/// record header ([`tls::view`]), or the frame headers of one that begins
-/// with the HTTP/2 preface or a frame header ([`h2::view`]); nothing of any
-/// other (the tail is read apart). The reader thread hands only these to
-/// the analysis, which reads nothing else, so that one thread and two give
-/// the same report. (The three cannot begin alike: a request or status
-/// line begins with a letter, a record with a content type 20–23, a frame
-/// with its length's high byte, 0 for any frame under 64 KiB; the preface
-/// is `PRI`, no method of HTTP/1's.)
-pub fn carried(payload: &[u8]) -> &[u8] {
-    let head = http::sniffed(payload);
-    if !head.is_empty() {
-        return head;
-    }
-    let tls = tls::view(payload);
-    if tls.is_empty() {
-        h2::view(payload)
-    } else {
-        tls
     }
 }
 
@@ -131,45 +102,5 @@ impl FlowKey {
             },
             src_low,
         )
-    }
-}
-
-/// A TCP sequence number, compared with serial-number arithmetic
-/// (RFC 1982; smoltcp's `SeqNumber`): `a < b` when `b` is less than 2^31 ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Seq(pub u32);
-
-impl Seq {
-    /// Bytes from `other` up to `self` (negative if `self` is behind).
-    pub fn diff(self, other: Seq) -> i64 {
-        i64::from(self.0.wrapping_sub(other.0) as i32)
-    }
-}
-
-impl std::ops::Add<u32> for Seq {
-    type Output = Seq;
-    /// `self + n`, wrapping.
-    fn add(self, n: u32) -> Seq {
-        Seq(self.0.wrapping_add(n))
-    }
-}
-
-impl PartialOrd for Seq {
-    fn partial_cmp(&self, other: &Seq) -> Option<Ordering> {
-        Some((self.0.wrapping_sub(other.0) as i32).cmp(&0))
-    }
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn test_seq_wraps() {
-        assert!(Seq(0xffff_fff0) < Seq(0x10));
-        assert!(Seq(0x10) > Seq(0xffff_fff0));
-        assert_eq!(Seq(0x10).diff(Seq(0xffff_fff0)), 0x20);
-        assert_eq!(Seq(0xffff_fff0) + 0x20, Seq(0x10));
-        assert!(Seq(5) <= Seq(5));
     }
 }

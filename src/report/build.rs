@@ -10,8 +10,8 @@ use super::{
     ServerReport, Summary, Timeout, Tool, Truncated, Warning,
 };
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
+use crate::app::http::{Paths, Req};
 use crate::decode::{self, Skip};
-use crate::flow::http::{Paths, Req};
 use crate::flow::{Conn, FlowKey};
 use crate::source::InputStats;
 use crate::units::{Millis, Timestamp, seconds};

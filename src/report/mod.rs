@@ -23,9 +23,9 @@ pub use summary::{ServerSummary, Summary};
 pub use warnings::Warning;
 
 pub use crate::analysis::verdict::{Peer, RaceKind, RoleSource, Verdict};
-use crate::flow::http::Method;
-pub use crate::flow::protocol::Protocol;
-pub use crate::flow::response::BodyFraming;
+use crate::app::http::Method;
+pub use crate::app::protocol::Protocol;
+pub use crate::app::response::BodyFraming;
 use crate::flow::{Endpoint, FlowKey};
 pub use crate::proxylog::symptoms::Symptoms;
 use crate::source::FileFormat;

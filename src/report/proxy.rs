@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::proxy_log::ProxyLog;
 use super::{Finding, ServerReport};
 use crate::analysis::software::ClientKind;
-use crate::flow::marks::ProxyMark;
+use crate::app::marks::ProxyMark;
 use crate::named::named_enum;
 
 named_enum! {

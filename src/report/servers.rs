@@ -11,8 +11,8 @@ use crate::analysis::samples::Stats;
 use crate::analysis::software::ClientKind;
 use crate::analysis::timeouts::ServerStats;
 use crate::analysis::tls::TlsSeen;
+use crate::app::marks::ProxyMark;
 use crate::flow::Endpoint;
-use crate::flow::marks::ProxyMark;
 use crate::units::Millis;
 
 /// A distribution of idle gaps.

@@ -5,11 +5,10 @@
 //! module, it shares the connection's private fields).
 
 use super::{Conn, MAX_HEADS_SCANNED, Notes, Side, Waiting};
+use crate::app::http::{self, Method, Paths};
+use crate::app::{Layer, Opening, Seen};
 use crate::decode::Segment;
 use crate::flow::Seq;
-use crate::flow::h2;
-use crate::flow::http::{self, Method, Paths};
-use crate::flow::tls::{self, Seen};
 
 impl Conn {
     /// New data, a retransmission, or late data into a hole, from `side`.
@@ -59,7 +58,11 @@ impl Conn {
         self.history.note(side, b'D');
 
         let from = if seq > next { seq } else { next };
-        let h2 = self.follow_h2(side, seq, from, end, seg);
+        let (h2, tls) = match self.follow_layer(side, seq, from, end, seg) {
+            Some(Seen::H2(s)) => (Some(s), None),
+            Some(Seen::Tls(s)) => (None, Some(s)),
+            None => (None, None),
+        };
         let mut opened = None;
         if let Some(s) = &h2 {
             if !s.activity {
@@ -76,11 +79,6 @@ impl Conn {
             }
             opened = s.opened;
         }
-        let tls = if h2.is_some() {
-            None
-        } else {
-            self.follow_tls(side, seq, from, end, seg)
-        };
         if let Some(s) = &tls {
             if s.hello.is_some() {
                 notes.tls_hello = s.hello;
@@ -163,12 +161,11 @@ impl Conn {
         true
     }
 
-    /// The TLS record layer's reading of new bytes [`from`, `end`) of a
-    /// segment at `seq`; none for a connection that does not speak TLS. A
-    /// connection speaks TLS from a ClientHello or ServerHello, or from a
-    /// record header in the first payload the capture shows of it (begun
-    /// before the capture), unless HTTP/1 was read on it.
-    fn follow_tls<'a>(
+    /// What the connection's framed layer (TLS, HTTP/2) read of new bytes
+    /// [`from`, `end`) of a segment at `seq`; none for a connection that
+    /// speaks neither. The first bytes that open one start it
+    /// ([`Layer::opens`]).
+    fn follow_layer<'a>(
         &mut self,
         side: Side,
         seq: Seq,
@@ -176,58 +173,32 @@ impl Conn {
         end: Seq,
         seg: &Segment<'a>,
     ) -> Option<Seen<'a>> {
-        let head = tls::view(seg.payload);
-        if self.tls().is_none() {
-            let i = side.idx();
-            let first = self.bytes[i] == u64::from(end.diff(from).max(0) as u32)
-                && self.bytes[side.other().idx()] == 0;
-            let opens = from == seq && (tls::opens(head) || first && !head.is_empty());
-            if self.http_client.is_some() || !opens {
-                return None;
+        let i = side.idx();
+        if self.cold.as_ref().is_none_or(|c| c.layer.is_none()) {
+            let new = u64::from(end.diff(from).max(0) as u32);
+            let layer = Layer::opens(&Opening {
+                side: i,
+                seq,
+                from,
+                end,
+                payload: seg.payload,
+                first: self.bytes[i] == new,
+                peer_silent: self.bytes[side.other().idx()] == 0,
+                http1: self.http_client.is_some(),
+            })?;
+            if layer.opener_is_client() {
+                self.http_client = Some(side);
             }
-            self.follow_tls_records();
+            self.cold().layer = Some(Box::new(layer));
         }
-        let t = self.tls_mut()?;
-        let bytes = tls::Bytes {
-            head,
-            tail: seg.tail,
-            captured: seg.captured,
-        };
-        Some(t.feed(side.idx(), seq, from, end, bytes, seg.ts_ns))
-    }
-
-    /// The HTTP/2 frame layer's reading of new bytes [`from`, `end`) of a
-    /// segment at `seq`; none for a connection that does not speak h2c. A
-    /// connection speaks h2c from the client's preface as its first bytes
-    /// (prior knowledge; an `Upgrade: h2c` or a capture begun later shows
-    /// no preface, and stays what it was read as).
-    fn follow_h2<'a>(
-        &mut self,
-        side: Side,
-        seq: Seq,
-        from: Seq,
-        end: Seq,
-        seg: &Segment<'a>,
-    ) -> Option<h2::Seen<'a>> {
-        if self.h2().is_none() {
-            let i = side.idx();
-            let first = self.bytes[i] == u64::from(end.diff(from).max(0) as u32);
-            let preface = from == seq && first && seg.payload.starts_with(h2::PREFACE);
-            if !preface || self.http_client.is_some() || self.tls().is_some() {
-                return None;
-            }
-            self.follow_h2_frames(side, seq);
-            // The preface names the client, as a request line does.
-            self.http_client = Some(side);
-        }
-        let head = h2::view(seg.payload);
-        let t = self.h2_mut()?;
-        let bytes = tls::Bytes {
-            head,
-            tail: seg.tail,
-            captured: seg.captured,
-        };
-        Some(t.feed(side.idx(), seq, from, end, bytes, seg.ts_ns))
+        let layer = self.cold.as_mut()?.layer.as_deref_mut()?;
+        Some(layer.feed(
+            i,
+            (seq, from, end),
+            seg.payload,
+            (seg.tail, seg.captured),
+            seg.ts_ns,
+        ))
     }
 
     /// A response head from the server at `seq`, answering `req`.
@@ -275,7 +246,7 @@ impl Conn {
         if let Some((method, kept, longer)) = http::request_target(payload) {
             self.http_client.get_or_insert(side);
             let marks = (self.half[side.idx()].turns < MAX_REQUEST_HEADS_SCANNED)
-                .then(|| crate::flow::marks::request_head(payload));
+                .then(|| crate::app::marks::request_head(payload));
             return Sniffed::Request(method, paths.put(kept, longer).get(), marks);
         }
         if let Some(status) = http::status_line(payload) {
@@ -293,7 +264,7 @@ const MAX_REQUEST_HEADS_SCANNED: u32 = 2;
 /// What the first bytes of a turn were.
 enum Sniffed {
     /// A request line: its method, its target's number, and its head's marks.
-    Request(Method, u32, Option<crate::flow::marks::RequestMarks>),
+    Request(Method, u32, Option<crate::app::marks::RequestMarks>),
     /// A status line, with its code.
     Status(u16),
     Nothing,

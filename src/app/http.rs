@@ -448,8 +448,9 @@ pub fn ends_chunked(tail: &[u8], segment_len: u32) -> bool {
     tail.ends_with(b"\n0\r\n\r\n") || (segment_len == LAST.len() as u32 && tail == LAST)
 }
 
-/// The bytes a segment's tail keeps for [`ends_chunked`].
-pub const TAIL_BYTES: usize = 7;
+/// The bytes a segment's tail keeps for [`ends_chunked`] (the decoder
+/// keeps them: [`crate::decode::TAIL_BYTES`]).
+pub use crate::decode::TAIL_BYTES;
 
 fn keep_alive_param(value: &[u8]) -> Option<u32> {
     value.split(|&b| b == b',').find_map(|param| {

@@ -5,9 +5,9 @@
 //! A close during a response is a truncated response, never an idle-timeout
 //! sample; idle time starts when a response is complete.
 
-use super::Seq;
 use super::http::{self, Framing, Method, PathId, Paths, Req, ResponseHead};
 use crate::named::named_enum;
+use crate::seq::Seq;
 
 /// How far the response in progress has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

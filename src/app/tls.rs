@@ -16,7 +16,8 @@
 //! with a header again (the next write after a pause: a request, a
 //! response, an alert); the data in between counts as application data.
 
-use super::Seq;
+use super::framer::{Bytes, Framer, Lost};
+use crate::seq::Seq;
 
 /// Content types (RFC 8446 §5.1).
 pub const CHANGE_CIPHER_SPEC: u8 = 20;
@@ -130,38 +131,13 @@ pub struct Seen<'a> {
     pub hello: Option<Hello<'a>>,
 }
 
-/// The bytes of one segment the record layer may read: its [`view`] from
-/// its first byte, and its tail, which ends at `captured`.
-#[derive(Debug, Clone, Copy)]
-pub struct Bytes<'a> {
-    pub head: &'a [u8],
-    pub tail: &'a [u8],
-    pub captured: u32,
-}
-
-impl Bytes<'_> {
-    /// The byte at `off` from the segment's first, if it was kept.
-    pub(crate) fn byte(&self, off: i64) -> Option<u8> {
-        let off = usize::try_from(off).ok()?;
-        if let Some(&b) = self.head.get(off) {
-            return Some(b);
-        }
-        let tail_at = (self.captured as usize).checked_sub(self.tail.len())?;
-        self.tail.get(off.checked_sub(tail_at)?).copied()
-    }
-}
-
 /// One direction's record layer.
 #[derive(Debug, Clone, Copy, Default)]
 struct Dir {
-    /// Where the next record header starts (when `synced`).
-    next: Seq,
-    /// A header's first bytes, when it continues in the next segment.
-    part: [u8; HEADER as usize],
-    have: u8,
-    /// The record in progress (ending at `next`) is application data.
+    /// Where the records are.
+    framer: Framer<{ HEADER as usize }>,
+    /// The record in progress (ending at the framer's next) is application data.
     app: bool,
-    synced: bool,
     /// This side's handshake is over: its encrypted records are data.
     done: bool,
     /// Encrypted records this side sent during the handshake (TLS 1.3).
@@ -279,82 +255,45 @@ impl Tls {
         ns: i64,
     ) -> Seen<'a> {
         let mut seen = Seen::default();
-        let lost = |d: &mut Dir, seen: &mut Seen<'a>| {
-            d.synced = false;
-            d.have = 0;
-            seen.app = true;
-        };
         let d = &mut self.dir[i];
-        if !d.synced {
-            // Found again where a segment begins with a header.
-            if from == seq && header(bytes.head).is_some() {
-                *d = Dir {
-                    next: seq,
-                    synced: true,
-                    ..*d
-                };
-                d.have = 0;
-            } else {
-                lost(d, &mut seen);
+        // Bytes of the record in progress.
+        match d.framer.begin(seq, from, end, header(bytes.head).is_some()) {
+            Err(Lost) => {
+                // Bytes the record layer cannot follow count as data.
+                seen.app = true;
                 return seen;
             }
-        }
-        // Bytes of the record in progress.
-        if d.have == 0 && d.next > from {
-            let upto = if d.next < end { d.next } else { end };
-            if d.app {
+            Ok(Some(upto)) if d.app => {
                 seen.app = true;
-                let n = upto.diff(from).max(0) as u32;
-                seen.app_bytes += n;
+                seen.app_bytes += upto.diff(from).max(0) as u32;
             }
-        } else if d.have == 0 && d.next < from {
-            // A hole swallowed the next header.
-            lost(d, &mut seen);
-            return seen;
-        } else if d.have > 0 && d.next + u32::from(d.have) != from {
-            lost(d, &mut seen);
-            return seen;
+            Ok(_) => {}
         }
         loop {
             let d = &mut self.dir[i];
-            if d.next >= end && d.have == 0 {
-                break;
-            }
-            while d.have < HEADER as u8 {
-                let p = d.next + u32::from(d.have);
-                if p >= end {
-                    break;
+            let (part, body) = match d.framer.header(seq, end, &bytes) {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(Lost) => {
+                    seen.app = true;
+                    return seen;
                 }
-                match bytes.byte(p.diff(seq)) {
-                    Some(b) => {
-                        d.part[usize::from(d.have)] = b;
-                        d.have += 1;
-                    }
-                    None => {
-                        lost(d, &mut seen);
-                        return seen;
-                    }
-                }
-            }
-            if d.have < HEADER as u8 {
-                // The header continues in the next segment.
-                break;
-            }
-            d.have = 0;
-            let Some((ty, len)) = header(&d.part) else {
-                lost(d, &mut seen);
+            };
+            let Some((ty, len)) = header(&part) else {
+                d.framer.lose();
+                seen.app = true;
                 return seen;
             };
-            let body = d.next + HEADER;
             let (app, alert) = self.classify(i, ty, len);
             let d = &mut self.dir[i];
             d.app = app;
             d.last_alert = alert;
-            d.next = body + u32::from(len);
+            d.framer.body(body, u32::from(len));
             if app {
                 d.sent_app = true;
                 seen.app = true;
-                let upto = if d.next < end { d.next } else { end };
+                let next = d.framer.next();
+                let upto = if next < end { next } else { end };
                 seen.app_bytes += (upto.diff(body).max(0) + i64::from(HEADER)) as u32;
             }
             if alert {

@@ -28,9 +28,9 @@
 //! segment begins with a frame header again; the bytes in between count as
 //! stream data.
 
-use super::Seq;
+use super::framer::{Bytes, Framer, Lost};
 use super::hpack::{self, Pseudo};
-use super::tls::Bytes;
+use crate::seq::Seq;
 
 /// The client connection preface (RFC 9113 §3.4), before its SETTINGS.
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -196,14 +196,10 @@ pub struct Seen<'a> {
 /// One direction's frame layer.
 #[derive(Debug, Clone, Copy, Default)]
 struct Dir {
-    /// Where the next frame header starts (when `synced`).
-    next: Seq,
-    /// A header's first bytes, when it continues in the next segment.
-    part: [u8; HEADER],
-    have: u8,
-    /// The frame in progress (ending at `next`) is a stream frame.
+    /// Where the frames are.
+    framer: Framer<HEADER>,
+    /// The frame in progress (ending at the framer's next) is a stream frame.
     stream_frame: bool,
-    synced: bool,
     /// Its last GOAWAY.
     goaway: Option<Goaway>,
 }
@@ -229,8 +225,7 @@ impl H2 {
     /// preface at `seq`.
     pub fn new(client: usize, seq: Seq) -> H2 {
         let mut dir = [Dir::default(); 2];
-        dir[client].next = seq + PREFACE.len() as u32;
-        dir[client].synced = true;
+        dir[client].framer = Framer::synced_at(seq + PREFACE.len() as u32);
         H2 {
             dir,
             client,
@@ -284,68 +279,38 @@ impl H2 {
         ns: i64,
     ) -> Seen<'a> {
         let mut seen = Seen::default();
-        let lost = |d: &mut Dir, seen: &mut Seen<'a>| {
-            d.synced = false;
-            d.have = 0;
-            seen.activity = true;
-        };
         let d = &mut self.dir[i];
-        if !d.synced {
-            // Found again where a segment begins with a frame header.
-            if from == seq && plausible(bytes.head).is_some() {
-                d.next = seq;
-                d.synced = true;
-                d.have = 0;
-            } else {
-                lost(d, &mut seen);
+        match d
+            .framer
+            .begin(seq, from, end, plausible(bytes.head).is_some())
+        {
+            // Bytes the frame layer cannot follow count as stream data.
+            Err(Lost) => {
+                seen.activity = true;
                 return seen;
             }
-        }
-        if d.have == 0 && d.next > from {
             // The body of the frame in progress.
-            seen.activity |= d.stream_frame;
-        } else if d.have == 0 && d.next < from {
-            // A hole swallowed the next header.
-            lost(d, &mut seen);
-            return seen;
-        } else if d.have > 0 && d.next + u32::from(d.have) != from {
-            lost(d, &mut seen);
-            return seen;
+            Ok(Some(_)) => seen.activity |= d.stream_frame,
+            Ok(None) => {}
         }
         loop {
             let d = &mut self.dir[i];
-            if d.next >= end && d.have == 0 {
-                break;
-            }
-            while usize::from(d.have) < HEADER {
-                let p = d.next + u32::from(d.have);
-                if p >= end {
-                    break;
+            let (part, body) = match d.framer.header(seq, end, &bytes) {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(Lost) => {
+                    seen.activity = true;
+                    return seen;
                 }
-                match bytes.byte(p.diff(seq)) {
-                    Some(b) => {
-                        d.part[usize::from(d.have)] = b;
-                        d.have += 1;
-                    }
-                    None => {
-                        lost(d, &mut seen);
-                        return seen;
-                    }
-                }
-            }
-            if usize::from(d.have) < HEADER {
-                // The header continues in the next segment.
-                break;
-            }
-            d.have = 0;
-            let f = parse(&d.part);
+            };
+            let f = parse(&part);
             if f.stream >> 31 != 0 {
                 // The reserved bit is set: not a frame header.
-                lost(d, &mut seen);
+                d.framer.lose();
+                seen.activity = true;
                 return seen;
             }
-            let body = d.next + HEADER as u32;
-            d.next = body + f.len;
+            d.framer.body(body, f.len);
             d.stream_frame = matches!(f.ty, DATA | HEADERS | CONTINUATION | PUSH_PROMISE);
             let payload = usize::try_from(body.diff(seq))
                 .ok()

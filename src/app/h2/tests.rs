@@ -47,7 +47,7 @@ fn test_streams_and_goaway() {
     let s = feed(&mut h, 0, 24, &req);
     let o = s.opened.unwrap();
     assert_eq!(o.stream, 1);
-    assert_eq!(o.pseudo().method, Some(crate::flow::http::Method::Get));
+    assert_eq!(o.pseudo().method, Some(crate::app::http::Method::Get));
     assert_eq!(o.pseudo().path(), Some(&b"/"[..]));
     // The response: HEADERS, DATA(END_STREAM) in one segment.
     let resp = [frame(HEADERS, 4, 1, &[0x88]), frame(DATA, 1, 1, b"ok")].concat();
