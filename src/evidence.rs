@@ -8,13 +8,12 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::BufWriter;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use racecap::decode;
-use racecap::flow::{Endpoint, FlowKey};
+use racecap::flow::FlowKey;
 use racecap::report::Report;
 use racecap::source::{CaptureReader, InputStats, Merged};
 use racecap::write::{Endian, PcapWriter, PcapngWriter};
@@ -87,42 +86,15 @@ fn open(paths: &[PathBuf]) -> Result<Merged> {
     Ok(Merged::new(readers)?)
 }
 
-/// The connections that carried a retry: the one on which the client sent
-/// data to the raced server at the retry's moment (`race.retry_at` is the
-/// retried request's first segment). A pass of its own over the inputs.
-fn retry_keys(report: &Report, paths: &[PathBuf]) -> Result<HashSet<FlowKey>> {
-    let wanted: HashSet<(IpAddr, Endpoint, i64)> = report
-        .findings
-        .iter()
-        .filter_map(|f| Some((f.client.ip, f.server, f.race.as_ref()?.retry_at?.0)))
-        .collect();
-    let mut keys = HashSet::new();
-    if wanted.is_empty() {
-        return Ok(keys);
-    }
-    let mut merged = open(paths)?;
-    while let Some((_, frame)) = merged.next_frame()? {
-        let Ok(seg) = decode::decode(&frame) else {
-            continue;
-        };
-        if seg.payload_len > 0
-            && wanted.contains(&(seg.src_endpoint().ip, seg.dst_endpoint(), frame.ts_ns))
-        {
-            keys.insert(seg.key().0);
-        }
-    }
-    Ok(keys)
-}
-
 /// Copies every packet of the report's findings, and of the connections
-/// that retried their requests, from `paths` (the inputs, read again) to
-/// `out`; returns the number of packets written.
+/// that retried their requests (which the analysis named), from `paths`
+/// (the inputs, read again) to `out`; returns the number of packets written.
 pub fn write(report: &Report, paths: &[PathBuf], inputs: &[InputStats], out: &Path) -> Result<u64> {
     let mut spans: HashMap<FlowKey, Vec<(i64, i64)>> = HashMap::new();
     for f in &report.findings {
         spans.entry(f.key).or_default().push((f.start.0, f.end.0));
     }
-    let retries = retry_keys(report, paths)?;
+    let retries: HashSet<FlowKey> = report.findings.iter().filter_map(|f| f.retry_key).collect();
     let mut linktypes: Vec<u16> = inputs.iter().flat_map(|i| i.linktypes.clone()).collect();
     linktypes.sort_unstable();
     linktypes.dedup();

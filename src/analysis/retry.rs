@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::app::http::{Paths, Req, RequestLine};
-use crate::flow::Endpoint;
+use crate::flow::{Endpoint, FlowKey};
 
 /// How soon after a race the same request, answered on another connection,
 /// counts as the proxy's retry. nginx and HAProxy retry at once; Envoy's
@@ -26,12 +26,23 @@ struct Watch {
     deadline_ns: i64,
 }
 
+/// A lost request's retry: when it went out, and the connection that
+/// carried it (so that `--evidence` copies it without reading the inputs
+/// again to find it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// The retried request's first segment.
+    pub at_ns: i64,
+    /// The connection that carried it.
+    pub key: FlowKey,
+}
+
 /// Lost requests being watched, and the retries found (by the raced
-/// connection's id, with the retry's time).
+/// connection's id).
 #[derive(Default)]
 pub struct Retries {
     watch: Vec<Watch>,
-    retried: HashMap<u64, i64>,
+    retried: HashMap<u64, Retry>,
 }
 
 impl Retries {
@@ -76,11 +87,14 @@ impl Retries {
         });
     }
 
-    /// A request answered at `ns` on connection `conn_id` from `client` to
-    /// `server`: if it repeats a lost one, that one was retried.
+    /// A request sent at `ns` and answered on connection `conn_id` (key
+    /// `key`) from `client` to `server`: if it repeats a lost one, that one
+    /// was retried.
+    #[allow(clippy::too_many_arguments)]
     pub fn answered(
         &mut self,
         conn_id: u64,
+        key: FlowKey,
         client: IpAddr,
         server: Endpoint,
         paths: &Paths,
@@ -99,12 +113,14 @@ impl Retries {
                 && paths.same(req, &w.request)
         }) {
             let w = self.watch.swap_remove(i);
-            self.retried.entry(w.conn_id).or_insert(ns);
+            self.retried
+                .entry(w.conn_id)
+                .or_insert(Retry { at_ns: ns, key });
         }
     }
 
-    /// When the lost request of connection `conn_id` was retried, if it was.
-    pub fn retry_of(&self, conn_id: u64) -> Option<i64> {
+    /// The retry of connection `conn_id`'s lost request, if it was retried.
+    pub fn retry_of(&self, conn_id: u64) -> Option<Retry> {
         self.retried.get(&conn_id).copied()
     }
 

@@ -175,8 +175,15 @@ impl Analyzer {
                 // An answered request that repeats a recently lost one is
                 // the proxy's retry.
                 if let Some(req) = p.request {
-                    self.retries
-                        .answered(conn.id, client_ip, server_ep, &self.paths, req, p.ns);
+                    self.retries.answered(
+                        conn.id,
+                        conn.key(),
+                        client_ip,
+                        server_ep,
+                        &self.paths,
+                        req,
+                        p.ns,
+                    );
                 }
             }
             // (A response being followed holds its request's target.)
@@ -305,9 +312,9 @@ impl Analyzer {
             t.open_at_end += 1;
         }
         t.holes += u64::from(conn.holes(roles.client)) + u64::from(conn.holes(roles.server()));
-        let retry_ns = self.retries.retry_of(conn.id);
+        let retry = self.retries.retry_of(conn.id);
         self.timeouts
-            .judged(conn, roles, &outcome, retry_ns.is_some(), cut_off, end_ns);
+            .judged(conn, roles, &outcome, retry.is_some(), cut_off, end_ns);
         if outcome.verdict.is_failure() {
             // Live output prints every finding (a race with an RST was
             // printed when the RST came); the report keeps the first
@@ -317,7 +324,7 @@ impl Analyzer {
                     || outcome.race.as_ref().is_some_and(|r| r.rst.is_none()));
             let keep = self.findings.len() < MAX_FINDINGS;
             if live || keep {
-                let f = report::finding(conn, roles, &outcome, retry_ns, &self.paths);
+                let f = report::finding(conn, roles, &outcome, retry, &self.paths);
                 if live {
                     self.decided.push(f.clone());
                 }
@@ -345,9 +352,10 @@ impl Analyzer {
         }
         // A retry seen after its raced connection was judged.
         for f in &mut self.findings {
-            if let (Some(race), Some(at)) = (&mut f.race, self.retries.retry_of(f.conn_id)) {
+            if let (Some(race), Some(r)) = (&mut f.race, self.retries.retry_of(f.conn_id)) {
                 race.retried = Some(true);
-                race.retry_at = Some(report::Timestamp(at));
+                race.retry_at = Some(report::Timestamp(r.at_ns));
+                f.retry_key = Some(r.key);
             }
         }
         self.findings.sort_by_key(|f| (f.start, f.conn_id));

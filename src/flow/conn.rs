@@ -227,6 +227,11 @@ impl Conn {
         }
     }
 
+    /// The connection's key in the flow table.
+    pub fn key(&self) -> super::FlowKey {
+        super::FlowKey::new(self.vlan, self.a, self.b).0
+    }
+
     /// The endpoint of a side.
     pub fn endpoint(&self, side: Side) -> Endpoint {
         match side {

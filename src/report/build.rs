@@ -9,10 +9,11 @@ use super::{
     Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
     ServerReport, Summary, Timeout, Tool, Truncated, Warning,
 };
+use crate::analysis::retry::Retry;
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
 use crate::app::http::{Paths, Req};
 use crate::decode::{self, Skip};
-use crate::flow::{Conn, FlowKey};
+use crate::flow::Conn;
 use crate::source::InputStats;
 use crate::units::{Millis, Timestamp, seconds};
 
@@ -74,14 +75,15 @@ fn request(req: Option<Req>, paths: &Paths) -> Option<Request> {
 }
 
 /// The finding of a failing connection: its verdict with the evidence.
-/// `retry_ns` is when its lost request was retried, if it was.
+/// `retry` is its lost request's retry, if it was retried.
 pub fn finding(
     conn: &Conn,
     roles: Roles,
     o: &Outcome,
-    retry_ns: Option<i64>,
+    retry: Option<Retry>,
     paths: &Paths,
 ) -> Finding {
+    let retry_ns = retry.map(|r| r.at_ns);
     let c = roles.client;
     let hc = conn.h(c);
     let race = o.race.as_ref().map(|r| Race {
@@ -192,7 +194,8 @@ pub fn finding(
         log_lines: None,
         place: None,
         conn_id: conn.id,
-        key: FlowKey::new(conn.vlan, conn.a, conn.b).0,
+        key: conn.key(),
+        retry_key: o.race.as_ref().and(retry).map(|r| r.key),
     }
 }
 

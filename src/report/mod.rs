@@ -180,6 +180,10 @@ pub struct Finding {
     /// (`--evidence`, between `start` and `end`).
     #[serde(skip)]
     pub key: FlowKey,
+    /// Internal: the connection that carried the retry of its lost
+    /// request (`--evidence` copies it whole).
+    #[serde(skip)]
+    pub retry_key: Option<FlowKey>,
 }
 
 /// Evidence of a keep-alive race.
