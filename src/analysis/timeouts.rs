@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use super::defaults::ClientKind;
+use super::race::RaceFacts;
 use super::samples::Samples;
 use super::software::{self, ClientMarks, ClientReach, ServerMarks};
 use super::verdict::{Outcome, RaceKind, RoleSource, Roles, Verdict};
@@ -300,7 +301,7 @@ impl Timeouts {
 
     /// `side` sent its first FIN: a sample of that side's idle timeout, a
     /// close after a response, or neither.
-    pub fn fin(&mut self, conn: &Conn, side: Side, roles: Roles) {
+    pub fn fin(&mut self, conn: &Conn, side: Side, roles: Roles, race: Option<&RaceFacts>) {
         let Some(fin) = conn.fin(side).filter(|f| !f.reply) else {
             // A FIN that answers the peer's says nothing of this side's timeout.
             return;
@@ -335,7 +336,7 @@ impl Timeouts {
         // (A request the server's kernel had but that arrived as the
         // server was closing idle, unread, leaves the close an idle one,
         // from before that request: the race says how long.)
-        let gap = match super::verdict::race(conn, client) {
+        let gap = match race {
             Some(r) if r.fin.is_some() => r.idle_before_close_ns(),
             _ if nothing_read_unanswered => gap,
             _ => return,

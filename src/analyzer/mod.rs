@@ -218,8 +218,23 @@ impl Analyzer {
         if let Some(h) = &notes.tls_hello {
             self.timeouts.tls_hello(server_ep, h);
         }
+        // A race can show at the server's FIN (the request was seen first),
+        // at the request (the FIN was), or at the server's RST (a reset
+        // race, or the RST that proves it): watch for the proxy retrying
+        // the lost request from the first of them on, whatever ends the
+        // connection later (an RST, a FIN, or nothing).
+        let server_side = side == roles.server();
+        let may_race =
+            (server_side && (notes.fin || notes.rst)) || (!server_side && notes.new_turn);
+        // Decided once per segment: the retry watcher, live output and the
+        // idle close's timeouts read the same race.
+        let race = if may_race {
+            verdict::race(conn, client)
+        } else {
+            None
+        };
         if notes.fin {
-            self.timeouts.fin(conn, side, roles);
+            self.timeouts.fin(conn, side, roles, race.as_ref());
             if side == client
                 && let Some(req) = conn
                     .pending(client)
@@ -229,15 +244,7 @@ impl Analyzer {
                     .insert(conn.id, (self.paths.line(req.0), req.1));
             }
         }
-        // A race can show at the server's FIN (the request was seen first),
-        // at the request (the FIN was), or at the server's RST (a reset
-        // race, or the RST that proves it): watch for the proxy retrying
-        // the lost request from the first of them on, whatever ends the
-        // connection later (an RST, a FIN, or nothing).
-        let server_side = side == roles.server();
-        let may_race =
-            (server_side && (notes.fin || notes.rst)) || (!server_side && notes.new_turn);
-        if may_race && let Some(r) = verdict::race(conn, client) {
+        if let Some(r) = race {
             if notes.rst && server_side && self.cfg.live {
                 // The RST proves the race now: tell live output.
                 let outcome = Outcome {
