@@ -5,6 +5,7 @@ pub mod defaults;
 pub mod exchange;
 pub mod race;
 pub mod retry;
+pub mod rules;
 pub mod samples;
 pub mod software;
 pub mod timeouts;

@@ -1,6 +1,7 @@
 //! How a connection lived and died: roles, the lifecycle verdict, and the
 //! facts behind it (the keep-alive race's are in [`super::race`], those of
-//! an exchange cut short in [`super::exchange`]). Decided from sequence and acknowledgement numbers (what
+//! an exchange cut short in [`super::exchange`]; the rules that decide, in
+//! their order, in [`super::rules`]). Decided from sequence and acknowledgement numbers (what
 //! each side had seen), never from the order in which packets reached the
 //! capture, so a capture taken at the proxy and one taken at the backend give
 //! the same answer.
@@ -9,6 +10,7 @@ use std::collections::HashSet;
 
 pub use super::exchange::{TimeoutFacts, TruncatedFacts, client_timeout, truncated};
 pub use super::race::{RaceFacts, RaceKind, race};
+pub use super::rules::{RULES, Rule, outcome};
 use crate::flow::conn::Rst;
 use crate::flow::{Conn, Endpoint, Pending, Side};
 use crate::named::named_enum;
@@ -180,6 +182,19 @@ pub struct Outcome {
     pub timeout: Option<TimeoutFacts>,
 }
 
+impl Outcome {
+    /// A verdict with no evidence of its own yet.
+    pub fn of(verdict: Verdict) -> Outcome {
+        Outcome {
+            verdict,
+            race: None,
+            reset: None,
+            truncated: None,
+            timeout: None,
+        }
+    }
+}
+
 fn in_flight(conn: &Conn, from: Side) -> u64 {
     match (conn.h(from).next(), conn.h(from.other()).max_ack()) {
         (Some(n), Some(a)) => n.diff(a).max(0) as u64,
@@ -188,7 +203,8 @@ fn in_flight(conn: &Conn, from: Side) -> u64 {
     }
 }
 
-fn first_fin(conn: &Conn) -> Option<Side> {
+/// The side that closed first (its FIN the other acknowledges, else the earlier).
+pub(super) fn first_fin(conn: &Conn) -> Option<Side> {
     match (conn.fin(Side::A), conn.fin(Side::B)) {
         (Some(a), Some(b)) => {
             // The FIN that the other acknowledges came first; else the earlier.
@@ -208,138 +224,8 @@ fn first_fin(conn: &Conn) -> Option<Side> {
     }
 }
 
-fn closed_by(side: Side, roles: Roles) -> Verdict {
-    if side == roles.client {
-        Verdict::ClosedByClient
-    } else {
-        Verdict::ClosedByServer
-    }
-}
-
-/// Decides a connection's verdict once it is over (or the capture ended).
-pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
-    let c = roles.client;
-    let s = roles.server();
-    let mut out = Outcome {
-        verdict: Verdict::Open,
-        race: None,
-        reset: None,
-        truncated: None,
-        timeout: None,
-    };
-    if let Some(r) = race(conn, c) {
-        out.verdict = Verdict::KeepaliveRace;
-        out.race = Some(r);
-        return out;
-    }
-    let (hc, hs) = (conn.h(c), conn.h(s));
-
-    // A client SYN that no SYN-ACK answered (and the client sent nothing
-    // else: a capture of one direction only shows a finished handshake by
-    // the client's data).
-    if conn.syn_client == Some(c)
-        && hc.syns > 0
-        && !hs.synack
-        && hs.packets == 0
-        && hc.packets == u32::from(hc.syns) + u32::from(conn.rst(c).is_some())
-    {
-        out.verdict = if conn.rst(c).is_some() {
-            Verdict::ClientReset
-        } else if conn
-            .syn_times(c)
-            .next()
-            .is_some_and(|t| end_ns - t >= CONNECT_TIMEOUT_MIN_NS)
-            || hc.syns > 1
-        {
-            Verdict::ConnectTimeout
-        } else {
-            Verdict::Open
-        };
-        return out;
-    }
-    // A client SYN answered by a RST instead of a SYN-ACK.
-    if conn.syn_client == Some(c)
-        && hc.syns > 0
-        && !hs.synack
-        && conn.rst(s).is_some()
-        && conn.bytes(c) == 0
-    {
-        out.verdict = Verdict::ConnectRefused;
-        out.reset = Some(reset_facts(conn, s, roles));
-        return out;
-    }
-    // The server stopped in the middle of a response: a failure the client
-    // saw, whether the server then closed with a FIN or an RST (and never
-    // an idle close, whatever the time since its last byte).
-    if let Some(t) = truncated(conn, roles) {
-        out.verdict = Verdict::TruncatedResponse;
-        if let Some(by) = t.rst.map(|_| s) {
-            out.reset = Some(reset_facts(conn, by, roles));
-        }
-        out.truncated = Some(t);
-        return out;
-    }
-    // The client gave up waiting for its answer.
-    if let Some(t) = client_timeout(conn, roles) {
-        out.verdict = Verdict::ClientTimeout;
-        out.timeout = Some(t);
-        return out;
-    }
-
-    let first_rst = match (conn.rst(c), conn.rst(s)) {
-        (Some(a), Some(b)) => Some(if a.ns <= b.ns { c } else { s }),
-        (Some(_), None) => Some(c),
-        (None, Some(_)) => Some(s),
-        (None, None) => None,
-    };
-    if let Some(by) = first_rst {
-        let rst = conn.rst(by).expect("first_rst has a RST");
-        let fin_before = |side: Side| conn.fin(side).is_some_and(|f| f.ns <= rst.ns);
-        let facts = reset_facts(conn, by, roles);
-        let no_fin = !fin_before(c) && !fin_before(s);
-        let long_idle = facts.idle_before_ns.is_some_and(|i| i >= IDLE_RESET_MIN_NS);
-        out.verdict = if fin_before(c) && fin_before(s) {
-            // Both sides had closed: the RST only tidies up.
-            closed_by(first_fin(conn).unwrap_or(by), roles)
-        } else if no_fin && long_idle && !(by == c && conn.pending(c).is_some()) {
-            // (A client that resets its own unanswered request gave up
-            // waiting: that is the client's reset, however long it waited.)
-            Verdict::IdleReset
-        } else if by == s {
-            if facts.outstanding.is_none() && fin_before(c) {
-                // The client was closing; the server's RST ends it faster.
-                Verdict::ClosedByClient
-            } else {
-                Verdict::ServerReset
-            }
-        } else if facts.outstanding.is_none()
-            && conn.pending(c).is_none()
-            && (fin_before(s) || conn.close_began_ns(s).is_some_and(|g| g <= rst.ns))
-        {
-            // The client answered the server's close with a RST; nothing
-            // lost. (Over HTTP/2 the close begins at the server's GOAWAY:
-            // a proxy resets a pooled connection on it, and at the proxy
-            // that RST is seen before the server's FIN.)
-            Verdict::ClosedByServer
-        } else {
-            Verdict::ClientReset
-        };
-        out.reset = Some(facts);
-    } else if let Some(side) = first_fin(conn) {
-        out.verdict = closed_by(side, roles);
-    }
-    if !conn.saw_syn()
-        && matches!(
-            out.verdict,
-            Verdict::Open | Verdict::ClosedByClient | Verdict::ClosedByServer
-        )
-    {
-        out.verdict = Verdict::Partial;
-    }
-    out
-}
-
-fn reset_facts(conn: &Conn, by: Side, roles: Roles) -> ResetFacts {
+/// The facts of `by`'s first RST.
+pub(super) fn reset_facts(conn: &Conn, by: Side, roles: Roles) -> ResetFacts {
     let rst = conn.rst(by).expect("reset side has a RST");
     // The other side's data is outstanding only if the resetting side had
     // not acknowledged it: a response the client acked is answered. A
