@@ -20,6 +20,7 @@ pub mod app;
 pub mod decode;
 pub mod flow;
 pub mod metrics;
+pub mod observation;
 pub mod otel;
 pub mod pipeline;
 pub mod proxylog;

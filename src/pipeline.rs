@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use crate::analyzer::{Analyzer, Config};
 use crate::app::carried;
 use crate::decode::{self, Decoded};
+use crate::observation::Observation;
 use crate::report::Report;
 use crate::source::{CaptureReader, InputStats, Merged, SourceProblem};
 
@@ -90,7 +91,7 @@ pub fn run_with_progress(
         for d in &batch.frames {
             analyzer.count_frame(d.ts_ns(), d.frame_len());
             match d.get(&batch.arena) {
-                Ok(seg) => analyzer.segment(&seg),
+                Ok(seg) => analyzer.observe(&Observation::Segment(seg)),
                 Err(skip) => analyzer.skip(skip),
             }
         }

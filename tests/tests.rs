@@ -12,6 +12,7 @@ mod formats;
 mod h2;
 mod html;
 mod impact;
+mod kernel_events;
 mod lab;
 mod lab_closes;
 mod lab_h2;

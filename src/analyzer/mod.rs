@@ -20,6 +20,8 @@ use crate::app::http::{Paths, RequestLine};
 use crate::decode::{self, Frame, Skip};
 use crate::flow::conn::Notes;
 use crate::flow::{Conn, Endpoint, FlowTable, TableEvent};
+use crate::observation::socket::{Sockets, Stand};
+use crate::observation::{Observation, SocketEvent};
 use crate::report::{self, Connection, Finding, Report, Totals};
 use crate::source::InputStats;
 
@@ -54,6 +56,9 @@ pub struct Analyzer {
     findings: Vec<Finding>,
     decided: Vec<Finding>,
     connections: Vec<Connection>,
+    /// The sockets kernel events came from, and the segments one stands for.
+    sockets: Sockets,
+    stands: Vec<Stand>,
 }
 
 impl Analyzer {
@@ -81,6 +86,8 @@ impl Analyzer {
             findings: Vec::new(),
             decided: Vec::new(),
             connections: Vec::new(),
+            sockets: Sockets::default(),
+            stands: Vec::new(),
         }
     }
 
@@ -91,7 +98,10 @@ impl Analyzer {
 
     /// Bytes of connection state now, as the memory budget counts them.
     pub fn state_bytes(&self) -> usize {
-        self.table.len() * crate::flow::table::SLOT_BYTES + self.conn_heap + self.paths.bytes()
+        self.table.len() * crate::flow::table::SLOT_BYTES
+            + self.conn_heap
+            + self.paths.bytes()
+            + self.sockets.len() * crate::observation::socket::SOCKET_BYTES
     }
 
     /// Packets seen so far.
@@ -116,11 +126,33 @@ impl Analyzer {
             .unwrap_or_default()
     }
 
+    /// Feeds one observation: a segment, or a socket event as the
+    /// segments it stands for ([`crate::observation::socket`]).
+    pub fn observe(&mut self, o: &Observation<'_>) {
+        match o {
+            Observation::Segment(seg) => self.segment(seg),
+            Observation::Socket(ev) => self.socket_event(ev),
+        }
+    }
+
+    fn socket_event(&mut self, ev: &SocketEvent) {
+        let t = &mut self.totals;
+        t.socket_events += 1;
+        t.first_ns = Some(t.first_ns.map_or(ev.ts_ns, |v| v.min(ev.ts_ns)));
+        t.last_ns = Some(t.last_ns.map_or(ev.ts_ns, |v| v.max(ev.ts_ns)));
+        let mut stands = std::mem::take(&mut self.stands);
+        self.sockets.stand_for(ev, &mut stands);
+        for s in &stands {
+            self.segment(&s.segment(ev));
+        }
+        self.stands = stands;
+    }
+
     /// Feeds one frame.
     pub fn frame(&mut self, f: &Frame<'_>) {
         self.count_frame(f.ts_ns, f.data.len());
         match decode::decode(f) {
-            Ok(seg) => self.segment(&seg),
+            Ok(seg) => self.observe(&Observation::Segment(seg)),
             Err(skip) => self.skip(skip),
         }
     }

@@ -26,8 +26,10 @@ pub struct Totals {
     /// Earliest and latest frame timestamps.
     pub first_ns: Option<i64>,
     pub last_ns: Option<i64>,
-    /// TCP segments decoded.
+    /// TCP segments decoded (and those kernel events stood for).
     pub segments: u64,
+    /// Kernel events about sockets.
+    pub socket_events: u64,
     /// Segments outside the focus.
     pub filtered_out: u64,
     /// Frames that gave no segment, by [`Skip::index`].
