@@ -6,14 +6,14 @@
 
 use std::fmt::Write as _;
 
-use racecap::analysis::defaults::proxy_rows;
+use racecap::analysis::defaults::{Side, proxy_rows};
 use racecap::report::proxy::{ProxyKind, ProxySeen};
 use racecap::report::{Report, ServerReport};
 
 /// One step as printed: side, sentence, snippet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Step {
-    pub(super) side: &'static str,
+    pub(super) side: Side,
     pub(super) text: String,
     pub(super) snippet: Option<String>,
 }
@@ -52,12 +52,12 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
             (Some(_), None) => true,
         };
         let step = match r.side {
-            "server" => Step {
+            Side::Server => Step {
                 side: r.side,
                 text: text.clone(),
                 snippet: r.snippet.clone(),
             },
-            "retries" => Step {
+            Side::Retries => Step {
                 side: r.side,
                 text: text.clone(),
                 // The snippet is one proxy's configuration.
@@ -66,7 +66,7 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
                     .clone()
                     .filter(|_| verbose || (named(proxy) && mine)),
             },
-            side => {
+            side @ (Side::Proxy | Side::Client) => {
                 if !mine && !verbose {
                     continue;
                 }
@@ -90,12 +90,12 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
         let below = "the server's idle close (above)";
         let at = out
             .iter()
-            .position(|x| x.side == "retries")
+            .position(|x| x.side == Side::Retries)
             .unwrap_or(out.len());
         out.insert(
             at,
             Step {
-                side: "proxy",
+                side: Side::Proxy,
                 text: format!("{}: set {} below {below}.", row.software, row.knob),
                 snippet: None,
             },
@@ -121,10 +121,10 @@ pub(super) fn groups(r: &Report, verbose: bool) -> Vec<(Vec<&ServerReport>, Vec<
 /// The fix in one line, for the report's opening.
 pub fn one_line(r: &Report) -> Option<String> {
     let (_, steps) = groups(r, false).into_iter().next()?;
-    let server = steps.iter().find(|s| s.side == "server");
+    let server = steps.iter().find(|s| s.side == Side::Server);
     let requester: Vec<&Step> = steps
         .iter()
-        .filter(|s| s.side == "proxy" || s.side == "client")
+        .filter(|s| matches!(s.side, Side::Proxy | Side::Client))
         .collect();
     let head = match r.proxy {
         Some(p) => format!("Fix ({}, {})", p.kind.label(), source(p)),
@@ -132,7 +132,7 @@ pub fn one_line(r: &Report) -> Option<String> {
     };
     // Which library sends the requests does not show: no one library's step.
     let library = Step {
-        side: "client",
+        side: Side::Client,
         text: "evict idle pooled connections before the server's idle close, or retry idempotent requests (each library's setting below).".into(),
         snippet: None,
     };

@@ -12,6 +12,8 @@
 
 use serde::Serialize;
 
+use crate::named::named_enum;
+
 /// A software whose default matches a measured timeout.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Candidate {
@@ -37,11 +39,26 @@ pub struct Candidate {
     pub row: &'static KnownDefault,
 }
 
+named_enum! {
+    /// Which side of the timeout chain a step of the fix changes: the
+    /// renderers pick and order steps by it, so it is a type, not a word.
+    pub enum Side {
+        /// The server's keep-alive timeout.
+        Server => "server",
+        /// The proxy's (or load balancer's) upstream pool.
+        Proxy => "proxy",
+        /// A pool inside an application (an HTTP client library).
+        Client => "client",
+        /// Which lost requests to retry.
+        Retries => "retries",
+    }
+}
+
 /// One step of the fix.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Recommendation {
-    /// `server`, `proxy` or `retries`.
-    pub side: &'static str,
+    /// The side it changes.
+    pub side: Side,
     /// What to do and why, with the measured numbers.
     pub text: String,
     /// What to do, in a sentence or two without the measurements (the
