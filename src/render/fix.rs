@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use racecap::analysis::defaults::{Side, proxy_rows};
+use racecap::analysis::defaults::{RowId, Side, proxy_rows};
 use racecap::report::proxy::{ProxyKind, ProxySeen};
 use racecap::report::{Report, ServerReport};
 
@@ -30,7 +30,7 @@ fn source(p: ProxySeen) -> &'static str {
 }
 
 /// Whether a step for table row `id` is for the proxy `p`.
-fn for_proxy(id: &str, p: ProxyKind) -> bool {
+fn for_proxy(id: RowId, p: ProxyKind) -> bool {
     p == ProxyKind::Library || p.rows().contains(&id)
 }
 

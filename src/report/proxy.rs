@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::proxy_log::ProxyLog;
 use super::{Finding, ServerReport};
+use crate::analysis::defaults::RowId;
 use crate::analysis::software::ClientKind;
 use crate::flow::marks::ProxyMark;
 use crate::named::named_enum;
@@ -42,17 +43,17 @@ named_enum! {
 }
 
 impl ProxyKind {
-    /// The defaults-table rows (`id`) whose fix steps are this proxy's.
-    pub fn rows(self) -> &'static [&'static str] {
+    /// The defaults-table rows whose fix steps are this proxy's.
+    pub fn rows(self) -> &'static [RowId] {
         match self {
-            ProxyKind::Istio => &["istio", "istio-inbound"],
-            ProxyKind::Envoy => &["envoy", "envoy-gateway"],
-            ProxyKind::Nginx => &["nginx-upstream", "ingress-nginx"],
-            ProxyKind::Haproxy => &["haproxy"],
-            ProxyKind::Caddy => &["caddy-proxy"],
-            ProxyKind::Traefik => &["traefik-proxy"],
-            ProxyKind::Alb => &["aws-alb"],
-            ProxyKind::Linkerd => &["linkerd"],
+            ProxyKind::Istio => &[RowId::Istio, RowId::IstioInbound],
+            ProxyKind::Envoy => &[RowId::Envoy, RowId::EnvoyGateway],
+            ProxyKind::Nginx => &[RowId::NginxUpstream, RowId::IngressNginx],
+            ProxyKind::Haproxy => &[RowId::Haproxy],
+            ProxyKind::Caddy => &[RowId::CaddyProxy],
+            ProxyKind::Traefik => &[RowId::TraefikProxy],
+            ProxyKind::Alb => &[RowId::AwsAlb],
+            ProxyKind::Linkerd => &[RowId::Linkerd],
             // Every client-library row: the fix lists the libraries' knobs.
             ProxyKind::Library => &[],
         }

@@ -8,7 +8,7 @@
 //! where its value was read (docs/keepalive-defaults.md, "HTTP/2 knobs");
 //! rows that file marks UNVERIFIED are left out.
 
-use super::{KnownDefault, Retries, Role, Verified};
+use super::{KnownDefault, Retries, Role, RowId, Verified};
 
 /// HTTP/2 servers: none closes an idle connection by default, so a close
 /// seen on the wire was configured with one of these knobs.
@@ -17,7 +17,7 @@ pub(super) static H2_SERVERS: &[KnownDefault] = &[
     // timeout)", changed from 120 s in v13.0.0 by PR #27558); `http2session.setTimeout()`;
     // the lab backend (scripts/lab/h2-backend.js) closes with `session.close()` / `goaway()`.
     KnownDefault {
-        id: "node-http2",
+        id: RowId::NodeHttp2,
         software: "Node.js http2 server",
         role: Role::Server,
         default_ms: None,
@@ -37,7 +37,7 @@ pub(super) static H2_SERVERS: &[KnownDefault] = &[
     // If negative, or if zero and ReadTimeout is zero or negative, there is no timeout");
     // golang/net http2/server.go (ConfigureServer copies IdleTimeout into the h2 server).
     KnownDefault {
-        id: "go-h2",
+        id: RowId::GoH2,
         software: "Go net/http.Server over HTTP/2",
         role: Role::Server,
         default_ms: None,
@@ -57,7 +57,7 @@ pub(super) static H2_SERVERS: &[KnownDefault] = &[
     // and MaxConnectionAgeGrace "The current default value is infinity"; MaxConnectionIdle's
     // idleness is "since the most recent time the number of outstanding RPCs became zero".
     KnownDefault {
-        id: "grpc-go",
+        id: RowId::GrpcGo,
         software: "gRPC-Go server",
         role: Role::Server,
         default_ms: None,
@@ -84,7 +84,7 @@ pub(super) static H2_PROXIES: &[KnownDefault] = &[
     // the request was sent, and nothing was received"); pool-purge-delay as for HTTP/1 (5 s).
     // Lab: fixtures/lab/h2-haproxy-retry.* (record-h2.sh haproxy-retry).
     KnownDefault {
-        id: "haproxy-h2",
+        id: RowId::HaproxyH2,
         software: "HAProxy `server … proto h2` pool",
         role: Role::Proxy,
         default_ms: None,
@@ -110,7 +110,7 @@ pub(super) static H2_PROXIES: &[KnownDefault] = &[
     // REFUSED_STREAM error code", `reset` for a disconnect/reset with no response; no retries
     // without a retry policy); envoyproxy/envoy#36450 (streams ignored after a GOAWAY).
     KnownDefault {
-        id: "envoy-h2",
+        id: RowId::EnvoyH2,
         software: "Envoy cluster with http2_protocol_options",
         role: Role::Proxy,
         default_ms: Some(3_600_000),
@@ -133,7 +133,7 @@ pub(super) static H2_PROXIES: &[KnownDefault] = &[
     // grpc_next_upstream error timeout;", `non_idempotent`: requests with a non-idempotent
     // method are not passed to the next server once sent); upstream keepalive as for proxy_pass.
     KnownDefault {
-        id: "nginx-grpc",
+        id: RowId::NginxGrpc,
         software: "nginx grpc_pass (upstream keepalive)",
         role: Role::Proxy,
         default_ms: None,
@@ -155,7 +155,7 @@ pub(super) static H2_PROXIES: &[KnownDefault] = &[
     // source: grpc/grpc-go keepalive/keepalive.go ClientParameters.Time "The current default value
     // is infinity" (no keepalive pings), Timeout 20 s.
     KnownDefault {
-        id: "grpc-go-client",
+        id: RowId::GrpcGoClient,
         software: "gRPC-Go client keepalive",
         role: Role::Client,
         default_ms: None,

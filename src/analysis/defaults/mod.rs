@@ -64,9 +64,9 @@ pub struct Recommendation {
     /// What to do, in a sentence or two without the measurements (the
     /// table prints them per server beside it); `text` has the reasons.
     pub short: String,
-    /// The table row (`id`) of the proxy, load balancer or client library
-    /// this step is for; none for a step that holds for any of them.
-    pub proxy: Option<&'static str>,
+    /// The table row of the proxy, load balancer or client library this
+    /// step is for; none for a step that holds for any of them.
+    pub proxy: Option<RowId>,
     /// Configuration to paste, when there is one.
     pub snippet: Option<String>,
 }
@@ -148,7 +148,7 @@ pub struct Close {
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct KnownDefault {
     /// Short stable identifier.
-    pub id: &'static str,
+    pub id: RowId,
     /// Software and version range; unique in the table.
     pub software: &'static str,
     /// Which side of the chain it sits on.
@@ -196,6 +196,7 @@ mod h2;
 mod pinned;
 mod proxy;
 mod recommend;
+mod row_id;
 mod table;
 mod text;
 mod witness;
@@ -203,6 +204,7 @@ mod witness;
 pub use client::ClientKind;
 pub use fix::{Advertised, Caveat, Hop, ProxyFix, ProxyStep, Retries, Usual, When};
 pub use recommend::recommend;
+pub use row_id::RowId;
 use table::{PROXIES, SERVERS};
 pub use witness::{Witness, WitnessKind, match_server_witnessed};
 

@@ -7,7 +7,7 @@
 //! product is named outside this file.
 
 use super::{
-    Advertised, Caveat, Close, Hop, KnownDefault, ProxyFix, ProxyStep, Retries, Role, Usual,
+    Advertised, Caveat, Close, Hop, KnownDefault, ProxyFix, ProxyStep, Retries, Role, RowId, Usual,
     Verified, When,
 };
 
@@ -19,7 +19,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // "since v24.6.0"). Jitter: the close is one socket timer, so a few ms.
     // Mark: Express adds `X-Powered-By: Express` and runs on http.Server.
     KnownDefault {
-        id: "node",
+        id: RowId::Node,
         software: "Node.js http.Server (v8 – v25)",
         role: Role::Server,
         default_ms: Some(5_000),
@@ -50,7 +50,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: nodejs/node PR #62782 "http: increase keepAliveTimeout default to 65 seconds"
     // (lib/_http_server.js main: this.keepAliveTimeout = 65_000); release v26 per the PR thread.
     KnownDefault {
-        id: "node-26",
+        id: RowId::Node26,
         software: "Node.js http.Server (v26+)",
         role: Role::Server,
         default_ms: Some(65_000),
@@ -74,7 +74,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // deadlines (murder_keepalived) after each `self.poller.select(1.0)`, so a close comes up to one
     // 1 s poll after the deadline; the lab saw 2.0–3.0 s for --keep-alive 2.
     KnownDefault {
-        id: "gunicorn",
+        id: RowId::Gunicorn,
         software: "gunicorn",
         role: Role::Server,
         default_ms: Some(2_000),
@@ -96,7 +96,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: encode/uvicorn uvicorn/config.py `timeout_keep_alive: int = 5`, uvicorn/main.py.
     // Jitter: one loop timer; the lab saw 5.000–5.003 s. Mark: `server: uvicorn` by default.
     KnownDefault {
-        id: "uvicorn",
+        id: RowId::Uvicorn,
         software: "uvicorn",
         role: Role::Server,
         default_ms: Some(5_000),
@@ -118,7 +118,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: pgjones/hypercorn src/hypercorn/config.py `keep_alive_timeout = 5 * SECONDS`;
     // docs/how_to_guides/configuring.rst. Mark: `server: hypercorn-h11` (its tests assert it).
     KnownDefault {
-        id: "hypercorn",
+        id: RowId::Hypercorn,
         software: "hypercorn",
         role: Role::Server,
         default_ms: Some(5_000),
@@ -141,7 +141,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // httpd.apache.org/docs/2.4/mod/core.html#keepalivetimeout. Jitter: the lab (event MPM) saw
     // 5.000–5.003 s. Mark: `Server: Apache/2.4.x (Debian)`; Tomcat says `Apache-Coyote`, not `Apache`.
     KnownDefault {
-        id: "apache",
+        id: RowId::Apache,
         software: "Apache httpd 2.x",
         role: Role::Server,
         default_ms: Some(5_000),
@@ -167,7 +167,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // close can come up to 300 ms late (the TLS lab recording's nginx logged
     // closes at 3.001–3.116 s for keepalive_timeout 3s).
     KnownDefault {
-        id: "nginx",
+        id: RowId::Nginx,
         software: "nginx (as server)",
         role: Role::Server,
         default_ms: Some(75_000),
@@ -190,7 +190,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // DEFAULT_CONNECTION_TIMEOUT = 60000; AbstractEndpoint.getKeepAliveTimeout() (unset →
     // connectionTimeout); the stock conf/server.xml sets connectionTimeout="20000".
     KnownDefault {
-        id: "tomcat",
+        id: RowId::Tomcat,
         software: "Apache Tomcat (stock server.xml)",
         role: Role::Server,
         default_ms: Some(20_000),
@@ -212,7 +212,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: same as above (code default 60000 applies without server.xml);
     // Spring Boot property server.tomcat.keep-alive-timeout.
     KnownDefault {
-        id: "tomcat-embedded",
+        id: RowId::TomcatEmbedded,
         software: "Tomcat embedded (Spring Boot)",
         role: Role::Server,
         default_ms: Some(60_000),
@@ -234,7 +234,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: jetty/jetty.project jetty-core/jetty-server AbstractConnector.java
     // `_idleTimeout = 30000`; jetty-http.xml, http.mod.
     KnownDefault {
-        id: "jetty",
+        id: RowId::Jetty,
         software: "Jetty (9 – 12)",
         role: Role::Server,
         default_ms: Some(30_000),
@@ -256,7 +256,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: undertow-io/undertow core/src/main/java/io/undertow/Undertow.java
     // `.set(UndertowOptions.NO_REQUEST_TIMEOUT, 60 * 1000)` (UNDERTOW-790).
     KnownDefault {
-        id: "undertow",
+        id: RowId::Undertow,
         software: "Undertow",
         role: Role::Server,
         default_ms: Some(60_000),
@@ -278,7 +278,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: puma/puma lib/puma/const.rb `PERSISTENT_TIMEOUT = 20` (5.x),
     // configuration.rb `persistent_timeout: 20` (6.0 – 6.6.1).
     KnownDefault {
-        id: "puma",
+        id: RowId::Puma,
         software: "Puma (≤ 6.x)",
         role: Role::Server,
         default_ms: Some(20_000),
@@ -300,7 +300,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: puma/puma PR #3378 "bump persistent_timeout to 65 seconds";
     // lib/puma/configuration.rb `persistent_timeout: 65`, lib/puma/dsl.rb.
     KnownDefault {
-        id: "puma-7",
+        id: RowId::Puma7,
         software: "Puma (7.0+)",
         role: Role::Server,
         default_ms: Some(65_000),
@@ -321,7 +321,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     },
     // source: learn.microsoft.com KestrelServerLimits.KeepAliveTimeout ("Defaults to 130 seconds").
     KnownDefault {
-        id: "kestrel",
+        id: RowId::Kestrel,
         software: "ASP.NET Core Kestrel",
         role: Role::Server,
         default_ms: Some(130_000),
@@ -342,7 +342,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     },
     // source: caddyserver/caddy modules/caddyhttp/app.go `defaultIdleTimeout = 5 * time.Minute`.
     KnownDefault {
-        id: "caddy",
+        id: RowId::Caddy,
         software: "Caddy (as server)",
         role: Role::Server,
         default_ms: Some(300_000),
@@ -363,7 +363,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     },
     // source: traefik/traefik pkg/config/static/static_config.go `DefaultIdleTimeout = 180 * time.Second`.
     KnownDefault {
-        id: "traefik",
+        id: RowId::Traefik,
         software: "Traefik entryPoint",
         role: Role::Server,
         default_ms: Some(180_000),
@@ -385,7 +385,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: hyperium/hyper src/server/conn/http1.rs ("Default is 30 seconds", "Requires a
     // Timer"), src/proto/h1/conn.rs poll_read_head; commits 8bf26d1e (v1.0.0), 10b09ffc (v1.6.0).
     KnownDefault {
-        id: "hyper",
+        id: RowId::Hyper,
         software: "hyper 1.x HTTP/1 server (Rust)",
         role: Role::Server,
         default_ms: Some(30_000),
@@ -407,7 +407,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: tokio-rs/axum axum/src/serve/mod.rs (no timer in tags axum-v0.8.4 … v0.8.9;
     // `builder.http1().timer(TokioTimer::new())` on main, PR #3478).
     KnownDefault {
-        id: "axum",
+        id: RowId::Axum,
         software: "axum::serve (≤ 0.8.9)",
         role: Role::Server,
         default_ms: None,
@@ -426,7 +426,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: actix/actix-web actix-http/src/keep_alive.rs `impl Default for KeepAlive`
     // (Timeout(5s)); actix-web/src/server.rs "By default keep-alive is set to 5 seconds".
     KnownDefault {
-        id: "actix",
+        id: RowId::Actix,
         software: "actix-web HttpServer",
         role: Role::Server,
         default_ms: Some(5_000),
@@ -448,7 +448,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: pkg.go.dev/net/http#Server; src/net/http/server.go `func (s *Server) idleTimeout()`;
     // golang/net b336a971 (HTTP/2 copies IdleTimeout/ReadTimeout).
     KnownDefault {
-        id: "go",
+        id: RowId::Go,
         software: "Go net/http.Server",
         role: Role::Server,
         default_ms: None,
@@ -467,7 +467,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: reactor/reactor-netty reactor-netty-http HttpServer.java javadoc ("If an
     // idleTimeout is not specified, this indicates no timeout (i.e. infinite)").
     KnownDefault {
-        id: "reactor-netty",
+        id: RowId::ReactorNetty,
         software: "Reactor Netty HttpServer (Spring WebFlux)",
         role: Role::Server,
         default_ms: None,
@@ -485,7 +485,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     },
     // source: oven-sh/bun docs/runtime/http/server.mdx (idleTimeout 10 s, max 255, 0 disables).
     KnownDefault {
-        id: "bun",
+        id: RowId::Bun,
         software: "Bun Bun.serve",
         role: Role::Server,
         default_ms: Some(10_000),
@@ -507,7 +507,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: fastify docs/Reference/Server.md (keepAliveTimeout 72000, HTTP/1 only, ignored with
     // serverFactory). It sets Node's server.keepAliveTimeout, so the close carries Node's buffer.
     KnownDefault {
-        id: "fastify",
+        id: RowId::Fastify,
         software: "Fastify",
         role: Role::Server,
         default_ms: Some(72_000),
@@ -535,7 +535,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: aio-libs/aiohttp#9285, aiohttp/web_protocol.py (keepalive_timeout 3630 from 3.11,
     // raised from 75 s because of load-balancer races). Mark: `Server: Python/3.x aiohttp/3.x`.
     KnownDefault {
-        id: "aiohttp",
+        id: RowId::Aiohttp,
         software: "aiohttp server (3.11+)",
         role: Role::Server,
         default_ms: Some(3_630_000),
@@ -556,7 +556,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     },
     // source: aio-libs/aiohttp#9285 (the 75 s default before 3.11).
     KnownDefault {
-        id: "aiohttp-old",
+        id: RowId::AiohttpOld,
         software: "aiohttp server (< 3.11)",
         role: Role::Server,
         default_ms: Some(75_000),
@@ -578,7 +578,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: Pylons/waitress src/waitress/adjustments.py (channel_timeout = 120).
     // Mark: `Server: waitress` by default.
     KnownDefault {
-        id: "waitress",
+        id: RowId::Waitress,
         software: "waitress",
         role: Role::Server,
         default_ms: Some(120_000),
@@ -600,7 +600,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     // source: ray-project/ray#54127 (Serve's HTTP proxy keep-alive 90 s, was 5 s). Serve runs
     // uvicorn, so its responses carry `server: uvicorn`: the witness prefers the row whose close matches.
     KnownDefault {
-        id: "ray-serve",
+        id: RowId::RayServe,
         software: "Ray Serve (uvicorn inside)",
         role: Role::Server,
         default_ms: Some(90_000),
@@ -621,7 +621,7 @@ pub(super) static SERVERS: &[KnownDefault] = &[
     },
     // source: Ktor API docs, CIO engine connectionIdleTimeoutSeconds (45).
     KnownDefault {
-        id: "ktor-cio",
+        id: RowId::KtorCio,
         software: "Ktor CIO server",
         role: Role::Server,
         default_ms: Some(45_000),
@@ -649,7 +649,7 @@ pub(super) static PROXIES: &[KnownDefault] = &[
     // HttpProtocolOptions.idle_timeout ("If not specified, this defaults to 1 hour");
     // envoy/extensions/upstreams/http/v3/http_protocol_options.proto.
     KnownDefault {
-        id: "envoy",
+        id: RowId::Envoy,
         software: "Envoy cluster (upstream pool)",
         role: Role::Proxy,
         default_ms: Some(3_600_000),
@@ -694,7 +694,7 @@ pub(super) static PROXIES: &[KnownDefault] = &[
     },
     // source: istio/api networking/v1alpha3/destination_rule.proto ("If not set, the default is 1 hour").
     KnownDefault {
-        id: "istio",
+        id: RowId::Istio,
         software: "Istio sidecar / gateway (outbound)",
         role: Role::Proxy,
         default_ms: Some(3_600_000),
@@ -764,7 +764,7 @@ spec:
     // (istio/api#2961, "default and per-port connection pool settings for inbound
     // connections"); before it, the proxy metadata ISTIO_META_IDLE_TIMEOUT.
     KnownDefault {
-        id: "istio-inbound",
+        id: RowId::IstioInbound,
         software: "Istio sidecar (inbound: sidecar → local app)",
         role: Role::Proxy,
         default_ms: Some(3_600_000),
@@ -804,7 +804,7 @@ spec:
     // source: linkerd/linkerd2-proxy linkerd/app/src/env.rs
     // DEFAULT_{IN,OUT}BOUND_HTTP1_CONNECTION_POOL_IDLE_TIMEOUT = 3s.
     KnownDefault {
-        id: "linkerd",
+        id: RowId::Linkerd,
         software: "Linkerd2 proxy",
         role: Role::Proxy,
         default_ms: Some(3_000),
@@ -837,7 +837,7 @@ spec:
     // on by default for explicit upstreams since 1.29.7 (and 1.30): nginx/nginx commit 4fbe4b627
     // "Upstream: enabled keepalive by default for explicit upstreams", docs/xml/nginx/changes.xml.
     KnownDefault {
-        id: "nginx-upstream",
+        id: RowId::NginxUpstream,
         software: "nginx upstream keepalive pool",
         role: Role::Proxy,
         default_ms: Some(60_000),
@@ -872,7 +872,7 @@ spec:
     // source: gitlab-org/charts/gitlab MR !3090 (quotes the defaults); kubernetes/ingress-nginx#3099;
     // retired (SIG Network, announced 2025-11-11, no releases after March 2026), defaults unchanged.
     KnownDefault {
-        id: "ingress-nginx",
+        id: RowId::IngressNginx,
         software: "ingress-nginx (Kubernetes)",
         role: Role::Proxy,
         default_ms: Some(60_000),
@@ -898,7 +898,7 @@ spec:
     // http-reuse safe is the default; retry-on conn-failure is the default; timeout server
     // unset = infinite); maintainer in haproxy/haproxy#1292 (http-keep-alive is client-side only).
     KnownDefault {
-        id: "haproxy",
+        id: RowId::Haproxy,
         software: "HAProxy backend idle pool",
         role: Role::Proxy,
         default_ms: None,
@@ -930,7 +930,7 @@ spec:
     // source: caddyserver/caddy modules/caddyhttp/reverseproxy/httptransport.go
     // (IdleConnTimeout = 2 * time.Minute).
     KnownDefault {
-        id: "caddy-proxy",
+        id: RowId::CaddyProxy,
         software: "Caddy reverse_proxy",
         role: Role::Proxy,
         default_ms: Some(120_000),
@@ -952,7 +952,7 @@ spec:
     // source: traefik/traefik pkg/config/dynamic/http_config.go (IdleConnTimeout = 90s),
     // pkg/server/service/transport.go.
     KnownDefault {
-        id: "traefik-proxy",
+        id: RowId::TraefikProxy,
         software: "Traefik serversTransport",
         role: Role::Proxy,
         default_ms: Some(90_000),
@@ -974,7 +974,7 @@ spec:
     // source: docs.aws.amazon.com elasticloadbalancing/latest/application
     // edit-load-balancer-attributes.html#connection-idle-timeout; ALB 502 troubleshooting article.
     KnownDefault {
-        id: "aws-alb",
+        id: RowId::AwsAlb,
         software: "AWS Application Load Balancer",
         role: Role::LoadBalancer,
         default_ms: Some(60_000),
@@ -999,7 +999,7 @@ spec:
     },
     // source: docs.aws.amazon.com elasticloadbalancing/latest/classic/config-idle-timeout.html.
     KnownDefault {
-        id: "aws-elb",
+        id: RowId::AwsElb,
         software: "AWS Classic Load Balancer",
         role: Role::LoadBalancer,
         default_ms: Some(60_000),
@@ -1024,7 +1024,7 @@ spec:
     },
     // source: AWS SDK documentation of originKeepaliveTimeout ("the default … is 5 seconds").
     KnownDefault {
-        id: "cloudfront",
+        id: RowId::Cloudfront,
         software: "AWS CloudFront → custom origin",
         role: Role::Proxy,
         default_ms: Some(5_000),
@@ -1046,7 +1046,7 @@ spec:
     // source: cloud.google.com load-balancing/docs/https/request-distribution ("default backend
     // keepalive timeout of 600 seconds … backend keepalive timeout value is fixed").
     KnownDefault {
-        id: "gcp-global",
+        id: RowId::GcpGlobal,
         software: "GCP global external Application LB (GFE)",
         role: Role::LoadBalancer,
         default_ms: Some(600_000),
@@ -1067,7 +1067,7 @@ spec:
     },
     // source: same page, regional section.
     KnownDefault {
-        id: "gcp-regional",
+        id: RowId::GcpRegional,
         software: "GCP regional / internal Application LB (Envoy)",
         role: Role::LoadBalancer,
         default_ms: Some(600_000),
@@ -1088,7 +1088,7 @@ spec:
     },
     // source: developers.cloudflare.com fundamentals/reference/connection-limits.
     KnownDefault {
-        id: "cloudflare",
+        id: RowId::Cloudflare,
         software: "Cloudflare → origin",
         role: Role::Proxy,
         default_ms: Some(900_000),
@@ -1109,7 +1109,7 @@ spec:
     },
     // source: heroku/python-getting-started PR #261 quoting devcenter.heroku.com http-routing#keepalives.
     KnownDefault {
-        id: "heroku",
+        id: RowId::Heroku,
         software: "Heroku Router 2.0",
         role: Role::LoadBalancer,
         default_ms: Some(90_000),
@@ -1130,7 +1130,7 @@ spec:
     },
     // source: Kong/kong#14062 (upstream_keepalive_idle_timeout 60 s, global only).
     KnownDefault {
-        id: "kong",
+        id: RowId::Kong,
         software: "Kong Gateway",
         role: Role::Proxy,
         default_ms: Some(60_000),
@@ -1152,7 +1152,7 @@ spec:
     // source: Envoy Gateway docs via gitlab-org/charts/gitlab MR !5478 (Envoy's 1 h unless a
     // BackendTrafficPolicy sets a connection idle timeout).
     KnownDefault {
-        id: "envoy-gateway",
+        id: RowId::EnvoyGateway,
         software: "Envoy Gateway",
         role: Role::Proxy,
         default_ms: Some(3_600_000),
@@ -1173,7 +1173,7 @@ spec:
     },
     // source: aws-cdk#31584, terraform-provider-aws#39149 (350 s; 60–6000 s since 2024-09).
     KnownDefault {
-        id: "aws-nlb",
+        id: RowId::AwsNlb,
         software: "AWS Network Load Balancer",
         role: Role::Middlebox,
         default_ms: Some(350_000),
@@ -1191,7 +1191,7 @@ spec:
     },
     // source: urllib3/urllib3#3184 (350 s idle, then an RST to the client on reuse).
     KnownDefault {
-        id: "aws-nat",
+        id: RowId::AwsNat,
         software: "AWS NAT Gateway",
         role: Role::Middlebox,
         default_ms: Some(350_000),
@@ -1209,7 +1209,7 @@ spec:
     },
     // source: Compute API RouterNat tcpEstablishedIdleTimeoutSec (1200 s).
     KnownDefault {
-        id: "gcp-cloud-nat",
+        id: RowId::GcpCloudNat,
         software: "GCP Cloud NAT",
         role: Role::Middlebox,
         default_ms: Some(1_200_000),
@@ -1227,7 +1227,7 @@ spec:
     },
     // source: azure-docs load-balancer-tcp-idle-timeout.md, load-balancer-tcp-reset.md.
     KnownDefault {
-        id: "azure-lb",
+        id: RowId::AzureLb,
         software: "Azure Load Balancer",
         role: Role::Middlebox,
         default_ms: Some(240_000),
@@ -1246,7 +1246,7 @@ spec:
     // source: kube-proxy reference (--conntrack-tcp-timeout-established 24h,
     // --conntrack-tcp-timeout-close-wait 1h; plain Linux close_wait 60 s).
     KnownDefault {
-        id: "conntrack",
+        id: RowId::Conntrack,
         software: "Linux conntrack (kube-proxy)",
         role: Role::Middlebox,
         default_ms: Some(86_400_000),
@@ -1265,7 +1265,7 @@ spec:
     // source: src/net/http/transport.go DefaultTransport (IdleConnTimeout 90 s) and the
     // checkTransportResend comment.
     KnownDefault {
-        id: "go-transport",
+        id: RowId::GoTransport,
         software: "Go http.DefaultTransport",
         role: Role::Client,
         default_ms: Some(90_000),
@@ -1297,7 +1297,7 @@ spec:
     // source: nodejs/node lib/_http_agent.js, lib/https.js (globalAgent keepAlive true,
     // timeout 5000); PR #59315 (agentKeepAliveTimeoutBuffer).
     KnownDefault {
-        id: "node-agent",
+        id: RowId::NodeAgent,
         software: "Node.js http.globalAgent",
         role: Role::Client,
         default_ms: Some(5_000),
@@ -1326,7 +1326,7 @@ spec:
     // source: node-modules/agentkeepalive README (4.x): "freeSocketTimeout … we set the default value
     // to 4000 milliseconds" (3.x had freeSocketKeepAliveTimeout, 15000).
     KnownDefault {
-        id: "agentkeepalive",
+        id: RowId::Agentkeepalive,
         software: "agentkeepalive (Node.js, 4.x)",
         role: Role::Client,
         default_ms: Some(4_000),
@@ -1356,7 +1356,7 @@ spec:
     // Retries: urllib3 docs urllib3.util.Retry (read errors retried for DEFAULT_ALLOWED_METHODS only);
     // requests HTTPAdapter max_retries defaults to 0.
     KnownDefault {
-        id: "urllib3",
+        id: RowId::Urllib3,
         software: "Python requests / urllib3",
         role: Role::Client,
         default_ms: None,
@@ -1388,7 +1388,7 @@ spec:
     // and HTTPResponse._read_status() raises RemoteDisconnected("Remote end closed connection
     // without response") on an empty status line; seen in the lab (a stale race, every reuse).
     KnownDefault {
-        id: "http-client",
+        id: RowId::HttpClient,
         software: "Python http.client",
         role: Role::Client,
         default_ms: None,
@@ -1418,7 +1418,7 @@ spec:
     // evicted after 5 minutes"); OkHttpClient.Builder.retryOnConnectionFailure docs ("By default, this
     // client silently recovers from … Stale pooled connections").
     KnownDefault {
-        id: "okhttp",
+        id: RowId::Okhttp,
         software: "OkHttp ConnectionPool",
         role: Role::Client,
         default_ms: Some(300_000),
@@ -1450,7 +1450,7 @@ spec:
     // source: apache/httpcomponents-client master RequestConfig.java (DEFAULT_CONN_KEEP_ALIVE 3 min),
     // DefaultConnectionKeepAliveStrategy.java, PoolingHttpClientConnectionManager (2 s validate).
     KnownDefault {
-        id: "httpclient5",
+        id: RowId::Httpclient5,
         software: "Apache HttpClient 5.x",
         role: Role::Client,
         default_ms: Some(180_000),
@@ -1476,7 +1476,7 @@ spec:
     // source: httpcomponents-client branch 4.5.x DefaultConnectionKeepAliveStrategy.java (-1),
     // PoolingHttpClientConnectionManager.java (setValidateAfterInactivity(2000)).
     KnownDefault {
-        id: "httpclient4",
+        id: RowId::Httpclient4,
         software: "Apache HttpClient 4.5.x",
         role: Role::Client,
         default_ms: None,
@@ -1502,7 +1502,7 @@ spec:
     // source: OpenJDK src/java.net.http/share/classes/module-info.java
     // ("jdk.httpclient.keepalive.timeout (default: 30)"); current JDK only.
     KnownDefault {
-        id: "jdk-httpclient",
+        id: RowId::JdkHttpclient,
         software: "JDK java.net.http.HttpClient (current)",
         role: Role::Client,
         default_ms: Some(30_000),
@@ -1530,7 +1530,7 @@ spec:
     },
     // source: learn.microsoft.com SocketsHttpHandler.PooledConnectionIdleTimeout.
     KnownDefault {
-        id: "dotnet",
+        id: RowId::Dotnet,
         software: ".NET SocketsHttpHandler (.NET 6+)",
         role: Role::Client,
         default_ms: Some(60_000),

@@ -266,8 +266,8 @@ fn test_mismatch_node() {
         server.short,
         "Node.js http.Server (v8 – v25): set server.keepAliveTimeout to 65 s."
     );
-    assert_eq!(recs[1].proxy, Some("istio"));
-    assert_eq!(recs[2].proxy, Some("envoy"));
+    assert_eq!(recs[1].proxy, Some(RowId::Istio));
+    assert_eq!(recs[2].proxy, Some(RowId::Envoy));
     assert!(server.text.contains("3 races"));
 
     // 6.0 s − 1 s margin.
