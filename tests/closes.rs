@@ -418,7 +418,7 @@ fn test_request_headers_name_the_proxy() {
     assert_eq!(r.servers[0].proxy_headers.map(|m| m.name()), Some("istio"));
     let seen = r.proxy.unwrap();
     assert_eq!(
-        (seen.kind.name(), seen.source),
+        (seen.kind.name(), seen.source.name()),
         ("istio", "request_headers")
     );
     let envoy = "GET /a HTTP/1.1\r\nHost: b\r\nx-envoy-expected-rq-timeout-ms: 15000\r\n\r\n";

@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 
 use racecap::analysis::defaults::{RowId, Side, proxy_rows};
-use racecap::report::proxy::{ProxyKind, ProxySeen};
+use racecap::analysis::proxy::ProxyKind;
+use racecap::report::proxy::{ProxySeen, ProxySource};
 use racecap::report::{Report, ServerReport};
 
 /// One step as printed: side, sentence, snippet.
@@ -21,11 +22,11 @@ pub(super) struct Step {
 /// How the proxy was known, for the heading.
 fn source(p: ProxySeen) -> &'static str {
     match p.source {
-        "flag" => "named by --proxy",
-        "proxy_log" => "from the --proxy-log",
-        "server_header" => "named by its Server header in the capture",
-        "client_kind" => "the requests come from a pool inside an application",
-        _ => "recognised",
+        ProxySource::Flag => "named by --proxy",
+        ProxySource::ProxyLog => "from the --proxy-log",
+        ProxySource::ServerHeader => "named by its Server header in the capture",
+        ProxySource::ClientKind => "the requests come from a pool inside an application",
+        ProxySource::RequestHeaders => "recognised",
     }
 }
 
