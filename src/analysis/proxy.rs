@@ -6,7 +6,7 @@
 //! the same list by an exhaustive match: a new kind or a new log format
 //! does not compile until it says which proxy it is.
 
-use super::defaults::RowId;
+use super::defaults::{KnownDefault, RowId, proxy_rows};
 use crate::named::named_enum;
 
 named_enum! {
@@ -50,6 +50,21 @@ impl ProxyKind {
         }
     }
 
+    /// Whether the fix's step for table row `row` is this proxy's to take.
+    /// A library's are every client-library step: which library sends the
+    /// requests does not show, so none is left out.
+    pub fn takes_step(self, row: RowId) -> bool {
+        self == ProxyKind::Library || self.rows().contains(&row)
+    }
+
+    /// The row whose knob the fix names for this proxy when none of its
+    /// steps applies (its default is already short enough): the first of
+    /// its rows in the table. None for a library, whose knob depends on
+    /// which library it is.
+    pub fn knob_row(self) -> Option<&'static KnownDefault> {
+        proxy_rows().iter().find(|r| self.rows().contains(&r.id))
+    }
+
     /// For people: "nginx", "Istio".
     pub fn label(self) -> &'static str {
         match self {
@@ -84,7 +99,6 @@ impl ProxyKind {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::analysis::defaults::proxy_rows;
 
     #[test]
     fn test_server_header_names_the_proxy() {
@@ -102,6 +116,20 @@ mod test {
         );
         assert_eq!(ProxyKind::from_server_header("gunicorn"), None);
         assert_eq!(ProxyKind::from_server_header("Apache/2.4.62"), None);
+    }
+
+    /// The knob named when no step applies is the proxy's first row's; a
+    /// library has none, and takes every step.
+    #[test]
+    fn test_knob_row_and_steps() {
+        assert_eq!(
+            ProxyKind::Nginx.knob_row().map(|r| r.id),
+            Some(RowId::NginxUpstream)
+        );
+        assert!(ProxyKind::Library.knob_row().is_none());
+        assert!(ProxyKind::Library.takes_step(RowId::Urllib3));
+        assert!(ProxyKind::Istio.takes_step(RowId::IstioInbound));
+        assert!(!ProxyKind::Istio.takes_step(RowId::Envoy));
     }
 
     /// A proxy's rows are proxy rows: a server row there would put a

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use racecap::analysis::defaults::{RowId, Side, proxy_rows};
+use racecap::analysis::defaults::Side;
 use racecap::analysis::proxy::ProxyKind;
 use racecap::report::proxy::{ProxySeen, ProxySource};
 use racecap::report::{Report, ServerReport};
@@ -30,11 +30,6 @@ fn source(p: ProxySeen) -> &'static str {
     }
 }
 
-/// Whether a step for table row `id` is for the proxy `p`.
-fn for_proxy(id: RowId, p: ProxyKind) -> bool {
-    p == ProxyKind::Library || p.rows().contains(&id)
-}
-
 /// A proxy whose own configuration can be printed: a library is not one
 /// (which library it is does not show).
 fn named(proxy: Option<ProxyKind>) -> bool {
@@ -49,7 +44,7 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
         let text = if verbose { &r.text } else { &r.short };
         let mine = match (r.proxy, proxy) {
             (None, _) => true,
-            (Some(id), Some(p)) => for_proxy(id, p),
+            (Some(id), Some(p)) => p.takes_step(id),
             (Some(_), None) => true,
         };
         let step = match r.side {
@@ -84,9 +79,8 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
     // A proxy without a step of its own: its knob, from the table.
     if let Some(p) = proxy
         && proxy_steps == 0
-        && p != ProxyKind::Library
         && !s.recommendations.is_empty()
-        && let Some(row) = proxy_rows().iter().find(|r| p.rows().contains(&r.id))
+        && let Some(row) = p.knob_row()
     {
         let below = "the server's idle close (above)";
         let at = out
