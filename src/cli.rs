@@ -116,7 +116,7 @@ pub struct ReportArgs {
     /// library (a client pool in an application). Without it, the proxy
     /// is recognised where the traffic or `--proxy-log` shows it.
     #[arg(long, value_name = "PROXY", value_parser = parse_proxy)]
-    pub proxy: Option<racecap::report::proxy::ProxyKind>,
+    pub proxy: Option<racecap::analysis::proxy::ProxyKind>,
 
     /// Rows of the findings table (JSON always has them all); 0 for all.
     #[arg(long, value_name = "N", default_value_t = 20)]
@@ -131,8 +131,8 @@ pub struct ReportArgs {
     pub verbose: bool,
 }
 
-fn parse_proxy(s: &str) -> Result<racecap::report::proxy::ProxyKind, String> {
-    use racecap::report::proxy::ProxyKind;
+fn parse_proxy(s: &str) -> Result<racecap::analysis::proxy::ProxyKind, String> {
+    use racecap::analysis::proxy::ProxyKind;
     ProxyKind::ALL
         .iter()
         .copied()

@@ -4,6 +4,7 @@
 //! (the reset race), a lingering close (FIN, the request acknowledged and
 //! dropped, no RST), and the witnesses of the software on each end.
 
+use racecap::analysis::defaults::Side;
 use racecap::analysis::software::ClientKind;
 use racecap::app::http::Method;
 use racecap::report::{BodyFraming, Peer, RaceKind, Verdict};
@@ -62,7 +63,7 @@ fn test_truncated_content_length_is_a_failure_not_a_timeout() {
     let s = &r.servers[0];
     assert!(s.idle_timeout.is_none(), "{:?}", s.idle_timeout);
     assert!(!s.mismatch);
-    assert!(s.recommendations.iter().all(|x| x.side != "proxy"));
+    assert!(s.recommendations.iter().all(|x| x.side != Side::Proxy));
 }
 
 /// The same cut with an RST instead of a FIN is still a truncated response.
@@ -320,13 +321,13 @@ fn test_software_and_client_kind_witnesses() {
     assert_eq!(r.races(), 1);
     assert_eq!(r.servers[0].client_kind, ClientKind::Library);
     // The fix is for the pool inside the application, not a proxy.
-    let sides: Vec<&str> = r.servers[0]
+    let sides: Vec<Side> = r.servers[0]
         .recommendations
         .iter()
         .map(|x| x.side)
         .collect();
     assert!(
-        sides.contains(&"client") && !sides.contains(&"proxy"),
+        sides.contains(&Side::Client) && !sides.contains(&Side::Proxy),
         "{sides:?}"
     );
 
@@ -417,7 +418,7 @@ fn test_request_headers_name_the_proxy() {
     assert_eq!(r.servers[0].proxy_headers.map(|m| m.name()), Some("istio"));
     let seen = r.proxy.unwrap();
     assert_eq!(
-        (seen.kind.name(), seen.source),
+        (seen.kind.name(), seen.source.name()),
         ("istio", "request_headers")
     );
     let envoy = "GET /a HTTP/1.1\r\nHost: b\r\nx-envoy-expected-rq-timeout-ms: 15000\r\n\r\n";

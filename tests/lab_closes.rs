@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-use racecap::analysis::defaults::WitnessKind;
+use racecap::analysis::defaults::{Side, WitnessKind};
 use racecap::analysis::software::ClientKind;
 use racecap::analyzer::Config;
 use racecap::pipeline;
@@ -219,10 +219,10 @@ fn test_lab_client_library_without_proxy() {
             .filter(|s| backends.contains_key(&s.endpoint.to_string()))
         {
             assert_eq!(s.client_kind, ClientKind::Library);
-            let sides: Vec<&str> = s.recommendations.iter().map(|x| x.side).collect();
-            assert!(sides.contains(&"server"), "{sides:?}");
+            let sides: Vec<Side> = s.recommendations.iter().map(|x| x.side).collect();
+            assert!(sides.contains(&Side::Server), "{sides:?}");
             assert!(
-                sides.contains(&"client") && !sides.contains(&"proxy"),
+                sides.contains(&Side::Client) && !sides.contains(&Side::Proxy),
                 "{sides:?}"
             );
         }

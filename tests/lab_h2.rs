@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 
+use racecap::analysis::defaults::Side;
 use racecap::analyzer::Config;
 use racecap::pipeline;
 use racecap::report::{Protocol, RaceKind, Report, Verdict};
@@ -168,7 +169,7 @@ fn test_h2_lab_report_names_the_http2_and_retry_knobs() {
         let recs = &s.recommendations;
         let server = recs
             .iter()
-            .find(|x| x.side == "server")
+            .find(|x| x.side == Side::Server)
             .expect("a server step");
         for knob in [
             "http2session.setTimeout()",
@@ -183,7 +184,7 @@ fn test_h2_lab_report_names_the_http2_and_retry_knobs() {
         }
         let retries = recs
             .iter()
-            .find(|x| x.side == "retries")
+            .find(|x| x.side == Side::Retries)
             .expect("a retries step");
         let n = t["races"].as_u64().unwrap();
         let said = format!("{n} of them were above the server's GOAWAY last-stream-id");

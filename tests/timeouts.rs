@@ -2,6 +2,7 @@
 //! servers in one capture, jitter, outliers, a server that never closes, the
 //! Keep-Alive header as a second witness, and the mismatch verdict.
 
+use racecap::analysis::defaults::Side;
 use racecap::report::{Report, ServerReport};
 use racecap::synth::{Flow, Packet, get, ok, secs};
 
@@ -160,9 +161,9 @@ fn test_mismatch_from_reuse_window() {
     assert_eq!(s.races, 0);
     // 4.9 s and 5.5 s are within one RTT of 5 s or beyond it.
     assert_eq!(s.reuses_in_danger_window, 1);
-    let sides: Vec<&str> = s.recommendations.iter().map(|r| r.side).collect();
-    assert_eq!(sides.first(), Some(&"server"));
-    assert!(sides.contains(&"proxy") && sides.last() == Some(&"retries"));
+    let sides: Vec<Side> = s.recommendations.iter().map(|r| r.side).collect();
+    assert_eq!(sides.first(), Some(&Side::Server));
+    assert!(sides.contains(&Side::Proxy) && sides.last() == Some(&Side::Retries));
     // The keep-alive header says 5 s and the server closes at 5 s: Node's
     // signature would be 6 s, so the header agrees and Node is not forced.
     assert!(!s.keep_alive_header_disagrees);

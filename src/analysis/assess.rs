@@ -2,12 +2,44 @@
 //! samples (a close jitter the software explains included), the clients'
 //! reuse window, whether the two are in the wrong order, and the fix —
 //! with the witnesses the traffic gave (the software's headers, what sends
-//! the requests).
+//! the requests). The fix is decided here, for every server, before the
+//! report is built: the report converts an [`Assessed`] server into its
+//! model and decides nothing.
 
 use super::defaults::{self, Candidate, ClientKind, Recommendation, Witness};
 use super::samples::Stats;
-use super::timeouts::ServerStats;
+use super::timeouts::{ServerStats, Timeouts};
+use crate::flow::Endpoint;
 use crate::units::{NS_PER_MS, ms};
+
+/// One server the capture saw, with what the analysis decided about it.
+#[derive(Debug, Clone)]
+pub struct Assessed<'a> {
+    /// The server's address and port.
+    pub endpoint: Endpoint,
+    /// Its counts and samples, which the report converts as they are.
+    pub stats: &'a ServerStats,
+    /// What the samples say: its timeout, the mismatch and the fix.
+    pub assessment: Assessment,
+}
+
+impl Timeouts {
+    /// Every server with a connection, in endpoint order, assessed: the
+    /// mismatch and the fix of each, decided before the report is built.
+    /// (A server's entry can exist without a connection counted: it is no
+    /// server the report lists.)
+    pub fn assessed(&self) -> Vec<Assessed<'_>> {
+        self.servers()
+            .into_iter()
+            .filter(|(_, s)| s.connections > 0)
+            .map(|(endpoint, stats)| Assessed {
+                endpoint,
+                stats,
+                assessment: stats.assess(),
+            })
+            .collect()
+    }
+}
 
 /// What the measurements of one server say: the distributions, the
 /// mismatch and the fix.

@@ -3,6 +3,7 @@
 pub mod assess;
 pub mod defaults;
 pub mod exchange;
+pub mod proxy;
 pub mod race;
 pub mod retry;
 pub mod rules;

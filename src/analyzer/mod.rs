@@ -410,10 +410,9 @@ impl Analyzer {
         self.timeouts.settle_clients(|ip| accepting.contains(&ip));
         let servers = self
             .timeouts
-            .servers()
+            .assessed()
             .into_iter()
-            .filter(|(_, s)| s.connections > 0)
-            .map(|(ep, s)| report::server_report(ep, s))
+            .map(report::server_report)
             .collect();
         Report::new(
             &self.totals,

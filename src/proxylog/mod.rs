@@ -26,6 +26,7 @@ mod tokens;
 
 use std::net::SocketAddr;
 
+use crate::analysis::proxy::ProxyKind;
 use crate::flow::Endpoint;
 use crate::named::named_enum;
 
@@ -58,14 +59,22 @@ impl LogFormat {
         LogFormat::ALL.iter().copied().find(|f| f.name() == name)
     }
 
+    /// Which proxy writes it: every format is one proxy's, so a new
+    /// format must name its proxy here (the fix is written for it).
+    pub fn proxy_kind(self) -> ProxyKind {
+        match self {
+            LogFormat::Envoy | LogFormat::EnvoyJson => ProxyKind::Envoy,
+            LogFormat::Istio => ProxyKind::Istio,
+            LogFormat::NginxError | LogFormat::NginxCombined | LogFormat::NginxJson => {
+                ProxyKind::Nginx
+            }
+            LogFormat::HaproxyHttplog => ProxyKind::Haproxy,
+        }
+    }
+
     /// Which proxy writes it, for people ("17 of 17 nginx 502s …").
     pub fn proxy(self) -> &'static str {
-        match self {
-            LogFormat::Envoy | LogFormat::EnvoyJson => "Envoy",
-            LogFormat::Istio => "Istio",
-            LogFormat::NginxError | LogFormat::NginxCombined | LogFormat::NginxJson => "nginx",
-            LogFormat::HaproxyHttplog => "HAProxy",
-        }
+        self.proxy_kind().label()
     }
 
     /// Parses one line in this format. `Ok(None)` for a line that is

@@ -6,14 +6,15 @@
 
 use std::fmt::Write as _;
 
-use racecap::analysis::defaults::proxy_rows;
-use racecap::report::proxy::{ProxyKind, ProxySeen};
+use racecap::analysis::defaults::Side;
+use racecap::analysis::proxy::ProxyKind;
+use racecap::report::proxy::{ProxySeen, ProxySource};
 use racecap::report::{Report, ServerReport};
 
 /// One step as printed: side, sentence, snippet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Step {
-    pub(super) side: &'static str,
+    pub(super) side: Side,
     pub(super) text: String,
     pub(super) snippet: Option<String>,
 }
@@ -21,17 +22,12 @@ pub(super) struct Step {
 /// How the proxy was known, for the heading.
 fn source(p: ProxySeen) -> &'static str {
     match p.source {
-        "flag" => "named by --proxy",
-        "proxy_log" => "from the --proxy-log",
-        "server_header" => "named by its Server header in the capture",
-        "client_kind" => "the requests come from a pool inside an application",
-        _ => "recognised",
+        ProxySource::Flag => "named by --proxy",
+        ProxySource::ProxyLog => "from the --proxy-log",
+        ProxySource::ServerHeader => "named by its Server header in the capture",
+        ProxySource::ClientKind => "the requests come from a pool inside an application",
+        ProxySource::RequestHeaders => "recognised",
     }
-}
-
-/// Whether a step for table row `id` is for the proxy `p`.
-fn for_proxy(id: &str, p: ProxyKind) -> bool {
-    p == ProxyKind::Library || p.rows().contains(&id)
 }
 
 /// A proxy whose own configuration can be printed: a library is not one
@@ -48,16 +44,16 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
         let text = if verbose { &r.text } else { &r.short };
         let mine = match (r.proxy, proxy) {
             (None, _) => true,
-            (Some(id), Some(p)) => for_proxy(id, p),
+            (Some(id), Some(p)) => p.takes_step(id),
             (Some(_), None) => true,
         };
         let step = match r.side {
-            "server" => Step {
+            Side::Server => Step {
                 side: r.side,
                 text: text.clone(),
                 snippet: r.snippet.clone(),
             },
-            "retries" => Step {
+            Side::Retries => Step {
                 side: r.side,
                 text: text.clone(),
                 // The snippet is one proxy's configuration.
@@ -66,7 +62,7 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
                     .clone()
                     .filter(|_| verbose || (named(proxy) && mine)),
             },
-            side => {
+            side @ (Side::Proxy | Side::Client) => {
                 if !mine && !verbose {
                     continue;
                 }
@@ -83,19 +79,18 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
     // A proxy without a step of its own: its knob, from the table.
     if let Some(p) = proxy
         && proxy_steps == 0
-        && p != ProxyKind::Library
         && !s.recommendations.is_empty()
-        && let Some(row) = proxy_rows().iter().find(|r| p.rows().contains(&r.id))
+        && let Some(row) = p.knob_row()
     {
         let below = "the server's idle close (above)";
         let at = out
             .iter()
-            .position(|x| x.side == "retries")
+            .position(|x| x.side == Side::Retries)
             .unwrap_or(out.len());
         out.insert(
             at,
             Step {
-                side: "proxy",
+                side: Side::Proxy,
                 text: format!("{}: set {} below {below}.", row.software, row.knob),
                 snippet: None,
             },
@@ -121,10 +116,10 @@ pub(super) fn groups(r: &Report, verbose: bool) -> Vec<(Vec<&ServerReport>, Vec<
 /// The fix in one line, for the report's opening.
 pub fn one_line(r: &Report) -> Option<String> {
     let (_, steps) = groups(r, false).into_iter().next()?;
-    let server = steps.iter().find(|s| s.side == "server");
+    let server = steps.iter().find(|s| s.side == Side::Server);
     let requester: Vec<&Step> = steps
         .iter()
-        .filter(|s| s.side == "proxy" || s.side == "client")
+        .filter(|s| matches!(s.side, Side::Proxy | Side::Client))
         .collect();
     let head = match r.proxy {
         Some(p) => format!("Fix ({}, {})", p.kind.label(), source(p)),
@@ -132,7 +127,7 @@ pub fn one_line(r: &Report) -> Option<String> {
     };
     // Which library sends the requests does not show: no one library's step.
     let library = Step {
-        side: "client",
+        side: Side::Client,
         text: "evict idle pooled connections before the server's idle close, or retry idempotent requests (each library's setting below).".into(),
         snippet: None,
     };

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use racecap::report::proxy::ProxyKind;
+use racecap::analysis::proxy::ProxyKind;
 use racecap::report::{Report, Timestamp};
 use racecap::units;
 

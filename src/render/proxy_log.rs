@@ -215,7 +215,7 @@ pub fn section(p: &ProxyLog, out: &mut String) {
 /// What each proxy logs for the findings listed, one row per kind; only
 /// the proxy that is there when it is known (`report.proxy`).
 pub fn symptoms(r: &Report, out: &mut String) {
-    use racecap::report::proxy::ProxyKind;
+    use racecap::analysis::proxy::ProxyKind;
     let only = match r.proxy.map(|p| p.kind) {
         Some(ProxyKind::Istio | ProxyKind::Envoy) => Some("envoy"),
         Some(ProxyKind::Nginx) => Some("nginx"),

@@ -318,11 +318,11 @@ pub struct Connection {
 
 impl Report {
     /// Decides [`Report::proxy`]: the one named (`--proxy`), else the one the run recognised.
-    pub fn settle_proxy(&mut self, named: Option<proxy::ProxyKind>) {
+    pub fn settle_proxy(&mut self, named: Option<crate::analysis::proxy::ProxyKind>) {
         self.proxy = match named {
             Some(kind) => Some(proxy::ProxySeen {
                 kind,
-                source: "flag",
+                source: proxy::ProxySource::Flag,
             }),
             None => proxy::detect(&self.servers, self.proxy_log.as_ref()),
         };

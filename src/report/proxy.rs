@@ -13,90 +13,32 @@ use serde::Serialize;
 
 use super::proxy_log::ProxyLog;
 use super::{Finding, ServerReport};
+use crate::analysis::proxy::ProxyKind;
 use crate::analysis::software::ClientKind;
 use crate::app::marks::ProxyMark;
 use crate::named::named_enum;
-
-named_enum! {
-    /// A proxy (or the requests' other sender) the fix can be written for.
-    pub enum ProxyKind {
-        /// An Istio sidecar or gateway (Envoy inside, Istio's API).
-        Istio => "istio",
-        /// Envoy configured directly.
-        Envoy => "envoy",
-        /// nginx's upstream pool (also ingress-nginx).
-        Nginx => "nginx",
-        /// HAProxy's backend pool.
-        Haproxy => "haproxy",
-        /// Caddy's reverse_proxy.
-        Caddy => "caddy",
-        /// Traefik's serversTransport.
-        Traefik => "traefik",
-        /// An AWS Application Load Balancer.
-        Alb => "alb",
-        /// Linkerd's proxy.
-        Linkerd => "linkerd",
-        /// A connection pool inside an application (an HTTP client library).
-        Library => "library",
-    }
-}
-
-impl ProxyKind {
-    /// The defaults-table rows (`id`) whose fix steps are this proxy's.
-    pub fn rows(self) -> &'static [&'static str] {
-        match self {
-            ProxyKind::Istio => &["istio", "istio-inbound"],
-            ProxyKind::Envoy => &["envoy", "envoy-gateway"],
-            ProxyKind::Nginx => &["nginx-upstream", "ingress-nginx"],
-            ProxyKind::Haproxy => &["haproxy"],
-            ProxyKind::Caddy => &["caddy-proxy"],
-            ProxyKind::Traefik => &["traefik-proxy"],
-            ProxyKind::Alb => &["aws-alb"],
-            ProxyKind::Linkerd => &["linkerd"],
-            // Every client-library row: the fix lists the libraries' knobs.
-            ProxyKind::Library => &[],
-        }
-    }
-
-    /// For people: "nginx", "Istio".
-    pub fn label(self) -> &'static str {
-        match self {
-            ProxyKind::Istio => "Istio",
-            ProxyKind::Envoy => "Envoy",
-            ProxyKind::Nginx => "nginx",
-            ProxyKind::Haproxy => "HAProxy",
-            ProxyKind::Caddy => "Caddy",
-            ProxyKind::Traefik => "Traefik",
-            ProxyKind::Alb => "AWS ALB",
-            ProxyKind::Linkerd => "Linkerd",
-            ProxyKind::Library => "a client library",
-        }
-    }
-
-    /// The proxy a `Server` response header names, if any.
-    fn from_server_header(value: &str) -> Option<ProxyKind> {
-        let v = value.to_ascii_lowercase();
-        let product = v.split(['/', ' ']).next().unwrap_or("");
-        match product {
-            "istio-envoy" => Some(ProxyKind::Istio),
-            "envoy" => Some(ProxyKind::Envoy),
-            "nginx" | "openresty" => Some(ProxyKind::Nginx),
-            "caddy" => Some(ProxyKind::Caddy),
-            "awselb" => Some(ProxyKind::Alb),
-            _ => None,
-        }
-    }
-}
 
 /// The proxy the fix is written for, and how it was known.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct ProxySeen {
     pub kind: ProxyKind,
-    /// `flag` (`--proxy`), `proxy_log` (the log's format),
-    /// `request_headers` (the requests' own headers named it),
-    /// `server_header` (a client-facing side in the capture named it),
-    /// `client_kind` (a pool inside an application).
-    pub source: &'static str,
+    pub source: ProxySource,
+}
+
+named_enum! {
+    /// How the proxy the fix is for was known (`proxy.source`).
+    pub enum ProxySource {
+        /// Named by the user (`--proxy`).
+        Flag => "flag",
+        /// The format of the `--proxy-log` (its writer).
+        ProxyLog => "proxy_log",
+        /// The requests' own headers named it.
+        RequestHeaders => "request_headers",
+        /// A client-facing side in the capture named it in its `Server` header.
+        ServerHeader => "server_header",
+        /// The requests come from a pool inside an application.
+        ClientKind => "client_kind",
+    }
 }
 
 /// The proxies whose retries look like these races': nginx re-sends a
@@ -131,18 +73,13 @@ pub fn detect(servers: &[ServerReport], log: Option<&ProxyLog>) -> Option<ProxyS
         l.files
             .iter()
             .filter_map(|f| f.format)
-            .find_map(|f| match f.proxy() {
-                "Envoy" => Some(ProxyKind::Envoy),
-                "Istio" => Some(ProxyKind::Istio),
-                "nginx" => Some(ProxyKind::Nginx),
-                "HAProxy" => Some(ProxyKind::Haproxy),
-                _ => None,
-            })
+            .map(|f| f.proxy_kind())
+            .next()
     });
     if let Some(kind) = logged {
         return Some(ProxySeen {
             kind,
-            source: "proxy_log",
+            source: ProxySource::ProxyLog,
         });
     }
     let fixed: Vec<&ServerReport> = servers
@@ -166,7 +103,7 @@ pub fn detect(servers: &[ServerReport], log: Option<&ProxyLog>) -> Option<ProxyS
     {
         return Some(ProxySeen {
             kind: *first,
-            source: "request_headers",
+            source: ProxySource::RequestHeaders,
         });
     }
     // A server that names a proxy and is not itself one of those to fix:
@@ -181,37 +118,14 @@ pub fn detect(servers: &[ServerReport], log: Option<&ProxyLog>) -> Option<ProxyS
     {
         return Some(ProxySeen {
             kind: *first,
-            source: "server_header",
+            source: ProxySource::ServerHeader,
         });
     }
     if !fixed.is_empty() && fixed.iter().all(|s| s.client_kind == ClientKind::Library) {
         return Some(ProxySeen {
             kind: ProxyKind::Library,
-            source: "client_kind",
+            source: ProxySource::ClientKind,
         });
     }
     None
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn test_server_header_names_the_proxy() {
-        assert_eq!(
-            ProxyKind::from_server_header("nginx/1.22.1"),
-            Some(ProxyKind::Nginx)
-        );
-        assert_eq!(
-            ProxyKind::from_server_header("istio-envoy"),
-            Some(ProxyKind::Istio)
-        );
-        assert_eq!(
-            ProxyKind::from_server_header("Caddy"),
-            Some(ProxyKind::Caddy)
-        );
-        assert_eq!(ProxyKind::from_server_header("gunicorn"), None);
-        assert_eq!(ProxyKind::from_server_header("Apache/2.4.62"), None);
-    }
 }

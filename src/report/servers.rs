@@ -1,15 +1,16 @@
 //! The per-server part of the report: both sides of the timeout chain as
-//! the analysis assessed them, in the report's units.
+//! the analysis assessed them, in the report's units. The mismatch and the
+//! fix come decided ([`Assessed`]); this file only converts them.
 
 use std::net::IpAddr;
 
 use serde::Serialize;
 
 use super::histogram::Histogram;
+use crate::analysis::assess::Assessed;
 use crate::analysis::defaults::{Candidate, Recommendation};
 use crate::analysis::samples::Stats;
 use crate::analysis::software::ClientKind;
-use crate::analysis::timeouts::ServerStats;
 use crate::analysis::tls::TlsSeen;
 use crate::app::marks::ProxyMark;
 use crate::flow::Endpoint;
@@ -148,9 +149,13 @@ pub struct ServerReport {
     pub histogram: Option<Histogram>,
 }
 
-/// One server's part of the report.
-pub fn server_report(endpoint: Endpoint, s: &ServerStats) -> ServerReport {
-    let a = s.assess();
+/// One server's part of the report, from what the analysis decided.
+pub fn server_report(server: Assessed<'_>) -> ServerReport {
+    let Assessed {
+        endpoint,
+        stats: s,
+        assessment: a,
+    } = server;
     let histogram = Histogram::new(
         s.idle_closes.values(),
         s.reuse.values(),

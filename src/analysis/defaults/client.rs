@@ -10,7 +10,7 @@ use super::proxy::{step, steps, target_ms};
 use super::recommend::{facts, server_bound_ms};
 use super::table::PROXIES;
 use super::text::{and_list, human, secs};
-use super::{Recommendation, Role, Situation, match_proxy};
+use super::{Recommendation, Role, Side, Situation, match_proxy};
 use crate::named::named_enum;
 
 named_enum! {
@@ -49,7 +49,7 @@ pub(super) fn client_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             .map(|r| format!("{}: {}", r.software, r.knob))
             .collect();
         return vec![Recommendation {
-            side: "client",
+            side: Side::Client,
             text: format!(
                 "Evict idle pooled connections before the server's keep-alive timeout (not measured here), or check a pooled connection before reuse. {facts} The knob is one of {}.",
                 knobs.join("; ")
@@ -70,7 +70,7 @@ pub(super) fn client_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
     };
     let mut out: Vec<Recommendation> = steps(true, false)
         .iter()
-        .filter_map(|(row, st)| step("client", row, st, target, server))
+        .filter_map(|(row, st)| step(Side::Client, row, st, target, server))
         .collect();
     // The first step carries the general advice.
     if let Some(first) = out.first_mut() {

@@ -12,6 +12,8 @@
 
 use serde::Serialize;
 
+use crate::named::named_enum;
+
 /// A software whose default matches a measured timeout.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Candidate {
@@ -37,19 +39,34 @@ pub struct Candidate {
     pub row: &'static KnownDefault,
 }
 
+named_enum! {
+    /// Which side of the timeout chain a step of the fix changes: the
+    /// renderers pick and order steps by it, so it is a type, not a word.
+    pub enum Side {
+        /// The server's keep-alive timeout.
+        Server => "server",
+        /// The proxy's (or load balancer's) upstream pool.
+        Proxy => "proxy",
+        /// A pool inside an application (an HTTP client library).
+        Client => "client",
+        /// Which lost requests to retry.
+        Retries => "retries",
+    }
+}
+
 /// One step of the fix.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Recommendation {
-    /// `server`, `proxy` or `retries`.
-    pub side: &'static str,
+    /// The side it changes.
+    pub side: Side,
     /// What to do and why, with the measured numbers.
     pub text: String,
     /// What to do, in a sentence or two without the measurements (the
     /// table prints them per server beside it); `text` has the reasons.
     pub short: String,
-    /// The table row (`id`) of the proxy, load balancer or client library
-    /// this step is for; none for a step that holds for any of them.
-    pub proxy: Option<&'static str>,
+    /// The table row of the proxy, load balancer or client library this
+    /// step is for; none for a step that holds for any of them.
+    pub proxy: Option<RowId>,
     /// Configuration to paste, when there is one.
     pub snippet: Option<String>,
 }
@@ -131,7 +148,7 @@ pub struct Close {
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct KnownDefault {
     /// Short stable identifier.
-    pub id: &'static str,
+    pub id: RowId,
     /// Software and version range; unique in the table.
     pub software: &'static str,
     /// Which side of the chain it sits on.
@@ -179,6 +196,7 @@ mod h2;
 mod pinned;
 mod proxy;
 mod recommend;
+mod row_id;
 mod table;
 mod text;
 mod witness;
@@ -186,6 +204,7 @@ mod witness;
 pub use client::ClientKind;
 pub use fix::{Advertised, Caveat, Hop, ProxyFix, ProxyStep, Retries, Usual, When};
 pub use recommend::recommend;
+pub use row_id::RowId;
 use table::{PROXIES, SERVERS};
 pub use witness::{Witness, WitnessKind, match_server_witnessed};
 

@@ -7,7 +7,7 @@ use super::recommend::{facts, server_bound_ms};
 use super::table::PROXIES;
 use super::text::{and_list, fill, human, human_default, secs};
 use super::{
-    KnownDefault, ProxyFix, ProxyStep, Recommendation, Role, Situation, When, match_proxy,
+    KnownDefault, ProxyFix, ProxyStep, Recommendation, Role, Side, Situation, When, match_proxy,
 };
 
 /// The longest server timeout worth recommending, ms: above it the server
@@ -94,7 +94,7 @@ pub(super) fn target_ms(server: f64) -> u64 {
 /// is already short enough. `target` is the requester's target, `server`
 /// the server's timeout.
 pub(super) fn step(
-    side: &'static str,
+    side: Side,
     row: &KnownDefault,
     step: &ProxyStep,
     target: u64,
@@ -172,7 +172,7 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             })
             .collect();
         return vec![Recommendation {
-            side: "proxy",
+            side: Side::Proxy,
             text: format!(
                 "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here). {facts} {}.",
                 summary.join(", ")
@@ -193,7 +193,7 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
     };
     let mut out: Vec<Recommendation> = steps
         .iter()
-        .filter_map(|(row, st)| step("proxy", row, st, target, server))
+        .filter_map(|(row, st)| step(Side::Proxy, row, st, target, server))
         .collect();
     // The first step carries the general advice.
     if let Some(first) = out.first_mut() {

@@ -11,7 +11,7 @@ use super::h2::{H2_PROXIES, H2_SERVERS};
 use super::proxy::{LONGEST_SERVER_MS, UsualProxies, proxy_recommendations};
 use super::table::{PROXIES, SERVERS};
 use super::text::{and_list, fill, human, secs};
-use super::{ClientKind, Recommendation, Role, Situation, WitnessKind};
+use super::{ClientKind, Recommendation, Role, Side, Situation, WitnessKind};
 
 /// Rounds up to a whole multiple of 5 s.
 fn round_up_5s(ms: f64) -> u64 {
@@ -55,7 +55,7 @@ struct Requester {
     /// "the proxies' own idle close".
     many: &'static str,
     /// "fix the proxy side".
-    side: &'static str,
+    side: Side,
 }
 
 impl Requester {
@@ -64,12 +64,12 @@ impl Requester {
             ClientKind::Library => Requester {
                 one: "client pool's",
                 many: "client pool's",
-                side: "client",
+                side: Side::Client,
             },
             ClientKind::Proxy | ClientKind::Unknown => Requester {
                 one: "proxy's",
                 many: "proxies'",
-                side: "proxy",
+                side: Side::Proxy,
             },
         }
     }
@@ -154,7 +154,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
         && t >= target as f64
     {
         return Recommendation {
-            side: "server",
+            side: Side::Server,
             text: format!(
                 "{facts} The server's {} already exceeds what the {} known to keep ({}); raising it further does not help: the {} reuses connections after the server's FIN, so fix the {} side.",
                 secs(t),
@@ -214,7 +214,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
                 format!(" Note: {}", r.note)
             };
             Recommendation {
-                side: "server",
+                side: Side::Server,
                 text: format!(
                     "Raise the server's keep-alive timeout above the {} idle timeout. {facts} {likely}: set {} to {}. {why}{long}{extra}",
                     who.one,
@@ -234,7 +234,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
                 .map(|r| format!("{}: {}", r.software, r.knob))
                 .collect();
             Recommendation {
-                side: "server",
+                side: Side::Server,
                 text: format!(
                     "Raise the HTTP/2 server's idle timeout above the {} idle timeout, to {}. {why}{long} {facts} HTTP/2 servers close idle connections only when configured to (with a GOAWAY, counted from the end of the last stream); the knob is one of {}.",
                     who.one,
@@ -258,7 +258,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
                 }
             }
             Recommendation {
-                side: "server",
+                side: Side::Server,
                 text: format!(
                     "Raise the server's keep-alive timeout above the {} idle timeout, to {}. {why}{long} {facts} No known default matches; the knob is one of {}.",
                     who.one,
@@ -311,7 +311,7 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
         // A library's own retry, not a proxy's: the clause of each client row.
         let (known, snippet) = client_retries();
         return Recommendation {
-            side: "retries",
+            side: Side::Retries,
             text: format!(
                 "Retry only idempotent requests when a reused pooled connection fails (a reset, or closed before the response). {seen} A POST cannot be retried safely, so retries hide races for GET but not for POST; fix the timeout order first. {}.",
                 known.join("; ")
@@ -332,7 +332,7 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
         .filter(|r| r.role != Role::Client)
         .find(|r| r.retries.is_some_and(|x| x.snippet.is_some()));
     Recommendation {
-        side: "retries",
+        side: Side::Retries,
         text: format!(
             "Retry only idempotent requests on a reset. {seen} A POST cannot be retried safely, so retries hide races for GET but not for POST; fix the timeout order first. {}.",
             known.join("; ")
@@ -363,7 +363,7 @@ fn h2_retries_recommendation(s: &Situation<'_>, seen: &str) -> Recommendation {
     let retries: Vec<_> = H2_PROXIES.iter().filter_map(|r| r.retries).collect();
     let known: Vec<&str> = retries.iter().map(|r| r.on_reset).collect();
     Recommendation {
-        side: "retries",
+        side: Side::Retries,
         text: format!(
             "Retry HTTP/2 streams the server refused or never processed (a stream above its GOAWAY's last-stream-id). {seen}{unprocessed} Retries hide the race; the timeout order removes it. {}.",
             known.join("; ")

@@ -41,7 +41,7 @@ fn test_h2_fix_names_the_http2_and_retry_knobs() {
     };
     let recs = recommend(&s);
     let server = &recs[0];
-    assert_eq!(server.side, "server");
+    assert_eq!(server.side, Side::Server);
     for knob in [
         "http2session.setTimeout()",
         "IdleTimeout",
@@ -50,7 +50,7 @@ fn test_h2_fix_names_the_http2_and_retry_knobs() {
         assert!(server.text.contains(knob), "{knob}: {}", server.text);
     }
     let retries = recs.last().unwrap();
-    assert_eq!(retries.side, "retries");
+    assert_eq!(retries.side, Side::Retries);
     assert!(
         retries
             .text
@@ -83,7 +83,7 @@ fn test_inbound_hop_names_the_inbound_knob() {
     });
     let proxy = |recs: &[Recommendation]| -> Vec<String> {
         recs.iter()
-            .filter(|r| r.side == "proxy")
+            .filter(|r| r.side == Side::Proxy)
             .map(|r| r.text.clone())
             .collect()
     };
@@ -95,13 +95,13 @@ fn test_inbound_hop_names_the_inbound_knob() {
     assert!(i[0].starts_with("Lower the proxy's upstream idle timeout below the server's 6.002 s"));
     let snippet = inbound
         .iter()
-        .find(|r| r.side == "proxy")
+        .find(|r| r.side == Side::Proxy)
         .and_then(|r| r.snippet.as_deref())
         .unwrap();
     assert!(snippet.contains("kind: Sidecar") && snippet.contains("idleTimeout: 5s"));
     assert!(snippet.contains("ISTIO_META_IDLE_TIMEOUT"));
     // The retry patch applies to gateway traffic too, in the user's own route.
-    let retries = inbound.iter().find(|r| r.side == "retries").unwrap();
+    let retries = inbound.iter().find(|r| r.side == Side::Retries).unwrap();
     let r = snip(retries);
     assert!(r.contains("gateways:") && r.contains("- mesh"), "{r}");
     assert!(
@@ -247,11 +247,11 @@ fn test_mismatch_node() {
     let matches = match_server(6001.5);
     let recs = recommend(&situation(&matches));
     let sides: Vec<_> = recs.iter().map(|r| r.side).collect();
-    let first_proxy = sides.iter().position(|s| *s == "proxy").unwrap();
-    assert_eq!(sides[0], "server");
+    let first_proxy = sides.iter().position(|s| *s == Side::Proxy).unwrap();
+    assert_eq!(sides[0], Side::Server);
     assert!(first_proxy == 1);
-    assert_eq!(*sides.last().unwrap(), "retries");
-    assert!(sides[1..sides.len() - 1].iter().all(|s| *s == "proxy"));
+    assert_eq!(*sides.last().unwrap(), Side::Retries);
+    assert!(sides[1..sides.len() - 1].iter().all(|s| *s == Side::Proxy));
 
     let server = &recs[0];
     let snippet = server.snippet.as_deref().unwrap();
@@ -266,8 +266,8 @@ fn test_mismatch_node() {
         server.short,
         "Node.js http.Server (v8 – v25): set server.keepAliveTimeout to 65 s."
     );
-    assert_eq!(recs[1].proxy, Some("istio"));
-    assert_eq!(recs[2].proxy, Some("envoy"));
+    assert_eq!(recs[1].proxy, Some(RowId::Istio));
+    assert_eq!(recs[2].proxy, Some(RowId::Envoy));
     assert!(server.text.contains("3 races"));
 
     // 6.0 s − 1 s margin.
@@ -342,7 +342,7 @@ fn test_no_match_generic_server_text() {
     let mut s = situation(&[]);
     s.server_timeout_ms = Some(12_345.0);
     let recs = recommend(&s);
-    assert_eq!(recs[0].side, "server");
+    assert_eq!(recs[0].side, Side::Server);
     assert!(recs[0].snippet.is_none());
     assert!(recs[0].text.contains("server.keepAliveTimeout"));
     assert!(recs[0].text.contains("--timeout-keep-alive"));
@@ -354,7 +354,7 @@ fn test_proxy_target_never_zero() {
     let mut s = situation(&[]);
     s.server_timeout_ms = Some(300.0);
     let recs = recommend(&s);
-    let proxy = recs.iter().find(|r| r.side == "proxy").unwrap();
+    let proxy = recs.iter().find(|r| r.side == Side::Proxy).unwrap();
     assert!(
         proxy
             .snippet
@@ -395,9 +395,9 @@ fn test_library_client_side() {
     s.client = ClientKind::Library;
     let recs = recommend(&s);
     let sides: Vec<_> = recs.iter().map(|r| r.side).collect();
-    assert_eq!(sides[0], "server");
-    assert!(!sides.contains(&"proxy"), "{sides:?}");
-    assert!(sides[1..sides.len() - 1].iter().all(|s| *s == "client"));
+    assert_eq!(sides[0], Side::Server);
+    assert!(!sides.contains(&Side::Proxy), "{sides:?}");
+    assert!(sides[1..sides.len() - 1].iter().all(|s| *s == Side::Client));
     let all: String = recs.iter().map(|r| r.text.as_str()).collect();
     // No proxy's knobs, the libraries' instead.
     for proxy in ["Istio", "Envoy", "HAProxy", "nginx"] {
@@ -433,7 +433,7 @@ fn test_library_client_side() {
     let proxy = recommend(&s);
     s.client = ClientKind::Unknown;
     assert_eq!(proxy, recommend(&s));
-    assert!(proxy.iter().any(|r| r.side == "proxy"));
+    assert!(proxy.iter().any(|r| r.side == Side::Proxy));
     assert_eq!(ClientKind::Library.name(), "client_library");
 }
 
@@ -468,5 +468,9 @@ fn test_no_mismatch_no_recommendation() {
     s.retried_races = 0;
     s.mismatch = false;
     let recs = recommend(&s);
-    assert!(!recs.iter().any(|r| r.side == "server" || r.side == "proxy"));
+    assert!(
+        !recs
+            .iter()
+            .any(|r| r.side == Side::Server || r.side == Side::Proxy)
+    );
 }
