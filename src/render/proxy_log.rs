@@ -71,9 +71,14 @@ pub fn headlines(r: &Report, out: &mut String) {
         );
     }
     for ((proxy, _, status), lines) in &groups {
-        let what = match status {
-            Some(s) => format!("{proxy} {s}s"),
-            None => format!("{proxy} error-log lines"),
+        // The kind of line, one and many: "nginx 502" / "nginx 502s",
+        // "nginx error-log line" / "nginx error-log lines".
+        let (one, what) = match status {
+            Some(s) => (format!("{proxy} {s}"), format!("{proxy} {s}s")),
+            None => (
+                format!("{proxy} error-log line"),
+                format!("{proxy} error-log lines"),
+            ),
         };
         let explained: Vec<&&LogEntry> = lines.iter().filter(|e| e.explained()).collect();
         let mut by_verdict: BTreeMap<Verdict, Vec<&&LogEntry>> = BTreeMap::new();
@@ -154,11 +159,7 @@ pub fn headlines(r: &Report, out: &mut String) {
             let _ = writeln!(
                 out,
                 "  {} unexplained: {}",
-                count(
-                    n,
-                    &format!("{what} line is")[..],
-                    &format!("{what} lines are")[..]
-                ),
+                count(n, &format!("{one} is"), &format!("{what} are")),
                 why.join(", ")
             );
         }
