@@ -122,7 +122,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
 
-    /// Width of the tables in columns (default: the terminal's, else 100).
+    /// Width of the tables in columns (default: the terminal's; written to
+    /// a pipe or a file, the tables do not wrap).
     #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
     pub width: Option<u16>,
 

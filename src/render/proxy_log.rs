@@ -6,20 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use comfy_table::{ContentArrangement, Table, presets};
-
 use racecap::report::proxy_log::{LogEntry, ProxyLog};
 use racecap::report::{Report, Verdict};
 use racecap::units;
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .force_no_tty()
-        .set_header(header.iter().copied());
-    t
-}
 
 /// A verdict in the plural, for sentences.
 fn plural(v: Verdict) -> String {
@@ -173,8 +162,9 @@ pub fn headlines(r: &Report, out: &mut String) {
     }
 }
 
-/// The table of 5xx and error lines.
-pub fn section(p: &ProxyLog, out: &mut String) {
+/// The table of 5xx and error lines, fitted to `width` like the others
+/// (issue 26: it ignored `--width`).
+pub fn section(p: &ProxyLog, width: Option<u16>, out: &mut String) {
     let _ = writeln!(
         out,
         "\nProxy log lines ({} of {} explained; {} lines read, {} unreadable):",
@@ -183,16 +173,21 @@ pub fn section(p: &ProxyLog, out: &mut String) {
     if p.entries.is_empty() {
         return;
     }
-    let mut t = table(&[
-        "file:line",
-        "time",
-        "message",
-        "client → server",
-        "verdict",
-        "match",
-    ]);
+    let mut t = super::table::table(
+        &[
+            "file:line",
+            "time",
+            "message",
+            "client → server",
+            "verdict",
+            "match",
+        ],
+        width,
+    );
     for e in &p.entries {
         let conn = match (e.client, e.server) {
+            // On two lines when the table must fit a width, as elsewhere.
+            (Some(c), Some(s)) if width.is_some() => format!("{c}\n→ {s}"),
             (Some(c), Some(s)) => format!("{c} → {s}"),
             _ => "-".into(),
         };
@@ -210,6 +205,9 @@ pub fn section(p: &ProxyLog, out: &mut String) {
             },
         ]);
     }
+    // Time, endpoints and verdict whole; the file, the message and the
+    // match wrap.
+    super::table::whole(&mut t, &[1, 3, 4]);
     let _ = writeln!(out, "{t}");
 }
 
