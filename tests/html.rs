@@ -228,3 +228,60 @@ fn test_html_renders_in_headless_chromium() {
     eprintln!("screenshot: {}", shot.display());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `racecap ARGS` with standard output on a pseudo-terminal
+/// (util-linux `script`), returning what the terminal showed and the exit
+/// code; None where `script` is missing.
+fn on_a_terminal(args: &str) -> Option<(String, i32)> {
+    let bin = env!("CARGO_BIN_EXE_racecap");
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{bin} {args}; echo \"exit=$?\""),
+            "/dev/null",
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    // The progress bar shares the terminal: the line may start with its
+    // escape codes.
+    let code = text
+        .lines()
+        .rev()
+        .find_map(|l| l.rsplit_once("exit=").map(|x| x.1))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some((text, code))
+}
+
+/// Issue 26: `--format html` without `-o` dumped the page on the terminal.
+/// It is refused there (exit 2, one line, nothing read); with `-o`, or
+/// redirected, the page is written.
+#[test]
+fn test_26_html_refused_on_a_terminal() {
+    let Some((text, code)) = on_a_terminal(&format!("analyze {POST} --format html")) else {
+        eprintln!("skipped: no `script` to give racecap a terminal");
+        return;
+    };
+    assert_eq!(code, 2, "{text}");
+    assert!(!text.contains("<!DOCTYPE"), "{text}");
+    assert!(text.contains("racecap: --format html"), "{text}");
+    assert!(text.contains("-o report.html"), "{text}");
+    let file = tempdir("tty").join("report.html");
+    let (text, code) = on_a_terminal(&format!(
+        "analyze {POST} --format html -o {}",
+        file.display()
+    ))
+    .unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("<!DOCTYPE"), "{text}");
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("<!DOCTYPE html>")
+    );
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    // Not a terminal (a pipe, as here): written to standard output.
+    assert!(page(POST, &[]).starts_with("<!DOCTYPE html>"));
+}
