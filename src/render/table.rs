@@ -76,6 +76,17 @@ fn opt_secs(d: Option<Millis>) -> String {
     d.map_or_else(|| "-".into(), secs)
 }
 
+/// The clients' idle FINs as their timeout, or how many there were when
+/// they are none (one exit, or closes spread out).
+fn client_idle(d: Option<&racecap::report::Distribution>) -> String {
+    match d {
+        Some(d) if d.is_client_timeout() => secs(d.estimate_ms),
+        Some(d) if d.n == 1 => "- (1 close)".into(),
+        Some(d) => format!("- ({} spread out)", d.n),
+        None => "-".into(),
+    }
+}
+
 /// Time of day with ns (the date is in the capture section).
 fn clock(t: Timestamp) -> String {
     t.time_of_day()
@@ -435,7 +446,7 @@ pub fn tables(r: &Report, o: &Opts) -> String {
                 s.keep_alive_header_s
                     .map_or("-".into(), |h| format!("{h} s")),
                 opt_secs(s.reuse_window_ms),
-                opt_secs(s.idle_before_client_fin.as_ref().map(|d| d.estimate_ms)),
+                client_idle(s.idle_before_client_fin.as_ref()),
                 s.races.to_string(),
                 s.retried_races.to_string(),
                 if s.mismatch { "YES" } else { "no" }.to_string(),
