@@ -285,3 +285,61 @@ fn test_26_html_refused_on_a_terminal() {
     // Not a terminal (a pipe, as here): written to standard output.
     assert!(page(POST, &[]).starts_with("<!DOCTYPE html>"));
 }
+
+/// A capture of one server that closes idle connections after 5999.6–6005
+/// ms, its clients reusing them after up to 5.95 s.
+fn closes_at_six_seconds() -> PathBuf {
+    use racecap::synth::{Flow, Link, get, ok, pcap, secs};
+    let rtt = 400_000;
+    let closes = [5.9996, 5.9999, 6.0004, 6.001, 6.0025, 6.005];
+    let reuses = [0.3, 1.2, 2.5, 4.1, 5.3, 5.95];
+    let mut p = Vec::new();
+    for (i, (close, reuse)) in closes.iter().zip(reuses).enumerate() {
+        let port = 45000 + i as u16;
+        let mut f = Flow::new(
+            ("10.1.0.1".parse().unwrap(), port),
+            ("10.1.0.9".parse().unwrap(), 3000),
+            u32::from(port) * 1000,
+            9_000_000 + u32::from(port),
+        );
+        let t = secs(i as f64 * 20.0);
+        p.extend(f.handshake(t, rtt));
+        p.extend(f.exchange(t + rtt, rtt, &get("/0"), &ok(Some(5))));
+        let t = t + 2 * rtt + secs(reuse);
+        p.extend(f.exchange(t, rtt, &get("/1"), &ok(Some(5))));
+        let resp = t + rtt;
+        p.push(f.fin(resp + secs(*close), false));
+        p.push(f.fin(resp + secs(*close) + rtt / 2, true));
+        p.push(f.ack(resp + secs(*close) + rtt, false));
+    }
+    let file = tempdir("six").join("six.pcap");
+    std::fs::write(&file, pcap(&p, &Link::Ethernet(vec![]))).unwrap();
+    file
+}
+
+/// Issue 26: a bin edge at exactly 6.0 s split the closes (5999.6–6005
+/// ms) into a small bar beside the reuses and a big one after them, an
+/// overlap that was not there. The bins follow the data: one bar of
+/// closes, in a bin without reuses.
+#[test]
+fn test_26_histogram_does_not_split_the_closes() {
+    let file = closes_at_six_seconds();
+    let name = file.to_str().unwrap();
+    let r = report(name);
+    let h = &r["servers"][0]["histogram"];
+    let idle: Vec<usize> = h["idle_closes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.as_u64() != Some(0))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(idle.len(), 1, "{h}");
+    assert_eq!(h["idle_closes"][idle[0]], 6, "{h}");
+    assert_eq!(h["reuse_gaps"][idle[0]], 0, "{h}");
+    let html = page(name, &[]);
+    assert_eq!(count(&html, "<rect class=\"bar idle\""), 1);
+    assert_eq!(counted(&html), expected(&r, 20));
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}

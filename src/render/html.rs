@@ -85,6 +85,8 @@ fn histogram_svg(h: &Histogram, out: &mut String) {
     let (w, ht, left, bottom, top) = (900.0, 220.0, 40.0, 30.0, 20.0);
     let bins = h.idle_closes.len().max(1);
     let bin = h.bin_ms.ms();
+    // Bin edges follow the data (`from_ms`); a gap is never below 0.
+    let edge = |i: usize| (h.from_ms.ms() + i as f64 * bin).max(0.0);
     let most = h
         .idle_closes
         .iter()
@@ -123,7 +125,7 @@ fn histogram_svg(h: &Histogram, out: &mut String) {
             out,
             r#"<text x="{px:.1}" y="{}" text-anchor="middle">{}</text>"#,
             ht - bottom + 16.0,
-            axis_secs(i as f64 * bin)
+            axis_secs(edge(i))
         );
     }
     let _ = write!(
@@ -152,8 +154,8 @@ fn histogram_svg(h: &Histogram, out: &mut String) {
                 } else {
                     "reuse gaps"
                 },
-                axis_secs(i as f64 * bin),
-                axis_secs((i + 1) as f64 * bin),
+                units::secs(edge(i)),
+                units::secs(edge(i + 1)),
             );
         }
     }
