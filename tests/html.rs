@@ -343,3 +343,61 @@ fn test_26_histogram_does_not_split_the_closes() {
     assert_eq!(counted(&html), expected(&r, 20));
     let _ = std::fs::remove_dir_all(file.parent().unwrap());
 }
+
+/// The value of attribute `name` in the tag `tag`.
+fn attr(tag: &str, name: &str) -> f64 {
+    let at = tag.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+    tag[at..at + tag[at..].find('"').unwrap()].parse().unwrap()
+}
+
+/// Issue 26: in a crossed race the request's label sat on the FIN arrow
+/// (the two cross near the proxy's line, where the label was). No label of
+/// a ladder may touch an arrow other than its own: its box (11 px text,
+/// about 6.5 px a character, centred) is kept clear of every other arrow.
+#[test]
+fn test_26_ladder_labels_clear_of_other_arrows() {
+    for file in [POST, BOTH] {
+        let html = page(file, &["--limit", "0"]);
+        let mut checked = 0;
+        for svg in html.split("<figure class=\"ladder\">").skip(1) {
+            let svg = &svg[..svg.find("</svg>").unwrap()];
+            // Each arrow is a line, its head, then its label.
+            let mut arrows: Vec<[f64; 4]> = Vec::new();
+            let mut labels: Vec<(usize, f64, f64, String)> = Vec::new();
+            for part in svg.split("<line class=\"arrow ").skip(1) {
+                let line = &part[..part.find("/>").unwrap()];
+                arrows.push(["x1", "y1", "x2", "y2"].map(|k| attr(line, k)));
+                let after_head = &part[part.find("<polygon").unwrap()..];
+                let after_head = &after_head[after_head.find("/>").unwrap() + 2..];
+                assert!(after_head.starts_with("<text"), "{after_head}");
+                let tag = &after_head[..after_head.find('>').unwrap()];
+                let text = &after_head[tag.len() + 1..after_head.find("</text>").unwrap()];
+                labels.push((
+                    arrows.len() - 1,
+                    attr(tag, "x"),
+                    attr(tag, "y"),
+                    text.to_string(),
+                ));
+            }
+            for (own, x, y, text) in &labels {
+                let half = text.chars().count() as f64 * 6.5 / 2.0;
+                let (left, right, top, bottom) = (x - half, x + half, y - 9.0, y + 2.0);
+                for (i, [x1, y1, x2, y2]) in arrows.iter().enumerate() {
+                    if i == *own {
+                        continue;
+                    }
+                    for k in 0..=200 {
+                        let t = f64::from(k) / 200.0;
+                        let (px, py) = (x1 + (x2 - x1) * t, y1 + (y2 - y1) * t);
+                        assert!(
+                            !(left..=right).contains(&px) || !(top..=bottom).contains(&py),
+                            "{file}: label {text:?} at ({x}, {y}) lies on arrow {i} ({x1},{y1})→({x2},{y2})"
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "{file}: no label checked");
+    }
+}

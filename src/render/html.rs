@@ -8,7 +8,8 @@
 //! Elements a test counts carry a class: `bar idle` / `bar reuse` (one per
 //! non-empty bin), `tick idle` / `tick reuse` (one per sample near the
 //! close), `race-tick` (one per race on the timeline), `ladder` (one figure
-//! per race shown) and `arrow` (one per packet drawn in a ladder).
+//! per race shown), `arrow` (one per packet drawn in a ladder) and `label`
+//! (its name beside it).
 
 use std::fmt::Write as _;
 
