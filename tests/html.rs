@@ -155,7 +155,11 @@ fn chromium() -> Option<PathBuf> {
 
 /// Chromium with the flags a root CI machine needs, and a profile of its own.
 fn headless(browser: &PathBuf, args: &[&str]) -> Vec<u8> {
-    let profile = tempdir("profile");
+    // One profile per run: tests run Chromium in parallel, and a profile
+    // in use is locked.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let profile = tempdir(&format!("profile-{n}"));
     let out = Command::new(browser)
         .args([
             "--headless",
@@ -400,4 +404,64 @@ fn test_26_ladder_labels_clear_of_other_arrows() {
         }
         assert!(checked > 0, "{file}: no label checked");
     }
+}
+
+/// Issue 26: the `--proxy-log` correlation was missing from the page. Its
+/// sentences open the page as they open the tables, and its lines are a
+/// table with the connection each rode; in Chromium too.
+#[test]
+fn test_26_html_carries_the_proxy_log() {
+    let args = [
+        "--proxy-log",
+        "fixtures/lab/post-races.nginx-access.log",
+        "--proxy-log",
+        "fixtures/lab/post-races.nginx-error.log",
+        "--nginx-log-format",
+        crate::proxylog::LAB_LOG_FORMAT,
+    ];
+    let mut json_args = vec!["analyze", "fixtures/lab/post-races.proxy-any.pcap"];
+    json_args.extend(args);
+    json_args.extend(["--format", "json"]);
+    let r: Value = serde_json::from_str(&run(&json_args)).unwrap();
+    let entries = r["proxy_log"]["entries"].as_array().unwrap().len();
+    assert_eq!(entries, 18);
+    let mut extra = args.to_vec();
+    extra.extend(["--limit", "0"]);
+    let html = page("fixtures/lab/post-races.proxy-any.pcap", &extra);
+    assert!(
+        html.contains(
+            "<p class=\"answer\">9 of 9 nginx 502s are keep-alive races on 10.231.2.2:8081"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<p class=\"answer\">9 of 9 nginx error-log lines are keep-alive races"));
+    assert!(html.contains(
+        "<section id=\"proxy-log\"><h2>Proxy log lines (18 of 18 explained; 83 lines read, 0 unreadable)</h2>"
+    ));
+    assert_eq!(count(&html, "<tr class=\"log-line\">"), entries);
+    assert!(html.contains(
+        "<td>fixtures/lab/post-races.nginx-error.log:1</td><td>18:06:02.000000000</td><td>upstream prematurely closed connection while reading response header from upstream</td><td>10.231.2.1:56920 → 10.231.2.2:8081</td><td>keepalive_race</td><td>request_time</td>"
+    ));
+    // --limit caps the rows as it caps the findings.
+    let mut capped = args.to_vec();
+    capped.extend(["--limit", "5"]);
+    let html5 = page("fixtures/lab/post-races.proxy-any.pcap", &capped);
+    assert_eq!(count(&html5, "<tr class=\"log-line\">"), 5);
+    assert!(html5.contains("… and 13 more; --limit 0 for all."));
+
+    let Some(browser) = chromium() else {
+        eprintln!("skipped the browser: chromium is not installed (.ci/run installs it)");
+        return;
+    };
+    let dir = tempdir("plog");
+    let file = dir.join("report.html");
+    std::fs::write(&file, &html).unwrap();
+    let dom = String::from_utf8(headless(
+        &browser,
+        &["--dump-dom", &format!("file://{}", file.display())],
+    ))
+    .unwrap();
+    assert_eq!(count(&dom, "<tr class=\"log-line\">"), entries);
+    assert!(dom.contains("<section id=\"proxy-log\">"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

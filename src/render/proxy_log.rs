@@ -162,48 +162,58 @@ pub fn headlines(r: &Report, out: &mut String) {
     }
 }
 
+/// The columns of the table of 5xx and error lines.
+pub(super) const COLUMNS: [&str; 6] = [
+    "file:line",
+    "time",
+    "message",
+    "client → server",
+    "verdict",
+    "match",
+];
+
+/// The heading of that table.
+pub(super) fn heading(p: &ProxyLog) -> String {
+    format!(
+        "Proxy log lines ({} of {} explained; {} lines read, {} unreadable)",
+        p.explained, p.errors, p.lines, p.unreadable
+    )
+}
+
+/// One line's cells, in [`COLUMNS`] order; the connection on two lines
+/// when `narrow`.
+pub(super) fn cells(e: &LogEntry, narrow: bool) -> [String; 6] {
+    let conn = match (e.client, e.server) {
+        (Some(c), Some(s)) if narrow => format!("{c}\n→ {s}"),
+        (Some(c), Some(s)) => format!("{c} → {s}"),
+        _ => "-".into(),
+    };
+    [
+        format!("{}:{}", e.file, e.line),
+        e.time.time_of_day(),
+        e.message.clone(),
+        conn,
+        e.verdict.map_or("-".into(), |v| v.to_string()),
+        match (e.matched, e.reason) {
+            (Some(m), None) => m.to_string(),
+            (Some(m), Some(r)) => format!("{m}, {r}"),
+            (None, Some(r)) => r.to_string(),
+            (None, None) => "-".into(),
+        },
+    ]
+}
+
 /// The table of 5xx and error lines, fitted to `width` like the others
 /// (issue 26: it ignored `--width`).
 pub fn section(p: &ProxyLog, width: Option<u16>, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "\nProxy log lines ({} of {} explained; {} lines read, {} unreadable):",
-        p.explained, p.errors, p.lines, p.unreadable
-    );
+    let _ = writeln!(out, "\n{}:", heading(p));
     if p.entries.is_empty() {
         return;
     }
-    let mut t = super::table::table(
-        &[
-            "file:line",
-            "time",
-            "message",
-            "client → server",
-            "verdict",
-            "match",
-        ],
-        width,
-    );
+    let mut t = super::table::table(&COLUMNS, width);
     for e in &p.entries {
-        let conn = match (e.client, e.server) {
-            // On two lines when the table must fit a width, as elsewhere.
-            (Some(c), Some(s)) if width.is_some() => format!("{c}\n→ {s}"),
-            (Some(c), Some(s)) => format!("{c} → {s}"),
-            _ => "-".into(),
-        };
-        t.add_row(vec![
-            format!("{}:{}", e.file, e.line),
-            e.time.time_of_day(),
-            e.message.clone(),
-            conn,
-            e.verdict.map_or("-".into(), |v| v.to_string()),
-            match (e.matched, e.reason) {
-                (Some(m), None) => m.to_string(),
-                (Some(m), Some(r)) => format!("{m}, {r}"),
-                (None, Some(r)) => r.to_string(),
-                (None, None) => "-".into(),
-            },
-        ]);
+        // On two lines when the table must fit a width, as elsewhere.
+        t.add_row(cells(e, width.is_some()).to_vec());
     }
     // Time, endpoints and verdict whole; the file, the message and the
     // match wrap.
