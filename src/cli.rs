@@ -53,7 +53,8 @@ pub enum Format {
     /// One JSON object per finding, one per line.
     Jsonl,
     /// One self-contained HTML page with the pictures: per server the idle
-    /// closes beside the reuse gaps, one ladder diagram per race (use -o).
+    /// closes beside the reuse gaps, one ladder diagram per race (use -o:
+    /// refused on a terminal).
     Html,
 }
 
@@ -122,7 +123,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub limit: usize,
 
-    /// Width of the tables in columns (default: the terminal's, else 100).
+    /// Width of the tables in columns (default: the terminal's; written to
+    /// a pipe or a file, the tables do not wrap).
     #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
     pub width: Option<u16>,
 
@@ -146,6 +148,7 @@ fn parse_proxy(s: &str) -> Result<racecap::analysis::proxy::ProxyKind, String> {
 impl ReportArgs {
     /// The analysis these flags ask for (`live`: findings as they are decided).
     pub fn config(&self, live: bool) -> Result<Config> {
+        self.check_output()?;
         Ok(Config {
             focus: self.focus()?,
             keep_connections: self.connections,
@@ -153,6 +156,19 @@ impl ReportArgs {
             max_connections: self.max_connections,
             max_memory: self.max_memory << 20,
         })
+    }
+
+    /// An HTML page is a file to open, not text to read: on a terminal
+    /// without `-o` it would scroll past as markup (issue 26), so refuse
+    /// before reading anything. Redirected or piped, it is written as asked.
+    fn check_output(&self) -> Result<()> {
+        use std::io::IsTerminal;
+        if self.format == Format::Html && self.output.is_none() && std::io::stdout().is_terminal() {
+            anyhow::bail!(
+                "--format html writes a page to open in a browser, not to a terminal: add -o report.html (or redirect standard output)"
+            );
+        }
+        Ok(())
     }
 
     fn focus(&self) -> Result<Focus> {

@@ -149,3 +149,39 @@ fn test_snapshot_json_proxy_log() {
         serde_json::to_string_pretty(&both).unwrap()
     );
 }
+
+/// Issue 26: "11 nginx error-log lines lines are unexplained". The kind of
+/// line is named once, in the singular for one.
+#[test]
+fn test_26_unexplained_lines_named_once() {
+    let line = |n: u32, path: &str| {
+        format!(
+            "2026/11/26 18:06:0{n} [error] 8344#8344: *9{n} upstream prematurely closed connection while reading response header from upstream, client: 10.231.1.1, server: , request: \"GET /{path} HTTP/1.1\", upstream: \"http://10.231.7.7:80/{path}\", host: \"a\"\n"
+        )
+    };
+    let one = tmp("one-unexplained.log");
+    fs::write(&one, line(5, "x")).unwrap();
+    let two = tmp("two-unexplained.log");
+    fs::write(&two, line(5, "x") + &line(6, "y")).unwrap();
+    for (file, want) in [
+        (
+            &one,
+            "  1 nginx error-log line is unexplained: upstream not in capture 1",
+        ),
+        (
+            &two,
+            "  2 nginx error-log lines are unexplained: upstream not in capture 2",
+        ),
+    ] {
+        let (_, out, _) = run(&[
+            "analyze",
+            POST,
+            "--proxy-log",
+            ERRORS,
+            "--proxy-log",
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.lines().any(|l| l == want), "{want}\n{out}");
+        assert!(!out.contains("lines lines"), "{out}");
+    }
+}

@@ -63,6 +63,12 @@ fn test_readme_output_blocks_are_real() {
     ]);
     let b = blocks(&readme, "## What it tells you");
     assert_eq!(b.len(), 2, "{b:?}");
+    // Issue 26: a `…` hid that the steps after several servers read as the
+    // last one's. The opening and the fix are shown whole.
+    assert!(
+        !b[0].lines().any(|l| l == "…"),
+        "the README's first output block leaves lines out"
+    );
     for block in &b {
         in_order(block, &out);
     }

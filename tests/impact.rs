@@ -209,12 +209,25 @@ fn test_findings_limit_and_order() {
     assert_eq!(v["findings"].as_array().unwrap().len(), 18);
 }
 
-/// Tables fit `--width`; without a terminal the default is 100 columns.
+/// Tables fit `--width`, the proxy-log table included (issue 26: it
+/// ignored the flag and took 230 columns).
 #[test]
 fn test_tables_fit_the_width() {
+    let with_log = |w: &'static str| {
+        vec![
+            "analyze",
+            "fixtures/lab/post-races.proxy-any.pcap",
+            "--proxy-log",
+            "fixtures/lab/post-races.nginx-error.log",
+            "--width",
+            w,
+        ]
+    };
     for (args, width) in [
-        (vec!["analyze", FAULTS], 100),
+        (vec!["analyze", FAULTS, "--width", "100"], 100),
         (vec!["analyze", FAULTS, "--width", "80"], 80),
+        (with_log("100"), 100),
+        (with_log("80"), 80),
     ] {
         let (_, out, _) = run(&args);
         for l in out
@@ -228,4 +241,30 @@ fn test_tables_fit_the_width() {
             );
         }
     }
+}
+
+/// Issue 26: written to a pipe (CI logs, `| less`) without `--width`, the
+/// tables do not wrap, as ripgrep, kubectl and tshark do not: the Servers
+/// table keeps its headers whole (not `Keep-Ali` / `ve`) and one line per
+/// server.
+#[test]
+fn test_26_piped_tables_do_not_wrap() {
+    let (_, out, _) = run(&["analyze", GET]);
+    let servers: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != "Servers:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    // Top, header, separator, 4 servers, bottom.
+    assert_eq!(servers.len(), 8, "{}", servers.join("\n"));
+    assert!(servers[1].contains("┆ Keep-Alive ┆"), "{}", servers[1]);
+    assert!(
+        servers[1].contains("┆ idle timeout (server FIN) "),
+        "{}",
+        servers[1]
+    );
+    assert!(servers[3].contains("3.001 s (n=7, 3.000 s–3.003 s)"));
+    // Wider than the 100 columns it used to be cut to.
+    assert!(servers[0].chars().count() > 100);
 }

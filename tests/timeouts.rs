@@ -4,7 +4,7 @@
 
 use racecap::analysis::defaults::Side;
 use racecap::report::{Report, ServerReport};
-use racecap::synth::{Flow, Packet, get, ok, secs};
+use racecap::synth::{Flow, Link, Packet, get, ok, pcap, secs};
 
 use crate::util::{analyze, ip};
 
@@ -212,4 +212,97 @@ fn test_client_idle_close_measured() {
     );
     assert_eq!(s.clients.len(), 1);
     assert_eq!(s.clients[0].client.to_string(), "10.1.0.1");
+}
+
+/// Issue 26: a client that exits 300 ms after its last response closes
+/// once; that is no proxy's idle timeout. It stays in the report's samples
+/// (`idle_before_client_fin`, n = 1) but not in the fix, and the Servers
+/// table does not print it as the client's idle FIN; two closes after the
+/// same idle are one.
+#[test]
+fn test_26_one_client_close_is_not_the_proxys_timeout() {
+    // Node.js closing at 6 s; its clients reuse after up to 1 s.
+    let mut p = Vec::new();
+    for i in 0..6 {
+        p.extend(conn(
+            47000 + i,
+            3000,
+            f64::from(i) * 10.0,
+            &[0.5, 1.0],
+            Some(6.0 + f64::from(i) * 0.001),
+            Some(5),
+        ));
+    }
+    let exits = |n: u16, p: &mut Vec<Packet>| {
+        for i in 0..n {
+            let mut f = Flow::new((ip("10.1.0.1"), 47100 + i), (ip("10.1.0.9"), 3000), 3, 4);
+            let t = secs(70.0 + f64::from(i) * 10.0);
+            p.extend(f.handshake(t, RTT));
+            p.extend(f.exchange(t + RTT, RTT, &get("/bye"), &ok(Some(5))));
+            let resp = t + 2 * RTT;
+            p.push(f.fin(resp + secs(0.3), true));
+            p.push(f.fin(resp + secs(0.3) + RTT, false));
+        }
+    };
+    // A race, so that there is a fix to read.
+    let mut f = Flow::new((ip("10.1.0.1"), 47200), (ip("10.1.0.9"), 3000), 5, 6);
+    let t = secs(200.0);
+    p.extend(f.handshake(t, RTT));
+    p.extend(f.exchange(t + RTT, RTT, &get("/a"), &ok(Some(5))));
+    let resp = t + 2 * RTT;
+    p.push(f.fin(resp + secs(6.0), false));
+    p.push(f.data(resp + secs(6.0) + RTT / 4, true, get("/b").as_bytes()));
+    p.push(f.rst(resp + secs(6.0) + RTT / 2, false));
+
+    let mut one = p.clone();
+    exits(1, &mut one);
+    let r = analyze(&one);
+    let s = server(&r, 3000);
+    assert_eq!(s.races, 1, "{:?}", r.findings);
+    let d = s
+        .idle_before_client_fin
+        .as_ref()
+        .expect("the sample is kept");
+    assert_eq!(d.n, 1);
+    assert!(!d.is_client_timeout());
+    let texts: Vec<&str> = s.recommendations.iter().map(|x| x.text.as_str()).collect();
+    assert!(!texts.is_empty());
+    for t in &texts {
+        assert!(!t.contains("own idle close"), "{t}");
+        assert!(!t.contains("0.300 s"), "{t}");
+    }
+    // The binary's Servers table.
+    let file = std::env::temp_dir().join(format!("racecap-26-exit-{}.pcap", std::process::id()));
+    std::fs::write(&file, pcap(&one, &Link::Ethernet(vec![]))).unwrap();
+    let out = assert_cmd::cargo::cargo_bin_cmd!("racecap")
+        .args(["analyze", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let out = String::from_utf8(out.stdout).unwrap();
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("│ 10.1.0.9:3000"))
+        .expect("a Servers row");
+    assert!(row.contains("┆ - (1 close) "), "{row}");
+    assert!(!row.contains("0.300 s"), "{row}");
+
+    // Two clients closing after the same 0.3 s: that is a pool's timeout.
+    let mut two = p;
+    exits(2, &mut two);
+    let r = analyze(&two);
+    let s = server(&r, 3000);
+    assert!(
+        s.idle_before_client_fin
+            .as_ref()
+            .unwrap()
+            .is_client_timeout()
+    );
+    assert!(
+        s.recommendations
+            .iter()
+            .any(|x| x.text.contains("own idle close of 0.300 s")),
+        "{:?}",
+        s.recommendations
+    );
 }

@@ -49,8 +49,12 @@ pub struct Assessment {
     pub idle: Option<Stats>,
     /// Idle gaps after which clients reused a connection and got an answer.
     pub reuse: Option<Stats>,
-    /// Idle gaps before client FINs (the proxy's own idle timeout).
+    /// Idle gaps before client FINs, every one of them.
     pub client_fin: Option<Stats>,
+    /// The same when they are the proxy's own idle timeout: repeated, in
+    /// one cluster ([`super::samples::client_timeout`]); the fix reads only
+    /// this.
+    pub client_timeout: Option<Stats>,
     /// Median handshake round trip, ns.
     pub rtt_ns: Option<i64>,
     /// What sends the requests.
@@ -171,6 +175,8 @@ impl ServerStats {
         let mismatch =
             self.races > 0 || matches!((reuse_window_ns, server_ns), (Some(r), Some(t)) if r >= t);
         let client_fin = self.client_closes.stats();
+        let client_timeout =
+            client_fin.filter(|d| super::samples::client_timeout(d.tight, d.cluster_n));
         // The defaults table is in milliseconds.
         let server_ms = server_ns.map(ms);
         // A server whose connections are mostly h2c is judged by the
@@ -187,7 +193,7 @@ impl ServerStats {
             server_timeout_ms: server_ms,
             keep_alive_header_s,
             reuse_window_ms: reuse_window_ns.map(ms),
-            client_idle_ms: client_fin.map(|d| ms(d.estimate_ns)),
+            client_idle_ms: client_timeout.map(|d| ms(d.estimate_ns)),
             races: self.races,
             retried_races: self.retried_races,
             mismatch,
@@ -204,6 +210,7 @@ impl ServerStats {
             idle,
             reuse: self.reuse.stats(),
             client_fin,
+            client_timeout,
             rtt_ns,
             client_kind: client,
             server_header: witness.server_header.map(str::to_string),

@@ -118,6 +118,20 @@ impl Samples {
     }
 }
 
+/// Closes in one cluster before a client's closes are read as its idle
+/// timeout. A server closes an idle connection for one reason, its
+/// timeout; a client closes for many (it exits, it shuts down, it is done),
+/// so one close, or closes spread out, say nothing of a pool's idle timeout
+/// (issue 26: a client's exit 300 ms after its last response was read as
+/// a proxy's 0.301 s idle timeout and set the fix).
+pub const MIN_CLIENT_TIMEOUT_CLOSES: u64 = 2;
+
+/// Whether closes whose densest cluster is `tight` and holds `cluster_n`
+/// of them are a client's idle timeout: [`MIN_CLIENT_TIMEOUT_CLOSES`] at least.
+pub fn client_timeout(tight: bool, cluster_n: u64) -> bool {
+    tight && cluster_n >= MIN_CLIENT_TIMEOUT_CLOSES
+}
+
 /// A distribution of idle gaps, ns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {

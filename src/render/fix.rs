@@ -192,6 +192,19 @@ pub fn section(r: &Report, verbose: bool, out: &mut String) {
         for s in servers {
             super::table::headline(s, out);
         }
+        // After several servers' lines the steps would read as the last
+        // one's (issue 26): say whose they are.
+        if servers.len() > 1 {
+            let _ = writeln!(
+                out,
+                "\nSteps for {}:",
+                if servers.len() == 2 {
+                    "both servers above".to_string()
+                } else {
+                    format!("all {} servers above", servers.len())
+                }
+            );
+        }
         for (i, st) in steps.iter().enumerate() {
             let _ = writeln!(out, "  {}. {}: {}", i + 1, st.side, st.text);
             if let Some(snippet) = &st.snippet {

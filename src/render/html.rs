@@ -2,13 +2,15 @@
 //! the summary in words, per server a histogram of its idle closes beside
 //! its clients' reuse gaps and a strip plot of the samples near the close,
 //! a timeline of the races across the capture, one ladder diagram per race
-//! (up to `--limit`), and the findings. SVG written here, inline CSS, no
+//! (up to `--limit`), the findings, and with `--proxy-log` what the logs
+//! say and the connection each line rode. SVG written here, inline CSS, no
 //! script, no font, no network: it opens from a mail attachment or a ticket.
 //!
 //! Elements a test counts carry a class: `bar idle` / `bar reuse` (one per
 //! non-empty bin), `tick idle` / `tick reuse` (one per sample near the
 //! close), `race-tick` (one per race on the timeline), `ladder` (one figure
-//! per race shown) and `arrow` (one per packet drawn in a ladder).
+//! per race shown), `arrow` (one per packet drawn in a ladder) and `label`
+//! (its name beside it).
 
 use std::fmt::Write as _;
 
@@ -85,6 +87,8 @@ fn histogram_svg(h: &Histogram, out: &mut String) {
     let (w, ht, left, bottom, top) = (900.0, 220.0, 40.0, 30.0, 20.0);
     let bins = h.idle_closes.len().max(1);
     let bin = h.bin_ms.ms();
+    // Bin edges follow the data (`from_ms`); a gap is never below 0.
+    let edge = |i: usize| (h.from_ms.ms() + i as f64 * bin).max(0.0);
     let most = h
         .idle_closes
         .iter()
@@ -123,7 +127,7 @@ fn histogram_svg(h: &Histogram, out: &mut String) {
             out,
             r#"<text x="{px:.1}" y="{}" text-anchor="middle">{}</text>"#,
             ht - bottom + 16.0,
-            axis_secs(i as f64 * bin)
+            axis_secs(edge(i))
         );
     }
     let _ = write!(
@@ -152,8 +156,8 @@ fn histogram_svg(h: &Histogram, out: &mut String) {
                 } else {
                     "reuse gaps"
                 },
-                axis_secs(i as f64 * bin),
-                axis_secs((i + 1) as f64 * bin),
+                units::secs(edge(i)),
+                units::secs(edge(i + 1)),
             );
         }
     }
@@ -254,6 +258,9 @@ pub fn page(r: &Report, limit: usize) -> String {
     let mut out = String::new();
     let mut opening = String::new();
     super::impact::opening(r, &mut opening);
+    // What the proxy's own logs say, beside the capture's answer, as the
+    // tables put it (issue 26: the page left the --proxy-log out).
+    super::proxy_log::headlines(r, &mut opening);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>racecap report: {}</title><style>{STYLE}</style></head><body>\n<h1>racecap report</h1>\n<section id=\"summary\">\n",
@@ -345,6 +352,9 @@ pub fn page(r: &Report, limit: usize) -> String {
     }
 
     findings_table(r, limit, &mut out);
+    if let Some(p) = &r.proxy_log {
+        proxy_log_table(p, limit, &mut out);
+    }
     out.push_str("</body></html>\n");
     out
 }
@@ -438,6 +448,45 @@ fn findings_table(r: &Report, limit: usize, out: &mut String) {
             "<p class=\"meta\">… and {} more; --limit 0 for all.</p>",
             all - shown
         );
+    }
+    out.push_str("</section>\n");
+}
+
+/// The proxy log's 5xx and error lines with the connection each rode, at
+/// most `limit` rows (0: all), as the tables list them.
+fn proxy_log_table(p: &racecap::report::proxy_log::ProxyLog, limit: usize, out: &mut String) {
+    let _ = write!(
+        out,
+        "<section id=\"proxy-log\"><h2>{}</h2>",
+        esc(&super::proxy_log::heading(p))
+    );
+    if !p.entries.is_empty() {
+        out.push_str("<table>");
+        out.push_str("<tr>");
+        for c in super::proxy_log::COLUMNS {
+            let _ = write!(out, "<th>{}</th>", esc(c));
+        }
+        out.push_str("</tr>\n");
+        let shown = if limit == 0 {
+            p.entries.len()
+        } else {
+            limit.min(p.entries.len())
+        };
+        for e in &p.entries[..shown] {
+            out.push_str("<tr class=\"log-line\">");
+            for c in super::proxy_log::cells(e, false) {
+                let _ = write!(out, "<td>{}</td>", esc(&c));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>");
+        if shown < p.entries.len() {
+            let _ = write!(
+                out,
+                "<p class=\"meta\">… and {} more; --limit 0 for all.</p>",
+                p.entries.len() - shown
+            );
+        }
     }
     out.push_str("</section>\n");
 }

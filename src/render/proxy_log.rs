@@ -6,20 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use comfy_table::{ContentArrangement, Table, presets};
-
 use racecap::report::proxy_log::{LogEntry, ProxyLog};
 use racecap::report::{Report, Verdict};
 use racecap::units;
-
-fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .force_no_tty()
-        .set_header(header.iter().copied());
-    t
-}
 
 /// A verdict in the plural, for sentences.
 fn plural(v: Verdict) -> String {
@@ -71,9 +60,14 @@ pub fn headlines(r: &Report, out: &mut String) {
         );
     }
     for ((proxy, _, status), lines) in &groups {
-        let what = match status {
-            Some(s) => format!("{proxy} {s}s"),
-            None => format!("{proxy} error-log lines"),
+        // The kind of line, one and many: "nginx 502" / "nginx 502s",
+        // "nginx error-log line" / "nginx error-log lines".
+        let (one, what) = match status {
+            Some(s) => (format!("{proxy} {s}"), format!("{proxy} {s}s")),
+            None => (
+                format!("{proxy} error-log line"),
+                format!("{proxy} error-log lines"),
+            ),
         };
         let explained: Vec<&&LogEntry> = lines.iter().filter(|e| e.explained()).collect();
         let mut by_verdict: BTreeMap<Verdict, Vec<&&LogEntry>> = BTreeMap::new();
@@ -154,11 +148,7 @@ pub fn headlines(r: &Report, out: &mut String) {
             let _ = writeln!(
                 out,
                 "  {} unexplained: {}",
-                count(
-                    n,
-                    &format!("{what} line is")[..],
-                    &format!("{what} lines are")[..]
-                ),
+                count(n, &format!("{one} is"), &format!("{what} are")),
                 why.join(", ")
             );
         }
@@ -172,43 +162,62 @@ pub fn headlines(r: &Report, out: &mut String) {
     }
 }
 
-/// The table of 5xx and error lines.
-pub fn section(p: &ProxyLog, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "\nProxy log lines ({} of {} explained; {} lines read, {} unreadable):",
+/// The columns of the table of 5xx and error lines.
+pub(super) const COLUMNS: [&str; 6] = [
+    "file:line",
+    "time",
+    "message",
+    "client → server",
+    "verdict",
+    "match",
+];
+
+/// The heading of that table.
+pub(super) fn heading(p: &ProxyLog) -> String {
+    format!(
+        "Proxy log lines ({} of {} explained; {} lines read, {} unreadable)",
         p.explained, p.errors, p.lines, p.unreadable
-    );
+    )
+}
+
+/// One line's cells, in [`COLUMNS`] order; the connection on two lines
+/// when `narrow`.
+pub(super) fn cells(e: &LogEntry, narrow: bool) -> [String; 6] {
+    let conn = match (e.client, e.server) {
+        (Some(c), Some(s)) if narrow => format!("{c}\n→ {s}"),
+        (Some(c), Some(s)) => format!("{c} → {s}"),
+        _ => "-".into(),
+    };
+    [
+        format!("{}:{}", e.file, e.line),
+        e.time.time_of_day(),
+        e.message.clone(),
+        conn,
+        e.verdict.map_or("-".into(), |v| v.to_string()),
+        match (e.matched, e.reason) {
+            (Some(m), None) => m.to_string(),
+            (Some(m), Some(r)) => format!("{m}, {r}"),
+            (None, Some(r)) => r.to_string(),
+            (None, None) => "-".into(),
+        },
+    ]
+}
+
+/// The table of 5xx and error lines, fitted to `width` like the others
+/// (issue 26: it ignored `--width`).
+pub fn section(p: &ProxyLog, width: Option<u16>, out: &mut String) {
+    let _ = writeln!(out, "\n{}:", heading(p));
     if p.entries.is_empty() {
         return;
     }
-    let mut t = table(&[
-        "file:line",
-        "time",
-        "message",
-        "client → server",
-        "verdict",
-        "match",
-    ]);
+    let mut t = super::table::table(&COLUMNS, width);
     for e in &p.entries {
-        let conn = match (e.client, e.server) {
-            (Some(c), Some(s)) => format!("{c} → {s}"),
-            _ => "-".into(),
-        };
-        t.add_row(vec![
-            format!("{}:{}", e.file, e.line),
-            e.time.time_of_day(),
-            e.message.clone(),
-            conn,
-            e.verdict.map_or("-".into(), |v| v.to_string()),
-            match (e.matched, e.reason) {
-                (Some(m), None) => m.to_string(),
-                (Some(m), Some(r)) => format!("{m}, {r}"),
-                (None, Some(r)) => r.to_string(),
-                (None, None) => "-".into(),
-            },
-        ]);
+        // On two lines when the table must fit a width, as elsewhere.
+        t.add_row(cells(e, width.is_some()).to_vec());
     }
+    // Time, endpoints and verdict whole; the file, the message and the
+    // match wrap.
+    super::table::whole(&mut t, &[1, 3, 4]);
     let _ = writeln!(out, "{t}");
 }
 

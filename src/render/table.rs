@@ -2,8 +2,10 @@
 //! (how many requests failed, how often, what to change: [`super::impact`]),
 //! then per server the timeouts and the fix ([`super::fix`]); the tables
 //! after them are the evidence. No colour, so `NO_COLOR` and pipes need no
-//! special case. Tables fit `--width` (the terminal's, else 100 columns),
-//! wrapping their text, so the same width gives the same output anywhere.
+//! special case. Tables fit `--width`, else the terminal's, wrapping their
+//! text, so the same width gives the same output anywhere; written to
+//! anything but a terminal (CI logs, `| less`) without `--width` they do not
+//! wrap at all, as ripgrep, kubectl and tshark do not (issue 26).
 
 use std::fmt::Write as _;
 
@@ -19,42 +21,46 @@ pub struct Opts {
     pub connections: bool,
     /// Rows of the findings table; 0 for all.
     pub limit: usize,
-    /// Columns the tables may take.
-    pub width: u16,
+    /// Columns the tables may take; `None`: as wide as their content.
+    pub width: Option<u16>,
     /// The long fix texts.
     pub verbose: bool,
 }
 
-/// Columns when the output is not a terminal and `--width` was not given.
-pub const DEFAULT_WIDTH: u16 = 100;
-
 /// The width to lay out for: `--width`, else the terminal's when standard
-/// output is one, else [`DEFAULT_WIDTH`].
-pub fn width(asked: Option<u16>) -> u16 {
+/// output is one, else none (no wrapping: a pipe or a file has no width).
+pub fn width(asked: Option<u16>) -> Option<u16> {
     use std::io::IsTerminal;
-    asked
-        .or_else(|| {
-            std::io::stdout()
-                .is_terminal()
-                .then(|| Table::new().width())
-                .flatten()
-        })
-        .unwrap_or(DEFAULT_WIDTH)
+    asked.or_else(|| {
+        std::io::stdout()
+            .is_terminal()
+            .then(|| Table::new().width())
+            .flatten()
+    })
 }
 
-fn table(header: &[&str], width: u16) -> Table {
+/// A table in our style, fitted to `width` (its text wrapped), or as wide
+/// as its content without one.
+pub(super) fn table(header: &[&str], width: Option<u16>) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
         .force_no_tty()
-        .set_width(width)
         .set_header(header.iter().copied());
+    match width {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
     t
 }
 
 /// Keeps these columns whole (times, endpoints, verdicts): the others
 /// wrap to fit the width.
-fn whole(t: &mut Table, columns: &[usize]) {
+pub(super) fn whole(t: &mut Table, columns: &[usize]) {
     for &i in columns {
         if let Some(c) = t.column_mut(i) {
             c.set_constraint(ColumnConstraint::ContentWidth);
@@ -68,6 +74,17 @@ fn secs(d: Millis) -> String {
 
 fn opt_secs(d: Option<Millis>) -> String {
     d.map_or_else(|| "-".into(), secs)
+}
+
+/// The clients' idle FINs as their timeout, or how many there were when
+/// they are none (one exit, or closes spread out).
+fn client_idle(d: Option<&racecap::report::Distribution>) -> String {
+    match d {
+        Some(d) if d.is_client_timeout() => secs(d.estimate_ms),
+        Some(d) if d.n == 1 => "- (1 close)".into(),
+        Some(d) => format!("- ({} spread out)", d.n),
+        None => "-".into(),
+    }
 }
 
 /// Time of day with ns (the date is in the capture section).
@@ -391,7 +408,7 @@ pub fn tables(r: &Report, o: &Opts) -> String {
         super::proxy_log::symptoms(r, &mut out);
     }
     if let Some(p) = &r.proxy_log {
-        super::proxy_log::section(p, &mut out);
+        super::proxy_log::section(p, w, &mut out);
     }
 
     if !r.servers.is_empty() {
@@ -429,7 +446,7 @@ pub fn tables(r: &Report, o: &Opts) -> String {
                 s.keep_alive_header_s
                     .map_or("-".into(), |h| format!("{h} s")),
                 opt_secs(s.reuse_window_ms),
-                opt_secs(s.idle_before_client_fin.as_ref().map(|d| d.estimate_ms)),
+                client_idle(s.idle_before_client_fin.as_ref()),
                 s.races.to_string(),
                 s.retried_races.to_string(),
                 if s.mismatch { "YES" } else { "no" }.to_string(),

@@ -36,6 +36,14 @@ pub struct Distribution {
     pub cluster_max_ms: Millis,
 }
 
+impl Distribution {
+    /// Client closes that are the client's idle timeout, not one exit or
+    /// closes spread out ([`crate::analysis::samples::client_timeout`]).
+    pub fn is_client_timeout(&self) -> bool {
+        crate::analysis::samples::client_timeout(self.tight, self.cluster_n)
+    }
+}
+
 impl From<Stats> for Distribution {
     fn from(s: Stats) -> Distribution {
         Distribution {

@@ -129,12 +129,16 @@ pub(super) fn ladder_svg(f: &Finding, x: &Race, out: &mut String) {
             x2 + sign * 9.0,
             y2 + if e.to_server { 1.0 } else { -7.0 }
         );
-        // The label near the sender, where the crossing arrows are apart.
+        // The label near the server's line, where the arrows are apart: a
+        // crossed request and the FIN cross near the proxy's line (the
+        // request left just before the FIN arrived there), so a label near
+        // the sender put the request's name on the FIN (issue 26).
+        let along = if e.to_server { 0.78 } else { 0.22 };
         let _ = write!(
             out,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            x1 + (x2 - x1) * 0.22,
-            y1 + (y2 - y1) * 0.22 - 5.0,
+            r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            x1 + (x2 - x1) * along,
+            y1 + (y2 - y1) * along - 5.0,
             esc(&e.label)
         );
         let _ = write!(
