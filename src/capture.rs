@@ -14,6 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use racecap::analyzer::{Analyzer, Config};
 use racecap::decode::{self, linktype};
+use racecap::observation::Observation;
 use racecap::report::{Report, Warning};
 use racecap::source::interfaces;
 use racecap::source::live::{LiveOptions, LiveSet, LiveStats, is_pattern};
@@ -187,9 +188,9 @@ fn run(
             }
             analyzer.count_frame(frame.ts_ns, frame.data.len());
             match decode::decode(&frame) {
-                Ok(seg) => {
-                    book.keys.note(seg.key().0, id);
-                    analyzer.segment(&seg);
+                Ok(mut seg) => {
+                    seg.input = id;
+                    analyzer.observe(&Observation::Segment(seg));
                 }
                 Err(skip) => analyzer.skip(skip),
             }

@@ -146,6 +146,9 @@ pub struct Segment<'a> {
     /// [`TAIL_BYTES`](TAIL_BYTES)): where a chunked body
     /// shows its end.
     pub tail: &'a [u8],
+    /// The input it came from, for a source of several (a live capture's
+    /// interface id); 0 otherwise.
+    pub input: u32,
 }
 
 impl<'a> Segment<'a> {
@@ -266,6 +269,7 @@ impl Decoded {
             captured: self.captured,
             payload: &arena[at..at + usize::from(self.len)],
             tail: &arena[at + usize::from(self.len)..][..usize::from(self.tail)],
+            input: 0,
         })
     }
 }
@@ -476,6 +480,7 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
         captured: tcp.payload().len() as u32,
         payload: tcp.payload(),
         tail: Segment::tail_of(tcp.payload()),
+        input: 0,
     })
 }
 

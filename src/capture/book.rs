@@ -1,10 +1,8 @@
 //! The bookkeeping of a capture on several interfaces: per interface its
 //! counters, libpcap's drop counts and where it leads (peer namespace,
-//! pod); per connection the interface its first packet came in on, so each
-//! finding can name it; and the `-w` file, classic pcap for one interface or
+//! pod), so each finding can name where its connection came in; and the `-w` file, classic pcap for one interface or
 //! pcapng with an interface block per interface.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
 
@@ -13,7 +11,6 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use racecap::decode::linktype;
-use racecap::flow::FlowKey;
 use racecap::report::{Finding, Place};
 use racecap::source::live::{Event, LiveStats};
 use racecap::source::place::Roots;
@@ -22,54 +19,15 @@ use racecap::write::{Endian, PcapWriter, PcapngWriter};
 
 use racecap::metrics::Metrics;
 
-/// Connections remembered per generation of [`Keys`]; two generations are
-/// kept, so memory is bounded whatever the traffic.
-pub const KEYS_PER_GENERATION: usize = 1 << 18;
-
-/// The interface each connection was first seen on, in two generations:
-/// when the newer fills up, the older is dropped. A connection seen on two
-/// interfaces (pod to pod on one node crosses two veths) keeps the first.
-#[derive(Default)]
-pub struct Keys {
-    new: HashMap<FlowKey, u32>,
-    old: HashMap<FlowKey, u32>,
-}
-
-impl Keys {
-    /// Notes that a segment of `key` came in on interface `id`.
-    pub fn note(&mut self, key: FlowKey, id: u32) {
-        if self.new.contains_key(&key) {
-            return;
-        }
-        if let Some(id) = self.old.remove(&key) {
-            self.new.insert(key, id);
-        } else {
-            self.new.insert(key, id);
-        }
-        if self.new.len() >= KEYS_PER_GENERATION {
-            self.old = std::mem::take(&mut self.new);
-        }
-    }
-
-    /// The interface of a connection, if still remembered.
-    pub fn get(&self, key: &FlowKey) -> Option<u32> {
-        self.new.get(key).or_else(|| self.old.get(key)).copied()
-    }
-}
-
 /// What a capture keeps per interface, by the ids [`racecap::source::live::LiveSet`] gives.
 pub struct Book {
     /// `--netns` as given.
     netns: Option<String>,
     roots: Roots,
-    pub keys: Keys,
     pub stats: Vec<InputStats>,
     /// libpcap's counters: the last read of each interface.
     pub drops: Vec<Option<LiveStats>>,
     places: Vec<Place>,
-    /// Findings already placed, by connection id (the report's copy of a
-    /// finding printed live names the same interface).
-    placed: HashMap<u64, u32>,
     /// Drops already added to the metrics, by interface id.
     counted_drops: Vec<u64>,
     pub metrics: Option<Arc<Metrics>>,
@@ -82,11 +40,9 @@ impl Book {
             metrics,
             netns,
             roots: Roots::default(),
-            keys: Keys::default(),
             stats: Vec::new(),
             drops: Vec::new(),
             places: Vec::new(),
-            placed: HashMap::new(),
         }
     }
 
@@ -166,21 +122,11 @@ impl Book {
         m.drops(self.stats[i].name.trim_start_matches("live:"), new);
     }
 
-    /// Sets where a finding was captured.
-    pub fn place(&mut self, f: &mut Finding) {
-        let id = match self.placed.get(&f.conn_id) {
-            Some(&id) => Some(id),
-            None => self.keys.get(&f.key),
-        };
-        let Some(id) = id else {
-            return;
-        };
-        // Bounded like the report's findings: later ones are looked up
-        // by key only.
-        if self.placed.len() < racecap::analyzer::MAX_FINDINGS {
-            self.placed.insert(f.conn_id, id);
-        }
-        f.place = self.places.get(id as usize).cloned();
+    /// Sets where a finding was captured: the interface its connection's
+    /// first segment came in on (a connection seen on two interfaces, pod
+    /// to pod on one node across two veths, keeps the first).
+    pub fn place(&self, f: &mut Finding) {
+        f.place = self.places.get(f.input as usize).cloned();
     }
 }
 

@@ -129,6 +129,8 @@ pub struct Conn {
     pub b: Endpoint,
     half: [Half; 2],
     pub vlan: u32,
+    /// The input its first segment came from ([`Segment::input`]).
+    pub input: u32,
     /// `Keep-Alive: timeout=N` from a response, in seconds; `u32::MAX` for none.
     keep_alive_s: u32,
     pub history: History,
@@ -162,6 +164,7 @@ impl Conn {
             b,
             half: [Half::default(); 2],
             vlan,
+            input: 0,
             keep_alive_s: u32::MAX,
             history: History::default(),
             state: State::Established,

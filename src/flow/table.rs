@@ -162,7 +162,8 @@ impl FlowTable {
                 let side = if conn.a == src { Side::A } else { Side::B };
                 if conn.is_new_syn(side, seg) {
                     // Port reuse: a new handshake on a 4-tuple still here.
-                    let fresh = Conn::new(self.next_id, seg.vlan, src, dst, seg.ts_ns);
+                    let mut fresh = Conn::new(self.next_id, seg.vlan, src, dst, seg.ts_ns);
+                    fresh.input = seg.input;
                     self.next_id += 1;
                     self.created += 1;
                     out.push(TableEvent::Done(std::mem::replace(conn, fresh)));
@@ -173,7 +174,8 @@ impl FlowTable {
                 if self.index.len() >= self.max {
                     self.evict_idle(self.max / 8, out);
                 }
-                let conn = Conn::new(self.next_id, seg.vlan, src, dst, seg.ts_ns);
+                let mut conn = Conn::new(self.next_id, seg.vlan, src, dst, seg.ts_ns);
+                conn.input = seg.input;
                 self.next_id += 1;
                 self.created += 1;
                 let slot = match self.free.pop() {

@@ -101,6 +101,7 @@ impl Stand {
             captured: 0,
             payload: &[],
             tail: &[],
+            input: 0,
         }
     }
 }

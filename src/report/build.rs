@@ -197,6 +197,7 @@ pub fn finding(
         place: None,
         conn_id: conn.id,
         key: conn.key(),
+        input: conn.input,
         retry_key: o.race.as_ref().and(retry).map(|r| r.key),
     }
 }

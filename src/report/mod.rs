@@ -184,6 +184,10 @@ pub struct Finding {
     /// request (`--evidence` copies it whole).
     #[serde(skip)]
     pub retry_key: Option<FlowKey>,
+    /// Internal: the input its connection came in on (a live capture's
+    /// interface id), to name where it happened.
+    #[serde(skip)]
+    pub input: u32,
 }
 
 /// Evidence of a keep-alive race.

@@ -62,6 +62,7 @@ fn segment<'a>(
         captured: payload.len() as u32,
         payload,
         tail: Segment::tail_of(payload),
+        input: 0,
     }
 }
 
