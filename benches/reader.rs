@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 use racecap::source::CaptureReader;
+use racecap::source::write::{Endian, PcapngWriter};
 use racecap::synth::{self, Link, Workload};
-use racecap::write::{Endian, PcapngWriter};
 
 fn main() {
     divan::main();

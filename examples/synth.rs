@@ -17,8 +17,8 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::net::{IpAddr, Ipv4Addr};
 
+use racecap::source::write::{Endian, PcapWriter};
 use racecap::synth::{Flow, Link, Packet, Rng, Workload, flags, secs};
-use racecap::write::{Endian, PcapWriter};
 
 struct Args {
     connections: u64,

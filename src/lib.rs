@@ -26,4 +26,3 @@ pub mod report;
 pub mod source;
 pub mod synth;
 pub mod units;
-pub mod write;

@@ -301,12 +301,12 @@ pub fn pcap(packets: &[Packet], link: &Link) -> Vec<u8> {
     let v6 = packets.first().is_some_and(|p| p.v6);
     let mut sorted: Vec<&Packet> = packets.iter().collect();
     sorted.sort_by_key(|p| p.ts_ns);
-    let mut w = crate::write::PcapWriter::new(
+    let mut w = crate::source::write::PcapWriter::new(
         Vec::new(),
         link.linktype(v6),
         65535,
         true,
-        crate::write::Endian::Little,
+        crate::source::write::Endian::Little,
     )
     .expect("writing to a Vec");
     for p in sorted {

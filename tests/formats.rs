@@ -15,9 +15,9 @@ use racecap::analyzer::Config;
 use racecap::decode::{Skip, decode};
 use racecap::pipeline;
 use racecap::report::Report;
+use racecap::source::write::{Endian, PcapWriter, PcapngWriter};
 use racecap::source::{CaptureReader, FileFormat, Frame, InputStats, Merged, ReadError};
 use racecap::synth::{Flow, Link, Packet, flags, get, ok, pcap, secs};
-use racecap::write::{Endian, PcapWriter, PcapngWriter};
 
 use crate::util::{analyze_bytes, ip, texts};
 

@@ -29,7 +29,7 @@ use flate2::write::GzEncoder;
 use racecap::decode::linktype;
 use racecap::source::CaptureReader;
 use racecap::synth::{self, Flow, Link, Packet, secs};
-use racecap::write::{Endian, PcapWriter, PcapngWriter};
+use racecap::source::write::{Endian, PcapWriter, PcapngWriter};
 
 /// A proxy's pool racing a backend's idle timeout, then a refused connect
 /// and a connection reset mid-request.
