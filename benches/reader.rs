@@ -1,7 +1,7 @@
 //! Reader stage: bytes of a capture held in memory → frames.
 //!
 //! One synthetic capture (a few thousand overlapping HTTP keep-alive
-//! connections, built once with `racecap::synth`) is written three ways:
+//! connections, built once with `tests/support/synth.rs`) is written three ways:
 //! classic pcap, pcapng, and gzip-compressed pcap. Each benchmark reads it to
 //! the end and asserts that every frame and every captured byte came out, so
 //! a reader that stops early fails instead of looking fast.
@@ -16,7 +16,12 @@ use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 use racecap::source::CaptureReader;
 use racecap::source::write::{Endian, PcapngWriter};
-use racecap::synth::{self, Link, Workload};
+
+// The packet generator, shared with the tests.
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
+use synth::{Link, Workload};
 
 fn main() {
     divan::main();

@@ -18,7 +18,12 @@ use std::io::BufWriter;
 use std::net::{IpAddr, Ipv4Addr};
 
 use racecap::source::write::{Endian, PcapWriter};
-use racecap::synth::{Flow, Link, Packet, Rng, Workload, flags, secs};
+
+// The packet generator, shared with the tests.
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
+use synth::{Flow, Link, Packet, Rng, Workload, flags, secs};
 
 struct Args {
     connections: u64,

@@ -4,10 +4,10 @@
 //! (the reset race), a lingering close (FIN, the request acknowledged and
 //! dropped, no RST), and the witnesses of the software on each end.
 
+use crate::synth::{Flow, flags, get, ok, secs};
 use racecap::analysis::software::ClientKind;
 use racecap::flow::http::Method;
 use racecap::report::{BodyFraming, Peer, RaceKind, Verdict};
-use racecap::synth::{Flow, flags, get, ok, secs};
 
 use crate::util::{analyze, findings, ip, only_verdict};
 

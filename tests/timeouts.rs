@@ -2,8 +2,8 @@
 //! servers in one capture, jitter, outliers, a server that never closes, the
 //! Keep-Alive header as a second witness, and the mismatch verdict.
 
+use crate::synth::{Flow, Packet, get, ok, secs};
 use racecap::report::{Report, ServerReport};
-use racecap::synth::{Flow, Packet, get, ok, secs};
 
 use crate::util::{analyze, ip};
 

@@ -3,11 +3,11 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use crate::synth::{Link, Packet, pcap};
 use racecap::analyzer::{Analyzer, Config};
 use racecap::pipeline;
 use racecap::report::{Finding, Report, Verdict, Warning};
 use racecap::source::{CaptureReader, Frame};
-use racecap::synth::{Link, Packet, pcap};
 
 /// Analyses capture bytes.
 pub fn analyze_bytes(bytes: Vec<u8>, cfg: Config) -> Report {
