@@ -19,7 +19,6 @@ pub mod analyzer;
 pub mod decode;
 pub mod flow;
 pub mod metrics;
-pub mod otel;
 pub mod pipeline;
 pub mod proxylog;
 pub mod report;
