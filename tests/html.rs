@@ -8,24 +8,15 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
+
+use crate::util::{json, stdout};
 
 const POST: &str = "fixtures/lab/post-races.backend.pcap";
 const BOTH: &str = "fixtures/lab/get-races.proxy-any.pcap";
 
-fn run(args: &[&str]) -> String {
-    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
-    assert!(
-        out.status.code() == Some(0) || out.status.code() == Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn report(file: &str) -> Value {
-    serde_json::from_str(&run(&["analyze", file, "--format", "json"])).unwrap()
+    json(&["analyze", file])
 }
 
 /// What the page must draw for this report, with at most `limit` ladders.
@@ -108,7 +99,7 @@ fn counted(html: &str) -> Counts {
 fn page(file: &str, extra: &[&str]) -> String {
     let mut args = vec!["analyze", file, "--format", "html"];
     args.extend(extra);
-    run(&args)
+    stdout(&args)
 }
 
 #[test]
