@@ -1,11 +1,12 @@
 //! Decode stage: frames → TCP segments, for each link layer racecap peels.
 //!
-//! The IP packets of a few hundred synthetic HTTP connections (built once with
-//! `racecap::synth`) are wrapped in every supported link layer: Ethernet
-//! (untagged, 802.1Q, QinQ), raw IP (101 and 228), Linux SLL and SLL2, BSD
-//! NULL and LOOP, IPv6 over Ethernet, and `mixed` (all of them, frame by
-//! frame). Each benchmark decodes the whole Vec and asserts that every frame
-//! gave a segment and that the payload bytes add up to what was generated.
+//! The IP packets of a few hundred synthetic HTTP connections (built once
+//! with `tests/support/synth.rs`) are wrapped in every supported link layer:
+//! Ethernet (untagged, 802.1Q, QinQ), raw IP (101 and 228), Linux SLL and
+//! SLL2, BSD NULL and LOOP, IPv6 over Ethernet, and `mixed` (all of them,
+//! frame by frame). Each benchmark decodes the whole Vec and asserts that
+//! every frame gave a segment and that the payload bytes add up to what was
+//! generated.
 //!
 //! Throughput: bytes are captured frame bytes, items are frames.
 
@@ -15,7 +16,12 @@ use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 use racecap::decode::decode;
 use racecap::source::Frame;
-use racecap::synth::{Link, Packet, Workload};
+
+// The packet generator, shared with the tests.
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
+use synth::{Link, Packet, Workload};
 
 fn main() {
     divan::main();

@@ -3,11 +3,12 @@
 //!
 //! A synthetic capture of a few thousand overlapping HTTP keep-alive
 //! connections (about 200 open at once, one in 20 ending in a keep-alive
-//! race) is built once with `racecap::synth`. `segments` feeds pre-decoded
-//! segments to `Analyzer::segment` (flow tracking and analysis alone);
-//! `frames` feeds the frames to `Analyzer::frame` (decode included). Both end
-//! with `Analyzer::finish` and assert the number of races and segments, so an
-//! analyzer that loses connections fails instead of looking fast.
+//! race) is built once with `tests/support/synth.rs`. `segments` feeds
+//! pre-decoded segments to `Analyzer::segment` (flow tracking and analysis
+//! alone); `frames` feeds the frames to `Analyzer::frame` (decode included).
+//! Both end with `Analyzer::finish` and assert the number of races and
+//! segments, so an analyzer that loses connections fails instead of looking
+//! fast.
 //!
 //! Throughput: bytes are captured frame bytes, items are packets.
 
@@ -18,7 +19,12 @@ use divan::counter::{BytesCount, ItemsCount};
 use racecap::analyzer::{Analyzer, Config};
 use racecap::decode::{Segment, decode};
 use racecap::source::Frame;
-use racecap::synth::{Link, Workload};
+
+// The packet generator, shared with the tests.
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
+use synth::{Link, Workload};
 
 fn main() {
     divan::main();

@@ -4,7 +4,7 @@
 //!
 //! A synthetic capture of a few thousand overlapping HTTP keep-alive
 //! connections (one in 20 ending in a keep-alive race) is built once with
-//! `racecap::synth`, as classic pcap and gzip-compressed pcap. Each run
+//! `tests/support/synth.rs`, as classic pcap and gzip-compressed pcap. Each run
 //! asserts the packet count and that the races found equal the races
 //! generated.
 //!
@@ -19,7 +19,12 @@ use divan::counter::{BytesCount, ItemsCount};
 use racecap::analyzer::Config;
 use racecap::pipeline::run;
 use racecap::source::CaptureReader;
-use racecap::synth::{self, Link, Workload};
+
+// The packet generator, shared with the tests.
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
+use synth::{Link, Workload};
 
 fn main() {
     divan::main();

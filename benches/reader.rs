@@ -1,8 +1,8 @@
 //! Reader stage: bytes of a capture held in memory → frames.
 //!
 //! One synthetic capture (a few thousand overlapping HTTP keep-alive
-//! connections, built once with `racecap::synth`) is written three ways:
-//! classic pcap, pcapng, and gzip-compressed pcap. Each benchmark reads it to
+//! connections, built once with `tests/support/synth.rs`) is written three
+//! ways: classic pcap, pcapng, and gzip-compressed pcap. Each benchmark reads it to
 //! the end and asserts that every frame and every captured byte came out, so
 //! a reader that stops early fails instead of looking fast.
 //!
@@ -15,8 +15,13 @@ use std::sync::OnceLock;
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
 use racecap::source::CaptureReader;
-use racecap::synth::{self, Link, Workload};
-use racecap::write::{Endian, PcapngWriter};
+use racecap::source::write::{Endian, PcapngWriter};
+
+// The packet generator, shared with the tests.
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
+use synth::{Link, Workload};
 
 fn main() {
     divan::main();

@@ -17,8 +17,13 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::net::{IpAddr, Ipv4Addr};
 
-use racecap::synth::{Flow, Link, Packet, Rng, Workload, flags, secs};
-use racecap::write::{Endian, PcapWriter};
+use racecap::source::write::{Endian, PcapWriter};
+
+// The packet generator, shared with the tests.
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
+use synth::{Flow, Link, Packet, Rng, Workload, flags, secs};
 
 struct Args {
     connections: u64,

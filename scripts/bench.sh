@@ -62,7 +62,7 @@ fi
 
 # Named after its parameters and the generator's source, so that a changed
 # generator makes a new capture instead of reusing a stale one.
-generator=$(cat src/synth.rs examples/synth.rs | sha256sum | cut -c1-8)
+generator=$(cat tests/support/synth.rs examples/synth.rs | sha256sum | cut -c1-8)
 cap="$work/synth-c${connections}-r${requests}-f${fraction}-g${generator}.pcap"
 meta="$cap.txt"
 if [ ! -s "$cap" ] || [ ! -s "$meta" ]; then

@@ -205,7 +205,7 @@ fn run(
                 Format::Jsonl => writeln!(
                     stdout,
                     "{}",
-                    render::json::line(&racecap::otel::Line::new(&f))?
+                    render::json::line(&render::otel::Line::new(&f))?
                 )?,
                 Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
                 // One document at the end (JSON, HTML); live lines go to stderr.

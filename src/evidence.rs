@@ -15,8 +15,8 @@ use anyhow::{Context, Result};
 use racecap::decode;
 use racecap::flow::FlowKey;
 use racecap::report::Report;
+use racecap::source::write::{Endian, PcapWriter, PcapngWriter};
 use racecap::source::{CaptureReader, InputStats, Merged};
-use racecap::write::{Endian, PcapWriter, PcapngWriter};
 
 /// Snap length written into the evidence file's headers.
 const SNAPLEN: u32 = 262_144;

@@ -21,12 +21,18 @@ pub mod decode;
 pub mod flow;
 pub mod metrics;
 pub mod observation;
-pub mod otel;
 pub mod pipeline;
 pub mod proxylog;
 pub mod report;
 mod seq;
 pub mod source;
-pub mod synth;
 pub mod units;
-pub mod write;
+
+// The unit tests' packet generator, shared with the integration tests (see
+// tests/support/synth.rs). It names the library `racecap::`, as its other
+// includers do; `extern crate self` gives the unit tests that name too.
+#[cfg(test)]
+extern crate self as racecap;
+#[cfg(test)]
+#[path = "../tests/support/synth.rs"]
+mod synth;

@@ -9,6 +9,11 @@ mod evidence;
 mod render;
 mod serve_metrics;
 
+// The unit tests' packet generator, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
 use std::io;
 use std::process::ExitCode;
 

@@ -1,7 +1,8 @@
 //! `--metrics-listen`: the live capture's findings and counters as
 //! Prometheus metrics, so a long-running capture on a node can be scraped
 //! and alerted on. The metrics and their exposition are prometheus-client's;
-//! the binary serves them over HTTP.
+//! the binary serves them over HTTP (src/serve_metrics.rs, which also picks
+//! the text format a scraper asks for).
 //!
 //! Labels stay bounded: `server` is a server endpoint (never a client
 //! port), and past [`MAX_SERVERS`] distinct endpoints further ones share the
@@ -237,44 +238,6 @@ impl Metrics {
     }
 }
 
-/// The OpenMetrics exposition in Prometheus' older text format (0.0.4),
-/// for scrapers that do not ask for OpenMetrics (`curl`, `promtool check
-/// metrics`, older agents), as the Go client negotiates it. The two differ
-/// only where prometheus-client's output uses them: a counter family is
-/// named without `_total` in OpenMetrics and with it in 0.0.4, and 0.0.4
-/// has no `# UNIT` or `# EOF` lines.
-pub fn text_004(openmetrics: &str) -> String {
-    let mut counters = HashSet::new();
-    for line in openmetrics.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ")
-            && let Some(name) = rest.strip_suffix(" counter")
-        {
-            counters.insert(name.to_string());
-        }
-    }
-    let mut out = String::with_capacity(openmetrics.len());
-    for line in openmetrics.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
-            continue;
-        }
-        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
-            let rest = line.strip_prefix(prefix)?;
-            let (name, tail) = rest.split_once(' ')?;
-            counters
-                .contains(name)
-                .then(|| format!("{prefix}{name}_total {tail}"))
-        });
-        out.push_str(renamed.as_deref().unwrap_or(line));
-        out.push('\n');
-    }
-    out
-}
-
-/// Whether a scraper's `Accept` header asks for OpenMetrics.
-pub fn wants_openmetrics(accept: &str) -> bool {
-    accept.contains("application/openmetrics-text")
-}
-
 #[cfg(test)]
 mod test {
     use std::net::SocketAddr;
@@ -334,14 +297,6 @@ mod test {
                 "120.0", "300.0", "350.0", "600.0", "900.0", "3600.0", "+Inf"
             ]
         );
-        let old = text_004(&om);
-        assert!(
-            old.contains("# TYPE racecap_capture_packets_total counter\n"),
-            "{old}"
-        );
-        assert!(old.contains("# HELP racecap_capture_packets_total Packets captured.\n"));
-        assert!(old.contains("# TYPE racecap_open_connections gauge\n"));
-        assert!(!old.contains("# EOF"));
     }
 
     #[test]

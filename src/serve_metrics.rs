@@ -2,6 +2,7 @@
 //! request per connection, on a thread of its own: OpenMetrics to scrapers
 //! that ask for it (Prometheus does), the 0.0.4 text format to the others.
 
+use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use racecap::metrics::{Metrics, text_004, wants_openmetrics};
+use racecap::metrics::Metrics;
 
 /// How long a scraper may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,4 +77,72 @@ fn answer(stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
         body.len()
     )?;
     out.flush()
+}
+
+/// The OpenMetrics exposition in Prometheus' older text format (0.0.4),
+/// for scrapers that do not ask for OpenMetrics (`curl`, `promtool check
+/// metrics`, older agents), as the Go client negotiates it. The two differ
+/// only where prometheus-client's output uses them: a counter family is
+/// named without `_total` in OpenMetrics and with it in 0.0.4, and 0.0.4
+/// has no `# UNIT` or `# EOF` lines.
+fn text_004(openmetrics: &str) -> String {
+    let mut counters = HashSet::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some(name) = rest.strip_suffix(" counter")
+        {
+            counters.insert(name.to_string());
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether a scraper's `Accept` header asks for OpenMetrics.
+fn wants_openmetrics(accept: &str) -> bool {
+    accept.contains("application/openmetrics-text")
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn test_004_names_counters_with_total_and_has_no_eof() {
+        let m = Metrics::new();
+        m.packets(3);
+        m.open_connections(7);
+        let old = text_004(&m.text());
+        assert!(
+            old.contains("# TYPE racecap_capture_packets_total counter\n"),
+            "{old}"
+        );
+        assert!(old.contains("# HELP racecap_capture_packets_total Packets captured.\n"));
+        assert!(old.contains("racecap_capture_packets_total 3\n"));
+        assert!(old.contains("# TYPE racecap_open_connections gauge\n"));
+        assert!(!old.contains("# EOF"));
+    }
+
+    #[test]
+    fn test_openmetrics_only_when_asked() {
+        // Prometheus' scrape Accept header; curl's.
+        assert!(wants_openmetrics(
+            "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1"
+        ));
+        assert!(!wants_openmetrics("*/*"));
+    }
 }

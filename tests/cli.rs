@@ -2,36 +2,14 @@
 //! output, and snapshots of the table and JSON reports.
 
 use std::fs;
-use std::path::PathBuf;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
 
+use crate::util::{json, run, tmp};
+
 const RACES: &str = "fixtures/lab/get-races.backend.pcap";
 const CONTROL: &str = "fixtures/lab/control.backend.pcap";
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("racecap-cli-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn json(args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.extend(["--format", "json"]);
-    let (code, out, err) = run(&a);
-    assert!(code == 0 || code == 1, "{code}: {err}");
-    serde_json::from_str(&out).unwrap()
-}
 
 #[test]
 fn test_missing_file_exits_2_with_one_line() {

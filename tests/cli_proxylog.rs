@@ -3,31 +3,15 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
 
 use crate::proxylog::LAB_LOG_FORMAT;
+use crate::util::{run, tmp};
 
 const POST: &str = "fixtures/lab/post-races.proxy-any.pcap";
 const ACCESS: &str = "fixtures/lab/post-races.nginx-access.log";
 const ERRORS: &str = "fixtures/lab/post-races.nginx-error.log";
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("racecap-plog-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 fn lab_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![

@@ -4,11 +4,11 @@
 //! (the reset race), a lingering close (FIN, the request acknowledged and
 //! dropped, no RST), and the witnesses of the software on each end.
 
+use crate::synth::{Flow, flags, get, ok, secs};
 use racecap::analysis::defaults::Side;
 use racecap::analysis::software::ClientKind;
 use racecap::app::http::Method;
 use racecap::report::{BodyFraming, Peer, RaceKind, Verdict};
-use racecap::synth::{Flow, flags, get, ok, secs};
 
 use crate::util::{analyze, findings, ip, only_verdict};
 

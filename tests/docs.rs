@@ -4,13 +4,9 @@
 //! page's JSON examples value by value, trimmed as the page says
 //! (`scripts/doc-examples.py` regenerates them).
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
 
-fn run(args: &[&str]) -> String {
-    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::util::{json, stdout};
 
 /// The fenced blocks of `text` between `from` and the next `## ` heading.
 fn blocks(text: &str, from: &str) -> Vec<String> {
@@ -55,7 +51,7 @@ fn in_order(block: &str, output: &str) {
 #[test]
 fn test_readme_output_blocks_are_real() {
     let readme = std::fs::read_to_string("README.md").unwrap();
-    let out = run(&[
+    let out = stdout(&[
         "analyze",
         "fixtures/lab/get-races.backend.pcap",
         "--fail-on",
@@ -83,13 +79,7 @@ fn schema_blocks() -> Vec<String> {
 #[test]
 fn test_schema_race_example_is_real() {
     let doc: Value = serde_json::from_str(&schema_blocks()[0]).unwrap();
-    let mut r: Value = serde_json::from_str(&run(&[
-        "analyze",
-        "fixtures/lab/post-races.backend.pcap",
-        "--format",
-        "json",
-    ]))
-    .unwrap();
+    let mut r = json(&["analyze", "fixtures/lab/post-races.backend.pcap"]);
     r["summary"]["servers"].as_array_mut().unwrap().truncate(1);
     r["findings"].as_array_mut().unwrap().truncate(1);
     r["servers"].as_array_mut().unwrap().truncate(1);
@@ -103,16 +93,13 @@ fn test_schema_race_example_is_real() {
 fn test_schema_connections_and_jsonl_examples_are_real() {
     let b = schema_blocks();
     let doc: Value = serde_json::from_str(&b[1]).unwrap();
-    let r: Value = serde_json::from_str(&run(&[
+    let r = json(&[
         "analyze",
         "fixtures/lab/control.backend.pcap",
-        "--format",
-        "json",
         "--connections",
-    ]))
-    .unwrap();
+    ]);
     assert_eq!(doc["connections"], r["connections"]);
-    let line = run(&[
+    let line = stdout(&[
         "analyze",
         "fixtures/lab/post-races.backend.pcap",
         "--format",

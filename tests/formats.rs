@@ -9,15 +9,15 @@
 use std::io::{Cursor, Write};
 use std::net::IpAddr;
 
+use crate::synth::{Flow, Link, Packet, flags, get, ok, pcap, secs};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use racecap::analyzer::Config;
 use racecap::decode::{Skip, decode};
 use racecap::pipeline;
 use racecap::report::Report;
+use racecap::source::write::{Endian, PcapWriter, PcapngWriter};
 use racecap::source::{CaptureReader, FileFormat, Frame, InputStats, Merged, ReadError};
-use racecap::synth::{Flow, Link, Packet, flags, get, ok, pcap, secs};
-use racecap::write::{Endian, PcapWriter, PcapngWriter};
 
 use crate::util::{analyze_bytes, ip, texts};
 
@@ -1604,8 +1604,8 @@ fn test_tcp_options_are_skipped() {
 /// and every kind of close.
 #[test]
 fn test_threaded_pipeline_equals_frame_by_frame() {
+    use crate::synth::Workload;
     use racecap::analyzer::Analyzer;
-    use racecap::synth::Workload;
     let mut captures: Vec<(String, Vec<u8>)> = ["get-races", "post-races", "control"]
         .iter()
         .flat_map(|n| ["backend", "proxy-any"].map(|p| format!("fixtures/lab/{n}.{p}.pcap")))

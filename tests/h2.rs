@@ -8,8 +8,8 @@
 //! stream or goes on reading, at the proxy's capture point and the
 //! backend's alike.
 
+use crate::synth::{Flow, Packet, secs};
 use racecap::report::{Protocol, RaceKind, Report, Verdict};
-use racecap::synth::{Flow, Packet, secs};
 
 use crate::util::{analyze, findings, ip};
 

@@ -8,24 +8,15 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
+
+use crate::util::{json, stdout};
 
 const POST: &str = "fixtures/lab/post-races.backend.pcap";
 const BOTH: &str = "fixtures/lab/get-races.proxy-any.pcap";
 
-fn run(args: &[&str]) -> String {
-    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
-    assert!(
-        out.status.code() == Some(0) || out.status.code() == Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn report(file: &str) -> Value {
-    serde_json::from_str(&run(&["analyze", file, "--format", "json"])).unwrap()
+    json(&["analyze", file])
 }
 
 /// What the page must draw for this report, with at most `limit` ladders.
@@ -108,7 +99,7 @@ fn counted(html: &str) -> Counts {
 fn page(file: &str, extra: &[&str]) -> String {
     let mut args = vec!["analyze", file, "--format", "html"];
     args.extend(extra);
-    run(&args)
+    stdout(&args)
 }
 
 #[test]
@@ -293,7 +284,7 @@ fn test_26_html_refused_on_a_terminal() {
 /// A capture of one server that closes idle connections after 5999.6–6005
 /// ms, its clients reusing them after up to 5.95 s.
 fn closes_at_six_seconds() -> PathBuf {
-    use racecap::synth::{Flow, Link, get, ok, pcap, secs};
+    use crate::synth::{Flow, Link, get, ok, pcap, secs};
     let rtt = 400_000;
     let closes = [5.9996, 5.9999, 6.0004, 6.001, 6.0025, 6.005];
     let reuses = [0.3, 1.2, 2.5, 4.1, 5.3, 5.95];
@@ -422,7 +413,7 @@ fn test_26_html_carries_the_proxy_log() {
     let mut json_args = vec!["analyze", "fixtures/lab/post-races.proxy-any.pcap"];
     json_args.extend(args);
     json_args.extend(["--format", "json"]);
-    let r: Value = serde_json::from_str(&run(&json_args)).unwrap();
+    let r: Value = serde_json::from_str(&stdout(&json_args)).unwrap();
     let entries = r["proxy_log"]["entries"].as_array().unwrap().len();
     assert_eq!(entries, 18);
     let mut extra = args.to_vec();

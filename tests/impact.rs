@@ -3,30 +3,13 @@
 //! recordings' ground truth, the fix for the proxy that is there, the
 //! findings cap, and tables that fit their width.
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
+
+use crate::util::{json, run};
 
 const GET: &str = "fixtures/lab/get-races.backend.pcap";
 const POST: &str = "fixtures/lab/post-races.backend.pcap";
 const FAULTS: &str = "fixtures/lab/faults.backend.pcap";
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn json(args: &[&str]) -> Value {
-    let mut a = vec!["analyze"];
-    a.extend(args);
-    a.extend(["--format", "json"]);
-    let (code, out, err) = run(&a);
-    assert!(code == 0 || code == 1, "{err}");
-    serde_json::from_str(&out).unwrap()
-}
 
 fn truth(name: &str) -> Value {
     let path = format!("fixtures/lab/{name}.truth.json");
@@ -37,7 +20,7 @@ fn truth(name: &str) -> Value {
 /// clients got is a POST lost to a race that was not retried.
 #[test]
 fn test_summary_matches_ground_truth_post() {
-    let s = &json(&[POST])["summary"];
+    let s = &json(&["analyze", POST])["summary"];
     let t = truth("post-races");
     let five_oh_twos = t["client_statuses"]["502"].as_u64().unwrap();
     assert_eq!(s["lost_by_method"]["POST"].as_u64(), Some(five_oh_twos));
@@ -61,7 +44,7 @@ fn test_summary_matches_ground_truth_post() {
 /// one more request.
 #[test]
 fn test_summary_matches_ground_truth_get() {
-    let s = &json(&[GET])["summary"];
+    let s = &json(&["analyze", GET])["summary"];
     let t = truth("get-races");
     let races = t["races"].as_array().unwrap().len() as u64;
     assert_eq!(s["races"].as_u64(), Some(races));
@@ -81,8 +64,8 @@ fn test_summary_matches_ground_truth_get() {
 /// that raced), and nginx's own `Server` header names the proxy.
 #[test]
 fn test_both_sides_count_once_and_name_the_proxy() {
-    let both = json(&["fixtures/lab/get-races.proxy-any.pcap"]);
-    let backend = json(&[GET]);
+    let both = json(&["analyze", "fixtures/lab/get-races.proxy-any.pcap"]);
+    let backend = json(&["analyze", GET]);
     assert_eq!(both["summary"]["requests"], backend["summary"]["requests"]);
     assert_eq!(both["proxy"]["kind"], "nginx");
     assert_eq!(both["proxy"]["source"], "server_header");
@@ -121,7 +104,7 @@ fn test_snapshot_opening_lines() {
 /// The summary object, whole.
 #[test]
 fn test_snapshot_json_summary() {
-    let v = json(&[FAULTS]);
+    let v = json(&["analyze", FAULTS]);
     insta::assert_snapshot!(
         "json_summary_faults",
         serde_json::to_string_pretty(&v["summary"]).unwrap()
@@ -171,7 +154,7 @@ fn test_verbose_has_the_long_texts() {
 #[test]
 fn test_fix_numbers_are_per_server() {
     let (_, out, _) = run(&["analyze", GET, "--verbose"]);
-    let v = json(&[GET]);
+    let v = json(&["analyze", GET]);
     for s in v["servers"].as_array().unwrap() {
         let ep = s["endpoint"].as_str().unwrap();
         let reuse = s["reuse_window_ms"].as_f64().unwrap() / 1000.0;
@@ -205,7 +188,7 @@ fn test_findings_limit_and_order() {
     let (_, all, _) = run(&["analyze", FAULTS, "--limit", "0"]);
     assert!(!all.contains("more; --limit 0 for all"));
     // JSON is always complete.
-    let v = json(&[FAULTS, "--limit", "5"]);
+    let v = json(&["analyze", FAULTS, "--limit", "5"]);
     assert_eq!(v["findings"].as_array().unwrap().len(), 18);
 }
 

@@ -9,11 +9,11 @@
 //! and checks the clean capture and perturbed ones against it. Reordering is
 //! done through timestamps: the capture's file order is timestamp order.
 
+use crate::synth::{Flow, Packet, flags};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
 use racecap::report::Report;
-use racecap::synth::{Flow, Packet, flags};
 
 use crate::util::{analyze, ip};
 

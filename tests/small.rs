@@ -2,26 +2,9 @@
 //! page, `--server` without a port, a focus that matches nothing, `capture`
 //! without an interface, and `--evidence` keeping the retries.
 
-use assert_cmd::cargo::cargo_bin_cmd;
-use serde_json::Value;
+use crate::util::{json, run};
 
 const GET: &str = "fixtures/lab/get-races.backend.pcap";
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn json(args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.extend(["--format", "json"]);
-    let (_, out, err) = run(&a);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"))
-}
 
 #[test]
 fn test_completions_and_man_page() {

@@ -1,9 +1,9 @@
 //! Exact edge cases of the lifecycle verdicts, on synthetic connections whose
 //! every sequence number is known.
 
+use crate::synth::{Flow, Link, flags, get, ok, post, secs};
 use racecap::app::http::Method;
 use racecap::report::{Peer, RaceKind, RoleSource, Verdict};
-use racecap::synth::{Flow, Link, flags, get, ok, post, secs};
 
 use crate::util::{analyze, analyze_link, feed, findings, ip, only_verdict};
 
@@ -425,8 +425,8 @@ fn test_vlan_in_key() {
     let mut f = flow();
     let mut p = f.handshake(0, RTT);
     p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
-    let mut bytes_a = racecap::synth::pcap(&p, &Link::Ethernet(vec![10]));
-    let b = racecap::synth::pcap(&p, &Link::Ethernet(vec![20, 30]));
+    let mut bytes_a = crate::synth::pcap(&p, &Link::Ethernet(vec![10]));
+    let b = crate::synth::pcap(&p, &Link::Ethernet(vec![20, 30]));
     bytes_a.extend_from_slice(&b[24..]); // same header: append the records
     let r = crate::util::analyze_bytes(bytes_a, racecap::analyzer::Config::default());
     assert_eq!(r.capture.connections, 2);

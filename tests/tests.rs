@@ -2,6 +2,10 @@
 
 mod util;
 
+// The packet generator (also included by the benchmarks and examples/synth.rs).
+#[path = "support/synth.rs"]
+mod synth;
+
 mod cli;
 mod cli_proxylog;
 mod closes;

@@ -2,9 +2,9 @@
 //! servers in one capture, jitter, outliers, a server that never closes, the
 //! Keep-Alive header as a second witness, and the mismatch verdict.
 
+use crate::synth::{Flow, Link, Packet, get, ok, pcap, secs};
 use racecap::analysis::defaults::Side;
 use racecap::report::{Report, ServerReport};
-use racecap::synth::{Flow, Link, Packet, get, ok, pcap, secs};
 
 use crate::util::{analyze, ip};
 

@@ -6,8 +6,8 @@
 //! be read (and whose retry is unknown). A close_notify crossing the peer's
 //! FIN and then an RST is a clean close.
 
+use crate::synth::{Flow, Packet, secs};
 use racecap::report::{Protocol, RaceKind, Report, Verdict};
-use racecap::synth::{Flow, Packet, secs};
 
 use crate::util::{analyze, findings, ip, only_verdict};
 

@@ -3,11 +3,14 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use crate::synth::{Link, Packet, pcap};
+use assert_cmd::cargo::cargo_bin_cmd;
+use serde_json::Value;
+
 use racecap::analyzer::{Analyzer, Config};
 use racecap::pipeline;
 use racecap::report::{Finding, Report, Verdict, Warning};
 use racecap::source::{CaptureReader, Frame};
-use racecap::synth::{Link, Packet, pcap};
 
 /// Analyses capture bytes.
 pub fn analyze_bytes(bytes: Vec<u8>, cfg: Config) -> Report {
@@ -107,4 +110,40 @@ pub fn corpus() -> PathBuf {
 /// The warnings as the report words them.
 pub fn texts(warnings: &[Warning]) -> Vec<String> {
     warnings.iter().map(ToString::to_string).collect()
+}
+
+/// Runs the racecap binary: its exit code, standard output and standard
+/// error.
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = cargo_bin_cmd!("racecap").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// The JSON report of `racecap ARGS --format json`, which must exit 0 or 1
+/// (a `--fail-on` check tripped).
+pub fn json(args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.extend(["--format", "json"]);
+    let (code, out, err) = run(&a);
+    assert!(code == 0 || code == 1, "{code}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"))
+}
+
+/// The standard output of `racecap ARGS`, which must exit 0 or 1.
+pub fn stdout(args: &[&str]) -> String {
+    let (code, out, err) = run(args);
+    assert!(code == 0 || code == 1, "{code}: {err}");
+    out
+}
+
+/// A path in this test run's scratch folder, shared by every test: each
+/// test picks names of its own.
+pub fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("racecap-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
 }

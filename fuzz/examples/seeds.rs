@@ -28,8 +28,13 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use racecap::decode::linktype;
 use racecap::source::CaptureReader;
-use racecap::synth::{self, Flow, Link, Packet, secs};
-use racecap::write::{Endian, PcapWriter, PcapngWriter};
+use racecap::source::write::{Endian, PcapWriter, PcapngWriter};
+
+// The packet generator, shared with the tests.
+#[path = "../../tests/support/synth.rs"]
+mod synth;
+
+use synth::{Flow, Link, Packet, secs};
 
 /// A proxy's pool racing a backend's idle timeout, then a refused connect
 /// and a connection reset mid-request.

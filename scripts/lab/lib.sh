@@ -1,10 +1,13 @@
-# Shared machinery of the racecap lab scripts (record.sh, record-shapes.sh):
-# logging, process stop by PID, teardown of the rc-* namespaces, waiting, and
-# the four-namespace topology. Sourced, not run. The caller defines NS_*, IP_*,
-# PIDS=() and WORK before calling lab_traps.
+# Shared machinery of the racecap lab scripts (record.sh, record-shapes.sh,
+# record-tls.sh, record-h2.sh): logging, process stop by PID, teardown of
+# the namespaces, waiting, the four-namespace topology (client, proxy,
+# delay, backend) and the three-namespace one (proxy, delay, backend).
+# Sourced, not run. The caller defines NS_P NS_D NS_B (and NS_C for four
+# namespaces), IP_*, PIDS=() and WORK before calling lab_traps, and may set
+# LAB_NAME, the name its log lines start with (default: record).
 # shellcheck shell=bash
 
-log() { printf '[record %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+log() { printf '[%s %(%H:%M:%S)T] %s\n' "${LAB_NAME:-record}" -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 stop_pid() { # stop_pid PID SIGNAL SECONDS: signal, wait up to SECONDS, then SIGKILL; reap
@@ -28,7 +31,7 @@ teardown() {
     stop_pid "${PIDS[$i]}" TERM 3
   done
   PIDS=()
-  for ns in $NS_C $NS_P $NS_D $NS_B; do
+  for ns in ${NS_C:-} $NS_P $NS_D $NS_B; do
     ip netns del "$ns" 2>/dev/null || true
   done
 }
@@ -88,6 +91,35 @@ topology() {
   ip -n $NS_P neigh replace $IP_C lladdr "$mac_c" dev rc-p0 nud permanent
   ip -n $NS_P neigh replace $IP_B lladdr "$mac_b" dev rc-p1 nud permanent
   ip -n $NS_B neigh replace $IP_PB lladdr "$mac_p1" dev rc-b0 nud permanent
+}
+
+topology3() { # topology3 PREFIX: NS_P ──PREFIX-p1/PREFIX-d0── NS_D ──PREFIX-d1/PREFIX-b0── NS_B, IP_P and IP_B
+  local x=$1
+  teardown
+  for ns in $NS_P $NS_D $NS_B; do
+    ip netns add "$ns"
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip -n "$ns" link set lo up
+  done
+  ip link add "$x-p1" netns $NS_P type veth peer name "$x-d0" netns $NS_D
+  ip link add "$x-d1" netns $NS_D type veth peer name "$x-b0" netns $NS_B
+  # full-size, fully checksummed frames: the relay copies frames as they are
+  local pair ns ifc
+  for pair in "$NS_P:$x-p1" "$NS_D:$x-d0" "$NS_D:$x-d1" "$NS_B:$x-b0"; do
+    ns=${pair%%:*} ifc=${pair#*:}
+    ip netns exec "$ns" ethtool -K "$ifc" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+    ip -n "$ns" link set "$ifc" up
+  done
+  ip -n $NS_D link set "$x-d0" promisc on
+  ip -n $NS_D link set "$x-d1" promisc on
+  ip -n $NS_P addr add $IP_P/24 dev "$x-p1"
+  ip -n $NS_B addr add $IP_B/24 dev "$x-b0"
+  # static neighbours: no ARP in the captures
+  local mac_p mac_b
+  mac_p=$(ip -n $NS_P -br link show "$x-p1" | awk '{print $3}')
+  mac_b=$(ip -n $NS_B -br link show "$x-b0" | awk '{print $3}')
+  ip -n $NS_P neigh replace $IP_B lladdr "$mac_b" dev "$x-p1" nud permanent
+  ip -n $NS_B neigh replace $IP_P lladdr "$mac_p" dev "$x-b0" nud permanent
 }
 
 lab_traps() { # teardown (PIDS, namespaces) and rm WORK on exit, error or signal

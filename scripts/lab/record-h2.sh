@@ -30,8 +30,9 @@ NS_P=r16h-proxy NS_D=r16h-delay NS_B=r16h-backend
 IP_P=10.216.3.1 IP_B=10.216.3.2
 PROXY_PORT=9163 BACKEND_PORT=8463
 
-log() { printf '[record-h2 %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+LAB_NAME=record-h2
+# shellcheck source=scripts/lab/lib.sh
+. "$HERE/lib.sh"
 [ "$(id -u)" = 0 ] || die "needs root"
 for tool in ip ss haproxy tcpdump node python3 timeout; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
@@ -41,54 +42,7 @@ scenarios=("$@")
 
 PIDS=()
 WORK=$(mktemp -d -t racecap-h2.XXXXXX)
-stop_pid() { # stop_pid PID SIGNAL SECONDS
-  local pid=$1 sig=$2 secs=$3 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < secs * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-teardown() {
-  local i
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}" TERM 3; done
-  PIDS=()
-  for ns in $NS_P $NS_D $NS_B; do ip netns del "$ns" 2>/dev/null || true; done
-}
-cleanup() { local rc=$?; trap - EXIT INT TERM; teardown; rm -rf "$WORK"; exit "$rc"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-wait_until() { local secs=$1 what=$2 i; shift 2
-  for ((i = 0; i < secs * 20; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
-  die "timed out waiting for $what"; }
-listening() { [ -n "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ]; }
-
-topology() {
-  teardown
-  for ns in $NS_P $NS_D $NS_B; do
-    ip netns add "$ns"
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$ns" link set lo up
-  done
-  ip link add r16h-p1 netns $NS_P type veth peer name r16h-d0 netns $NS_D
-  ip link add r16h-d1 netns $NS_D type veth peer name r16h-b0 netns $NS_B
-  local pair ns ifc
-  for pair in $NS_P:r16h-p1 $NS_D:r16h-d0 $NS_D:r16h-d1 $NS_B:r16h-b0; do
-    ns=${pair%%:*} ifc=${pair#*:}
-    ip netns exec "$ns" ethtool -K "$ifc" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
-    ip -n "$ns" link set "$ifc" up
-  done
-  ip -n $NS_D link set r16h-d0 promisc on
-  ip -n $NS_D link set r16h-d1 promisc on
-  ip -n $NS_P addr add $IP_P/24 dev r16h-p1
-  ip -n $NS_B addr add $IP_B/24 dev r16h-b0
-  local mac_p mac_b
-  mac_p=$(ip -n $NS_P -br link show r16h-p1 | awk '{print $3}')
-  mac_b=$(ip -n $NS_B -br link show r16h-b0 | awk '{print $3}')
-  ip -n $NS_P neigh replace $IP_B lladdr "$mac_b" dev r16h-p1 nud permanent
-  ip -n $NS_B neigh replace $IP_P lladdr "$mac_p" dev r16h-b0 nud permanent
-}
+lab_traps
 
 run_scenario() {
   local name=$1 mode=${1#haproxy-} retry_on=conn-failure
@@ -96,7 +50,7 @@ run_scenario() {
   if [ "$name" = raw-reuse ]; then mode=goaway; fi
   local dir="$WORK/$name"; mkdir -p "$dir"
   log "scenario $name: HAProxy proto h2, Node http2 --close $mode after ${IDLE_MS} ms, delay ${DELAY_MS} ms"
-  topology
+  topology3 r16h
   ip netns exec $NS_D python3 -u "$HERE/relay.py" r16h-d0 r16h-d1 --delay-ms "$DELAY_MS" --max-seconds 300 \
     >"$dir/relay.out" 2>&1 &
   PIDS+=($!)

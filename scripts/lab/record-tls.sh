@@ -24,8 +24,9 @@ NS_P=r16-proxy NS_D=r16-delay NS_B=r16-backend
 IP_P=10.216.2.1 IP_B=10.216.2.2
 PROXY_PORT=9161 BACKEND_PORT=8461
 
-log() { printf '[record-tls %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+LAB_NAME=record-tls
+# shellcheck source=scripts/lab/lib.sh
+. "$HERE/lib.sh"
 [ "$(id -u)" = 0 ] || die "needs root"
 for tool in ip ss nginx tcpdump node python3 strace openssl timeout; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
@@ -35,54 +36,7 @@ scenarios=("$@")
 
 PIDS=()
 WORK=$(mktemp -d -t racecap-tls.XXXXXX)
-stop_pid() { # stop_pid PID SIGNAL SECONDS
-  local pid=$1 sig=$2 secs=$3 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill "-$sig" "$pid" 2>/dev/null || true
-  for ((i = 0; i < secs * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-teardown() {
-  local i
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}" TERM 3; done
-  PIDS=()
-  for ns in $NS_P $NS_D $NS_B; do ip netns del "$ns" 2>/dev/null || true; done
-}
-cleanup() { local rc=$?; trap - EXIT INT TERM; teardown; rm -rf "$WORK"; exit "$rc"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-wait_until() { local secs=$1 what=$2 i; shift 2
-  for ((i = 0; i < secs * 20; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
-  die "timed out waiting for $what"; }
-listening() { [ -n "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ]; }
-
-topology() {
-  teardown
-  for ns in $NS_P $NS_D $NS_B; do
-    ip netns add "$ns"
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$ns" link set lo up
-  done
-  ip link add r16-p1 netns $NS_P type veth peer name r16-d0 netns $NS_D
-  ip link add r16-d1 netns $NS_D type veth peer name r16-b0 netns $NS_B
-  local pair ns ifc
-  for pair in $NS_P:r16-p1 $NS_D:r16-d0 $NS_D:r16-d1 $NS_B:r16-b0; do
-    ns=${pair%%:*} ifc=${pair#*:}
-    ip netns exec "$ns" ethtool -K "$ifc" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
-    ip -n "$ns" link set "$ifc" up
-  done
-  ip -n $NS_D link set r16-d0 promisc on
-  ip -n $NS_D link set r16-d1 promisc on
-  ip -n $NS_P addr add $IP_P/24 dev r16-p1
-  ip -n $NS_B addr add $IP_B/24 dev r16-b0
-  local mac_p mac_b
-  mac_p=$(ip -n $NS_P -br link show r16-p1 | awk '{print $3}')
-  mac_b=$(ip -n $NS_B -br link show r16-b0 | awk '{print $3}')
-  ip -n $NS_P neigh replace $IP_B lladdr "$mac_b" dev r16-p1 nud permanent
-  ip -n $NS_B neigh replace $IP_P lladdr "$mac_p" dev r16-b0 nud permanent
-}
+lab_traps
 
 common_http() { # common_http DIR
   echo "user root; worker_processes 1; daemon off; master_process on; pid $1/nginx.pid;"
@@ -98,7 +52,7 @@ run_scenario() {
   log "scenario $name: $backend backend, $proto, delay ${DELAY_MS} ms"
   openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=backend -days 2 \
     -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
-  topology
+  topology3 r16
   ip netns exec $NS_D python3 -u "$HERE/relay.py" r16-d0 r16-d1 --delay-ms "$DELAY_MS" --max-seconds 300 \
     >"$dir/relay.out" 2>&1 &
   PIDS+=($!)

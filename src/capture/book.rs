@@ -14,8 +14,8 @@ use racecap::decode::linktype;
 use racecap::report::{Finding, Place};
 use racecap::source::live::{Event, LiveStats};
 use racecap::source::place::Roots;
+use racecap::source::write::{Endian, PcapWriter, PcapngWriter};
 use racecap::source::{FileFormat, Frame, InputStats};
-use racecap::write::{Endian, PcapWriter, PcapngWriter};
 
 use racecap::metrics::Metrics;
 

@@ -78,9 +78,9 @@ pub fn line(f: &Finding) -> String {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::synth::{Flow, Link, Packet, get, ok, secs};
     use racecap::analyzer::{Analyzer, Config};
     use racecap::decode::Frame;
-    use racecap::synth::{Flow, Link, Packet, get, ok, secs};
 
     const RTT: i64 = 1_000_000;
 

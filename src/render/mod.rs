@@ -1,6 +1,7 @@
 //! Output, one file per format: tables for people ([`table`]), JSON and
 //! JSON Lines for machines ([`json`]), the one-line live finding
-//! ([`live`]), and the interfaces list ([`interfaces`]). `emit` writes the
+//! ([`live`]) and its JSON line with OpenTelemetry attribute names
+//! ([`otel`]), and the interfaces list ([`interfaces`]). `emit` writes the
 //! report where it was asked to go and maps `--fail-on` to the exit code.
 
 pub mod fix;
@@ -9,6 +10,7 @@ pub mod impact;
 pub mod interfaces;
 pub mod json;
 pub mod live;
+pub mod otel;
 pub mod proxy_log;
 pub mod table;
 

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::report::Finding;
+use racecap::report::Finding;
 
 /// A finding with its OpenTelemetry attributes at the top level.
 #[derive(Debug, Serialize)]
@@ -80,9 +80,9 @@ impl<'a> Line<'a> {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::report::{Place, Verdict};
-    use crate::source::place::Pod;
     use crate::synth::{Packet, pcap};
+    use racecap::report::{Place, Verdict};
+    use racecap::source::place::Pod;
 
     /// A finding of a generated race, placed on a pod's veth.
     #[test]
@@ -92,8 +92,8 @@ mod test {
         let mut packets: Vec<Packet> = packets;
         packets.sort_by_key(|p| p.ts_ns);
         let bytes = pcap(&packets, &crate::synth::Link::Ethernet(vec![]));
-        let reader = crate::source::CaptureReader::new(std::io::Cursor::new(bytes)).unwrap();
-        let report = crate::pipeline::run(vec![("t".into(), reader)], Default::default())
+        let reader = racecap::source::CaptureReader::new(std::io::Cursor::new(bytes)).unwrap();
+        let report = racecap::pipeline::run(vec![("t".into(), reader)], Default::default())
             .unwrap()
             .0;
         let mut f = report

@@ -3,12 +3,22 @@
 //! ends of one connection and keeps their sequence spaces, so a test states
 //! only what happens ("server FIN at 5 s, request at 19.8 s, RST") and gets
 //! the packets a kernel would send; [`Link`] wraps them in any link layer.
+//!
+//! Not part of the library: each user includes this file as a module of its
+//! own (`#[path = ".../tests/support/synth.rs"] mod synth;`): the integration
+//! tests, the benchmarks, `examples/synth.rs` (the capture generator of
+//! scripts/bench.sh and scripts/same-reports.sh), fuzz/'s seeds, and the unit
+//! tests of the library and the binary.
+
+// Every includer uses a different part of it.
+#![allow(dead_code)]
 
 use std::net::IpAddr;
 
 use etherparse::{PacketBuilder, TcpHeader};
 
-use crate::decode::linktype;
+use racecap::decode::linktype;
+use racecap::source::write::{Endian, PcapWriter};
 
 /// Link layer to wrap IP packets in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,14 +311,8 @@ pub fn pcap(packets: &[Packet], link: &Link) -> Vec<u8> {
     let v6 = packets.first().is_some_and(|p| p.v6);
     let mut sorted: Vec<&Packet> = packets.iter().collect();
     sorted.sort_by_key(|p| p.ts_ns);
-    let mut w = crate::write::PcapWriter::new(
-        Vec::new(),
-        link.linktype(v6),
-        65535,
-        true,
-        crate::write::Endian::Little,
-    )
-    .expect("writing to a Vec");
+    let mut w = PcapWriter::new(Vec::new(), link.linktype(v6), 65535, true, Endian::Little)
+        .expect("writing to a Vec");
     for p in sorted {
         let frame = link.wrap(&p.ip, p.v6);
         w.write(p.ts_ns, frame.len() as u32, &frame)
