@@ -113,7 +113,7 @@ fn analyze_inputs(args: &AnalyzeArgs, mut cfg: Config, spool: Option<&Path>) -> 
         bail!(why);
     }
     if !logs.is_empty() {
-        proxylog::matching::attach(&mut report, &logs);
+        racecap::report::matching::attach(&mut report, &logs);
         if !args.report.connections {
             report.connections = None;
         }

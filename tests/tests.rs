@@ -6,6 +6,7 @@ mod util;
 #[path = "support/synth.rs"]
 mod synth;
 
+mod architecture;
 mod cli;
 mod cli_proxylog;
 mod closes;

@@ -8,7 +8,8 @@
 //! [`Entry`] ([`envoy`] for Envoy's and Istio's text and JSON access logs,
 //! [`nginx_access`], [`nginx_error`], [`haproxy`]); [`detect`] picks the
 //! format from the lines; [`input`] reads a file's lines (gzip or not);
-//! [`matching`] ties entries to connections and builds the report section;
+//! [`crate::report::matching`] ties entries to connections and builds the
+//! report section;
 //! [`symptoms`] says what each proxy logs for each verdict. Like the rest of
 //! the core, nothing here touches files or the clock: lines come in as
 //! bytes, times as the log wrote them.
@@ -17,7 +18,6 @@ pub mod detect;
 pub mod envoy;
 pub mod haproxy;
 pub mod input;
-pub mod matching;
 pub mod nginx_access;
 pub mod nginx_error;
 pub mod symptoms;

@@ -7,6 +7,7 @@
 
 mod build;
 pub mod histogram;
+pub mod matching;
 pub mod proxy;
 pub mod proxy_log;
 mod servers;

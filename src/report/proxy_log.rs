@@ -1,6 +1,6 @@
 //! The `proxy_log` section: what `--proxy-log` read and how each 5xx or
 //! error line ties to a connection (docs/report-schema.md, "ProxyLog").
-//! Filled by [`crate::proxylog::matching`].
+//! Filled by [`super::matching`].
 
 use std::collections::BTreeMap;
 

@@ -14,12 +14,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::input::ParsedLog;
-use super::{Anchor, Entry, LoggedRequest};
+use super::proxy_log::{LogEntry, LogRef, MatchKind, ProxyLog, ProxyLogFile, Reason};
+use super::{Millis, Report, Request, Timestamp};
 use crate::analysis::verdict::Verdict;
 use crate::flow::Endpoint;
-use crate::report::proxy_log::{LogEntry, LogRef, MatchKind, ProxyLog, ProxyLogFile, Reason};
-use crate::report::{Millis, Report, Request, Timestamp};
+use crate::proxylog::input::ParsedLog;
+use crate::proxylog::{Anchor, Entry, LoggedRequest};
 use crate::units::NS_PER_S;
 
 /// How far a matching moment may lie outside a line's window: the spread
