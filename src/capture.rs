@@ -190,7 +190,7 @@ fn run(
             match decode::decode(&frame) {
                 Ok(mut seg) => {
                     seg.input = id;
-                    analyzer.observe(&Observation::Segment(seg));
+                    analyzer.observe(&Observation::Segment(&seg));
                 }
                 Err(skip) => analyzer.skip(skip),
             }

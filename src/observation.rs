@@ -17,8 +17,9 @@ use crate::named::named_enum;
 /// One observation.
 #[derive(Debug, Clone, Copy)]
 pub enum Observation<'a> {
-    /// A TCP segment, from a packet source.
-    Segment(Segment<'a>),
+    /// A TCP segment, from a packet source (borrowed: the hot path copies
+    /// nothing to wrap it).
+    Segment(&'a Segment<'a>),
     /// A kernel event about one socket.
     Socket(SocketEvent),
 }

@@ -91,7 +91,7 @@ pub fn run_with_progress(
         for d in &batch.frames {
             analyzer.count_frame(d.ts_ns(), d.frame_len());
             match d.get(&batch.arena) {
-                Ok(seg) => analyzer.observe(&Observation::Segment(seg)),
+                Ok(seg) => analyzer.observe(&Observation::Segment(&seg)),
                 Err(skip) => analyzer.skip(skip),
             }
         }

@@ -87,14 +87,14 @@ impl Retries {
         });
     }
 
-    /// A request sent at `ns` and answered on connection `conn_id` (key
-    /// `key`) from `client` to `server`: if it repeats a lost one, that one
+    /// A request sent at `ns` and answered on connection `conn_id` (its
+    /// key from `key`, asked only for a retry) from `client` to `server`: if it repeats a lost one, that one
     /// was retried.
     #[allow(clippy::too_many_arguments)]
     pub fn answered(
         &mut self,
         conn_id: u64,
-        key: FlowKey,
+        key: impl FnOnce() -> FlowKey,
         client: IpAddr,
         server: Endpoint,
         paths: &Paths,
@@ -113,9 +113,10 @@ impl Retries {
                 && paths.same(req, &w.request)
         }) {
             let w = self.watch.swap_remove(i);
-            self.retried
-                .entry(w.conn_id)
-                .or_insert(Retry { at_ns: ns, key });
+            self.retried.entry(w.conn_id).or_insert(Retry {
+                at_ns: ns,
+                key: key(),
+            });
         }
     }
 

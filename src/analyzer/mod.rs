@@ -56,9 +56,12 @@ pub struct Analyzer {
     findings: Vec<Finding>,
     decided: Vec<Finding>,
     connections: Vec<Connection>,
-    /// The sockets kernel events came from, and the segments one stands for.
+    /// The sockets kernel events came from, the segments one stands for,
+    /// and the bytes the sockets cost (kept here: the budget is checked
+    /// per segment).
     sockets: Sockets,
     stands: Vec<Stand>,
+    socket_bytes: usize,
 }
 
 impl Analyzer {
@@ -88,6 +91,7 @@ impl Analyzer {
             connections: Vec::new(),
             sockets: Sockets::default(),
             stands: Vec::new(),
+            socket_bytes: 0,
         }
     }
 
@@ -101,7 +105,7 @@ impl Analyzer {
         self.table.len() * crate::flow::table::SLOT_BYTES
             + self.conn_heap
             + self.paths.bytes()
-            + self.sockets.len() * crate::observation::socket::SOCKET_BYTES
+            + self.socket_bytes
     }
 
     /// Packets seen so far.
@@ -128,6 +132,7 @@ impl Analyzer {
 
     /// Feeds one observation: a segment, or a socket event as the
     /// segments it stands for ([`crate::observation::socket`]).
+    #[inline]
     pub fn observe(&mut self, o: &Observation<'_>) {
         match o {
             Observation::Segment(seg) => self.segment(seg),
@@ -142,6 +147,7 @@ impl Analyzer {
         t.last_ns = Some(t.last_ns.map_or(ev.ts_ns, |v| v.max(ev.ts_ns)));
         let mut stands = std::mem::take(&mut self.stands);
         self.sockets.stand_for(ev, &mut stands);
+        self.socket_bytes = self.sockets.len() * crate::observation::socket::SOCKET_BYTES;
         for s in &stands {
             self.segment(&s.segment(ev));
         }
@@ -152,7 +158,7 @@ impl Analyzer {
     pub fn frame(&mut self, f: &Frame<'_>) {
         self.count_frame(f.ts_ns, f.data.len());
         match decode::decode(f) {
-            Ok(seg) => self.observe(&Observation::Segment(seg)),
+            Ok(seg) => self.observe(&Observation::Segment(&seg)),
             Err(skip) => self.skip(skip),
         }
     }
@@ -209,7 +215,7 @@ impl Analyzer {
                 if let Some(req) = p.request {
                     self.retries.answered(
                         conn.id,
-                        conn.key(),
+                        || conn.key(),
                         client_ip,
                         server_ep,
                         &self.paths,

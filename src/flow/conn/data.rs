@@ -175,6 +175,11 @@ impl Conn {
     ) -> Option<Seen<'a>> {
         let i = side.idx();
         if self.cold.as_ref().is_none_or(|c| c.layer.is_none()) {
+            if self.http_client.is_some() || from != seq {
+                // Nothing opens a layer on HTTP/1 or mid-segment: the common
+                // case decided without building the question.
+                return None;
+            }
             let new = u64::from(end.diff(from).max(0) as u32);
             let layer = Layer::opens(&Opening {
                 side: i,
