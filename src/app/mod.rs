@@ -12,6 +12,7 @@ pub mod hpack;
 pub mod http;
 pub mod marks;
 pub mod protocol;
+pub mod request;
 pub mod response;
 pub mod tls;
 
