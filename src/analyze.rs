@@ -4,10 +4,11 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use tempfile::NamedTempFile;
 
 use racecap::analyzer::Config;
 use racecap::pipeline;
@@ -31,7 +32,10 @@ impl<R: Read> Read for Tee<R> {
     }
 }
 
-fn open_inputs(files: &[String], spool: Option<&Path>) -> Result<Vec<(String, CaptureReader)>> {
+fn open_inputs(
+    files: &[String],
+    spool: Option<&NamedTempFile>,
+) -> Result<Vec<(String, CaptureReader)>> {
     if files.iter().filter(|f| *f == "-").count() > 1 {
         bail!("standard input (-) can be named only once");
     }
@@ -46,9 +50,10 @@ fn open_inputs(files: &[String], spool: Option<&Path>) -> Result<Vec<(String, Ca
                 );
             }
             match spool {
-                Some(path) => {
-                    let copy = File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?;
+                Some(spool) => {
+                    let copy = spool
+                        .reopen()
+                        .with_context(|| format!("opening {}", spool.path().display()))?;
                     CaptureReader::new(Tee { inner: stdin, copy })
                 }
                 None => CaptureReader::new(stdin),
@@ -66,13 +71,21 @@ fn open_inputs(files: &[String], spool: Option<&Path>) -> Result<Vec<(String, Ca
 /// `racecap analyze`.
 pub fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let cfg = args.report.config(false)?;
-    let spool = (args.evidence.is_some() && args.files.iter().any(|f| f == "-"))
-        .then(|| std::env::temp_dir().join(format!("racecap-stdin-{}.pcap", std::process::id())));
-    let result = analyze_inputs(&args, cfg, spool.as_deref());
-    if let Some(p) = &spool {
-        let _ = std::fs::remove_file(p);
-    }
-    result
+    // Created new (O_EXCL) under a random name, readable by its owner only,
+    // and removed when dropped: a name planted in the temporary directory
+    // (a symlink to a file root may write) is never opened.
+    let spool = if args.evidence.is_some() && args.files.iter().any(|f| f == "-") {
+        let dir = std::env::temp_dir();
+        let file = tempfile::Builder::new()
+            .prefix("racecap-stdin-")
+            .suffix(".pcap")
+            .tempfile_in(&dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        Some(file)
+    } else {
+        None
+    };
+    analyze_inputs(&args, cfg, spool.as_ref())
 }
 
 /// Reads every `--proxy-log` (before the captures: an unreadable log is a
@@ -93,7 +106,11 @@ fn read_proxy_logs(args: &AnalyzeArgs) -> Result<Vec<ParsedLog>> {
         .collect()
 }
 
-fn analyze_inputs(args: &AnalyzeArgs, mut cfg: Config, spool: Option<&Path>) -> Result<ExitCode> {
+fn analyze_inputs(
+    args: &AnalyzeArgs,
+    mut cfg: Config,
+    spool: Option<&NamedTempFile>,
+) -> Result<ExitCode> {
     let logs = read_proxy_logs(args)?;
     // A log line may name a connection that did not fail (a 4-tuple, an
     // upstream): matching needs every connection's row, not only findings.
@@ -127,7 +144,7 @@ fn analyze_inputs(args: &AnalyzeArgs, mut cfg: Config, spool: Option<&Path>) -> 
             .files
             .iter()
             .map(|f| match (f.as_str(), spool) {
-                ("-", Some(p)) => p.to_path_buf(),
+                ("-", Some(p)) => p.path().to_path_buf(),
                 _ => PathBuf::from(f),
             })
             .collect();

@@ -317,3 +317,64 @@ fn test_capture_absurd_duration_is_a_usage_error() {
     assert!(err.contains("too long a duration"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Issue 23: `analyze - --evidence` spooled standard input through a
+/// predictable name (`racecap-stdin-PID.pcap`) opened with `File::create`,
+/// so a symlink planted there by another user had its target overwritten
+/// when racecap ran as root. The spool is now a new file (O_EXCL) under a
+/// random name, readable by its owner only, and gone after the run.
+#[test]
+fn test_23_stdin_spool_is_a_private_new_file() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    let dir = tmp("spool-tmpdir");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let ev = tmp("evidence-spool.pcap");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_racecap"))
+        .args(["analyze", "-", "--evidence", ev.to_str().unwrap()])
+        .env("TMPDIR", &dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The spool exists while racecap waits for standard input.
+    let spool = (0..500)
+        .find_map(|_| {
+            let found = fs::read_dir(&dir)
+                .unwrap()
+                .next()
+                .map(|e| e.unwrap().path());
+            if found.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            found
+        })
+        .expect("no spool file appeared");
+    let name = spool.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        !name.contains(&child.id().to_string()),
+        "predictable spool name {name}"
+    );
+    let meta = fs::symlink_metadata(&spool).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(
+        meta.permissions().mode() & 0o077,
+        0,
+        "{name} is readable by others"
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&fs::read(RACES).unwrap()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fs::metadata(&ev).unwrap().len() > 0);
+    // Removed after the run.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+}
