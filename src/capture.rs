@@ -79,10 +79,9 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
     report.settle_proxy(args.report.proxy);
     if args.report.format == Format::Jsonl {
         // The stream ends with the whole report on one line.
-        let mut stdout = io::stdout();
-        writeln!(stdout, "{}", render::json::line(&report)?)?;
-        stdout.flush()?;
-        return Ok(render::exit_code(&report, args.report.fail_on));
+        let code = render::exit_code(&report, args.report.fail_on);
+        render::to_stdout(format!("{}\n", render::json::line(&report)?).as_bytes())?;
+        return Ok(code);
     }
     render::emit(&report, &args.report)
 }

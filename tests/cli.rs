@@ -378,3 +378,25 @@ fn test_23_stdin_spool_is_a_private_new_file() {
     // Removed after the run.
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
 }
+
+/// Issue 23: `--fail-on … | head -c 10` exited 0 when the reader closed
+/// standard output early. The verdict is the exit code; a closed pipe only
+/// stops the writing.
+#[test]
+fn test_23_closed_stdout_keeps_the_verdict() {
+    use std::process::{Command, Stdio};
+    for format in ["table", "json"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_racecap"))
+            .args(["analyze", RACES, "--fail-on", "race", "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before racecap has written anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{format}: {err}");
+        assert!(err.is_empty(), "{format}: {err}");
+    }
+}

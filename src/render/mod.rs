@@ -44,18 +44,26 @@ pub fn render(report: &Report, args: &ReportArgs) -> Result<String> {
 /// Renders the report as asked, writes it to `-o` or standard output, and
 /// maps `--fail-on` to the exit code.
 pub fn emit(report: &Report, args: &ReportArgs) -> Result<ExitCode> {
+    let code = exit_code(report, args.fail_on);
     let text = render(report, args)?;
     match &args.output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
         }
-        None => {
-            let mut out = io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
+        None => to_stdout(text.as_bytes())?,
     }
-    Ok(exit_code(report, args.fail_on))
+    Ok(code)
+}
+
+/// Writes to standard output. A reader that stopped early (`racecap … |
+/// head`) only stops the writing: the verdict is still the exit code, so a
+/// CI gate behind a pipe keeps its 1.
+pub fn to_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 /// 1 when the report holds what `--fail-on` names, else 0.
