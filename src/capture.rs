@@ -53,7 +53,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         );
     }
     let netns = args.netns.as_deref().map(Netns::open).transpose()?;
-    let cfg = args.report.config(true)?;
+    let mut cfg = args.report.config(true)?;
     let file = match &args.write {
         Some(path) => {
             Some(File::create(path).with_context(|| format!("creating {}", path.display()))?)
@@ -71,6 +71,8 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    // The metrics' histograms drain the samples; without them none is kept.
+    cfg.samples = metrics.is_some();
     let (args, report) = netns::run_in(netns, "racecap-capture", move || {
         let report = run(&args, cfg, file, &stop, metrics);
         (args, report)

@@ -153,6 +153,8 @@ impl ReportArgs {
             focus: self.focus()?,
             keep_connections: self.connections,
             live,
+            // Set by `capture` when its metrics drain them.
+            samples: false,
             max_connections: self.max_connections,
             max_memory: self.max_memory << 20,
         })

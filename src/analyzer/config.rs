@@ -39,6 +39,11 @@ pub struct Config {
     /// Queue findings for [`Analyzer::take_decided`](super::Analyzer::take_decided)
     /// as they are decided (live output).
     pub live: bool,
+    /// Queue idle-close and reuse samples for
+    /// [`Analyzer::take_samples`](super::Analyzer::take_samples) (the live
+    /// metrics' histograms): only when something drains them, or they grow
+    /// with the capture.
+    pub samples: bool,
     /// Most connections tracked at once (0: the default,
     /// [`DEFAULT_MAX_CONNECTIONS`]).
     pub max_connections: usize,
