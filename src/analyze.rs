@@ -81,6 +81,7 @@ fn read_proxy_logs(args: &AnalyzeArgs) -> Result<Vec<ParsedLog>> {
     let opts = proxylog::input::Options {
         format: args.proxy_log.log_format,
         nginx_log_format: args.proxy_log.nginx_log_format.clone(),
+        haproxy_log_format: args.proxy_log.haproxy_log_format.clone(),
     };
     args.proxy_log
         .logs

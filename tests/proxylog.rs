@@ -48,6 +48,7 @@ fn nginx_logs(scenario: &str) -> Vec<ParsedLog> {
     let opts = Options {
         format: None,
         nginx_log_format: Some(LAB_LOG_FORMAT.into()),
+        ..Options::default()
     };
     ["nginx-access", "nginx-error"]
         .iter()
@@ -395,6 +396,7 @@ fn test_nginx_faults_point_at_their_connections() {
     let opts = Options {
         format: None,
         nginx_log_format: Some(FAULTS_LOG_FORMAT.into()),
+        ..Options::default()
     };
     let texts: Vec<(String, String)> = ["nginx-access", "nginx-error"]
         .iter()
