@@ -120,6 +120,7 @@ fn analyze_inputs(args: &AnalyzeArgs, mut cfg: Config, spool: Option<&Path>) -> 
         }
     }
     report.settle_proxy(args.report.proxy);
+    crate::render::fail_closed(&report, args.report.fail_on)?;
     for w in &report.capture.warnings {
         eprintln!("racecap: warning: {w}");
     }

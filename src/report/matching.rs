@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::proxy_log::{LogEntry, LogRef, MatchKind, ProxyLog, ProxyLogFile, Reason};
-use super::{Millis, Report, Request, Timestamp};
+use super::{Millis, Report, Request, Timestamp, Warning};
 use crate::analysis::verdict::Verdict;
 use crate::flow::Endpoint;
 use crate::proxylog::input::ParsedLog;
@@ -440,6 +440,18 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
             clock_offset_ms: skew.map(Millis),
         })
         .collect();
+    // A log that could not be read says nothing about 5xx: warned, and a
+    // --fail-on gate fails closed on it.
+    for log in logs {
+        if let Some(w) = Warning::proxy_log_unread(
+            &log.name,
+            log.format.map(|f| f.name()),
+            log.lines,
+            log.unreadable,
+        ) {
+            report.capture.warnings.push(w);
+        }
+    }
     report.proxy_log = Some(ProxyLog {
         files,
         lines: logs.iter().map(|l| l.lines).sum(),

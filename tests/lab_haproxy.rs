@@ -1,0 +1,119 @@
+//! A real recording with HAProxy's own `log-format` (fixtures/lab/
+//! haproxy-logformat.*, made by scripts/lab/record-haproxy.sh): HAProxy
+//! 2.6 pooling HTTP/1.1 connections to Node (keepAliveTimeout 2000 ms),
+//! 20 ms each way between them, `retry-on none`, logging with
+//! `LOG_FORMAT`. The truth comes from HAProxy's, Node's and the client's
+//! logs: eight requests HAProxy answered 502 `SH--` on a pooled connection
+//! Node had closed idle (issue 21: such a log read as "no 5xx").
+
+use std::fs;
+
+use serde_json::Value;
+
+use crate::util::{json, run};
+
+const PCAP: &str = "fixtures/lab/haproxy-logformat.backend.pcap";
+const LOG: &str = "fixtures/lab/haproxy-logformat.haproxy.log";
+/// record-haproxy.sh's `LOG_FORMAT`.
+const LOG_FORMAT: &str =
+    "%Ts.%ms %ci:%cp %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %rc %bi:%bp %si:%sp %{+Q}r";
+
+fn truth() -> Value {
+    let text = fs::read_to_string("fixtures/lab/haproxy-logformat.truth.json").unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "analyze",
+        PCAP,
+        "--proxy-log",
+        LOG,
+        "--haproxy-log-format",
+        LOG_FORMAT,
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+/// The log's failure lines, read here by hand (1-based line, `%bp`): a
+/// 5xx status or a termination state the server side ended.
+fn failure_lines() -> Vec<(u64, u16)> {
+    fs::read_to_string(LOG)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let status: i32 = f.get(4)?.parse().ok()?;
+            let tsc = f.get(6)?;
+            (status >= 500 || tsc.starts_with(['S', 's'])).then(|| {
+                let port = f[8].rsplit(':').next().unwrap().parse().unwrap();
+                (i as u64 + 1, port)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn test_lab_haproxy_logformat_every_failure_line_explained() {
+    let t = truth();
+    let lines = failure_lines();
+    assert_eq!(lines.len() as u64, t["failures"].as_u64().unwrap());
+    assert_eq!(lines.len(), 8);
+    let v = json(&args(&[]));
+    let p = &v["proxy_log"];
+    assert_eq!(p["files"][0]["format"], "haproxy-log-format");
+    assert_eq!(p["errors"], 8);
+    assert_eq!(p["explained"], 8);
+    let entries = p["entries"].as_array().unwrap();
+    for (line, port) in &lines {
+        let e = entries
+            .iter()
+            .find(|e| e["line"] == *line)
+            .unwrap_or_else(|| panic!("line {line} not listed"));
+        assert_eq!(e["verdict"], "keepalive_race", "{e}");
+        assert_eq!(e["match"], "exact", "{e}");
+        assert_eq!(e["reason"], Value::Null, "{e}");
+        assert_eq!(e["client"], format!("10.221.3.1:{port}"), "{e}");
+    }
+    // Each of the truth's races is one of them, on the connection Node
+    // closed idle.
+    let races = t["race_list"].as_array().unwrap();
+    assert_eq!(races.len(), 8);
+    for r in races {
+        let port = r["port"].as_u64().unwrap();
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["client"] == format!("10.221.3.1:{port}")),
+            "{r}"
+        );
+    }
+    assert_eq!(v["summary"]["races"], 8);
+}
+
+#[test]
+fn test_lab_haproxy_logformat_exit_codes() {
+    // Every line explained: the unexplained gate passes, the race gate trips.
+    let (code, _, err) = run(&args(&["--fail-on", "unexplained"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&args(&["--fail-on", "race"]));
+    assert_eq!(code, 1, "{err}");
+    // The same log without its format: not read, so the gate fails closed.
+    let (code, out, err) = run(&[
+        "analyze",
+        PCAP,
+        "--proxy-log",
+        LOG,
+        "--fail-on",
+        "unexplained",
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no line is in a format racecap knows"),
+        "{err}"
+    );
+}
