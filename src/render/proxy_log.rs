@@ -201,6 +201,9 @@ pub(super) fn cells(e: &LogEntry, narrow: bool) -> [String; 6] {
     let conn = match (e.client, e.server) {
         (Some(c), Some(s)) if narrow => format!("{c}\n→ {s}"),
         (Some(c), Some(s)) => format!("{c} → {s}"),
+        // Several connections fit the line with one verdict.
+        (None, Some(s)) if narrow => format!("(several)\n→ {s}"),
+        (None, Some(s)) => format!("(several) → {s}"),
         _ => "-".into(),
     };
     [

@@ -166,7 +166,7 @@ fn candidates(e: &Entry, conns: &[Conn]) -> (Vec<usize>, MatchKind) {
 fn unique(e: &Entry, cands: &[usize], kind: MatchKind, conns: &[Conn]) -> Option<usize> {
     let sure: Vec<usize> = match kind {
         MatchKind::Exact => cands.to_vec(),
-        MatchKind::RequestTime => cands
+        MatchKind::RequestTime | MatchKind::SameVerdict => cands
             .iter()
             .copied()
             .filter(|&i| e.request.is_some() && conns[i].request.is_some())
@@ -310,7 +310,7 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                         alive
                     }
                 }
-                MatchKind::RequestTime => c
+                MatchKind::RequestTime | MatchKind::SameVerdict => c
                     .iter()
                     .copied()
                     .filter(|&i| (lo..=hi).contains(&conns[i].moment(e.anchor)))
@@ -343,6 +343,25 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                     if !cn.verdict.is_failure() {
                         entry.reason = Some(Reason::NotAFailure);
                     }
+                }
+                // Several fit, all failing the same way: whichever it
+                // was, the line has its cause (issue 21). The finding kept
+                // is the one nearest the line's own guess.
+                [i0, rest @ ..]
+                    if conns[*i0].verdict.is_failure()
+                        && rest.iter().all(|i| conns[*i].verdict == conns[*i0].verdict) =>
+                {
+                    let (_, _, guess) = e.window();
+                    let near = fits
+                        .iter()
+                        .copied()
+                        .min_by_key(|&i| (conns[i].moment(e.anchor) - (guess + off)).abs())
+                        .unwrap_or(*i0);
+                    let same_server = rest.iter().all(|i| conns[*i].server == conns[*i0].server);
+                    entry.server = same_server.then_some(conns[*i0].server);
+                    entry.verdict = Some(conns[*i0].verdict);
+                    entry.matched = Some(MatchKind::SameVerdict);
+                    entry.finding = conns[near].finding;
                 }
                 [_, _, ..] => entry.reason = Some(Reason::Ambiguous),
                 [] => {
