@@ -117,3 +117,30 @@ fn test_lab_haproxy_logformat_exit_codes() {
         "{err}"
     );
 }
+
+/// Issue 21, "What the clients really got": the statuses HAProxy's log
+/// shows, as many as the client saw (truth: client.log).
+#[test]
+fn test_lab_haproxy_logformat_clients_got_what_the_log_says() {
+    let t = truth();
+    let v = json(&args(&[]));
+    let got = &v["summary"]["clients_got"];
+    assert_eq!(
+        got,
+        &serde_json::json!({"502": t["client_statuses"]["502"]})
+    );
+    let (_, out, _) = run(&args(&[]));
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.ends_with("by the proxy's log, the clients got 502 ×8."),
+        "{first}"
+    );
+    // Without the log nothing says which status: no guess from the proxy's kind.
+    let (_, out, _) = run(&["analyze", PCAP, "--proxy", "haproxy"]);
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.contains("the clients got an error (which one"),
+        "{first}"
+    );
+    assert!(!first.contains("502"), "{first}");
+}

@@ -368,7 +368,7 @@ fn test_two_lines_for_one_race_are_ambiguous() {
 }
 
 /// The faults recording's `log_format`: the lab's, plus the byte counts.
-const FAULTS_LOG_FORMAT: &str = r#"$msec "$request" $status "$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_response_time" $request_time $remote_port $body_bytes_sent "$upstream_bytes_received" "$upstream_response_length""#;
+pub const FAULTS_LOG_FORMAT: &str = r#"$msec "$request" $status "$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_response_time" $request_time $remote_port $body_bytes_sent "$upstream_bytes_received" "$upstream_response_length""#;
 
 /// The verdict the faults recording's truth gives the request behind a
 /// log line, by the fault its path names.

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::proxy_log::{LogEntry, LogRef, MatchKind, ProxyLog, ProxyLogFile, Reason};
-use super::{Millis, Report, Request, Timestamp, Warning};
+use super::{Millis, Report, Request, Timestamp, Warning, summary};
 use crate::analysis::verdict::Verdict;
 use crate::flow::Endpoint;
 use crate::proxylog::input::ParsedLog;
@@ -330,6 +330,7 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                 proxy: log.format.map_or("", |x| x.proxy()),
                 error_status: if e.error_log { None } else { e.error_status() },
                 method: e.request.as_ref().map(|r| r.method.clone()),
+                termination: e.termination.clone(),
                 finding: None,
             };
             match fits.as_slice() {
@@ -459,6 +460,24 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
             clock_offset_ms: skew.map(Millis),
         })
         .collect();
+    // What the clients got for each lost request, from its lines.
+    let mut got: BTreeMap<String, u64> = BTreeMap::new();
+    for (i, f) in report.findings.iter().enumerate() {
+        if summary::lost(f).is_none() {
+            continue;
+        }
+        let lines: Vec<summary::GotLine> = entries
+            .iter()
+            .filter(|x| x.finding == Some(i) && x.explained())
+            .map(|x| summary::GotLine {
+                status: x.status,
+                error_status: x.error_status,
+                termination: x.termination.as_deref(),
+            })
+            .collect();
+        *got.entry(summary::client_got(&lines)).or_default() += 1;
+    }
+    report.summary.clients_got = got;
     // A log that could not be read says nothing about 5xx: warned, and a
     // --fail-on gate fails closed on it.
     for log in logs {

@@ -122,6 +122,10 @@ pub struct LogEntry {
     /// `None` for an error-log line.
     #[serde(skip)]
     pub error_status: Option<u16>,
+    /// Internal: HAProxy's termination state (with `status` `null`: it
+    /// sent its client no response).
+    #[serde(skip)]
+    pub termination: Option<String>,
     /// Internal: the logged method.
     #[serde(skip)]
     pub method: Option<String>,
