@@ -144,3 +144,68 @@ fn test_lab_haproxy_logformat_clients_got_what_the_log_says() {
     );
     assert!(!first.contains("502"), "{first}");
 }
+
+/// The HTTP/2 recordings' HAProxy logs (fixtures/lab/h2-haproxy-*, their
+/// own log-format, unread before `--haproxy-log-format`): every 502 is a
+/// race of the truth's, and `retry` (every race re-sent, the client saw
+/// 200) has none.
+#[test]
+fn test_lab_h2_haproxy_logs_read_with_their_format() {
+    const H2_FORMAT: &str = "%Ts.%ms %ST %tsc %rc %bi:%bp %{+Q}r %Tq/%Tw/%Tc/%Tr/%Ta";
+    for (name, fives) in [("goaway", 8), ("graceful", 9), ("retry", 0)] {
+        let t: Value = serde_json::from_str(
+            &fs::read_to_string(format!("fixtures/lab/h2-haproxy-{name}.truth.json")).unwrap(),
+        )
+        .unwrap();
+        let not_retried = t["races"].as_u64().unwrap() - t["retried_races"].as_u64().unwrap();
+        assert_eq!(not_retried, fives, "{name}");
+        let pcap = format!("fixtures/lab/h2-haproxy-{name}.proxy.pcap");
+        let log = format!("fixtures/lab/h2-haproxy-{name}.haproxy.log");
+        let a = [
+            "analyze",
+            pcap.as_str(),
+            "--proxy-log",
+            log.as_str(),
+            "--haproxy-log-format",
+            H2_FORMAT,
+        ];
+        let p = &json(&a)["proxy_log"];
+        assert_eq!(p["files"][0]["format"], "haproxy-log-format", "{name}");
+        assert_eq!(
+            (p["errors"].as_u64(), p["explained"].as_u64()),
+            (Some(fives), Some(fives)),
+            "{name}"
+        );
+        let mut gate = a.to_vec();
+        gate.extend(["--fail-on", "unexplained"]);
+        assert_eq!(run(&gate).0, 0, "{name}");
+    }
+}
+
+/// A log-format racecap cannot use, or the format forced without its
+/// string: refused with one line, before anything is read.
+#[test]
+fn test_lab_haproxy_unusable_log_format_is_refused() {
+    let (code, out, err) = run(&[
+        "analyze",
+        PCAP,
+        "--proxy-log",
+        LOG,
+        "--haproxy-log-format",
+        "%ci:%cp %b/%s",
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("names no date"), "{err}");
+    let (code, _, err) = run(&[
+        "analyze",
+        PCAP,
+        "--proxy-log",
+        LOG,
+        "--proxy-log-format",
+        "haproxy-log-format",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("needs --haproxy-log-format"), "{err}");
+}
