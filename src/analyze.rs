@@ -91,9 +91,26 @@ pub fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
 /// Reads every `--proxy-log` (before the captures: an unreadable log is a
 /// usage error worth finding before a long capture is read).
 fn read_proxy_logs(args: &AnalyzeArgs) -> Result<Vec<ParsedLog>> {
+    // A format that cannot tie a line to a connection reads as "no 5xx":
+    // refused before anything is read (issue 21, fail closed).
+    let haproxy = args.proxy_log.haproxy_log_format.as_deref();
+    if let Some(f) = haproxy
+        && !proxylog::haproxy_format::Template::new(f).is_usable()
+    {
+        bail!(
+            "--haproxy-log-format {f:?} names no date (%tr, %t, %T, %Tl, %Ts) or no status (%ST, %tsc): its lines cannot be tied to connections"
+        );
+    }
+    if args.proxy_log.log_format == Some(proxylog::LogFormat::HaproxyLogFormat) && haproxy.is_none()
+    {
+        bail!(
+            "--proxy-log-format haproxy-log-format needs --haproxy-log-format (HAProxy's log-format string)"
+        );
+    }
     let opts = proxylog::input::Options {
         format: args.proxy_log.log_format,
         nginx_log_format: args.proxy_log.nginx_log_format.clone(),
+        haproxy_log_format: args.proxy_log.haproxy_log_format.clone(),
     };
     args.proxy_log
         .logs
@@ -136,6 +153,7 @@ fn analyze_inputs(
         }
     }
     report.settle_proxy(args.report.proxy);
+    crate::render::fail_closed(&report, args.report.fail_on)?;
     for w in &report.capture.warnings {
         eprintln!("racecap: warning: {w}");
     }

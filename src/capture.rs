@@ -79,6 +79,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
     })?;
     let mut report = report?;
     report.settle_proxy(args.report.proxy);
+    render::fail_closed(&report, args.report.fail_on)?;
     if args.report.format == Format::Jsonl {
         // The stream ends with the whole report on one line.
         let code = render::exit_code(&report, args.report.fail_on);

@@ -220,7 +220,7 @@ pub struct ProxyLogArgs {
 
     /// The logs' format, instead of detecting it from the lines: envoy,
     /// istio, envoy-json, nginx-error, nginx-combined, nginx-json,
-    /// haproxy-httplog.
+    /// haproxy-httplog, haproxy-log-format.
     #[arg(long = "proxy-log-format", value_name = "FORMAT", value_parser = parse_log_format)]
     pub log_format: Option<racecap::proxylog::LogFormat>,
 
@@ -228,6 +228,12 @@ pub struct ProxyLogArgs {
     /// (e.g. '$msec "$request" $status "$upstream_addr" "$upstream_status"').
     #[arg(long = "nginx-log-format", value_name = "LOG_FORMAT")]
     pub nginx_log_format: Option<String>,
+
+    /// HAProxy's `log-format`, when it is not `option httplog`'s (e.g.
+    /// '%Ts.%ms %ST %tsc %bi:%bp %si:%sp %{+Q}r %TR/%Tw/%Tc/%Tr/%Ta'); with
+    /// `%bi:%bp` each line names its backend connection.
+    #[arg(long = "haproxy-log-format", value_name = "LOG_FORMAT")]
+    pub haproxy_log_format: Option<String>,
 }
 
 fn parse_log_format(s: &str) -> Result<racecap::proxylog::LogFormat, String> {

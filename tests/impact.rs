@@ -251,3 +251,36 @@ fn test_26_piped_tables_do_not_wrap() {
     // Wider than the 100 columns it used to be cut to.
     assert!(servers[0].chars().count() > 100);
 }
+
+/// Issue 21, "What the clients really got": on the faults recording with
+/// nginx's logs, each lost request's outcome is what nginx logged for it
+/// (truth: the read timeouts 504, the POSTs reset 502, the GETs reset
+/// retried to a 200), and the cut responses, which nginx logged as 200
+/// and no failed try, stay "an error" rather than a guess.
+#[test]
+fn test_issue21_clients_got_what_the_proxy_logged() {
+    use crate::proxylog::FAULTS_LOG_FORMAT;
+    let args = [
+        "analyze",
+        FAULTS,
+        "--proxy-log",
+        "fixtures/lab/faults.nginx-access.log",
+        "--proxy-log",
+        "fixtures/lab/faults.nginx-error.log",
+        "--nginx-log-format",
+        FAULTS_LOG_FORMAT,
+    ];
+    let s = &json(&args)["summary"];
+    assert_eq!(
+        s["clients_got"],
+        serde_json::json!({"504": 4, "502": 2, "retried": 2, "unknown": 4})
+    );
+    let t = truth("faults");
+    assert_eq!(t["client_statuses"]["504"], 4);
+    let (_, out, _) = run(&args);
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.ends_with("by the proxy's log, the clients got 504 ×4, 502 ×2, a response after the proxy's retry ×2, an error ×4 (which, unknown)."),
+        "{first}"
+    );
+}

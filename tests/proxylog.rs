@@ -48,6 +48,7 @@ fn nginx_logs(scenario: &str) -> Vec<ParsedLog> {
     let opts = Options {
         format: None,
         nginx_log_format: Some(LAB_LOG_FORMAT.into()),
+        ..Options::default()
     };
     ["nginx-access", "nginx-error"]
         .iter()
@@ -367,7 +368,7 @@ fn test_two_lines_for_one_race_are_ambiguous() {
 }
 
 /// The faults recording's `log_format`: the lab's, plus the byte counts.
-const FAULTS_LOG_FORMAT: &str = r#"$msec "$request" $status "$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_response_time" $request_time $remote_port $body_bytes_sent "$upstream_bytes_received" "$upstream_response_length""#;
+pub const FAULTS_LOG_FORMAT: &str = r#"$msec "$request" $status "$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_response_time" $request_time $remote_port $body_bytes_sent "$upstream_bytes_received" "$upstream_response_length""#;
 
 /// The verdict the faults recording's truth gives the request behind a
 /// log line, by the fault its path names.
@@ -395,6 +396,7 @@ fn test_nginx_faults_point_at_their_connections() {
     let opts = Options {
         format: None,
         nginx_log_format: Some(FAULTS_LOG_FORMAT.into()),
+        ..Options::default()
     };
     let texts: Vec<(String, String)> = ["nginx-access", "nginx-error"]
         .iter()
@@ -473,4 +475,64 @@ fn test_nginx_lines_of_other_backends_point_at_their_races() {
             "{scenario}"
         );
     }
+}
+
+/// Issue 21: a request and nginx's retry of it, both reset by the server
+/// within the logged second. Each of nginx's two error lines (whole
+/// seconds, no port) fits both connections; they failed the same way, so
+/// each line is explained by that verdict instead of left "ambiguous".
+/// With different verdicts the line stays ambiguous: never guessed.
+#[test]
+fn test_issue21_lines_fitting_connections_with_one_verdict_are_explained() {
+    use crate::synth::{Flow, flags, get};
+    use crate::util::{analyze, ip};
+    const T0: i64 = 1_795_716_324 * 1_000_000_000; // 2026-11-26 18:05:24 UTC
+    let ms = |n: i64| T0 + n * 1_000_000;
+    let reset = |port: u16, at: i64, by_server: bool| {
+        let mut f = Flow::new(
+            (ip("10.0.0.1"), port),
+            (ip("10.0.0.2"), 3000),
+            1000,
+            900_000,
+        );
+        let mut p = f.handshake(at, 1_000_000);
+        p.push(f.data(at + 5_000_000, true, get("/x").as_bytes()));
+        p.push(f.seg(at + 10_000_000, !by_server, flags::RST, b"", None));
+        p
+    };
+    let line = r#"2026/11/26 18:05:24 [error] 1#1: *4 recv() failed (104: Connection reset by peer) while reading response header from upstream, client: 10.0.0.9, server: , request: "GET /x HTTP/1.1", upstream: "http://10.0.0.2:3000/x", host: "x""#;
+    let text = format!("{line}\n{line}\n");
+
+    let mut p = reset(40001, ms(100), true);
+    p.extend(reset(40002, ms(300), true));
+    let mut r = analyze(&p);
+    assert_eq!(r.findings.len(), 2);
+    assert!(r.findings.iter().all(|f| f.verdict == Verdict::ServerReset));
+    let log = read("error.log", text.as_bytes(), &Options::default());
+    matching::attach(&mut r, &[log]);
+    let pl = r.proxy_log.as_ref().unwrap();
+    assert_eq!((pl.errors, pl.explained), (2, 2));
+    for e in &pl.entries {
+        assert_eq!(e.matched, Some(MatchKind::SameVerdict));
+        assert_eq!(e.verdict, Some(Verdict::ServerReset));
+        assert_eq!(e.reason, None);
+        assert_eq!(e.client, None);
+        assert_eq!(e.server.unwrap().to_string(), "10.0.0.2:3000");
+    }
+
+    // One reset by the server, one by the proxy: two causes, not guessed.
+    let mut p = reset(40001, ms(100), true);
+    p.extend(reset(40002, ms(300), false));
+    let mut r = analyze(&p);
+    let verdicts: Vec<Verdict> = r.findings.iter().map(|f| f.verdict).collect();
+    assert_eq!(verdicts, [Verdict::ServerReset, Verdict::ClientReset]);
+    let log = read("error.log", text.as_bytes(), &Options::default());
+    matching::attach(&mut r, &[log]);
+    let pl = r.proxy_log.as_ref().unwrap();
+    assert_eq!((pl.errors, pl.explained), (2, 0));
+    assert!(
+        pl.entries
+            .iter()
+            .all(|e| e.reason == Some(Reason::Ambiguous))
+    );
 }

@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use racecap::proxylog::input::{self, Options};
 use racecap::proxylog::nginx_access::{COMBINED, Template};
-use racecap::proxylog::LogFormat;
+use racecap::proxylog::{LogFormat, haproxy_format};
 
 const LAB: &str = r#"$msec "$request" $status "$upstream_addr" "$upstream_status" "$upstream_connect_time" "$upstream_response_time" $request_time $remote_port"#;
 
@@ -19,10 +19,11 @@ fuzz_target!(|input: &[u8]| {
     // The input's own start as a log_format: templates are user input too.
     let own: String = text.chars().take(200).collect();
     let templates = [Template::new(COMBINED), Template::new(LAB), Template::new(&own)];
+    let haproxy = haproxy_format::Template::new(&own);
     for line in text.lines() {
         for f in LogFormat::ALL {
             for t in &templates {
-                if let Ok(Some(e)) = f.parse(line, t) {
+                if let Ok(Some(e)) = f.parse(line, t, Some(&haproxy)) {
                     std::hint::black_box((e.is_error(), e.window(), e.message(), e.error_status()));
                 }
             }
@@ -32,6 +33,7 @@ fuzz_target!(|input: &[u8]| {
     let opts = Options {
         format: LogFormat::ALL.get(*pick as usize % n).copied(),
         nginx_log_format: (pick & 0x80 != 0).then(|| LAB.to_string()),
+        haproxy_log_format: (pick & 0x40 != 0).then(|| own.clone()),
     };
     if let Ok(log) = input::read("fuzz", data, &opts) {
         assert!(log.unreadable <= log.lines);

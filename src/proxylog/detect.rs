@@ -6,12 +6,18 @@
 //! what follows the flags.
 
 use super::LogFormat;
+use super::haproxy_format;
 use super::nginx_access::Template;
 
 /// The format (and, for nginx access logs, the template) that reads (or
 /// knowingly passes over, like an nginx notice) the
-/// most `lines`; `None` when none reads any.
-pub fn detect(lines: &[String], templates: &[Template]) -> Option<(LogFormat, Template)> {
+/// most `lines`; `None` when none reads any. With the user's HAProxy
+/// `log-format` (`haproxy`), `haproxy-log-format` competes too.
+pub fn detect(
+    lines: &[String],
+    templates: &[Template],
+    haproxy: Option<&haproxy_format::Template>,
+) -> Option<(LogFormat, Template)> {
     let mut best: Option<(usize, LogFormat, Template)> = None;
     for &format in LogFormat::ALL {
         let tries: Vec<&Template> = if format == LogFormat::NginxCombined {
@@ -23,7 +29,7 @@ pub fn detect(lines: &[String], templates: &[Template]) -> Option<(LogFormat, Te
             let n = lines
                 .iter()
                 .filter(|l| !l.trim().is_empty())
-                .filter(|l| format.parse(l, t).is_ok())
+                .filter(|l| format.parse(l, t, haproxy).is_ok())
                 .count();
             if n > 0 && best.as_ref().is_none_or(|(m, _, _)| n > *m) {
                 best = Some((n, format, t.clone()));
@@ -40,7 +46,7 @@ mod test {
 
     fn one(line: &str) -> Option<LogFormat> {
         let t = [Template::new(INGRESS), Template::new(COMBINED)];
-        detect(&[line.to_string()], &t).map(|(f, _)| f)
+        detect(&[line.to_string()], &t, None).map(|(f, _)| f)
     }
 
     #[test]

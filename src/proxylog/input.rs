@@ -8,7 +8,7 @@
 use std::io::{self, BufRead, BufReader, Read};
 
 use super::nginx_access::{COMBINED, INGRESS, Template};
-use super::{Entry, LogFormat, detect};
+use super::{Entry, LogFormat, detect, haproxy_format};
 
 /// Lines looked at to detect the format.
 const DETECT_LINES: usize = 200;
@@ -25,11 +25,13 @@ pub struct ParsedLog {
     pub errors: Vec<(u64, Entry)>,
 }
 
-/// How to read the lines: a forced format, and the user's nginx `log_format`.
+/// How to read the lines: a forced format, the user's nginx `log_format`
+/// and HAProxy `log-format`.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub format: Option<LogFormat>,
     pub nginx_log_format: Option<String>,
+    pub haproxy_log_format: Option<String>,
 }
 
 /// The nginx templates to try, the user's first.
@@ -77,9 +79,13 @@ pub fn read<R: Read>(name: &str, input: R, opts: &Options) -> io::Result<ParsedL
         }
     }
     let candidates = templates(opts);
+    let haproxy = opts
+        .haproxy_log_format
+        .as_deref()
+        .map(haproxy_format::Template::new);
     let (format, template) = match opts.format {
         Some(f) => (Some(f), candidates[0].clone()),
-        None => match detect::detect(&first, &candidates) {
+        None => match detect::detect(&first, &candidates, haproxy.as_ref()) {
             Some((f, t)) => (Some(f), t),
             None => (None, candidates[0].clone()),
         },
@@ -98,7 +104,7 @@ pub fn read<R: Read>(name: &str, input: R, opts: &Options) -> io::Result<ParsedL
             log.unreadable += 1;
             return;
         };
-        match format.parse(line, &template) {
+        match format.parse(line, &template, haproxy.as_ref()) {
             Ok(Some(e)) if e.is_error() => log.errors.push((log.lines, e)),
             Ok(_) => {}
             Err(_) if line.trim().is_empty() => {}
@@ -140,7 +146,7 @@ mod test {
     fn test_forced_format_counts_unreadable() {
         let opts = Options {
             format: Some(LogFormat::HaproxyHttplog),
-            nginx_log_format: None,
+            ..Options::default()
         };
         let log = read("e.log", LINES.as_bytes(), &opts).unwrap();
         assert_eq!((log.lines, log.unreadable, log.errors.len()), (4, 3, 0));

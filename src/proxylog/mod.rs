@@ -6,7 +6,7 @@
 //!
 //! One file per log format, each a pure function from one line to a typed
 //! [`Entry`] ([`envoy`] for Envoy's and Istio's text and JSON access logs,
-//! [`nginx_access`], [`nginx_error`], [`haproxy`]); [`detect`] picks the
+//! [`nginx_access`], [`nginx_error`], [`haproxy`], [`haproxy_format`]); [`detect`] picks the
 //! format from the lines; [`input`] reads a file's lines (gzip or not);
 //! [`crate::report::matching`] ties entries to connections and builds the
 //! report section;
@@ -17,6 +17,7 @@
 pub mod detect;
 pub mod envoy;
 pub mod haproxy;
+pub mod haproxy_format;
 pub mod input;
 pub mod nginx_access;
 pub mod nginx_error;
@@ -50,6 +51,8 @@ named_enum! {
         NginxJson => "nginx-json",
         /// HAProxy's default `option httplog` format.
         HaproxyHttplog => "haproxy-httplog",
+        /// HAProxy's own `log-format`, given with `--haproxy-log-format`.
+        HaproxyLogFormat => "haproxy-log-format",
     }
 }
 
@@ -68,7 +71,7 @@ impl LogFormat {
             LogFormat::NginxError | LogFormat::NginxCombined | LogFormat::NginxJson => {
                 ProxyKind::Nginx
             }
-            LogFormat::HaproxyHttplog => ProxyKind::Haproxy,
+            LogFormat::HaproxyHttplog | LogFormat::HaproxyLogFormat => ProxyKind::Haproxy,
         }
     }
 
@@ -79,11 +82,13 @@ impl LogFormat {
 
     /// Parses one line in this format. `Ok(None)` for a line that is
     /// readable but says nothing about a request (an nginx notice, an empty
-    /// line); `Err` for a line this format cannot read.
+    /// line); `Err` for a line this format cannot read (every line, for
+    /// `haproxy-log-format` without its template).
     pub fn parse(
         self,
         line: &str,
         nginx: &nginx_access::Template,
+        haproxy: Option<&haproxy_format::Template>,
     ) -> Result<Option<Entry>, Unreadable> {
         match self {
             LogFormat::Envoy => envoy::parse_envoy(line).map(Some),
@@ -93,6 +98,10 @@ impl LogFormat {
             LogFormat::NginxCombined => nginx.parse(line).map(Some),
             LogFormat::NginxJson => nginx_access::parse_json(line).map(Some),
             LogFormat::HaproxyHttplog => haproxy::parse(line).map(Some),
+            LogFormat::HaproxyLogFormat => haproxy
+                .ok_or(Unreadable)
+                .and_then(|t| t.parse(line))
+                .map(Some),
         }
     }
 }

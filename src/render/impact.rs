@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use racecap::analysis::proxy::ProxyKind;
-use racecap::report::{Report, Timestamp};
+use racecap::report::{Report, Summary, Timestamp, summary};
 use racecap::units;
 
 use super::fix;
@@ -16,18 +16,43 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// What a client gets when the proxy gives up on a lost request.
-fn answer(proxy: Option<ProxyKind>) -> &'static str {
-    match proxy {
-        Some(ProxyKind::Istio | ProxyKind::Envoy) => "the clients got 503 (UC) from the proxy",
-        Some(ProxyKind::Nginx | ProxyKind::Haproxy | ProxyKind::Caddy | ProxyKind::Traefik) => {
-            "the clients got 502 from the proxy"
-        }
-        Some(ProxyKind::Alb) => "the clients got 502 from the load balancer",
-        Some(ProxyKind::Linkerd) => "the clients got an error from the proxy",
-        Some(ProxyKind::Library) => "the application got a connection error",
-        None => "the clients got an error (502 or 503) from the proxy",
+/// What the clients got for the lost requests, from evidence only (issue
+/// 21: "the clients got 502" where nginx logged 504s, or HAProxy sent no
+/// response at all): the statuses the proxy's log shows, "no response,
+/// connection closed", and "an error" where nothing says which.
+fn answer(s: &Summary, proxy: Option<ProxyKind>) -> String {
+    // A pool inside the application: the application is the client.
+    if proxy == Some(ProxyKind::Library) {
+        return "the application got a connection error".into();
     }
+    let mut known: Vec<(&str, u64)> = s
+        .clients_got
+        .iter()
+        .filter(|(k, _)| k.as_str() != summary::UNKNOWN)
+        .map(|(k, n)| (k.as_str(), *n))
+        .collect();
+    let unknown = s.clients_got.get(summary::UNKNOWN).copied().unwrap_or(0);
+    if known.is_empty() {
+        return "the clients got an error (which one, the proxy's log says: --proxy-log)".into();
+    }
+    // Most first, then by name.
+    known.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut parts: Vec<String> = known
+        .iter()
+        .map(|(k, n)| {
+            let what = match *k {
+                summary::NO_RESPONSE => "no response, connection closed",
+                summary::CUT_RESPONSE => "a response cut short",
+                summary::RETRIED => "a response after the proxy's retry",
+                status => status,
+            };
+            format!("{what} ×{n}")
+        })
+        .collect();
+    if unknown > 0 {
+        parts.push(format!("an error ×{unknown} (which, unknown)"));
+    }
+    format!("by the proxy's log, the clients got {}", parts.join(", "))
 }
 
 /// "3.001 s" between two moments.
@@ -87,7 +112,7 @@ pub fn opening(r: &Report, out: &mut String) {
             out,
             "{what} failed for their clients ({}): {}.",
             why.join(", "),
-            answer(proxy)
+            answer(s, proxy)
         );
     } else if s.races > 0 {
         let _ = writeln!(

@@ -66,6 +66,21 @@ pub fn to_stdout(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// Under `--fail-on` (any value but `never`), an input racecap was asked
+/// to use and could not (a `--server`/`--port` that matched nothing, a
+/// `--proxy-log` it could not read) is an error: one line, exit 2. A CI
+/// gate must not pass on what was never checked (issue 21). Without
+/// `--fail-on` it is a warning on the report's first screen.
+pub fn fail_closed(report: &Report, fail_on: FailOn) -> Result<()> {
+    if fail_on == FailOn::Never {
+        return Ok(());
+    }
+    match report.capture.warnings.iter().find(|w| w.fails_closed()) {
+        Some(w) => anyhow::bail!("{w}"),
+        None => Ok(()),
+    }
+}
+
 /// 1 when the report holds what `--fail-on` names, else 0.
 pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
     let tripped = match fail_on {

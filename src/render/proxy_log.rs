@@ -52,12 +52,27 @@ pub fn headlines(r: &Report, out: &mut String) {
             .or_default()
             .push(e);
     }
+    // "No 5xx" only about lines that were read (issue 21: a custom format
+    // read as nothing once said "303 lines read, no 5xx or error line").
     if groups.is_empty() {
-        let _ = writeln!(
-            out,
-            "proxy logs: {} read, no 5xx or error line",
-            count(p.lines as usize, "line", "lines")
-        );
+        let read = p.lines.saturating_sub(p.unreadable);
+        let _ = match (read, p.unreadable) {
+            (_, 0) => writeln!(
+                out,
+                "proxy logs: {} read, no 5xx or error line",
+                count(p.lines as usize, "line", "lines")
+            ),
+            (0, _) => writeln!(
+                out,
+                "proxy logs: none of {} could be read: 5xx and error lines unknown",
+                count(p.lines as usize, "line", "lines")
+            ),
+            (n, u) => writeln!(
+                out,
+                "proxy logs: no 5xx or error line among the {} read; {u} unreadable, unknown",
+                count(n as usize, "line", "lines")
+            ),
+        };
     }
     for ((proxy, _, status), lines) in &groups {
         // The kind of line, one and many: "nginx 502" / "nginx 502s",
@@ -186,6 +201,9 @@ pub(super) fn cells(e: &LogEntry, narrow: bool) -> [String; 6] {
     let conn = match (e.client, e.server) {
         (Some(c), Some(s)) if narrow => format!("{c}\n→ {s}"),
         (Some(c), Some(s)) => format!("{c} → {s}"),
+        // Several connections fit the line with one verdict.
+        (None, Some(s)) if narrow => format!("(several)\n→ {s}"),
+        (None, Some(s)) => format!("(several) → {s}"),
         _ => "-".into(),
     };
     [

@@ -225,6 +225,10 @@ pub fn tables(r: &Report, o: &Opts) -> String {
     let w = o.width;
     super::impact::opening(r, &mut out);
     super::proxy_log::headlines(r, &mut out);
+    // What was not checked belongs beside what was (issue 21).
+    for w in c.warnings.iter().filter(|w| w.fails_closed()) {
+        let _ = writeln!(out, "warning: {w}");
+    }
     out.push('\n');
     let _ = writeln!(
         out,

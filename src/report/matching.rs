@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::proxy_log::{LogEntry, LogRef, MatchKind, ProxyLog, ProxyLogFile, Reason};
-use super::{Millis, Report, Request, Timestamp};
+use super::{Millis, Report, Request, Timestamp, Warning, summary};
 use crate::analysis::verdict::Verdict;
 use crate::flow::Endpoint;
 use crate::proxylog::input::ParsedLog;
@@ -166,7 +166,7 @@ fn candidates(e: &Entry, conns: &[Conn]) -> (Vec<usize>, MatchKind) {
 fn unique(e: &Entry, cands: &[usize], kind: MatchKind, conns: &[Conn]) -> Option<usize> {
     let sure: Vec<usize> = match kind {
         MatchKind::Exact => cands.to_vec(),
-        MatchKind::RequestTime => cands
+        MatchKind::RequestTime | MatchKind::SameVerdict => cands
             .iter()
             .copied()
             .filter(|&i| e.request.is_some() && conns[i].request.is_some())
@@ -310,7 +310,7 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                         alive
                     }
                 }
-                MatchKind::RequestTime => c
+                MatchKind::RequestTime | MatchKind::SameVerdict => c
                     .iter()
                     .copied()
                     .filter(|&i| (lo..=hi).contains(&conns[i].moment(e.anchor)))
@@ -330,6 +330,7 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                 proxy: log.format.map_or("", |x| x.proxy()),
                 error_status: if e.error_log { None } else { e.error_status() },
                 method: e.request.as_ref().map(|r| r.method.clone()),
+                termination: e.termination.clone(),
                 finding: None,
             };
             match fits.as_slice() {
@@ -343,6 +344,25 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                     if !cn.verdict.is_failure() {
                         entry.reason = Some(Reason::NotAFailure);
                     }
+                }
+                // Several fit, all failing the same way: whichever it
+                // was, the line has its cause (issue 21). The finding kept
+                // is the one nearest the line's own guess.
+                [i0, rest @ ..]
+                    if conns[*i0].verdict.is_failure()
+                        && rest.iter().all(|i| conns[*i].verdict == conns[*i0].verdict) =>
+                {
+                    let (_, _, guess) = e.window();
+                    let near = fits
+                        .iter()
+                        .copied()
+                        .min_by_key(|&i| (conns[i].moment(e.anchor) - (guess + off)).abs())
+                        .unwrap_or(*i0);
+                    let same_server = rest.iter().all(|i| conns[*i].server == conns[*i0].server);
+                    entry.server = same_server.then_some(conns[*i0].server);
+                    entry.verdict = Some(conns[*i0].verdict);
+                    entry.matched = Some(MatchKind::SameVerdict);
+                    entry.finding = conns[near].finding;
                 }
                 [_, _, ..] => entry.reason = Some(Reason::Ambiguous),
                 [] => {
@@ -440,6 +460,36 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
             clock_offset_ms: skew.map(Millis),
         })
         .collect();
+    // What the clients got for each lost request, from its lines.
+    let mut got: BTreeMap<String, u64> = BTreeMap::new();
+    for (i, f) in report.findings.iter().enumerate() {
+        if summary::lost(f).is_none() {
+            continue;
+        }
+        let lines: Vec<summary::GotLine> = entries
+            .iter()
+            .filter(|x| x.finding == Some(i) && x.explained())
+            .map(|x| summary::GotLine {
+                status: x.status,
+                error_status: x.error_status,
+                termination: x.termination.as_deref(),
+            })
+            .collect();
+        *got.entry(summary::client_got(&lines)).or_default() += 1;
+    }
+    report.summary.clients_got = got;
+    // A log that could not be read says nothing about 5xx: warned, and a
+    // --fail-on gate fails closed on it.
+    for log in logs {
+        if let Some(w) = Warning::proxy_log_unread(
+            &log.name,
+            log.format.map(|f| f.name()),
+            log.lines,
+            log.unreadable,
+        ) {
+            report.capture.warnings.push(w);
+        }
+    }
     report.proxy_log = Some(ProxyLog {
         files,
         lines: logs.iter().map(|l| l.lines).sum(),

@@ -11,7 +11,7 @@ pub mod matching;
 pub mod proxy;
 pub mod proxy_log;
 mod servers;
-mod summary;
+pub mod summary;
 mod warnings;
 
 use std::collections::BTreeMap;

@@ -21,6 +21,11 @@ named_enum! {
         /// By upstream, request line and time (with the clock offset): the
         /// only connection that fits.
         RequestTime => "request_time",
+        /// Several connections fit, all with the same failing verdict (a
+        /// request and nginx's retry of it, both reset within the logged
+        /// second): the line is explained by that verdict whichever of
+        /// them it names, so `client` is `null` (issue 21).
+        SameVerdict => "same_verdict",
     }
 }
 
@@ -117,6 +122,10 @@ pub struct LogEntry {
     /// `None` for an error-log line.
     #[serde(skip)]
     pub error_status: Option<u16>,
+    /// Internal: HAProxy's termination state (with `status` `null`: it
+    /// sent its client no response).
+    #[serde(skip)]
+    pub termination: Option<String>,
     /// Internal: the logged method.
     #[serde(skip)]
     pub method: Option<String>,

@@ -35,6 +35,14 @@ pub struct Summary {
     /// failure that lost its request (reset, truncated, given up on).
     /// Counted over `findings` (cut at its cap on very large captures).
     pub lost_by_method: BTreeMap<String, u64>,
+    /// What the clients got for those lost requests, from evidence only
+    /// (issue 21): `"502"`, `"503"`, `"504"`… (the status the proxy's log
+    /// says it sent), `"cut_response"` (the log's status was not an error:
+    /// the response was cut short), `"no_response"` (the log says the
+    /// proxy closed the client's connection without a response) or
+    /// `"unknown"` (nothing says: no `--proxy-log` line for it). Sums to
+    /// the lost requests.
+    pub clients_got: BTreeMap<String, u64>,
     /// When the first and the last race happened (their RST, or the lost
     /// request without one).
     pub first_race: Option<Timestamp>,
@@ -62,6 +70,57 @@ pub struct ServerSummary {
     pub races_per_1000_requests: Option<f64>,
 }
 
+/// `clients_got`: no evidence of what the client got.
+pub const UNKNOWN: &str = "unknown";
+/// `clients_got`: the proxy closed the client's connection, no response.
+pub const NO_RESPONSE: &str = "no_response";
+/// `clients_got`: the logged status was not an error and no try failed
+/// before it: the session was cut during the data (HAProxy's `sD--`).
+pub const CUT_RESPONSE: &str = "cut_response";
+/// `clients_got`: a try failed, the proxy tried again and sent a status
+/// below 500 (nginx's `$upstream_status` `"502, 200"`).
+pub const RETRIED: &str = "retried";
+
+/// One proxy-log line about a lost request, as [`client_got`] reads it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GotLine<'a> {
+    /// The status sent to the client (`None` in an error log, or HAProxy's -1).
+    pub status: Option<u16>,
+    /// The failing try's status (nginx), else the client's.
+    pub error_status: Option<u16>,
+    /// HAProxy's termination state.
+    pub termination: Option<&'a str>,
+}
+
+/// What one lost request's client got, by the proxy-log lines tied to its
+/// finding.
+pub fn client_got(lines: &[GotLine]) -> String {
+    // An access line's status is what the client was sent; an error-log
+    // line (no status) says nothing about it.
+    if let Some(l) = lines
+        .iter()
+        .filter(|l| l.status.is_some())
+        .max_by_key(|l| l.status)
+    {
+        let s = l.status.unwrap_or(0);
+        return if s >= 500 {
+            s.to_string()
+        } else if l.error_status.is_some_and(|e| e >= 500) || l.error_status.is_none() {
+            RETRIED.to_string()
+        } else {
+            CUT_RESPONSE.to_string()
+        };
+    }
+    // HAProxy logs -1 when it sent no status: it closed the connection.
+    if lines
+        .iter()
+        .any(|l| l.status.is_none() && l.termination.is_some())
+    {
+        return NO_RESPONSE.to_string();
+    }
+    UNKNOWN.to_string()
+}
+
 /// Per 1000, to 0.1.
 fn per_1000(n: u64, of: u64) -> Option<f64> {
     (of > 0).then(|| (n as f64 * 10_000.0 / of as f64).round() / 10.0)
@@ -69,7 +128,7 @@ fn per_1000(n: u64, of: u64) -> Option<f64> {
 
 /// What the client lost in a finding: the method of a request that did not
 /// get its answer and was not re-sent, if any.
-fn lost(f: &Finding) -> Option<String> {
+pub(crate) fn lost(f: &Finding) -> Option<String> {
     if let Some(r) = &f.race {
         return match r.retried {
             Some(false) => r.request.as_ref().map(|q| q.method.to_string()),
@@ -117,6 +176,12 @@ impl Summary {
                 *lost_by_method.entry(m).or_insert(0) += 1;
             }
         }
+        // Until a proxy log says otherwise, nothing says what they got.
+        let lost_total: u64 = lost_by_method.values().sum();
+        let clients_got: BTreeMap<String, u64> = (lost_total > 0)
+            .then(|| (UNKNOWN.to_string(), lost_total))
+            .into_iter()
+            .collect();
         let race_times: Vec<Timestamp> = findings
             .iter()
             .filter(|f| f.verdict == Verdict::KeepaliveRace)
@@ -131,6 +196,7 @@ impl Summary {
             retried_unknown,
             other_failures: failures.saturating_sub(races),
             lost_by_method,
+            clients_got,
             first_race: race_times.iter().min().copied(),
             last_race: race_times.iter().max().copied(),
             races_per_hour: (duration_s > 0.0)
@@ -162,6 +228,36 @@ impl Summary {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn test_client_got_from_log_lines() {
+        let line = |status, error_status, termination| GotLine {
+            status,
+            error_status,
+            termination,
+        };
+        assert_eq!(client_got(&[]), UNKNOWN);
+        // nginx: an error-log line and the access line's 504.
+        let error_log = line(None, None, None);
+        assert_eq!(
+            client_got(&[error_log, line(Some(504), Some(504), None)]),
+            "504"
+        );
+        assert_eq!(
+            client_got(&[line(Some(502), Some(502), Some("SH--"))]),
+            "502"
+        );
+        // HAProxy's -1: no response at all.
+        assert_eq!(client_got(&[line(None, None, Some("SH--"))]), NO_RESPONSE);
+        // nginx's "502, 200": retried, the client got 200.
+        assert_eq!(client_got(&[line(Some(200), Some(502), None)]), RETRIED);
+        // HAProxy's sD--: 200 sent, then cut.
+        assert_eq!(
+            client_got(&[line(Some(200), Some(200), Some("sD--"))]),
+            CUT_RESPONSE
+        );
+        assert_eq!(client_got(&[error_log]), UNKNOWN);
+    }
 
     #[test]
     fn test_per_1000_rounds_to_a_tenth() {

@@ -38,6 +38,15 @@ pub enum Warning {
     Dropped { kernel: u64, interface: u64 },
     /// `--server` or `--port` matched none of the TCP segments.
     FocusMatchedNothing { segments: u64 },
+    /// A `--proxy-log` in no format racecap knows, or with more than half
+    /// of its lines unreadable: its 5xx lines, if any, were not checked.
+    ProxyLogUnread {
+        name: String,
+        lines: u64,
+        unreadable: u64,
+        /// The format detected or forced, if any.
+        format: Option<String>,
+    },
     /// Frames that could not be decoded at all (unsupported link type,
     /// cut or impossible headers), with the reasons and counts.
     Undecodable {
@@ -102,11 +111,58 @@ impl fmt::Display for Warning {
                 f,
                 "--server / --port matched none of the {segments} TCP segments: nothing was analysed (check the address, or leave the filter out)"
             ),
+            Warning::ProxyLogUnread {
+                name,
+                lines,
+                unreadable,
+                format,
+            } => {
+                match format {
+                    None => write!(f, "{name}: no line is in a format racecap knows")?,
+                    Some(x) => write!(
+                        f,
+                        "{name}: {unreadable} of {lines} lines could not be read as {x}"
+                    )?,
+                }
+                write!(
+                    f,
+                    "; its 5xx and error lines were not checked (give --haproxy-log-format or --nginx-log-format with the proxy's own log format, or --proxy-log-format)"
+                )
+            }
             Warning::Dropped { kernel, interface } => write!(
                 f,
                 "{kernel} packets were dropped by the kernel and {interface} by the interface: findings may be incomplete"
             ),
         }
+    }
+}
+
+impl Warning {
+    /// An input racecap was told to read but could not use: a CI gate
+    /// (`--fail-on`) must not pass on it (issue 21), and the first screen
+    /// says so.
+    pub fn fails_closed(&self) -> bool {
+        matches!(
+            self,
+            Warning::FocusMatchedNothing { .. } | Warning::ProxyLogUnread { .. }
+        )
+    }
+
+    /// The warning for a proxy log read in no known format or mostly
+    /// unreadable; `None` for a log that was read.
+    pub fn proxy_log_unread(
+        name: &str,
+        format: Option<&str>,
+        lines: u64,
+        unreadable: u64,
+    ) -> Option<Warning> {
+        let unread = lines > 0 && (format.is_none() || unreadable * 2 > lines);
+        unread.then(|| Warning::ProxyLogUnread {
+            name: name.to_string(),
+            lines,
+            unreadable,
+            format: format.map(str::to_string),
+        })
     }
 }
 
