@@ -22,6 +22,7 @@ mod lab;
 mod lab_closes;
 mod lab_h2;
 mod lab_tls;
+mod lookalikes;
 mod proptests;
 mod proxylog;
 mod small;

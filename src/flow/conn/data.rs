@@ -61,6 +61,19 @@ impl Conn {
         let (h2, tls) = match self.follow_layer(side, seq, from, end, seg) {
             Some(Seen::H2(s)) => (Some(s), None),
             Some(Seen::Tls(s)) => (None, Some(s)),
+            Some(Seen::Text(s)) => {
+                if s.line && self.fin(side.other()).is_some() {
+                    // A command after the server's FIN (SMTP's `QUIT`) is
+                    // the client's goodbye: no request, no activity.
+                    if let Some(Layer::Text(t)) =
+                        self.cold.as_mut().and_then(|c| c.layer.as_deref_mut())
+                    {
+                        t.goodbye(i, seg.ts_ns);
+                    }
+                    return false;
+                }
+                (None, None)
+            }
             None => (None, None),
         };
         let mut opened = None;

@@ -1,0 +1,111 @@
+//! Issue 21's look-alikes, on synthetic connections with every sequence
+//! number known: a late segment that carries no request of a protocol
+//! racecap frames is no lost request. A TLS alert of any version (SSLv3's
+//! close_notify included) or an SMTP `QUIT` crossing the server's FIN, and
+//! the RST that answers it, are the server's close; the body of an
+//! `Expect: 100-continue` request is no second request; WebSocket frames
+//! after a `101` are no requests; and a server that closes right after a
+//! bulk download, its data still unacknowledged, shows no idle timeout.
+
+use crate::synth::{Flow, secs};
+use racecap::report::{Report, Verdict};
+
+use crate::util::{analyze, ip, only_verdict};
+
+const RTT: i64 = 1_000_000; // 1 ms
+
+fn flow(port: u16, server_port: u16) -> Flow {
+    Flow::new(
+        (ip("10.0.0.1"), port),
+        (ip("10.0.0.2"), server_port),
+        1000,
+        900_000,
+    )
+}
+
+fn record(ty: u8, minor: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![ty, 3, minor];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+/// A minimal hello (`ty` 1 client, 2 server) of SSLv3 (version 3.0).
+fn ssl3_hello(ty: u8) -> Vec<u8> {
+    let mut body = vec![3, 0];
+    body.extend_from_slice(&[7; 32]);
+    body.extend_from_slice(&[0, 0, 2, 0, 0x0a, 1, 0]);
+    let mut m = vec![ty];
+    m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    m.extend_from_slice(&body);
+    record(22, 0, &m)
+}
+
+fn server(r: &Report) -> &racecap::report::ServerReport {
+    assert_eq!(r.servers.len(), 1, "{:#?}", r.servers);
+    &r.servers[0]
+}
+
+/// SSLv3 (record version 0x0300): after 5 s idle the server's FIN; the
+/// client's 37-byte close_notify crosses it and meets the closed socket's
+/// RST. Nothing was lost: the server closed, and its close is an idle
+/// timeout sample.
+#[test]
+fn test_issue21_sslv3_close_notify_crossing_fin_is_the_servers_close() {
+    let mut f = flow(45000, 443);
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.01), true, &ssl3_hello(1)));
+    p.push(f.data(secs(0.01) + RTT, false, &ssl3_hello(2)));
+    p.push(f.data(secs(0.01) + 2 * RTT, true, &record(23, 0, &[0xa5; 300])));
+    p.push(f.data(secs(0.01) + 3 * RTT, false, &record(23, 0, &[0x5a; 900])));
+    p.push(f.ack(secs(0.01) + 4 * RTT, true));
+    let t = secs(5.02);
+    let ack = f.server_next;
+    p.push(f.fin(t, false));
+    // The alert left before the FIN arrived: it does not acknowledge it.
+    p.push(f.seg(
+        t + RTT / 4,
+        true,
+        0x18,
+        &record(21, 0, &[0x33; 32]),
+        Some(ack),
+    ));
+    p.push(f.rst(t + RTT / 2, false));
+    p.push(f.seg(t + RTT, true, 0x11, &[], Some(ack + 1)));
+    let r = analyze(&p);
+    assert_eq!(
+        only_verdict(&r),
+        Verdict::ClosedByServer,
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(r.failures(), 0);
+    let s = server(&r);
+    assert_eq!(s.idle_timeout.as_ref().map(|d| d.n), Some(1));
+    assert_eq!(s.requests, 1);
+}
+
+/// SMTP: the server greets, the client says EHLO and MAIL; after 5 s idle
+/// the server sends `421` and its FIN; the client's `QUIT` crosses them
+/// and meets an RST. No keep-alive race, no reset: the server's close.
+#[test]
+fn test_issue21_smtp_quit_after_fin_is_no_race() {
+    let mut f = flow(45001, 25);
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.01), false, b"220 mail.example ESMTP\r\n"));
+    p.push(f.data(secs(0.01) + RTT, true, b"EHLO client.example\r\n"));
+    p.push(f.data(secs(0.01) + 2 * RTT, false, b"250 mail.example\r\n"));
+    p.push(f.data(secs(0.01) + 3 * RTT, true, b"NOOP\r\n"));
+    p.push(f.data(secs(0.01) + 4 * RTT, false, b"250 OK\r\n"));
+    p.push(f.ack(secs(0.01) + 5 * RTT, true));
+    let t = secs(5.02);
+    let ack = f.server_next;
+    p.push(f.data(t, false, b"421 timeout\r\n"));
+    p.push(f.fin(t, false));
+    p.push(f.seg(t + RTT / 4, true, 0x18, b"QUIT\r\n", Some(ack)));
+    p.push(f.rst(t + RTT / 2, false));
+    let r = analyze(&p);
+    assert_eq!(r.races(), 0, "{:#?}", r.findings);
+    assert_eq!(r.failures(), 0, "{:#?}", r.findings);
+    assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
+}
