@@ -7,7 +7,7 @@
 //! after a `101` are no requests; and a server that closes right after a
 //! bulk download, its data still unacknowledged, shows no idle timeout.
 
-use crate::synth::{Flow, secs};
+use crate::synth::{Flow, get, ok, secs};
 use racecap::report::{Report, Verdict};
 
 use crate::util::{analyze, ip, only_verdict};
@@ -108,4 +108,32 @@ fn test_issue21_smtp_quit_after_fin_is_no_race() {
     assert_eq!(r.races(), 0, "{:#?}", r.findings);
     assert_eq!(r.failures(), 0, "{:#?}", r.findings);
     assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
+}
+/// A bulk download: the response's last segments and then the server's FIN
+/// 99 ms later, queued behind data the client had not yet acknowledged (a
+/// full congestion window). The server was sending, not idle: no idle
+/// timeout of 0.099 s.
+#[test]
+fn test_issue21_close_after_bulk_download_is_no_idle_timeout() {
+    let mut f = flow(45004, 8000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/small"), &ok(None)));
+    p.push(f.data(secs(0.5), true, get("/big.iso").as_bytes()));
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 20000\r\nConnection: close\r\n\r\n";
+    let t = secs(0.5) + RTT;
+    let acked = f.server_next;
+    p.push(f.data(t, false, head.as_bytes()));
+    for k in 0..20 {
+        p.push(f.data(t + i64::from(k) * 100_000, false, &[b'x'; 1000]));
+    }
+    let last = t + 20 * 100_000;
+    // Some of the data is still unacknowledged when the FIN leaves.
+    p.push(f.seg(last, true, 0x10, &[], Some(acked + 10_000)));
+    p.push(f.fin(last + secs(0.099), false));
+    p.push(f.ack(last + secs(0.099) + RTT, true));
+    p.push(f.fin(last + secs(0.1), true));
+    let r = analyze(&p);
+    assert_eq!(r.failures(), 0, "{:#?}", r.findings);
+    let s = server(&r);
+    assert!(s.idle_timeout.is_none(), "{:?}", s.idle_timeout);
 }
