@@ -109,6 +109,58 @@ fn test_issue21_smtp_quit_after_fin_is_no_race() {
     assert_eq!(r.failures(), 0, "{:#?}", r.findings);
     assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
 }
+/// `Expect: 100-continue`: the head, `100 Continue`, the body, the final
+/// `200`, twice on one connection: two requests, not four.
+#[test]
+fn test_issue21_expect_100_continue_is_one_request() {
+    let mut f = flow(45002, 8080);
+    let mut p = f.handshake(0, RTT);
+    for k in 0..2 {
+        let t = secs(0.01 + f64::from(k));
+        let head = "POST /upload HTTP/1.1\r\nHost: backend\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+        p.push(f.data(t, true, head.as_bytes()));
+        p.push(f.data(t + RTT, false, b"HTTP/1.1 100 Continue\r\n\r\n"));
+        p.push(f.data(t + 2 * RTT, true, b"hello"));
+        p.push(f.data(t + 3 * RTT, false, ok(Some(5)).as_bytes()));
+        p.push(f.ack(t + 4 * RTT, true));
+    }
+    p.push(f.fin(secs(7.0), true));
+    p.push(f.fin(secs(7.0) + RTT, false));
+    let r = analyze(&p);
+    assert_eq!(r.failures(), 0, "{:#?}", r.findings);
+    let s = server(&r);
+    assert_eq!((s.requests, s.reused_requests), (2, 1));
+}
+
+/// A WebSocket: the upgrade request, `101 Switching Protocols`, then frames
+/// both ways: one request, whatever the frames.
+#[test]
+fn test_issue21_websocket_frames_are_no_requests() {
+    let mut f = flow(45003, 8080);
+    let mut p = f.handshake(0, RTT);
+    let up =
+        "GET /ws HTTP/1.1\r\nHost: backend\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    p.push(f.data(secs(0.01), true, up.as_bytes()));
+    let switching =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    p.push(f.data(secs(0.01) + RTT, false, switching.as_bytes()));
+    for k in 0..5 {
+        let t = secs(0.5 + f64::from(k));
+        p.push(f.data(
+            t,
+            true,
+            &[0x81, 0x85, 1, 2, 3, 4, b'h', b'e', b'l', b'l', b'o'],
+        ));
+        p.push(f.data(t + RTT, false, &[0x81, 0x02, b'o', b'k']));
+        p.push(f.ack(t + 2 * RTT, true));
+    }
+    p.push(f.fin(secs(6.0), true));
+    p.push(f.fin(secs(6.0) + RTT, false));
+    let r = analyze(&p);
+    assert_eq!(r.failures(), 0, "{:#?}", r.findings);
+    assert_eq!(server(&r).requests, 1);
+}
+
 /// A bulk download: the response's last segments and then the server's FIN
 /// 99 ms later, queued behind data the client had not yet acknowledged (a
 /// full congestion window). The server was sending, not idle: no idle

@@ -103,6 +103,36 @@ impl Conn {
             }
         }
 
+        if tls.is_none() && h2.is_none() && self.resp.upgraded() {
+            // After `101 Switching Protocols` the bytes are another
+            // protocol's (WebSocket frames): activity, never a request.
+            if let Some(w) = self.pending.take_if(|w| w.side != side) {
+                notes.answered = Some((w.side, w.view()));
+            }
+            self.last_payload_ns = seg.ts_ns;
+            return true;
+        }
+        if tls.is_none()
+            && h2.is_none()
+            && seq == next
+            && self.http_client == Some(side.other())
+            && self.pending.as_ref().is_some_and(|w| w.side != side)
+            && let Some(status) = http::status_line(seg.payload)
+            && (100..200).contains(&status)
+            && status != 101
+        {
+            // An interim response (`100 Continue`) answers no request: the
+            // body that follows it belongs to the same request, and the
+            // final response answers it.
+            self.begin_response(seq, status, seg, None, paths, notes);
+            let whole = seg.captured >= seg.payload_len;
+            if self.resp.data(end, len, whole, seg.tail, paths) {
+                notes.response_done = true;
+            }
+            self.last_payload_ns = seg.ts_ns;
+            return true;
+        }
+
         // New data answers whatever the other side had pending.
         let answered = self.pending.take_if(|w| w.side != side);
         if let Some(w) = &answered {
