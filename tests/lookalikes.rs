@@ -8,7 +8,7 @@
 //! bulk download, its data still unacknowledged, shows no idle timeout.
 
 use crate::synth::{Flow, get, ok, secs};
-use racecap::report::{Report, Verdict};
+use racecap::report::{Protocol, Report, Verdict};
 
 use crate::util::{analyze, ip, only_verdict};
 
@@ -188,4 +188,27 @@ fn test_issue21_close_after_bulk_download_is_no_idle_timeout() {
     assert_eq!(r.failures(), 0, "{:#?}", r.findings);
     let s = server(&r);
     assert!(s.idle_timeout.is_none(), "{:?}", s.idle_timeout);
+}
+
+/// STARTTLS: a POP3 greeting, `STLS`, then a TLS handshake and records.
+/// The ClientHello turns the line protocol into TLS, as it would open TLS
+/// on a connection that began with it (the corpus's
+/// zeek-tls-pop3-starttls.pcap): the handshake is no request.
+#[test]
+fn test_issue21_starttls_turns_a_line_protocol_into_tls() {
+    let mut f = flow(45005, 110);
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.01), false, b"+OK POP3 ready\r\n"));
+    p.push(f.data(secs(0.01) + RTT, true, b"STLS\r\n"));
+    p.push(f.data(secs(0.01) + 2 * RTT, false, b"+OK begin TLS\r\n"));
+    p.push(f.data(secs(0.01) + 3 * RTT, true, &ssl3_hello(1)));
+    p.push(f.data(secs(0.01) + 4 * RTT, false, &ssl3_hello(2)));
+    p.push(f.data(secs(0.01) + 5 * RTT, true, &record(23, 0, &[0xa5; 40])));
+    p.push(f.data(secs(0.01) + 6 * RTT, false, &record(23, 0, &[0x5a; 90])));
+    p.push(f.fin(secs(1.0), true));
+    p.push(f.fin(secs(1.0) + RTT, false));
+    let r = analyze(&p);
+    let conns = r.connections.as_ref().unwrap();
+    assert_eq!(conns[0].protocol, Protocol::Tls, "{conns:#?}");
+    assert_eq!(r.failures(), 0);
 }

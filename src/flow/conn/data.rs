@@ -217,9 +217,15 @@ impl Conn {
         seg: &Segment<'a>,
     ) -> Option<Seen<'a>> {
         let i = side.idx();
-        if self.cold.as_ref().is_none_or(|c| c.layer.is_none()) {
+        // A line protocol may turn into TLS (STARTTLS): its ClientHello
+        // opens the record layer in the text layer's place.
+        let text = matches!(
+            self.cold.as_ref().and_then(|c| c.layer.as_deref()),
+            Some(Layer::Text(_))
+        );
+        if text || self.cold.as_ref().is_none_or(|c| c.layer.is_none()) {
             let new = u64::from(end.diff(from).max(0) as u32);
-            let layer = Layer::opens(&Opening {
+            let opened = Layer::opens(&Opening {
                 side: i,
                 seq,
                 from,
@@ -228,11 +234,18 @@ impl Conn {
                 first: self.bytes[i] == new,
                 peer_silent: self.bytes[side.other().idx()] == 0,
                 http1: self.http_client.is_some(),
-            })?;
-            if layer.opener_is_client() {
-                self.http_client = Some(side);
+            })
+            .filter(|l| !text || matches!(l, Layer::Tls(_)));
+            match opened {
+                Some(layer) => {
+                    if layer.opener_is_client() {
+                        self.http_client = Some(side);
+                    }
+                    self.cold().layer = Some(Box::new(layer));
+                }
+                None if text => {}
+                None => return None,
             }
-            self.cold().layer = Some(Box::new(layer));
         }
         let layer = self.cold.as_mut()?.layer.as_deref_mut()?;
         Some(layer.feed(
