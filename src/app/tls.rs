@@ -6,7 +6,10 @@
 //! clock), which are the handshake (never a request, never activity), and
 //! which are alerts (close_notify: part of the close). The ClientHello's
 //! SNI and ALPN, and the version the ServerHello chose, are read when their
-//! bytes are in the capture.
+//! bytes are in the capture. Over HTTP/2 (a client that offered only `h2`)
+//! in TLS 1.3, records of a control frame's length (SETTINGS ACK, PING,
+//! GOAWAY, flow control after the peer's data, the preface) are neither
+//! requests nor activity, as the frames are in the clear (issue 21).
 //!
 //! Only the bytes at record headers are needed: the first
 //! [`SNIFF_BYTES`](crate::decode::SNIFF_BYTES) of a segment that begins with
