@@ -204,3 +204,68 @@ fn test_h2_lab_report_names_the_http2_and_retry_knobs() {
         );
     });
 }
+
+/// Issue 21: HTTP/2 over TLS 1.3 (ALPN h2; `h2-haproxy-tls`, HAProxy
+/// `ssl verify none alpn h2` to Node's `http2.createSecureServer`). The
+/// frames are encrypted, the records are not: every request HAProxy failed
+/// (502 `SH--`) is a race, every other session an idle close (its GOAWAY
+/// and close_notify records part of the close, the client's close_notify
+/// and the RST that answers it no reset), each close an idle-timeout
+/// sample near Node's 2 s, and the requests counted are HAProxy's (SETTINGS
+/// ACKs, the WINDOW_UPDATEs after each response and the preface are none).
+#[test]
+fn test_issue21_h2_over_tls_lab() {
+    let t = truth("haproxy-tls");
+    for point in POINTS {
+        let r = report("haproxy-tls", point);
+        let races = t["races"].as_u64().unwrap();
+        assert_eq!(r.races(), races, "at the {point}: {:#?}", r.findings);
+        assert_eq!(r.failures(), races, "at the {point}: {:#?}", r.findings);
+        let logged: BTreeSet<u64> = t["race_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["port"].as_u64().unwrap())
+            .collect();
+        let found: BTreeSet<u64> = r
+            .findings
+            .iter()
+            .map(|f| {
+                assert_eq!(f.protocol, Protocol::Tls);
+                assert_eq!(f.race.as_ref().unwrap().kind, RaceKind::Crossed);
+                u64::from(f.client.port)
+            })
+            .collect();
+        assert_eq!(found, logged, "at the {point}");
+        let conns = r.connections.as_ref().unwrap();
+        assert_eq!(conns.len() as u64, t["sessions"].as_u64().unwrap());
+        let closed = conns
+            .iter()
+            .filter(|c| c.verdict == Verdict::ClosedByServer)
+            .count() as u64;
+        assert_eq!(
+            closed + races,
+            t["sessions"].as_u64().unwrap(),
+            "at the {point}"
+        );
+        let s = &r.servers[0];
+        let idle = s.idle_timeout.as_ref().expect("idle closes measured");
+        assert_eq!(idle.n, t["idle_closes"].as_u64().unwrap(), "at the {point}");
+        let want = t["idle_close_median_ms"].as_f64().unwrap();
+        let got = idle.estimate_ms.ms();
+        assert!(
+            (got - want).abs() <= 20.0,
+            "at the {point}: {got} vs {want}"
+        );
+        assert_eq!(
+            s.requests,
+            t["requests"].as_u64().unwrap(),
+            "at the {point}"
+        );
+        assert_eq!(
+            s.reused_requests,
+            t["reused_streams"].as_u64().unwrap(),
+            "at the {point}"
+        );
+    }
+}

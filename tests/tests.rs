@@ -24,6 +24,7 @@ mod lab_closes;
 mod lab_h2;
 mod lab_haproxy;
 mod lab_tls;
+mod lookalikes;
 mod proptests;
 mod proxylog;
 mod small;

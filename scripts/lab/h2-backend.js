@@ -11,6 +11,7 @@
 //
 // --close goaway: session.goaway(NO_ERROR, last) then destroy (GOAWAY, FIN).
 // --close graceful: session.close() (GOAWAY, then the FIN once no stream is open).
+// --tls KEY,CERT: http2.createSecureServer (ALPN h2 only, TLS 1.3) instead.
 'use strict';
 const http2 = require('http2');
 const fs = require('fs');
@@ -23,7 +24,15 @@ const out = fs.openSync(args.log, 'w');
 const now = () => (Date.now() / 1000).toFixed(6);
 const log = (line) => fs.writeSync(out, `${now()} ${line}\n`);
 
-const server = http2.createServer({ settings: { maxConcurrentStreams: 100 } });
+const settings = { maxConcurrentStreams: 100 };
+const server = args.tls
+  ? http2.createSecureServer({
+    key: fs.readFileSync(args.tls.split(',')[0]),
+    cert: fs.readFileSync(args.tls.split(',')[1]),
+    minVersion: 'TLSv1.3',
+    settings,
+  })
+  : http2.createServer({ settings });
 server.on('session', (session) => {
   const port = session.socket.remotePort;
   let open = 0, last = 0, timer = null, closing = false;

@@ -6,8 +6,11 @@
 # (each request's status and the backend connection's source port, %bp)
 # and Node's own log (sessions, streams, idle closes).
 #
-#   sudo scripts/lab/record-h2.sh [haproxy-goaway] [haproxy-graceful] [haproxy-retry] [raw-reuse]
+#   sudo scripts/lab/record-h2.sh [haproxy-goaway] [haproxy-graceful] [haproxy-retry] [raw-reuse] [haproxy-tls]
 #
+# haproxy-tls is haproxy-goaway over TLS 1.3 (ALPN h2): Node's
+# `http2.createSecureServer` with a throwaway certificate, HAProxy
+# `ssl verify none alpn h2`; the frames are encrypted, the records are not.
 # haproxy-retry is haproxy-goaway with `retry-on conn-failure empty-response`:
 # does HAProxy re-send a stream lost to the GOAWAY race? raw-reuse has no
 # proxy: h2-raw-client.py (in r16h-proxy) reuses each session once after an
@@ -34,7 +37,7 @@ LAB_NAME=record-h2
 # shellcheck source=scripts/lab/lib.sh
 . "$HERE/lib.sh"
 [ "$(id -u)" = 0 ] || die "needs root"
-for tool in ip ss haproxy tcpdump node python3 timeout; do
+for tool in ip ss haproxy tcpdump node python3 timeout openssl; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 scenarios=("$@")
@@ -48,6 +51,14 @@ run_scenario() {
   local name=$1 mode=${1#haproxy-} retry_on=conn-failure
   if [ "$mode" = retry ]; then mode=goaway retry_on="conn-failure empty-response"; fi
   if [ "$name" = raw-reuse ]; then mode=goaway; fi
+  local tls_be=() tls_px=""
+  if [ "$mode" = tls ]; then
+    mode=goaway
+    openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=backend -days 2 \
+      -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+    tls_be=(--tls "$WORK/key.pem,$WORK/cert.pem")
+    tls_px=" ssl verify none alpn h2"
+  fi
   local dir="$WORK/$name"; mkdir -p "$dir"
   log "scenario $name: HAProxy proto h2, Node http2 --close $mode after ${IDLE_MS} ms, delay ${DELAY_MS} ms"
   topology3 r16h
@@ -63,7 +74,7 @@ run_scenario() {
   wait_until 10 tcpdump grep -q "listening on" "$dir/tdp.out"
 
   ip netns exec $NS_B node "$HERE/h2-backend.js" --host $IP_B --port $BACKEND_PORT --idle-ms "$IDLE_MS" \
-    --close "$mode" --log "$dir/node.log" --max-seconds 300 >"$dir/be.out" 2>&1 &
+    --close "$mode" "${tls_be[@]}" --log "$dir/node.log" --max-seconds 300 >"$dir/be.out" 2>&1 &
   PIDS+=($!); local be=$!
   wait_until 10 backend listening $NS_B $BACKEND_PORT
 
@@ -97,7 +108,7 @@ frontend fe
 backend be
   http-reuse always
   retry-on $retry_on
-  server node $IP_B:$BACKEND_PORT proto h2 pool-max-conn 4 pool-purge-delay 60s
+  server node $IP_B:$BACKEND_PORT proto h2$tls_px pool-max-conn 4 pool-purge-delay 60s
 CFG
     ip netns exec $NS_P haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>"$dir/haproxy.err" &
     PIDS+=($!); px=$!

@@ -170,6 +170,15 @@ fn reset(j: &Judged<'_>) -> Option<Outcome> {
         if facts.outstanding.is_none() && fin_before(c) {
             // The client was closing; the server's RST ends it faster.
             Verdict::ClosedByClient
+        } else if facts.outstanding.is_none()
+            && conn.pending(c).is_none()
+            && fin_before(s)
+            && conn.goodbye_ns(c).is_some_and(|g| g <= rst.ns)
+        {
+            // The server had closed; the client's goodbye (a TLS alert, an
+            // SMTP `QUIT`) crossed its FIN and met a closed socket: the RST
+            // tidies up, nothing was lost (issue 21, look-alikes).
+            Verdict::ClosedByServer
         } else {
             Verdict::ServerReset
         }

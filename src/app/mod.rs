@@ -14,6 +14,7 @@ pub mod marks;
 pub mod protocol;
 pub mod request;
 pub mod response;
+pub mod text;
 pub mod tls;
 
 use crate::seq::Seq;
@@ -21,8 +22,10 @@ use crate::seq::Seq;
 /// The payload bytes the analysis reads of a segment: an HTTP/1 head
 /// ([`http::sniffed`]), the first bytes of one that begins with a TLS
 /// record header ([`tls::view`]), or the frame headers of one that begins
-/// with the HTTP/2 preface or a frame header ([`h2::view`]); nothing of any
-/// other (the tail is read apart). The reader thread hands only these to
+/// with the HTTP/2 preface or a frame header ([`h2::view`]), or the first
+/// line of one that begins with a line of text ([`text::view`]: a greeting
+/// or a command of SMTP, FTP, POP); nothing of any other (the tail is read
+/// apart). The reader thread hands only these to
 /// the analysis, which reads nothing else, so that one thread and two give
 /// the same report. (The three cannot begin alike: a request or status
 /// line begins with a letter, a record with a content type 20–23, a frame
@@ -34,22 +37,28 @@ pub fn carried(payload: &[u8]) -> &[u8] {
         return head;
     }
     let tls = tls::view(payload);
-    if tls.is_empty() {
-        h2::view(payload)
+    if !tls.is_empty() {
+        return tls;
+    }
+    let h2 = h2::view(payload);
+    if h2.is_empty() {
+        text::view(payload)
     } else {
-        tls
+        h2
     }
 }
 
 /// A layer a connection speaks that frames its own units, followed from
-/// the bytes that open it: the TLS record layer or HTTP/2's frame layer
-/// (HTTP/1 needs only its response in progress, [`response::Response`]).
+/// the bytes that open it: the TLS record layer, HTTP/2's frame layer, or
+/// the lines of a protocol whose server greets first (HTTP/1 needs only
+/// its response in progress, [`response::Response`]).
 /// A new framed protocol is a variant here, its arms in [`Layer::opens`]
 /// and [`Layer::feed`], and a file of its own.
 #[derive(Debug, Clone)]
 pub enum Layer {
     Tls(tls::Tls),
     H2(h2::H2),
+    Text(text::Text),
 }
 
 /// What a layer read of one segment's new bytes.
@@ -57,6 +66,7 @@ pub enum Layer {
 pub enum Seen<'a> {
     Tls(tls::Seen<'a>),
     H2(h2::Seen<'a>),
+    Text(text::Seen),
 }
 
 /// New bytes that may open a layer, with what the connection knows of them.
@@ -84,7 +94,8 @@ impl Layer {
     /// begun later, shows no preface and stays what it was read as). TLS
     /// from a ClientHello or ServerHello, or from a record header in the
     /// first payload the capture shows of the connection (begun before the
-    /// capture).
+    /// capture). A line-based protocol from its server's greeting, the
+    /// first bytes of the connection ([`text::greeting`]).
     pub fn opens(o: &Opening<'_>) -> Option<Layer> {
         if o.http1 || o.from != o.seq {
             return None;
@@ -93,8 +104,11 @@ impl Layer {
             return Some(Layer::H2(h2::H2::new(o.side, o.seq)));
         }
         let head = tls::view(o.payload);
-        (tls::opens(head) || o.first && o.peer_silent && !head.is_empty())
-            .then(|| Layer::Tls(tls::Tls::new()))
+        if tls::opens(head) || o.first && o.peer_silent && !head.is_empty() {
+            return Some(Layer::Tls(tls::Tls::new()));
+        }
+        (o.first && o.peer_silent && text::greeting(o.payload))
+            .then(|| Layer::Text(text::Text::new()))
     }
 
     /// Whether the bytes that opened the layer name their sender the
@@ -121,6 +135,7 @@ impl Layer {
         match self {
             Layer::Tls(t) => Seen::Tls(t.feed(i, seq, from, end, bytes(tls::view(payload)), ns)),
             Layer::H2(h) => Seen::H2(h.feed(i, seq, from, end, bytes(h2::view(payload)), ns)),
+            Layer::Text(t) => Seen::Text(t.feed(text::view(payload))),
         }
     }
 }

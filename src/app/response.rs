@@ -169,6 +169,12 @@ impl Response {
         matches!(self.stage, Stage::Idle | Stage::AwaitHead)
     }
 
+    /// The connection was upgraded (`101 Switching Protocols`): what
+    /// follows is another protocol's (WebSocket frames), no HTTP/1.
+    pub fn upgraded(&self) -> bool {
+        self.stage == Stage::Unknown && self.status == 101
+    }
+
     /// A body is being sent (or, after an interim response, the final
     /// response is awaited): a close now is no idle close.
     pub fn in_progress(&self) -> bool {

@@ -6,7 +6,10 @@
 //! clock), which are the handshake (never a request, never activity), and
 //! which are alerts (close_notify: part of the close). The ClientHello's
 //! SNI and ALPN, and the version the ServerHello chose, are read when their
-//! bytes are in the capture.
+//! bytes are in the capture. Over HTTP/2 (a client that offered only `h2`)
+//! in TLS 1.3, records of a control frame's length (SETTINGS ACK, PING,
+//! GOAWAY, flow control after the peer's data, the preface) are neither
+//! requests nor activity, as the frames are in the clear (issue 21).
 //!
 //! Only the bytes at record headers are needed: the first
 //! [`SNIFF_BYTES`](crate::decode::SNIFF_BYTES) of a segment that begins with
@@ -42,6 +45,39 @@ const MAX_BODY: u16 = 16384 + 2048;
 /// short is an encrypted alert: part of the close when its sender's FIN
 /// follows, never activity and never a request either way.
 pub const MAX_ENCRYPTED_ALERT: u16 = 19;
+
+/// HTTP/2 frames that are no request, as a TLS 1.3 record of one of these
+/// plaintext lengths carries them alone: a SETTINGS ACK (9), a PING or a
+/// GOAWAY without debug data (17). On a connection whose client offered
+/// only `h2` (ALPN), such a record is no request and no activity, as the
+/// frames are in the clear ([`super::h2`]). A HEADERS frame whose block is
+/// 0 or 8 bytes long has the same length and is missed as a request:
+/// record lengths are all that encryption leaves.
+const H2_CONTROL_PLAINTEXT: [u16; 2] = [9, 17];
+
+/// Lengths that hold flow control only when the peer sent data since the
+/// sender's last record: a WINDOW_UPDATE (13) and the two (connection and
+/// stream) a receiver sends after a response's DATA (26). Without such
+/// data they are read as HEADERS (a request of 4 or 17 bytes of block is
+/// as common as the pair: HAProxy's `GET /short12` is 26 bytes).
+const H2_FLOW_CONTROL_PLAINTEXT: [u16; 2] = [13, 26];
+
+/// The client's first HTTP/2 bytes without a request: the preface (24),
+/// its SETTINGS frame (9, and 6 per setting, at most this many), perhaps a
+/// WINDOW_UPDATE (13). Sent as a record of their own, they are no request.
+const H2_PREFACE_MAX_SETTINGS: u16 = 10;
+
+/// Whether a plaintext of `n` bytes is the preface and SETTINGS alone.
+fn h2_preface(n: u16) -> bool {
+    [24 + 9, 24 + 9 + 13].iter().any(|&base| {
+        n.checked_sub(base)
+            .is_some_and(|x| x % 6 == 0 && x / 6 <= H2_PREFACE_MAX_SETTINGS)
+    })
+}
+
+/// What TLS 1.3 adds to a record's plaintext: the inner content type (1)
+/// and the AEAD tag (16; CCM_8's 8 is not assumed).
+const TLS13_OVERHEAD: u16 = 1 + 16;
 
 /// TLS 1.3 Finished records (32 or 48 bytes of verify data, 4 of header,
 /// 1 inner type, a 16- or 8-byte tag): the client's last handshake record.
@@ -150,6 +186,9 @@ struct Dir {
     turn_app_bytes: u32,
     /// When it sent its first alert record.
     alert_ns: Option<i64>,
+    /// The peer sent application data since this side's last record (over
+    /// h2: there is DATA to acknowledge with a WINDOW_UPDATE).
+    peer_data: bool,
 }
 
 /// Both directions of a TLS connection.
@@ -160,6 +199,12 @@ pub struct Tls {
     client: Option<usize>,
     /// The version the ServerHello chose.
     version: Option<u16>,
+    /// The client offered only `h2` (ALPN): every application-data record
+    /// carries HTTP/2 frames.
+    h2: bool,
+    /// The client's first application-data record was read (over h2, its
+    /// preface).
+    preface_read: bool,
 }
 
 impl Tls {
@@ -171,6 +216,11 @@ impl Tls {
     /// The version the server chose, when its ServerHello was read.
     pub fn version(&self) -> Option<u16> {
         self.version
+    }
+
+    /// Whether the connection carries HTTP/2 (its client offered only `h2`).
+    pub fn h2(&self) -> bool {
+        self.h2
     }
 
     /// Whether side `i`'s last record was an alert (close_notify).
@@ -199,8 +249,8 @@ impl Tls {
         };
     }
 
-    /// What a record of side `i` is: handshake (false, false), alert
-    /// (false, true) or application data (true, false).
+    /// What a record of side `i` is: handshake or HTTP/2 control frames
+    /// (false, false), alert (false, true) or application data (true, false).
     fn classify(&mut self, i: usize, ty: u8, len: u16) -> (bool, bool) {
         match ty {
             ALERT => return (false, true),
@@ -209,7 +259,7 @@ impl Tls {
             _ => return (false, false),
         }
         if self.dir[i].done {
-            return (true, false);
+            return (!self.h2_control(i, len), false);
         }
         // Without a ClientHello (the capture began later) the handshake is over.
         let Some(client) = self.client else {
@@ -234,12 +284,33 @@ impl Tls {
             (true, false)
         } else if self.dir[client].sent_app {
             self.dir[i].done = true;
-            (true, false)
+            (!self.h2_control(i, len), false)
         } else {
             // The server's encrypted records before the client's first
             // data: the rest of its handshake (TLS 1.3) and session tickets.
             (false, false)
         }
+    }
+
+    /// An application-data record of side `i`, `len` bytes long, that can
+    /// only hold HTTP/2 control frames ([`H2_CONTROL_PLAINTEXT`]), or the
+    /// client's preface and SETTINGS as its first record, after the
+    /// handshake of a TLS 1.3 connection that carries h2.
+    fn h2_control(&mut self, i: usize, len: u16) -> bool {
+        if !self.h2 || self.version != Some(0x0304) {
+            return false;
+        }
+        let Some(n) = len.checked_sub(TLS13_OVERHEAD) else {
+            return false;
+        };
+        let peer_data = std::mem::take(&mut self.dir[i].peer_data);
+        if self.client == Some(i) && !self.preface_read {
+            self.preface_read = true;
+            if h2_preface(n) {
+                return true;
+            }
+        }
+        H2_CONTROL_PLAINTEXT.contains(&n) || peer_data && H2_FLOW_CONTROL_PLAINTEXT.contains(&n)
     }
 
     /// Side `i` sent new bytes [`from`, `end`) in a segment that starts at
@@ -285,6 +356,9 @@ impl Tls {
                 return seen;
             };
             let (app, alert) = self.classify(i, ty, len);
+            if app {
+                self.dir[1 - i].peer_data = true;
+            }
             let d = &mut self.dir[i];
             d.app = app;
             d.last_alert = alert;
@@ -308,7 +382,11 @@ impl Tls {
                 match rec.first() {
                     Some(1) => {
                         self.client.get_or_insert(i);
-                        seen.hello = Some(client_hello(rec));
+                        let h = client_hello(rec);
+                        self.h2 = h
+                            .alpn
+                            .is_some_and(|l| alpn_names(l).all(|n| n == b"h2") && !l.is_empty());
+                        seen.hello = Some(h);
                     }
                     Some(2) => {
                         let h = server_hello(rec);

@@ -192,14 +192,14 @@ impl Conn {
     pub fn tls(&self) -> Option<&Tls> {
         match self.cold.as_ref()?.layer.as_deref()? {
             Layer::Tls(t) => Some(t),
-            Layer::H2(_) => None,
+            Layer::H2(_) | Layer::Text(_) => None,
         }
     }
 
     fn tls_mut(&mut self) -> Option<&mut Tls> {
         match self.cold.as_mut()?.layer.as_deref_mut()? {
             Layer::Tls(t) => Some(t),
-            Layer::H2(_) => None,
+            Layer::H2(_) | Layer::Text(_) => None,
         }
     }
 
@@ -207,7 +207,7 @@ impl Conn {
     pub fn h2(&self) -> Option<&H2> {
         match self.cold.as_ref()?.layer.as_deref()? {
             Layer::H2(h) => Some(h),
-            Layer::Tls(_) => None,
+            Layer::Tls(_) | Layer::Text(_) => None,
         }
     }
 
@@ -216,6 +216,18 @@ impl Conn {
     /// peer acknowledged it, or a ping later).
     pub fn close_began_ns(&self, side: Side) -> Option<i64> {
         self.h2()?.goaway(side.idx()).map(|g| g.first_ns)
+    }
+
+    /// When `side` began its close with bytes that carry no request: its
+    /// first TLS alert (of any version), or a line of a text protocol sent
+    /// after the peer's FIN (SMTP's `QUIT`). An RST that answers it tidies
+    /// up a close; it loses nothing.
+    pub fn goodbye_ns(&self, side: Side) -> Option<i64> {
+        match self.cold.as_ref()?.layer.as_deref()? {
+            Layer::Tls(t) => t.alert_ns(side.idx()),
+            Layer::Text(t) => t.goodbye_ns(side.idx()),
+            Layer::H2(_) => None,
+        }
     }
 
     /// Bytes of `side`'s pending data `p` (its turn so far): for TLS, the

@@ -11,6 +11,11 @@ fn record(ty: u8, body: &[u8]) -> Vec<u8> {
 
 /// A ClientHello naming `sni` and offering h2 and http/1.1.
 pub fn client_hello_record(sni: &str) -> Vec<u8> {
+    client_hello_offering(sni, b"\x02h2\x08http/1.1")
+}
+
+/// A ClientHello naming `sni` and offering the ALPN list `alpn`.
+fn client_hello_offering(sni: &str, alpn: &[u8]) -> Vec<u8> {
     let mut ext = Vec::new();
     let name = sni.as_bytes();
     let mut sn = Vec::new();
@@ -21,7 +26,6 @@ pub fn client_hello_record(sni: &str) -> Vec<u8> {
     ext.extend_from_slice(&0u16.to_be_bytes());
     ext.extend_from_slice(&(sn.len() as u16).to_be_bytes());
     ext.extend_from_slice(&sn);
-    let alpn = b"\x02h2\x08http/1.1";
     ext.extend_from_slice(&16u16.to_be_bytes());
     ext.extend_from_slice(&((alpn.len() + 2) as u16).to_be_bytes());
     ext.extend_from_slice(&(alpn.len() as u16).to_be_bytes());
@@ -112,4 +116,50 @@ fn test_headers_are_checked() {
     assert!(header(&[23, 3, 3, 0x48, 1]).is_none());
     assert!(header(b"GET / HTTP/1.1").is_none());
     assert!(view(b"HTTP/1.1 200 OK").is_empty());
+}
+
+/// A TLS 1.3 server's hello (supported_versions 1.3).
+fn server_hello_13() -> Vec<u8> {
+    let ext = [0, 43, 0, 2, 3, 4];
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[9; 32]);
+    body.push(0);
+    body.extend_from_slice(&[0x13, 0x01, 0]);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![2];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    record(HANDSHAKE, &hs)
+}
+
+/// Issue 21: over h2 in TLS 1.3 (the client offered only `h2`), records
+/// of a control frame's plaintext length are no application data: the
+/// preface with SETTINGS as the client's first record, a SETTINGS ACK, a
+/// GOAWAY, and a WINDOW_UPDATE pair after the peer's data; the same pair's
+/// length with no data to acknowledge is a request's HEADERS. Offered
+/// beside http/1.1, every record stays data.
+#[test]
+fn test_h2_control_records_by_length() {
+    for (alpn, h2) in [(&b"\x02h2"[..], true), (b"\x02h2\x08http/1.1", false)] {
+        let mut t = Tls::new();
+        let mut at = [0u32; 2];
+        let mut send = |t: &mut Tls, i: usize, r: Vec<u8>| {
+            let from = Seq(at[i]);
+            at[i] += r.len() as u32;
+            t.feed(i, from, from, Seq(at[i]), bytes(&r), 0).app
+        };
+        send(&mut t, 0, client_hello_offering("api", alpn));
+        send(&mut t, 1, server_hello_13());
+        // The client's Finished (32 bytes of verify data): its handshake ends.
+        assert!(!send(&mut t, 0, record(APPLICATION_DATA, &[1; 53])));
+        let app = |n: usize| record(APPLICATION_DATA, &vec![2; n + 17]);
+        assert_eq!(send(&mut t, 0, app(24 + 9 + 18)), !h2, "preface");
+        assert_eq!(send(&mut t, 0, app(9)), !h2, "SETTINGS ACK");
+        assert!(send(&mut t, 0, app(28)), "a request");
+        assert!(send(&mut t, 1, app(63)), "its response");
+        assert_eq!(send(&mut t, 0, app(26)), !h2, "WINDOW_UPDATEs");
+        assert!(send(&mut t, 0, app(26)), "a request of the pair's length");
+        assert_eq!(send(&mut t, 1, app(17)), !h2, "GOAWAY");
+    }
 }

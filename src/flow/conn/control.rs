@@ -9,6 +9,10 @@ use super::{Conn, Fin, Notes, SYN_TIMES, Side};
 use crate::decode::Segment;
 use crate::flow::Seq;
 
+/// Unacknowledged bytes a FIN must follow to have been queued behind a
+/// transfer: more than one full Ethernet segment (1460).
+const QUEUED_FIN_MIN_UNACKED: i64 = 1460;
+
 impl Conn {
     /// A FIN of `side` at `fin_seq`; `first` when it is the side's first;
     /// `activity` when the segment's payload was data (not a TLS alert).
@@ -46,6 +50,16 @@ impl Conn {
             (Some(p), None) => p.idle_since,
             _ => self.last_payload_ns(),
         };
+        // A bare FIN queued behind more data than a close's own records
+        // (a TLS alert, an HTTP/2 GOAWAY: tens of bytes) that the peer had
+        // not yet acknowledged left when the window opened, not when a
+        // timer fired: the sender was still sending, not idle (a bulk
+        // download closed at its end, issue 21). Its idle period is none.
+        let queued = seg.payload_len == 0
+            && self.half[side.other().idx()]
+                .max_ack()
+                .is_some_and(|a| fin_seq.diff(a) > QUEUED_FIN_MIN_UNACKED);
+        let idle_since = if queued { Some(ns) } else { idle_since };
         let reply = self
             .fin(side.other())
             .is_some_and(|pf| ack.is_some_and(|a| a > pf.seq));

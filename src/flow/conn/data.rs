@@ -61,6 +61,19 @@ impl Conn {
         let (h2, tls) = match self.follow_layer(side, seq, from, end, seg) {
             Some(Seen::H2(s)) => (Some(s), None),
             Some(Seen::Tls(s)) => (None, Some(s)),
+            Some(Seen::Text(s)) => {
+                if s.line && self.fin(side.other()).is_some() {
+                    // A command after the server's FIN (SMTP's `QUIT`) is
+                    // the client's goodbye: no request, no activity.
+                    if let Some(Layer::Text(t)) =
+                        self.cold.as_mut().and_then(|c| c.layer.as_deref_mut())
+                    {
+                        t.goodbye(i, seg.ts_ns);
+                    }
+                    return false;
+                }
+                (None, None)
+            }
             None => (None, None),
         };
         let mut opened = None;
@@ -88,6 +101,36 @@ impl Conn {
                 // alert (the close's first step) restarts the idle clock.
                 return false;
             }
+        }
+
+        if tls.is_none() && h2.is_none() && self.resp.upgraded() {
+            // After `101 Switching Protocols` the bytes are another
+            // protocol's (WebSocket frames): activity, never a request.
+            if let Some(w) = self.pending.take_if(|w| w.side != side) {
+                notes.answered = Some((w.side, w.view()));
+            }
+            self.last_payload_ns = seg.ts_ns;
+            return true;
+        }
+        if tls.is_none()
+            && h2.is_none()
+            && seq == next
+            && self.http_client == Some(side.other())
+            && self.pending.as_ref().is_some_and(|w| w.side != side)
+            && let Some(status) = http::status_line(seg.payload)
+            && (100..200).contains(&status)
+            && status != 101
+        {
+            // An interim response (`100 Continue`) answers no request: the
+            // body that follows it belongs to the same request, and the
+            // final response answers it.
+            self.begin_response(seq, status, seg, None, paths, notes);
+            let whole = seg.captured >= seg.payload_len;
+            if self.resp.data(end, len, whole, seg.tail, paths) {
+                notes.response_done = true;
+            }
+            self.last_payload_ns = seg.ts_ns;
+            return true;
         }
 
         // New data answers whatever the other side had pending.
@@ -174,14 +217,18 @@ impl Conn {
         seg: &Segment<'a>,
     ) -> Option<Seen<'a>> {
         let i = side.idx();
-        if self.cold.as_ref().is_none_or(|c| c.layer.is_none()) {
-            if self.http_client.is_some() || from != seq {
-                // Nothing opens a layer on HTTP/1 or mid-segment: the common
-                // case decided without building the question.
-                return None;
-            }
+        let layer = self.cold.as_ref().and_then(|c| c.layer.as_deref());
+        if layer.is_none() && (self.http_client.is_some() || from != seq) {
+            // Nothing opens a layer on HTTP/1 or mid-segment: the common
+            // case decided without building the question.
+            return None;
+        }
+        // A line protocol may turn into TLS (STARTTLS): its ClientHello
+        // opens the record layer in the text layer's place.
+        let text = matches!(layer, Some(Layer::Text(_)));
+        if text || layer.is_none() {
             let new = u64::from(end.diff(from).max(0) as u32);
-            let layer = Layer::opens(&Opening {
+            let opened = Layer::opens(&Opening {
                 side: i,
                 seq,
                 from,
@@ -190,11 +237,18 @@ impl Conn {
                 first: self.bytes[i] == new,
                 peer_silent: self.bytes[side.other().idx()] == 0,
                 http1: self.http_client.is_some(),
-            })?;
-            if layer.opener_is_client() {
-                self.http_client = Some(side);
+            })
+            .filter(|l| !text || matches!(l, Layer::Tls(_)));
+            match opened {
+                Some(layer) => {
+                    if layer.opener_is_client() {
+                        self.http_client = Some(side);
+                    }
+                    self.cold().layer = Some(Box::new(layer));
+                }
+                None if text => {}
+                None => return None,
             }
-            self.cold().layer = Some(Box::new(layer));
         }
         let layer = self.cold.as_mut()?.layer.as_deref_mut()?;
         Some(layer.feed(
