@@ -257,6 +257,13 @@ impl ServerStats {
             keep_alive_header_s,
             reuse_window_ms: reuse_window_ns.map(ms),
             client_idle_ms: client_timeout.map(|d| ms(d.estimate_ns)),
+            // The FIN came at the server's close at the earliest (its
+            // cluster's lower edge; 0 when no timer was read), and the
+            // request that long after it.
+            stale_idle_ms: self.fin_to_reuse.max().map(|gap| {
+                let close = idle.filter(|d| d.tight).map_or(0, |d| d.cluster_min_ns);
+                ms(close + gap)
+            }),
             races: self.races,
             retried_races: self.retried_races,
             mismatch,
@@ -361,6 +368,114 @@ mod test {
         // The fix reads no number below the reuses.
         for r in &a.recommendations {
             assert!(!r.text.contains("585 ms"), "{}", r.text);
+        }
+    }
+}
+
+/// Issue 21: "a test pins every fix number against the rule 'server timeout
+/// above what the pool keeps, proxy timeout below the server's close'".
+/// Over many assessments of generated measurements (a tight cluster or a
+/// spread of closes, reuses, stale races, the proxies' own closes, a
+/// `Keep-Alive` header, any requester), every value a step sets obeys it.
+#[cfg(test)]
+mod order {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::analysis::defaults::Side;
+
+    fn ms_to_ns(v: f64) -> i64 {
+        (v * 1e6) as i64
+    }
+
+    prop_compose! {
+        fn server_stats()(
+            close_ms in 50.0f64..200_000.0,
+            spread_ms in prop_oneof![Just(0.0f64), 0.0f64..3_000.0],
+            n_closes in 0usize..12,
+            reuses in proptest::collection::vec(0.0f64..300_000.0, 0..8),
+            client_closes in proptest::collection::vec(50.0f64..300_000.0, 0..6),
+            stale in proptest::collection::vec(0.0f64..100_000.0, 0..3),
+            races in 0u64..6,
+            header in proptest::option::of(0u32..400),
+        ) -> ServerStats {
+            let mut s = ServerStats::default();
+            s.connections = 20;
+            for i in 0..n_closes {
+                let f = if n_closes > 1 { i as f64 / (n_closes - 1) as f64 } else { 0.0 };
+                s.idle_closes.push(ms_to_ns(close_ms + spread_ms * f));
+            }
+            for r in reuses {
+                s.reuse.push(ms_to_ns(r));
+            }
+            for c in client_closes {
+                s.client_closes.push(ms_to_ns(c));
+            }
+            for g in stale {
+                s.fin_to_reuse.push(ms_to_ns(g));
+            }
+            s.races = races;
+            if let Some(h) = header {
+                s.keep_alive.insert(h, 3);
+            }
+            s
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn test_issue_21_every_fix_number_obeys_the_order(
+            s in server_stats(),
+            client in proptest::sample::select(ClientKind::ALL.to_vec()),
+            header in proptest::sample::select(vec![None, Some("gunicorn"), Some("Apache/2.4.62"), Some("uvicorn")]),
+        ) {
+            let w = Witness { server_header: header, powered_by: None };
+            let a = s.assess_witnessed(&w, client);
+            // What the evidence shows the pool keeps, ms.
+            let server_ms = a.idle.filter(|d| d.tight).map(|d| ms(d.estimate_ns));
+            let stale = s.fin_to_reuse.max().map(|g| {
+                ms(a.idle.filter(|d| d.tight).map_or(0, |d| d.cluster_min_ns) + g)
+            });
+            let kept = [
+                a.reuse_window_ns.map(ms),
+                a.client_timeout.map(|d| ms(d.estimate_ns)),
+                stale,
+            ]
+            .into_iter()
+            .flatten()
+            .fold(0.0f64, f64::max);
+            // The server's close the proxy must stay under.
+            let close = server_ms.or(a.keep_alive_header_s.map(|h| f64::from(h) * 1000.0))
+                .filter(|t| *t > 0.0);
+            for r in &a.recommendations {
+                let Some(v) = r.value_ms else { continue };
+                match r.side {
+                    Side::Server => prop_assert!(
+                        v as f64 > kept,
+                        "server {} ms not above the pool's {} ms: {}", v, kept, r.text
+                    ),
+                    Side::Proxy | Side::Client => {
+                        let close = close.expect("a proxy value only under a known close");
+                        prop_assert!(
+                            (v as f64) < close && v > 0,
+                            "{:?} {} ms not below the server's {} ms: {}", r.side, v, close, r.text
+                        );
+                    }
+                    Side::Retries => {}
+                }
+            }
+            // No number from a spread.
+            if let Some(d) = a.idle.filter(|d| !d.tight) {
+                let median = crate::units::secs(ms(d.median_ns));
+                for r in &a.recommendations {
+                    prop_assert!(
+                        !r.text.contains(&format!("after {median}")),
+                        "{}", r.text
+                    );
+                }
+            }
         }
     }
 }

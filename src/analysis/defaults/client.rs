@@ -50,6 +50,7 @@ pub(super) fn client_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             .collect();
         return vec![Recommendation {
             side: Side::Client,
+            value_ms: None,
             text: format!(
                 "Evict idle pooled connections before the server's keep-alive timeout (not measured here), or check a pooled connection before reuse. {facts} The knob is one of {}.",
                 knobs.join("; ")

@@ -59,6 +59,14 @@ named_enum! {
 pub struct Recommendation {
     /// The side it changes.
     pub side: Side,
+    /// The value the step sets, ms, when it sets one: the server's new
+    /// idle timeout, or the proxy's or pool's idle timeout (or purge
+    /// delay). Not in the report (the texts carry it); it is what the
+    /// rule "server above what the pool keeps, proxy below the server's
+    /// close" is checked on, and what the renderer compares with the
+    /// proxy that is there.
+    #[serde(skip)]
+    pub value_ms: Option<u64>,
     /// What to do and why, with the measured numbers.
     pub text: String,
     /// What to do, in a sentence or two without the measurements (the
@@ -82,6 +90,11 @@ pub struct Situation<'a> {
     pub reuse_window_ms: Option<f64>,
     /// The clients' (proxies') own idle close, ms.
     pub client_idle_ms: Option<f64>,
+    /// How long the pool was shown to keep a connection idle by a stale
+    /// race: the request came this long after the connection's last
+    /// exchange (the server's close plus the FIN → request gap), ms. The
+    /// server's new timeout must clear it as it clears the reuse window.
+    pub stale_idle_ms: Option<f64>,
     /// Keep-alive races seen.
     pub races: u64,
     /// Races whose request the client re-sent on another connection.

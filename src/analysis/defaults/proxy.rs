@@ -130,6 +130,7 @@ pub(super) fn step(
         .replace("{knob}", row.knob);
     Some(Recommendation {
         side,
+        value_ms: Some(value),
         text: format!("{text}{caveat}"),
         short: match step.fix {
             // No value to set: what to do instead is the text's first sentence.
@@ -173,6 +174,7 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             .collect();
         return vec![Recommendation {
             side: Side::Proxy,
+            value_ms: None,
             text: format!(
                 "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here). {facts} {}.",
                 summary.join(", ")

@@ -32,10 +32,11 @@ pub(super) fn facts(s: &Situation<'_>) -> String {
         None => "no answered reuse of an idle connection was seen".to_string(),
     };
     format!(
-        "{server}; {reuse}; {} race{}, {} retried.",
+        "{server}; {reuse}; {} race{}, {} retried.{}",
         s.races,
         if s.races == 1 { "" } else { "s" },
-        s.retried_races
+        s.retried_races,
+        stale_clause(s)
     )
 }
 
@@ -45,6 +46,39 @@ pub(super) fn server_bound_ms(s: &Situation<'_>) -> Option<f64> {
     s.server_timeout_ms
         .or(s.keep_alive_header_s.map(|h| h as f64 * 1000.0))
         .filter(|t| t.is_finite() && *t > 0.0)
+}
+
+/// How far past the reuses and the close a race's idle age must be for
+/// the facts to name it, ms.
+const STALE_NOTE_MS: f64 = 1_000.0;
+
+/// The longest idle the evidence shows the requester keeps a connection:
+/// the reuse window, or a stale race's idle age when longer (issue 21: a
+/// request 14.8 s after a 2 s close shows a pool that keeps connections at
+/// least 16.8 s, so "5 s" cannot be the server's fix).
+pub(super) fn kept_ms(s: &Situation<'_>) -> Option<f64> {
+    match (s.reuse_window_ms, s.stale_idle_ms) {
+        (Some(r), Some(t)) => Some(r.max(t)),
+        (r, t) => r.or(t),
+    }
+    .filter(|v| v.is_finite() && *v >= 0.0)
+}
+
+/// The stale race's clause for the facts, when its request came well
+/// after both the longest reuse and the server's close (a crossed race's
+/// few ms past the close say nothing new).
+fn stale_clause(s: &Situation<'_>) -> String {
+    let seen = s
+        .reuse_window_ms
+        .unwrap_or(0.0)
+        .max(s.server_timeout_ms.unwrap_or(0.0));
+    match s.stale_idle_ms {
+        Some(t) if t > seen + STALE_NOTE_MS => format!(
+            " A race's request came after the connection had been idle {}: the pool keeps connections at least that long.",
+            secs(t)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Who the server's texts say keeps idle connections, and what to fix
@@ -79,11 +113,12 @@ impl Requester {
 /// seen and the requests come from a library: the reuses seen are all
 /// there is to clear, and libraries without an idle timeout are named.
 fn library_target(s: &Situation<'_>) -> (u64, String) {
-    let base = s.reuse_window_ms.unwrap_or(0.0);
+    let base = kept_ms(s).unwrap_or(0.0);
     let target = round_up_5s(base + (base * 0.03).max(5000.0));
-    let reuses = match s.reuse_window_ms {
-        Some(r) => format!("the reuses seen (up to {})", secs(r)),
-        None => "no reuse seen".to_string(),
+    let reuses = match (s.reuse_window_ms, kept_ms(s)) {
+        (Some(r), Some(k)) if k <= r => format!("the reuses seen (up to {})", secs(r)),
+        (_, Some(k)) => format!("the idle the pool was seen to keep (up to {})", secs(k)),
+        _ => "no reuse seen".to_string(),
     };
     (
         target,
@@ -101,7 +136,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
     let who = Requester::of(s.client);
     // The proxy keeps idle connections at least as long as it was seen to
     // reuse them, and exactly as long as its own idle FINs say.
-    let known_proxy = match (s.client_idle_ms, s.reuse_window_ms) {
+    let known_proxy = match (s.client_idle_ms, kept_ms(s)) {
         (Some(c), Some(r)) => Some(c.max(r)),
         (Some(c), None) => Some(c),
         _ => None,
@@ -114,6 +149,12 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
             let reused = match s.reuse_window_ms {
                 Some(r) if r > own => format!(" and the longest reuse seen ({})", secs(r)),
                 _ => String::new(),
+            };
+            let reused = match s.stale_idle_ms {
+                Some(t) if t > own && s.reuse_window_ms.is_none_or(|r| t > r) => {
+                    format!("{reused} and a stale race's idle age ({})", secs(t))
+                }
+                _ => reused,
             };
             (
                 round_up_5s(p + (p * 0.03).max(5000.0)),
@@ -132,10 +173,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
         None if s.client == ClientKind::Library => library_target(s),
         None => {
             let usual = UsualProxies::from_table();
-            let base = s
-                .reuse_window_ms
-                .unwrap_or(0.0)
-                .max(usual.cleared_ms as f64);
+            let base = kept_ms(s).unwrap_or(0.0).max(usual.cleared_ms as f64);
             let target = round_up_5s(base + (base * 0.03).max(5000.0));
             (
                 target,
@@ -155,6 +193,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
     {
         return Recommendation {
             side: Side::Server,
+            value_ms: None,
             text: format!(
                 "{facts} The server's {} already exceeds what the {} known to keep ({}); raising it further does not help: the {} reuses connections after the server's FIN, so fix the {} side.",
                 secs(t),
@@ -215,6 +254,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
             };
             Recommendation {
                 side: Side::Server,
+                value_ms: Some(target),
                 text: format!(
                     "Raise the server's keep-alive timeout above the {} idle timeout. {facts} {likely}: set {} to {}. {why}{long}{extra}",
                     who.one,
@@ -235,6 +275,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
                 .collect();
             Recommendation {
                 side: Side::Server,
+                value_ms: Some(target),
                 text: format!(
                     "Raise the HTTP/2 server's idle timeout above the {} idle timeout, to {}. {why}{long} {facts} HTTP/2 servers close idle connections only when configured to (with a GOAWAY, counted from the end of the last stream); the knob is one of {}.",
                     who.one,
@@ -259,6 +300,7 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
             }
             Recommendation {
                 side: Side::Server,
+                value_ms: Some(target),
                 text: format!(
                     "Raise the server's keep-alive timeout above the {} idle timeout, to {}. {why}{long} {facts} No known default matches; the knob is one of {}.",
                     who.one,
@@ -312,6 +354,7 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
         let (known, snippet) = client_retries();
         return Recommendation {
             side: Side::Retries,
+            value_ms: None,
             text: format!(
                 "Retry only idempotent requests when a reused pooled connection fails (a reset, or closed before the response). {seen} A POST cannot be retried safely, so retries hide races for GET but not for POST; fix the timeout order first. {}.",
                 known.join("; ")
@@ -333,6 +376,7 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
         .find(|r| r.retries.is_some_and(|x| x.snippet.is_some()));
     Recommendation {
         side: Side::Retries,
+        value_ms: None,
         text: format!(
             "Retry only idempotent requests on a reset. {seen} A POST cannot be retried safely, so retries hide races for GET but not for POST; fix the timeout order first. {}.",
             known.join("; ")
@@ -364,6 +408,7 @@ fn h2_retries_recommendation(s: &Situation<'_>, seen: &str) -> Recommendation {
     let known: Vec<&str> = retries.iter().map(|r| r.on_reset).collect();
     Recommendation {
         side: Side::Retries,
+        value_ms: None,
         text: format!(
             "Retry HTTP/2 streams the server refused or never processed (a stream above its GOAWAY's last-stream-id). {seen}{unprocessed} Retries hide the race; the timeout order removes it. {}.",
             known.join("; ")

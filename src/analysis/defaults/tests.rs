@@ -8,6 +8,7 @@ fn situation(matches: &[Candidate]) -> Situation<'_> {
         keep_alive_header_s: Some(5),
         reuse_window_ms: Some(19_800.0),
         client_idle_ms: None,
+        stale_idle_ms: None,
         races: 3,
         retried_races: 1,
         mismatch: true,
@@ -30,6 +31,7 @@ fn test_h2_fix_names_the_http2_and_retry_knobs() {
         keep_alive_header_s: None,
         reuse_window_ms: Some(1968.0),
         client_idle_ms: None,
+        stale_idle_ms: None,
         races: 8,
         retried_races: 0,
         mismatch: true,
@@ -488,4 +490,31 @@ fn test_no_mismatch_no_recommendation() {
             .iter()
             .any(|r| r.side == Side::Server || r.side == Side::Proxy)
     );
+}
+
+/// Issue 21: the request came 14.8 s after a 2 s close, so the pool kept
+/// that connection at least 16.8 s idle: the server's new timeout clears
+/// that, with its margin, where the reuses alone (0.3 s) gave 5 s.
+#[test]
+fn test_issue_21_stale_race_sets_the_server_floor() {
+    let matches = match_server(2_003.0);
+    let mut s = situation(&matches);
+    s.server_timeout_ms = Some(2_003.0);
+    s.keep_alive_header_s = None;
+    s.reuse_window_ms = Some(300.0);
+    s.client = ClientKind::Library;
+    s.stale_idle_ms = Some(16_800.0);
+    let recs = recommend(&s);
+    let server = &recs[0];
+    assert_eq!(server.side, Side::Server);
+    assert_eq!(server.value_ms, Some(25_000), "{}", server.text);
+    assert!(
+        server.text.contains("idle 16.800 s: the pool keeps"),
+        "{}",
+        server.text
+    );
+    // The client side stays below the server's close.
+    for r in recs.iter().filter(|r| r.side == Side::Client) {
+        assert!(r.value_ms.is_none_or(|v| v < 2_003), "{}", r.text);
+    }
 }
