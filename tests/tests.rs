@@ -13,6 +13,7 @@ mod closes;
 mod corpus;
 mod deploy;
 mod docs;
+mod fix;
 mod formats;
 mod h2;
 mod html;

@@ -56,14 +56,20 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
             Side::Retries => Step {
                 side: r.side,
                 text: text.clone(),
-                // The snippet is one proxy's configuration.
-                snippet: r
-                    .snippet
-                    .clone()
-                    .filter(|_| verbose || (named(proxy) && mine)),
+                // The snippet is one proxy's (or library's) configuration:
+                // printed only for that one, named or recognised (issue
+                // 21: `--proxy haproxy` printed Istio's VirtualService,
+                // `--proxy istio` urllib3's Retry).
+                snippet: r.snippet.clone().filter(|_| match (r.proxy, proxy) {
+                    (Some(id), Some(p)) => p.takes_step(id),
+                    _ => false,
+                }),
             },
             side @ (Side::Proxy | Side::Client) => {
-                if !mine && !verbose {
+                // Another proxy's step is never printed for the one that is
+                // there, not even with --verbose; with no proxy known,
+                // --verbose lists every proxy's.
+                if !mine && (!verbose || proxy.is_some()) {
                     continue;
                 }
                 proxy_steps += 1;

@@ -138,11 +138,27 @@ pub(super) fn step(
                 "{}: no idle timeout (it keeps idle connections until the server closes them): retry idempotent requests, or drop connections idle near the server's timeout.",
                 step.name
             ),
+            // No idle timeout either: the value is the purge interval, set
+            // on the servers; the knob's list also names the other remedy
+            // (issue 21: "set pool-purge-delay (server), http-reuse to
+            // 500 ms" named two knobs for one value).
+            ProxyFix::PurgeDelay { .. } => format!(
+                "{}: no idle timeout for server connections; set {} to {} on the servers (idle ones are purged half at a time), or stop reuse with http-reuse never.",
+                step.name,
+                purge_knob(row.knob),
+                human(value)
+            ),
             _ => format!("{}: set {} to {}.", step.name, row.knob, human(value)),
         },
         proxy: Some(row.id),
         snippet: Some(fill(row.snippet, value)),
     })
+}
+
+/// The purge knob of a [`ProxyFix::PurgeDelay`] row's knob list: its first
+/// name (`pool-purge-delay` of `pool-purge-delay (server), http-reuse`).
+fn purge_knob(knob: &str) -> &str {
+    knob.split([' ', ',']).next().unwrap_or(knob)
 }
 
 /// Lower the proxy's upstream idle timeout below the server's.

@@ -360,8 +360,8 @@ fn retries_recommendation(s: &Situation<'_>) -> Recommendation {
                 known.join("; ")
             ),
             short: RETRY_SHORT.to_string(),
-            proxy: None,
-            snippet: snippet.map(str::to_string),
+            proxy: snippet.map(|(id, _)| id),
+            snippet: snippet.map(|(_, s)| s.to_string()),
         };
     }
     let retries: Vec<_> = PROXIES
