@@ -216,7 +216,8 @@ mod witness;
 
 pub use client::ClientKind;
 pub use fix::{Advertised, Caveat, Hop, ProxyFix, ProxyStep, Retries, Usual, When};
-pub use recommend::recommend;
+pub use proxy::latent_risk;
+pub use recommend::{recommend, server_step_behind};
 pub use row_id::RowId;
 use table::{PROXIES, SERVERS};
 pub use witness::{Witness, WitnessKind, match_server_witnessed};

@@ -225,3 +225,24 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
     }
     out
 }
+
+/// Issue 21, latent risk: no race in the capture, but the proxy that is
+/// there keeps idle upstream connections (`pool`'s default) longer than
+/// the server's measured close `close_ms`, so the first reuse past the
+/// close will meet a closed connection. One sentence with what to set, or
+/// `None` when the pool gives up first (or has no idle timeout to compare).
+pub fn latent_risk(close_ms: f64, pool: &KnownDefault, label: &str) -> Option<String> {
+    let default = pool.default_ms?;
+    if !close_ms.is_finite() || close_ms <= 0.0 || (default as f64) < close_ms {
+        return None;
+    }
+    Some(format!(
+        "Latent risk: the server closes idle connections after {}, and {label} keeps idle upstream connections {} by default. No race in this capture, but a reuse after {} idle will meet a closed connection: set {} below {} (to {}).",
+        secs(close_ms),
+        human_default(default),
+        secs(close_ms),
+        pool.knob,
+        secs(close_ms),
+        human(target_ms(close_ms))
+    ))
+}

@@ -10,8 +10,10 @@ use super::client::{client_recommendations, client_retries, without_idle_timeout
 use super::h2::{H2_PROXIES, H2_SERVERS};
 use super::proxy::{LONGEST_SERVER_MS, UsualProxies, proxy_recommendations};
 use super::table::{PROXIES, SERVERS};
-use super::text::{and_list, fill, human, secs};
-use super::{ClientKind, Recommendation, Role, Side, Situation, WitnessKind};
+use super::text::{and_list, fill, human, human_default, secs};
+use super::{
+    Candidate, ClientKind, KnownDefault, Recommendation, Role, Side, Situation, WitnessKind,
+};
 
 /// Rounds up to a whole multiple of 5 s.
 fn round_up_5s(ms: f64) -> u64 {
@@ -328,6 +330,87 @@ fn server_recommendation(s: &Situation<'_>) -> Recommendation {
         }
     }
 }
+/// The server step behind a known proxy whose upstream pool keeps idle
+/// connections `pool.default_ms` by default (its own idle close not seen):
+/// the server's new timeout must clear that as well (issue 21). Up to
+/// [`LONGEST_SERVER_MS`] the step is raised to clear it; beyond (Envoy
+/// and Istio keep idle upstream connections 1 h) no server timeout is
+/// sensible, and the step says what can help instead: the proxy's own
+/// knob below the server's close. `None` when the step already clears
+/// the pool, sets no value, or the pool keeps idle connections forever
+/// (no default: nothing to clear; the proxy steps say what to do).
+pub fn server_step_behind(
+    rec: &Recommendation,
+    matches: &[Candidate],
+    pool: &KnownDefault,
+    label: &str,
+) -> Option<Recommendation> {
+    if rec.side != Side::Server {
+        return None;
+    }
+    let value = rec.value_ms?;
+    let default = pool.default_ms?;
+    if default < value {
+        return None;
+    }
+    let kept = format!(
+        "{label} keeps idle upstream connections {} by default",
+        human_default(default)
+    );
+    if default > LONGEST_SERVER_MS {
+        return Some(Recommendation {
+            side: Side::Server,
+            value_ms: None,
+            text: format!(
+                "{} Behind {label}, which keeps idle upstream connections {} by default, raising the server's timeout to {} cannot help: set {} below the server's idle close instead.",
+                rec.text,
+                human_default(default),
+                human(value),
+                pool.knob
+            ),
+            short: format!(
+                "Raising the server's keep-alive cannot help: {kept}; set {} below the server's idle close instead.",
+                pool.knob
+            ),
+            proxy: Some(pool.id),
+            snippet: None,
+        });
+    }
+    let d = default as f64;
+    let target = round_up_5s(d + (d * 0.03).max(5000.0));
+    let (short, snippet) = match matches.first() {
+        Some(c) => (
+            format!(
+                "{}: set {} to {} ({kept}).",
+                c.row.software,
+                c.row.knob,
+                human(target)
+            ),
+            Some(fill(c.row.snippet, target)),
+        ),
+        None => (
+            format!(
+                "Raise the server's keep-alive timeout to {} ({kept}).",
+                human(target)
+            ),
+            None,
+        ),
+    };
+    Some(Recommendation {
+        side: Side::Server,
+        value_ms: Some(target),
+        text: format!(
+            "{} Behind {label}, which keeps idle upstream connections {} by default, that is {}.",
+            rec.text,
+            human_default(default),
+            human(target)
+        ),
+        short,
+        proxy: Some(pool.id),
+        snippet,
+    })
+}
+
 /// The knobs an unknown server's short fix names: a few, not the table.
 const SHORT_CANDIDATES: usize = 3;
 
