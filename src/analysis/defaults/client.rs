@@ -7,7 +7,7 @@
 //! proxy rows do on the proxy side.
 
 use super::proxy::{step, steps, target_ms};
-use super::recommend::{facts, server_bound_ms};
+use super::recommend::{MEASURE_NEXT, facts, server_bound_ms};
 use super::table::PROXIES;
 use super::text::{and_list, human, secs};
 use super::{Recommendation, Role, RowId, Side, Situation, match_proxy};
@@ -52,10 +52,12 @@ pub(super) fn client_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             side: Side::Client,
             value_ms: None,
             text: format!(
-                "Evict idle pooled connections before the server's keep-alive timeout (not measured here), or check a pooled connection before reuse. {facts} The knob is one of {}.",
+                "Evict idle pooled connections before the server's keep-alive timeout (not measured here), or check a pooled connection before reuse. {facts} {MEASURE_NEXT} The knob is one of {}.",
                 knobs.join("; ")
             ),
-            short: "Evict idle pooled connections before the server's keep-alive timeout, or check a pooled connection before reuse.".to_string(),
+            short: format!(
+                "Evict idle pooled connections before the server's keep-alive timeout, or check a pooled connection before reuse. {MEASURE_NEXT}"
+            ),
             proxy: None,
             snippet: None,
         }];

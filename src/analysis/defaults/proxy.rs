@@ -3,7 +3,7 @@
 //! row's [`ProxyFix`]; and the [`super::Usual`] rows the server side names
 //! when the proxies' own idle timeout was not seen.
 
-use super::recommend::{facts, server_bound_ms};
+use super::recommend::{MEASURE_NEXT, facts, server_bound_ms};
 use super::table::PROXIES;
 use super::text::{and_list, fill, human, human_default, secs};
 use super::{
@@ -192,10 +192,12 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             side: Side::Proxy,
             value_ms: None,
             text: format!(
-                "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here). {facts} {}.",
+                "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here). {facts} {MEASURE_NEXT} {}.",
                 summary.join(", ")
             ),
-            short: "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here).".to_string(),
+            short: format!(
+                "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout. {MEASURE_NEXT}"
+            ),
             proxy: None,
             snippet: None,
         }];

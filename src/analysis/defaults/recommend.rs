@@ -42,6 +42,11 @@ pub(super) fn facts(s: &Situation<'_>) -> String {
     )
 }
 
+/// What to measure next when no value below the server's close is safe
+/// to give (issue 21): no consistent idle close and no `Keep-Alive`
+/// header, so any number would be a guess.
+pub(super) const MEASURE_NEXT: &str = "No value is safe to give: no consistent idle close of the server was measured (too few closes, or spread out) and it advertised no Keep-Alive timeout. Measure next: read the server's configured keep-alive timeout, or capture until its idle closes gather in one cluster (connections left idle longer than the reuses seen).";
+
 /// The server's timeout the proxy must stay under: the measured close, else
 /// the advertised header (a lower bound for Node.js, which adds its buffer).
 pub(super) fn server_bound_ms(s: &Situation<'_>) -> Option<f64> {

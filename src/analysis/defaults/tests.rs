@@ -518,3 +518,30 @@ fn test_issue_21_stale_race_sets_the_server_floor() {
         assert!(r.value_ms.is_none_or(|v| v < 2_003), "{}", r.text);
     }
 }
+
+/// Issue 21: where no value below the server's close is safe (no
+/// consistent close, no header), the requester's step gives none and
+/// says what to measure next; the server step still clears the pool.
+#[test]
+fn test_issue_21_no_safe_value_says_what_to_measure() {
+    for client in [ClientKind::Proxy, ClientKind::Library] {
+        let mut s = situation(&[]);
+        s.server_timeout_ms = None;
+        s.keep_alive_header_s = None;
+        s.reuse_window_ms = Some(4_300.0);
+        s.client = client;
+        let recs = recommend(&s);
+        assert!(recs[0].value_ms.is_some_and(|v| v > 4_300));
+        let requester: Vec<_> = recs
+            .iter()
+            .filter(|r| matches!(r.side, Side::Proxy | Side::Client))
+            .collect();
+        assert_eq!(requester.len(), 1, "{client:?}");
+        assert_eq!(requester[0].value_ms, None);
+        assert!(
+            requester[0].short.contains("Measure next"),
+            "{}",
+            requester[0].short
+        );
+    }
+}
