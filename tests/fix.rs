@@ -111,3 +111,17 @@ fn test_issue_21_istio_server_step() {
     let out = stdout(&["analyze", POST, "--proxy", "caddy"]);
     assert!(out.contains("set server.keepAliveTimeout to 125 s (Caddy keeps idle upstream connections 120 s by default)"), "{out}");
 }
+
+/// The HTTP/2 retries snippet is HAProxy's: printed for HAProxy, not for
+/// another proxy.
+#[test]
+fn test_h2_retries_snippet_is_haproxys() {
+    let h2 = "fixtures/lab/h2-haproxy-goaway.proxy.pcap";
+    let out = stdout(&["analyze", h2, "--proxy", "haproxy"]);
+    assert!(
+        out.contains("retry-on conn-failure empty-response"),
+        "{out}"
+    );
+    let out = stdout(&["analyze", h2, "--proxy", "envoy"]);
+    assert!(!out.contains("retry-on conn-failure"), "{out}");
+}

@@ -494,6 +494,11 @@ fn h2_retries_recommendation(s: &Situation<'_>, seen: &str) -> Recommendation {
     };
     let retries: Vec<_> = H2_PROXIES.iter().filter_map(|r| r.retries).collect();
     let known: Vec<&str> = retries.iter().map(|r| r.on_reset).collect();
+    // The snippet is one proxy's: the step names its row, so that only
+    // that proxy's fix prints it.
+    let snippet_row = H2_PROXIES
+        .iter()
+        .find(|r| r.retries.is_some_and(|x| x.snippet.is_some()));
     Recommendation {
         side: Side::Retries,
         value_ms: None,
@@ -502,7 +507,7 @@ fn h2_retries_recommendation(s: &Situation<'_>, seen: &str) -> Recommendation {
             known.join("; ")
         ),
         short: "Retry HTTP/2 streams the server refused or never processed.".to_string(),
-        proxy: None,
+        proxy: snippet_row.map(|r| r.id),
         snippet: retries.iter().find_map(|r| r.snippet).map(str::to_string),
     }
 }
