@@ -257,13 +257,22 @@ impl ServerStats {
             keep_alive_header_s,
             reuse_window_ms: reuse_window_ns.map(ms),
             client_idle_ms: client_timeout.map(|d| ms(d.estimate_ns)),
-            // The FIN came at the server's close at the earliest (its
-            // cluster's lower edge; 0 when no timer was read), and the
-            // request that long after it.
-            stale_idle_ms: self.fin_to_reuse.max().map(|gap| {
-                let close = idle.filter(|d| d.tight).map_or(0, |d| d.cluster_min_ns);
-                ms(close + gap)
-            }),
+            // A stale race: the request left after the FIN had reached the
+            // requester (more than a round trip after it; a crossed race's
+            // request was already on its way). The FIN came at the
+            // server's close at the earliest (its cluster's lower edge; 0
+            // when no timer was read), and the request that long after it.
+            stale_idle_ms: self
+                .fin_to_reuse
+                .values()
+                .iter()
+                .copied()
+                .filter(|&gap| gap > rtt_ns.unwrap_or(0).max(NS_PER_MS))
+                .max()
+                .map(|gap| {
+                    let close = idle.filter(|d| d.tight).map_or(0, |d| d.cluster_min_ns);
+                    ms(close + gap)
+                }),
             races: self.races,
             retried_races: self.retried_races,
             mismatch,
@@ -435,9 +444,16 @@ mod order {
             let a = s.assess_witnessed(&w, client);
             // What the evidence shows the pool keeps, ms.
             let server_ms = a.idle.filter(|d| d.tight).map(|d| ms(d.estimate_ns));
-            let stale = s.fin_to_reuse.max().map(|g| {
-                ms(a.idle.filter(|d| d.tight).map_or(0, |d| d.cluster_min_ns) + g)
-            });
+            // A stale race's age (a request sent more than a round trip
+            // after the FIN; no round trip here, so 1 ms).
+            let stale = s
+                .fin_to_reuse
+                .values()
+                .iter()
+                .copied()
+                .filter(|&g| g > NS_PER_MS)
+                .max()
+                .map(|g| ms(a.idle.filter(|d| d.tight).map_or(0, |d| d.cluster_min_ns) + g));
             let kept = [
                 a.reuse_window_ns.map(ms),
                 a.client_timeout.map(|d| ms(d.estimate_ns)),
