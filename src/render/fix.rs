@@ -3,6 +3,11 @@
 //! steps of the proxy that is there (`report.proxy`). When the proxy is not
 //! known every proxy's step is listed, one short line each, without
 //! snippets. `--verbose` prints the long texts with their reasons and notes.
+//! A snippet is only ever the configuration of the proxy that is there
+//! (issue 21). Knowing that proxy, the server step clears its pool's
+//! default (or says that no server timeout can, behind Envoy's 1 h), and
+//! a server with no fix but a close the proxy outlasts gets a latent-risk
+//! line.
 
 use std::fmt::Write as _;
 
