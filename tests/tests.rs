@@ -14,6 +14,7 @@ mod corpus;
 mod deploy;
 mod docs;
 mod fail_closed;
+mod fix;
 mod formats;
 mod h2;
 mod html;

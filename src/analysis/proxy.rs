@@ -34,13 +34,14 @@ named_enum! {
 }
 
 impl ProxyKind {
-    /// The defaults-table rows whose fix steps are this proxy's.
+    /// The defaults-table rows whose fix steps are this proxy's (its
+    /// HTTP/2 rows too: their retries snippets are its configuration).
     pub fn rows(self) -> &'static [RowId] {
         match self {
             ProxyKind::Istio => &[RowId::Istio, RowId::IstioInbound],
-            ProxyKind::Envoy => &[RowId::Envoy, RowId::EnvoyGateway],
-            ProxyKind::Nginx => &[RowId::NginxUpstream, RowId::IngressNginx],
-            ProxyKind::Haproxy => &[RowId::Haproxy],
+            ProxyKind::Envoy => &[RowId::Envoy, RowId::EnvoyGateway, RowId::EnvoyH2],
+            ProxyKind::Nginx => &[RowId::NginxUpstream, RowId::IngressNginx, RowId::NginxGrpc],
+            ProxyKind::Haproxy => &[RowId::Haproxy, RowId::HaproxyH2],
             ProxyKind::Caddy => &[RowId::CaddyProxy],
             ProxyKind::Traefik => &[RowId::TraefikProxy],
             ProxyKind::Alb => &[RowId::AwsAlb],
@@ -99,6 +100,7 @@ impl ProxyKind {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::analysis::defaults::h2_proxy_rows;
 
     #[test]
     fn test_server_header_names_the_proxy() {
@@ -132,13 +134,19 @@ mod test {
         assert!(!ProxyKind::Istio.takes_step(RowId::Envoy));
     }
 
-    /// A proxy's rows are proxy rows: a server row there would put a
-    /// server's knob among the proxy's steps.
+    /// A proxy's rows are proxy rows (HTTP/1 or HTTP/2): a server row
+    /// there would put a server's knob among the proxy's steps.
     #[test]
     fn test_rows_are_proxy_rows() {
         for p in ProxyKind::ALL {
             for id in p.rows() {
-                assert!(proxy_rows().iter().any(|r| r.id == *id), "{p}: {id}");
+                assert!(
+                    proxy_rows()
+                        .iter()
+                        .chain(h2_proxy_rows())
+                        .any(|r| r.id == *id),
+                    "{p}: {id}"
+                );
             }
         }
     }

@@ -3,10 +3,15 @@
 //! steps of the proxy that is there (`report.proxy`). When the proxy is not
 //! known every proxy's step is listed, one short line each, without
 //! snippets. `--verbose` prints the long texts with their reasons and notes.
+//! A snippet is only ever the configuration of the proxy that is there
+//! (issue 21). Knowing that proxy, the server step clears its pool's
+//! default (or says that no server timeout can, behind Envoy's 1 h), and
+//! a server with no fix but a close the proxy outlasts gets a latent-risk
+//! line.
 
 use std::fmt::Write as _;
 
-use racecap::analysis::defaults::Side;
+use racecap::analysis::defaults::{Side, latent_risk, server_step_behind};
 use racecap::analysis::proxy::ProxyKind;
 use racecap::report::proxy::{ProxySeen, ProxySource};
 use racecap::report::{Report, ServerReport};
@@ -17,6 +22,10 @@ pub(super) struct Step {
     pub(super) side: Side,
     pub(super) text: String,
     pub(super) snippet: Option<String>,
+    /// A server step that sets no value: behind a proxy whose pool keeps
+    /// idle connections longer than any sensible server timeout, it says
+    /// that raising the server's cannot help (not an alternative fix).
+    pub(super) no_value: bool,
 }
 
 /// How the proxy was known, for the heading.
@@ -36,6 +45,14 @@ fn named(proxy: Option<ProxyKind>) -> bool {
     proxy.is_some_and(|p| p != ProxyKind::Library)
 }
 
+/// Whether the proxies' own idle close was measured: then their pool's
+/// default is not what they do.
+fn proxy_close_seen(s: &ServerReport) -> bool {
+    s.idle_before_client_fin
+        .as_ref()
+        .is_some_and(|d| d.is_client_timeout())
+}
+
 /// The steps of one server, for the proxy that is there.
 fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step> {
     let mut out = Vec::new();
@@ -48,22 +65,42 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
             (Some(_), None) => true,
         };
         let step = match r.side {
-            Side::Server => Step {
-                side: r.side,
-                text: text.clone(),
-                snippet: r.snippet.clone(),
-            },
+            Side::Server => {
+                // Behind a proxy whose pool default the server must clear
+                // (its own idle close not seen): raised to clear it, or, past
+                // any sensible server timeout (Istio's 1 h), what can help.
+                let behind = proxy
+                    .filter(|p| named(Some(*p)) && !proxy_close_seen(s))
+                    .and_then(|p| {
+                        let row = p.knob_row()?;
+                        server_step_behind(r, &s.matches, row, p.label())
+                    });
+                let r = behind.as_ref().unwrap_or(r);
+                Step {
+                    side: r.side,
+                    text: if verbose { &r.text } else { &r.short }.clone(),
+                    snippet: r.snippet.clone(),
+                    no_value: behind.is_some() && r.value_ms.is_none(),
+                }
+            }
             Side::Retries => Step {
                 side: r.side,
                 text: text.clone(),
-                // The snippet is one proxy's configuration.
-                snippet: r
-                    .snippet
-                    .clone()
-                    .filter(|_| verbose || (named(proxy) && mine)),
+                // The snippet is one proxy's (or library's) configuration:
+                // printed only for that one, named or recognised (issue
+                // 21: `--proxy haproxy` printed Istio's VirtualService,
+                // `--proxy istio` urllib3's Retry).
+                snippet: r.snippet.clone().filter(|_| match (r.proxy, proxy) {
+                    (Some(id), Some(p)) => p.takes_step(id),
+                    _ => false,
+                }),
+                no_value: false,
             },
             side @ (Side::Proxy | Side::Client) => {
-                if !mine && !verbose {
+                // Another proxy's step is never printed for the one that is
+                // there, not even with --verbose; with no proxy known,
+                // --verbose lists every proxy's.
+                if !mine && (!verbose || proxy.is_some()) {
                     continue;
                 }
                 proxy_steps += 1;
@@ -71,6 +108,7 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
                     side,
                     text: text.clone(),
                     snippet: r.snippet.clone().filter(|_| verbose || named(proxy)),
+                    no_value: false,
                 }
             }
         };
@@ -93,6 +131,7 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
                 side: Side::Proxy,
                 text: format!("{}: set {} below {below}.", row.software, row.knob),
                 snippet: None,
+                no_value: false,
             },
         );
     }
@@ -115,8 +154,15 @@ pub(super) fn groups(r: &Report, verbose: bool) -> Vec<(Vec<&ServerReport>, Vec<
 
 /// The fix in one line, for the report's opening.
 pub fn one_line(r: &Report) -> Option<String> {
-    let (_, steps) = groups(r, false).into_iter().next()?;
-    let server = steps.iter().find(|s| s.side == Side::Server);
+    let Some((_, steps)) = groups(r, false).into_iter().next() else {
+        // No fix to give, but the proxy outlasts the server's close.
+        return latent(r).into_iter().next();
+    };
+    // A server step that says raising it cannot help is no alternative.
+    let server = steps
+        .iter()
+        .find(|s| s.side == Side::Server)
+        .filter(|s| !s.no_value);
     let requester: Vec<&Step> = steps
         .iter()
         .filter(|s| matches!(s.side, Side::Proxy | Side::Client))
@@ -130,6 +176,7 @@ pub fn one_line(r: &Report) -> Option<String> {
         side: Side::Client,
         text: "evict idle pooled connections before the server's idle close, or retry idempotent requests (each library's setting below).".into(),
         snippet: None,
+        no_value: false,
     };
     let requester = match r.proxy {
         Some(p) if p.kind == ProxyKind::Library => vec![&library],
@@ -163,10 +210,38 @@ pub fn one_line(r: &Report) -> Option<String> {
     Some(line)
 }
 
+/// The latent risks (issue 21): servers with no fix to give (no race, the
+/// reuses seen below the close), whose measured idle close the proxy that
+/// is there outlasts by default. One line each, with the server.
+pub(super) fn latent(r: &Report) -> Vec<String> {
+    let Some(p) = r.proxy.map(|p| p.kind).filter(|p| named(Some(*p))) else {
+        return Vec::new();
+    };
+    let Some(row) = p.knob_row() else {
+        return Vec::new();
+    };
+    r.servers
+        .iter()
+        .filter(|s| s.recommendations.is_empty() && !proxy_close_seen(s))
+        .filter_map(|s| {
+            let d = s.idle_timeout.as_ref().filter(|d| d.tight)?;
+            let line = latent_risk(d.estimate_ms.ms(), row, p.label())?;
+            Some(format!("{}: {line}", s.endpoint))
+        })
+        .collect()
+}
+
 /// "How to fix it", one block per group of servers.
 pub fn section(r: &Report, verbose: bool, out: &mut String) {
     let groups = groups(r, verbose);
+    let latent = latent(r);
     if groups.is_empty() {
+        if !latent.is_empty() {
+            let _ = writeln!(out);
+            for l in &latent {
+                let _ = writeln!(out, "{l}");
+            }
+        }
         return;
     }
     match r.proxy {
@@ -212,6 +287,12 @@ pub fn section(r: &Report, verbose: bool, out: &mut String) {
                     let _ = writeln!(out, "       {line}");
                 }
             }
+        }
+    }
+    if !latent.is_empty() {
+        out.push('\n');
+        for l in &latent {
+            let _ = writeln!(out, "{l}");
         }
     }
     if !verbose {

@@ -7,10 +7,10 @@
 //! proxy rows do on the proxy side.
 
 use super::proxy::{step, steps, target_ms};
-use super::recommend::{facts, server_bound_ms};
+use super::recommend::{MEASURE_NEXT, facts, server_bound_ms};
 use super::table::PROXIES;
 use super::text::{and_list, human, secs};
-use super::{Recommendation, Role, Side, Situation, match_proxy};
+use super::{Recommendation, Role, RowId, Side, Situation, match_proxy};
 use crate::named::named_enum;
 
 named_enum! {
@@ -50,11 +50,14 @@ pub(super) fn client_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             .collect();
         return vec![Recommendation {
             side: Side::Client,
+            value_ms: None,
             text: format!(
-                "Evict idle pooled connections before the server's keep-alive timeout (not measured here), or check a pooled connection before reuse. {facts} The knob is one of {}.",
+                "Evict idle pooled connections before the server's keep-alive timeout (not measured here), or check a pooled connection before reuse. {facts} {MEASURE_NEXT} The knob is one of {}.",
                 knobs.join("; ")
             ),
-            short: "Evict idle pooled connections before the server's keep-alive timeout, or check a pooled connection before reuse.".to_string(),
+            short: format!(
+                "Evict idle pooled connections before the server's keep-alive timeout, or check a pooled connection before reuse. {MEASURE_NEXT}"
+            ),
             proxy: None,
             snippet: None,
         }];
@@ -87,11 +90,15 @@ pub(super) fn client_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
 }
 
 /// What the client libraries do about a request that failed on a reused
-/// connection, and the first snippet that retries only idempotent requests.
-pub(super) fn client_retries() -> (Vec<&'static str>, Option<&'static str>) {
-    let retries: Vec<_> = client_rows().filter_map(|r| r.retries).collect();
+/// connection, and the first snippet that retries only idempotent requests
+/// with its row (the step is that library's: another sender's fix must
+/// not print it).
+pub(super) fn client_retries() -> (Vec<&'static str>, Option<(RowId, &'static str)>) {
+    let rows: Vec<_> = client_rows()
+        .filter_map(|r| Some((r.id, r.retries?)))
+        .collect();
     (
-        retries.iter().map(|r| r.on_reset).collect(),
-        retries.iter().find_map(|r| r.snippet),
+        rows.iter().map(|(_, r)| r.on_reset).collect(),
+        rows.iter().find_map(|(id, r)| Some((*id, r.snippet?))),
     )
 }

@@ -59,6 +59,14 @@ named_enum! {
 pub struct Recommendation {
     /// The side it changes.
     pub side: Side,
+    /// The value the step sets, ms, when it sets one: the server's new
+    /// idle timeout, or the proxy's or pool's idle timeout (or purge
+    /// delay). Not in the report (the texts carry it); it is what the
+    /// rule "server above what the pool keeps, proxy below the server's
+    /// close" is checked on, and what the renderer compares with the
+    /// proxy that is there.
+    #[serde(skip)]
+    pub value_ms: Option<u64>,
     /// What to do and why, with the measured numbers.
     pub text: String,
     /// What to do, in a sentence or two without the measurements (the
@@ -82,6 +90,11 @@ pub struct Situation<'a> {
     pub reuse_window_ms: Option<f64>,
     /// The clients' (proxies') own idle close, ms.
     pub client_idle_ms: Option<f64>,
+    /// How long the pool was shown to keep a connection idle by a stale
+    /// race: the request came this long after the connection's last
+    /// exchange (the server's close plus the FIN → request gap), ms. The
+    /// server's new timeout must clear it as it clears the reuse window.
+    pub stale_idle_ms: Option<f64>,
     /// Keep-alive races seen.
     pub races: u64,
     /// Races whose request the client re-sent on another connection.
@@ -203,7 +216,8 @@ mod witness;
 
 pub use client::ClientKind;
 pub use fix::{Advertised, Caveat, Hop, ProxyFix, ProxyStep, Retries, Usual, When};
-pub use recommend::recommend;
+pub use proxy::latent_risk;
+pub use recommend::{recommend, server_step_behind};
 pub use row_id::RowId;
 use table::{PROXIES, SERVERS};
 pub use witness::{Witness, WitnessKind, match_server_witnessed};
@@ -260,9 +274,15 @@ fn distance_ms(at_ms: u64, jitter_ms: u64, measured_ms: f64) -> f64 {
     }
 }
 
-/// The rows of `rows` with a close within tolerance of `measured_ms` (or
-/// of the row's jitter above it), one candidate per row (its closest close),
-/// nearest close first, ties in table order.
+/// The rows of `rows` with a close within tolerance of `measured_ms`, one
+/// candidate per row (its closest close), nearest close first, ties in
+/// table order. The close itself, not the row's jitter above it: a
+/// measured value is a tight cluster's middle or a spread's lower edge, and
+/// a jittery row (gunicorn's 1 s poll) makes neither a tight cluster above
+/// its close nor a spread that starts there (issue 21: Node, nginx and Go
+/// closing tightly at 3.0 s, and Tomcat's 3.0–4.5 s, were all named
+/// gunicorn). Only a header that names the row reads its jitter
+/// ([`match_named_jittered`]).
 fn match_rows(rows: &'static [KnownDefault], measured_ms: f64) -> Vec<Candidate> {
     if !measured_ms.is_finite() || measured_ms <= 0.0 {
         return Vec::new();
@@ -270,37 +290,47 @@ fn match_rows(rows: &'static [KnownDefault], measured_ms: f64) -> Vec<Candidate>
     let tol = tolerance_ms(measured_ms);
     let mut found: Vec<(f64, usize, Candidate)> = Vec::new();
     for row in rows {
-        // Accepted within the jitter above the close, ranked by the distance
-        // from the close itself: a few ms of jitter must not reorder rows of
-        // the same value, and a sharp close at the measured value is the
-        // better explanation than the far end of another row's spread.
         let best = row
             .closes
             .iter()
             .enumerate()
-            .filter(|(_, c)| distance_ms(c.at_ms, row.jitter_ms, measured_ms) <= tol)
             .map(|(i, c)| ((c.at_ms as f64 - measured_ms).abs(), i, c))
+            .filter(|(d, _, _)| *d <= tol)
             .min_by(|a, b| a.0.total_cmp(&b.0));
         if let Some((d, i, c)) = best {
-            found.push((
-                d,
-                i,
-                Candidate {
-                    software: row.software,
-                    setting: row.knob,
-                    default_ms: row.default_ms.unwrap_or(c.at_ms),
-                    expected_close_ms: c.at_ms,
-                    note: c.note.to_string(),
-                    witness: None,
-                    row,
-                },
-            ));
+            found.push((d, i, candidate(row, c)));
         }
     }
     // At equal distance a row's main close outranks another row's alternate
     // (e.g. "older releases"); the sort is stable, so the rest keeps table order.
     found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     found.into_iter().map(|(_, _, c)| c).collect()
+}
+
+/// The candidate for `row`'s close `c`.
+fn candidate(row: &'static KnownDefault, c: &Close) -> Candidate {
+    Candidate {
+        software: row.software,
+        setting: row.knob,
+        default_ms: row.default_ms.unwrap_or(c.at_ms),
+        expected_close_ms: c.at_ms,
+        note: c.note.to_string(),
+        witness: None,
+        row,
+    }
+}
+
+/// The first of `rows` (rows a header names) with a close whose jitter
+/// spread holds `measured_ms`: the header names the software, and its
+/// poll explains where in the spread the value fell.
+fn match_named_jittered(rows: &[&'static KnownDefault], measured_ms: f64) -> Option<Candidate> {
+    let tol = tolerance_ms(measured_ms);
+    rows.iter().find_map(|row| {
+        row.closes
+            .iter()
+            .find(|c| distance_ms(c.at_ms, row.jitter_ms, measured_ms) <= tol)
+            .map(|c| candidate(row, c))
+    })
 }
 
 /// Software whose default idle close matches `measured_ms`, best match first.

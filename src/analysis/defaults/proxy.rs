@@ -3,7 +3,7 @@
 //! row's [`ProxyFix`]; and the [`super::Usual`] rows the server side names
 //! when the proxies' own idle timeout was not seen.
 
-use super::recommend::{facts, server_bound_ms};
+use super::recommend::{MEASURE_NEXT, facts, server_bound_ms};
 use super::table::PROXIES;
 use super::text::{and_list, fill, human, human_default, secs};
 use super::{
@@ -130,6 +130,7 @@ pub(super) fn step(
         .replace("{knob}", row.knob);
     Some(Recommendation {
         side,
+        value_ms: Some(value),
         text: format!("{text}{caveat}"),
         short: match step.fix {
             // No value to set: what to do instead is the text's first sentence.
@@ -137,11 +138,27 @@ pub(super) fn step(
                 "{}: no idle timeout (it keeps idle connections until the server closes them): retry idempotent requests, or drop connections idle near the server's timeout.",
                 step.name
             ),
+            // No idle timeout either: the value is the purge interval, set
+            // on the servers; the knob's list also names the other remedy
+            // (issue 21: "set pool-purge-delay (server), http-reuse to
+            // 500 ms" named two knobs for one value).
+            ProxyFix::PurgeDelay { .. } => format!(
+                "{}: no idle timeout for server connections; set {} to {} on the servers (idle ones are purged half at a time), or stop reuse with http-reuse never.",
+                step.name,
+                purge_knob(row.knob),
+                human(value)
+            ),
             _ => format!("{}: set {} to {}.", step.name, row.knob, human(value)),
         },
         proxy: Some(row.id),
         snippet: Some(fill(row.snippet, value)),
     })
+}
+
+/// The purge knob of a [`ProxyFix::PurgeDelay`] row's knob list: its first
+/// name (`pool-purge-delay` of `pool-purge-delay (server), http-reuse`).
+fn purge_knob(knob: &str) -> &str {
+    knob.split([' ', ',']).next().unwrap_or(knob)
 }
 
 /// Lower the proxy's upstream idle timeout below the server's.
@@ -173,11 +190,14 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
             .collect();
         return vec![Recommendation {
             side: Side::Proxy,
+            value_ms: None,
             text: format!(
-                "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here). {facts} {}.",
+                "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here). {facts} {MEASURE_NEXT} {}.",
                 summary.join(", ")
             ),
-            short: "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout (not measured here).".to_string(),
+            short: format!(
+                "Lower the proxy's upstream idle timeout below the backend's keep-alive timeout. {MEASURE_NEXT}"
+            ),
             proxy: None,
             snippet: None,
         }];
@@ -206,4 +226,25 @@ pub(super) fn proxy_recommendations(s: &Situation<'_>) -> Vec<Recommendation> {
         );
     }
     out
+}
+
+/// Issue 21, latent risk: no race in the capture, but the proxy that is
+/// there keeps idle upstream connections (`pool`'s default) longer than
+/// the server's measured close `close_ms`, so the first reuse past the
+/// close will meet a closed connection. One sentence with what to set, or
+/// `None` when the pool gives up first (or has no idle timeout to compare).
+pub fn latent_risk(close_ms: f64, pool: &KnownDefault, label: &str) -> Option<String> {
+    let default = pool.default_ms?;
+    if !close_ms.is_finite() || close_ms <= 0.0 || (default as f64) < close_ms {
+        return None;
+    }
+    Some(format!(
+        "Latent risk: the server closes idle connections after {}, and {label} keeps idle upstream connections {} by default. No race in this capture, but a reuse after {} idle will meet a closed connection: set {} below {} (to {}).",
+        secs(close_ms),
+        human_default(default),
+        secs(close_ms),
+        pool.knob,
+        secs(close_ms),
+        human(target_ms(close_ms))
+    ))
 }

@@ -7,7 +7,7 @@
 
 use super::table::SERVERS;
 use super::text::{human, human_default, secs_2};
-use super::{Candidate, KnownDefault, match_server_advertised, tolerance_ms};
+use super::{Candidate, KnownDefault, match_named_jittered, match_server_advertised, tolerance_ms};
 use crate::named::named_enum;
 
 /// Cheap marks of the software in the server's responses.
@@ -204,6 +204,20 @@ pub fn match_server_witnessed(
             n.kind.header(),
             n.mark
         );
+    }
+    // The header names the software, so its poll may explain where in its
+    // spread the value fell (gunicorn: anywhere in 2.0–3.0 s).
+    if first.is_empty()
+        && let Some(mut c) = match_named_jittered(&n.rows, measured_ms)
+    {
+        c.witness = Some(n.kind);
+        c.note = format!(
+            "{}; the {} header names it ({})",
+            c.note,
+            n.kind.header(),
+            n.mark
+        );
+        first.push(c);
     }
     if first.is_empty() {
         first.extend(n.rows.first().and_then(|r| configured(r, measured_ms, &n)));
