@@ -39,12 +39,24 @@ pub const RULES: &[(&str, Rule)] = &[
 /// the first rule that applies, else still open. A connection whose start
 /// the capture missed and that did not fail is only partly seen.
 pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
+    decide(conn, roles, end_ns, RULES)
+}
+
+/// The outcome had the connection been no keep-alive race: what a reset
+/// race is when the server's other closes show that its idle age does not
+/// fit the server's timer (the application reset it; see
+/// [`super::cause::fits_timer`]).
+pub fn outcome_without_race(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
+    decide(conn, roles, end_ns, &RULES[1..])
+}
+
+fn decide(conn: &Conn, roles: Roles, end_ns: i64, rules: &[(&str, Rule)]) -> Outcome {
     let j = Judged {
         conn,
         roles,
         end_ns,
     };
-    let mut out = RULES
+    let mut out = rules
         .iter()
         .find_map(|(_, rule)| rule(&j))
         .unwrap_or_else(|| Outcome::of(Verdict::Open));
@@ -56,6 +68,7 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
     {
         out.verdict = Verdict::Partial;
     }
+    out.cause = super::cause::of_outcome(&out);
     out
 }
 
@@ -159,10 +172,24 @@ fn reset(j: &Judged<'_>) -> Option<Outcome> {
     let facts = reset_facts(conn, by, roles);
     let no_fin = !fin_before(c) && !fin_before(s);
     let long_idle = facts.idle_before_ns.is_some_and(|i| i >= IDLE_RESET_MIN_NS);
+    // A bare RST (no ACK flag) is what a host with no socket for the
+    // connection answers (RFC 9293 3.10.7.1; Linux's tcp_v4_send_reset):
+    // the server's own socket, closing or aborting, always acknowledges.
+    // With no FIN before it, answering a request that reused the
+    // connection after an idle gap, the peer vanished or was replaced
+    // (a reused pod IP): no close of the server's, and no race.
+    let no_socket = by == s
+        && no_fin
+        && rst.ack.is_none()
+        && facts.request.is_some_and(|p| {
+            p.reuse
+                && p.idle_ns()
+                    .is_some_and(|g| g >= super::timeouts::MIN_IDLE_CLOSE_NS)
+        });
     let verdict = if fin_before(c) && fin_before(s) {
         // Both sides had closed: the RST only tidies up.
         closed_by(first_fin(conn).unwrap_or(by), roles)
-    } else if no_fin && long_idle && !(by == c && conn.pending(c).is_some()) {
+    } else if no_socket || (no_fin && long_idle && !(by == c && conn.pending(c).is_some())) {
         // (A client that resets its own unanswered request gave up
         // waiting: that is the client's reset, however long it waited.)
         Verdict::IdleReset

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use super::cause::{self, CloseRec};
 use super::defaults::ClientKind;
 use super::race::RaceFacts;
 use super::samples::Samples;
@@ -21,6 +22,29 @@ use crate::flow::{Conn, Endpoint, Pending, Side};
 /// response (keep-alive off, or `Connection: close` not captured), not an
 /// idle timeout.
 pub const MIN_IDLE_CLOSE_NS: i64 = 50_000_000;
+
+/// Idle-close records kept per server for settling the causes (beyond, a
+/// live capture's endless stream: no burst is looked for).
+pub const MAX_CLOSE_RECS: usize = super::samples::MAX_SAMPLES;
+
+/// A race as counted, so that a race of another cause can be uncounted.
+#[derive(Debug, Clone, Copy)]
+struct RaceRec {
+    conn: u64,
+    retried: bool,
+    unknown_retry: bool,
+    unprocessed: bool,
+}
+
+/// What settling the causes decided across connections
+/// ([`Timeouts::settle_causes`]), by connection id.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Connections closed by a restart's burst.
+    pub restart: Vec<u64>,
+    /// Reset races whose idle age did not fit the timer: application resets.
+    pub application: Vec<u64>,
+}
 
 /// Per client (IP) of one server.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +90,23 @@ pub struct ServerStats {
     pub fin_to_reuse: Samples,
     /// The software marks of its responses.
     pub marks: ServerMarks,
+    /// Closes that a restart's burst explains (not idle-timeout samples;
+    /// [`super::cause::restart_bursts`]).
+    pub restart_closes: u64,
+    /// Races whose FIN was one of them (not counted in [`races`](Self::races)).
+    pub restart_races: u64,
+    /// Resets with no FIN whose idle age did not fit the server's idle
+    /// closes: the application's, not races (not in [`races`](Self::races)).
+    pub application_resets: u64,
+    /// Every idle-close sample with its time and connection, until
+    /// [`MAX_CLOSE_RECS`]; the causes are settled from them.
+    close_recs: Vec<CloseRec>,
+    /// More closes than [`MAX_CLOSE_RECS`] came: no burst is looked for.
+    close_recs_full: bool,
+    /// The races, to take those of another cause out of the counts.
+    race_recs: Vec<RaceRec>,
+    /// Reset races, whose idle age is a sample only if it fits the timer.
+    reset_recs: Vec<(RaceRec, i64)>,
     /// Request heads whose headers named a proxy, by [`ProxyMark::index`].
     pub proxy_marks: [u64; ProxyMark::COUNT],
     /// What its TLS handshakes said (names, versions).
@@ -82,6 +123,20 @@ pub struct ServerStats {
 }
 
 impl ServerStats {
+    /// Takes a race of another cause out of the race counts.
+    fn uncount_race(&mut self, r: RaceRec) {
+        self.races = self.races.saturating_sub(1);
+        if r.retried {
+            self.retried_races = self.retried_races.saturating_sub(1);
+        }
+        if r.unknown_retry {
+            self.unknown_retry_races = self.unknown_retry_races.saturating_sub(1);
+        }
+        if r.unprocessed {
+            self.unprocessed_races = self.unprocessed_races.saturating_sub(1);
+        }
+    }
+
     /// The proxy its requests' headers named most often, if any did.
     pub fn proxy_mark(&self) -> Option<ProxyMark> {
         ProxyMark::ALL
@@ -354,6 +409,15 @@ impl Timeouts {
             // header was not read.
             Some(g) if !fin.with_data && !fin.in_response && g >= MIN_IDLE_CLOSE_NS => {
                 s.idle_closes.push(g);
+                if s.close_recs.len() < MAX_CLOSE_RECS {
+                    s.close_recs.push(CloseRec {
+                        at_ns: close_ns,
+                        gap_ns: g,
+                        conn: conn.id,
+                    });
+                } else {
+                    s.close_recs_full = true;
+                }
                 if let Some(t) = &mut self.tap {
                     t.push(Sample::IdleClose {
                         server: server_ep,
@@ -363,6 +427,60 @@ impl Timeouts {
             }
             _ => s.closes_after_response += 1,
         }
+    }
+
+    /// Settles the causes across each server's connections once the
+    /// capture is over, before any timeout is read: the closes of a
+    /// restart's burst stop being idle-timeout samples and their races
+    /// stop counting as races of the timer; a reset race whose idle age
+    /// fits the server's other closes becomes a sample, one that does not
+    /// is the application's reset, no race.
+    pub fn settle_causes(&mut self) -> Settled {
+        let mut out = Settled::default();
+        for s in &mut self.stats {
+            let burst = if s.close_recs_full {
+                Vec::new()
+            } else {
+                cause::restart_bursts(&s.close_recs)
+            };
+            if !burst.is_empty() {
+                let mut kept = Samples::default();
+                for c in &s.close_recs {
+                    if burst.binary_search(&c.conn).is_err() {
+                        kept.push(c.gap_ns);
+                    }
+                }
+                s.restart_closes = (s.close_recs.len() - kept.values().len()) as u64;
+                s.idle_closes = kept;
+                for r in s.race_recs.clone() {
+                    if burst.binary_search(&r.conn).is_ok() {
+                        s.uncount_race(r);
+                        s.restart_races += 1;
+                    }
+                }
+                out.restart.extend(burst);
+            }
+            // The timer's range from its FIN closes (a restart's are gone).
+            let range = s
+                .idle_closes
+                .values()
+                .iter()
+                .fold(None, |acc, &g| match acc {
+                    None => Some((g, g)),
+                    Some((lo, hi)) => Some((g.min(lo), g.max(hi))),
+                });
+            for (r, g) in std::mem::take(&mut s.reset_recs) {
+                match range {
+                    Some((lo, hi)) if !cause::fits_timer(g, lo, hi) => {
+                        s.uncount_race(r);
+                        s.application_resets += 1;
+                        out.application.push(r.conn);
+                    }
+                    _ => s.idle_closes.push(g),
+                }
+            }
+        }
+        out
     }
 
     /// A connection was judged: its totals, round trip, race and how long
@@ -432,6 +550,12 @@ impl Timeouts {
         }
         if let Some(r) = &outcome.race {
             s.races += 1;
+            let rec = RaceRec {
+                conn: conn.id,
+                retried: r.request.request.is_some() && retried,
+                unknown_retry: r.request.request.is_none(),
+                unprocessed: r.processed == Some(false),
+            };
             if r.processed == Some(false) {
                 s.unprocessed_races += 1;
             }
@@ -444,12 +568,22 @@ impl Timeouts {
                 s.retried_races += 1;
             }
             // A reset race is the server's idle close, with the request
-            // unread: its idle gap is a sample like a FIN's. So is an
-            // HTTP/2 race's GOAWAY when no FIN followed it.
-            if (r.kind == RaceKind::Reset || r.kind == RaceKind::Goaway && r.fin.is_none())
+            // unread: its idle gap is a sample like a FIN's once it fits
+            // the server's other closes ([`Self::settle_causes`]). An
+            // HTTP/2 race's GOAWAY with no FIN after it is one at once.
+            if !cause::settled_by_packets(r.kind)
+                && let Some(g) = r.idle_before_close_ns()
+                && s.reset_recs.len() < MAX_CLOSE_RECS
+            {
+                s.reset_recs.push((rec, g));
+            } else if r.kind == RaceKind::Goaway
+                && r.fin.is_none()
                 && let Some(g) = r.idle_before_close_ns()
             {
                 s.idle_closes.push(g);
+            }
+            if s.race_recs.len() < MAX_CLOSE_RECS {
+                s.race_recs.push(rec);
             }
         }
         // A connection idle at the end, with no FIN, outlived that idle gap.

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 pub use super::exchange::{TimeoutFacts, TruncatedFacts, client_timeout, truncated};
 pub use super::race::{RaceFacts, RaceKind, race};
-pub use super::rules::{RULES, Rule, outcome};
+pub use super::rules::{RULES, Rule, outcome, outcome_without_race};
 use crate::flow::conn::Rst;
 use crate::flow::{Conn, Endpoint, Pending, Side};
 use crate::named::named_enum;
@@ -47,7 +47,9 @@ named_enum! {
         ClientTimeout => "client_timeout",
         /// The client reset (an abort).
         ClientReset => "client_reset",
-        /// A RST with no FIN after a long idle gap (a middlebox's timer).
+        /// A RST with no FIN on an idle connection that the server's own
+        /// close does not explain: a middlebox's timer, or a host with no
+        /// socket for it (a vanished or replaced peer); its `cause` says which.
         IdleReset => "idle_reset",
         /// An orderly close by the server, nothing lost.
         ClosedByServer => "closed_by_server",
@@ -180,6 +182,9 @@ pub struct Outcome {
     pub reset: Option<ResetFacts>,
     pub truncated: Option<TruncatedFacts>,
     pub timeout: Option<TimeoutFacts>,
+    /// What closed or reset the connection, as far as its own packets tell
+    /// ([`super::cause`]; a restart is settled across connections later).
+    pub cause: Option<super::cause::Cause>,
 }
 
 impl Outcome {
@@ -191,6 +196,7 @@ impl Outcome {
             reset: None,
             truncated: None,
             timeout: None,
+            cause: None,
         }
     }
 }

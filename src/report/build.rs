@@ -187,6 +187,7 @@ pub fn finding(
         history: conn.history.render(c),
         at: Timestamp(at),
         protocol: conn.protocol(),
+        cause: o.cause,
         race,
         connect,
         reset,

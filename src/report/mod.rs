@@ -23,6 +23,7 @@ pub use servers::{ClientReport, Distribution, ServerReport, TlsReport, server_re
 pub use summary::{ServerSummary, Summary};
 pub use warnings::Warning;
 
+pub use crate::analysis::cause::Cause;
 pub use crate::analysis::verdict::{Peer, RaceKind, RoleSource, Verdict};
 use crate::app::http::Method;
 pub use crate::app::protocol::Protocol;
@@ -155,6 +156,11 @@ pub struct Finding {
     pub at: Timestamp,
     /// What the connection spoke: `http1`, `tls` or `unknown`.
     pub protocol: Protocol,
+    /// What closed or reset the connection (`idle_timer`, `restart`,
+    /// `application`, `peer_gone`, `path`); absent for failures of the
+    /// client or the connect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub race: Option<Race>,
     #[serde(skip_serializing_if = "Option::is_none")]
