@@ -7,6 +7,7 @@ mod util;
 mod synth;
 
 mod architecture;
+mod causes;
 mod cli;
 mod cli_proxylog;
 mod closes;
