@@ -51,24 +51,40 @@ pub const BURST_WINDOW_NS: i64 = 50_000_000;
 /// connections used together may share a timer's close.
 pub const BURST_MIN_CLOSES: usize = 4;
 
-/// The idle ages in a burst must spread at least this much: connections used
-/// at the same moment reach one timer's close together too, at one age; a
-/// restart closes each at whatever age it had.
-pub const BURST_MIN_AGE_SPREAD_NS: i64 = 500_000_000;
+/// The idle ages in a burst must be scattered: the shortest at most half
+/// the longest, and at least this far apart. A timer's closes that come
+/// together are all at or above its timeout (connections used together
+/// reach it at one age; a poll-based timer such as gunicorn's closes at one
+/// tick whatever passed its deadline in the last second, still above the
+/// timeout); a restart closes each idle connection at whatever age it had,
+/// down to a few ms after its last response.
+pub const BURST_MIN_AGE_SPREAD_NS: i64 = 100_000_000;
 
-/// One server close that would be an idle-timeout sample: when it came, the
-/// idle age it ended, and its connection.
+/// One server close that may be an idle-timeout sample: when it came, the
+/// idle age it ended, its connection, and whether it was taken as a sample
+/// (at least 50 ms idle; shorter ones count for a burst only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CloseRec {
     pub at_ns: i64,
     pub gap_ns: i64,
     pub conn: u64,
+    pub sample: bool,
 }
 
-/// The connections whose closes belong to a restart's burst: at least
+/// A restart's burst of closes on one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Burst {
+    /// Its first and last close.
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// The connections it closed, sorted.
+    pub conns: Vec<u64>,
+}
+
+/// The restarts' bursts among a server's closes: at least
 /// [`BURST_MIN_CLOSES`] closes, each within [`BURST_WINDOW_NS`] of the
-/// burst's first, whose idle ages spread at least [`BURST_MIN_AGE_SPREAD_NS`].
-pub fn restart_bursts(closes: &[CloseRec]) -> Vec<u64> {
+/// burst's first, at scattered idle ages ([`BURST_MIN_AGE_SPREAD_NS`]).
+pub fn restart_bursts(closes: &[CloseRec]) -> Vec<Burst> {
     let mut by_time: Vec<CloseRec> = closes.to_vec();
     by_time.sort_by_key(|c| (c.at_ns, c.conn));
     let mut out = Vec::new();
@@ -82,17 +98,26 @@ pub fn restart_bursts(closes: &[CloseRec]) -> Vec<u64> {
         let group = &by_time[i..j];
         let lo = group.iter().map(|c| c.gap_ns).min().unwrap_or(0);
         let hi = group.iter().map(|c| c.gap_ns).max().unwrap_or(0);
-        if group.len() >= BURST_MIN_CLOSES && hi - lo >= BURST_MIN_AGE_SPREAD_NS {
-            out.extend(group.iter().map(|c| c.conn));
+        if group.len() >= BURST_MIN_CLOSES && hi - lo >= BURST_MIN_AGE_SPREAD_NS && lo <= hi / 2 {
+            let mut conns: Vec<u64> = group.iter().map(|c| c.conn).collect();
+            conns.sort_unstable();
+            out.push(Burst {
+                start_ns: start,
+                end_ns: group[group.len() - 1].at_ns,
+                conns,
+            });
             i = j;
         } else {
             i += 1;
         }
     }
-    out.sort_unstable();
-    out.dedup();
     out
 }
+
+/// A connect refused this soon after a restart's burst on the same server
+/// was refused by the restart: the listener was down between the old
+/// process and the new.
+pub const RESTART_REFUSED_NS: i64 = 2_000_000_000;
 
 /// How far below the server's shortest idle close a reset may come and
 /// still be its timer's: the request that met the closing socket arrived
@@ -143,6 +168,7 @@ mod test {
             at_ns: at_ms * 1_000_000,
             gap_ns: gap_ms * 1_000_000,
             conn,
+            sample: gap_ms >= 50,
         }
     }
 
@@ -153,7 +179,14 @@ mod test {
         let closes: Vec<CloseRec> = (0..30)
             .map(|i| rec(10_000 + i / 10, 50 + i * 190, i as u64))
             .collect();
-        assert_eq!(restart_bursts(&closes).len(), 30);
+        let b = restart_bursts(&closes);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].conns.len(), 30);
+        // The lab's restart under load: 12 closes within 2 ms at 8-338 ms.
+        let closes: Vec<CloseRec> = (0..12)
+            .map(|i| rec(5_000 + i / 8, 8 + i * 30, i as u64))
+            .collect();
+        assert_eq!(restart_bursts(&closes).len(), 1);
     }
 
     #[test]
@@ -166,6 +199,12 @@ mod test {
         // One timer's closes spread over time: no window holds four.
         let closes: Vec<CloseRec> = (0..20)
             .map(|i| rec(i * 400, 3_000 + i * 40, i as u64))
+            .collect();
+        assert!(restart_bursts(&closes).is_empty());
+        // gunicorn's poll closes at one tick whatever passed its deadline:
+        // ages 2.0-3.0 s together, all above the timeout.
+        let closes: Vec<CloseRec> = (0..8)
+            .map(|i| rec(9_000 + i, 2_000 + i * 125, i as u64))
             .collect();
         assert!(restart_bursts(&closes).is_empty());
     }

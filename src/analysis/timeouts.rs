@@ -44,6 +44,8 @@ pub struct Settled {
     pub restart: Vec<u64>,
     /// Reset races whose idle age did not fit the timer: application resets.
     pub application: Vec<u64>,
+    /// Each restart's burst: the server, its first and last close.
+    pub restarts: Vec<(Endpoint, i64, i64)>,
 }
 
 /// Per client (IP) of one server.
@@ -123,6 +125,15 @@ pub struct ServerStats {
 }
 
 impl ServerStats {
+    /// Keeps a close for settling the causes, while there is room.
+    fn close_rec(&mut self, c: CloseRec) {
+        if self.close_recs.len() < MAX_CLOSE_RECS {
+            self.close_recs.push(c);
+        } else {
+            self.close_recs_full = true;
+        }
+    }
+
     /// Takes a race of another cause out of the race counts.
     fn uncount_race(&mut self, r: RaceRec) {
         self.races = self.races.saturating_sub(1);
@@ -409,21 +420,29 @@ impl Timeouts {
             // header was not read.
             Some(g) if !fin.with_data && !fin.in_response && g >= MIN_IDLE_CLOSE_NS => {
                 s.idle_closes.push(g);
-                if s.close_recs.len() < MAX_CLOSE_RECS {
-                    s.close_recs.push(CloseRec {
-                        at_ns: close_ns,
-                        gap_ns: g,
-                        conn: conn.id,
-                    });
-                } else {
-                    s.close_recs_full = true;
-                }
+                s.close_rec(CloseRec {
+                    at_ns: close_ns,
+                    gap_ns: g,
+                    conn: conn.id,
+                    sample: true,
+                });
                 if let Some(t) = &mut self.tap {
                     t.push(Sample::IdleClose {
                         server: server_ep,
                         gap_ns: g,
                     });
                 }
+            }
+            // (A close soon after the response may still be one of a
+            // restart's burst: kept to look for bursts, not a sample.)
+            Some(g) if !fin.with_data && !fin.in_response => {
+                s.closes_after_response += 1;
+                s.close_rec(CloseRec {
+                    at_ns: close_ns,
+                    gap_ns: g,
+                    conn: conn.id,
+                    sample: false,
+                });
             }
             _ => s.closes_after_response += 1,
         }
@@ -437,20 +456,46 @@ impl Timeouts {
     /// is the application's reset, no race.
     pub fn settle_causes(&mut self) -> Settled {
         let mut out = Settled::default();
-        for s in &mut self.stats {
-            let burst = if s.close_recs_full {
-                Vec::new()
-            } else {
-                cause::restart_bursts(&s.close_recs)
-            };
+        let mut eps: Vec<(Endpoint, usize)> = self.servers.iter().map(|(e, &i)| (*e, i)).collect();
+        eps.sort_unstable();
+        // A restart closes what one host holds, whichever of its ports:
+        // bursts are looked for across each address's closes.
+        let mut by_ip: BTreeMap<IpAddr, (Vec<CloseRec>, bool)> = BTreeMap::new();
+        for &(ep, i) in &eps {
+            let e = by_ip.entry(ep.ip).or_default();
+            e.0.extend_from_slice(&self.stats[i].close_recs);
+            e.1 |= self.stats[i].close_recs_full;
+        }
+        let mut all_bursts: Vec<u64> = Vec::new();
+        let mut windows: Vec<(IpAddr, i64, i64)> = Vec::new();
+        for (ip, (recs, full)) in &by_ip {
+            if *full {
+                continue;
+            }
+            for b in cause::restart_bursts(recs) {
+                all_bursts.extend(&b.conns);
+                windows.push((*ip, b.start_ns, b.end_ns));
+            }
+        }
+        all_bursts.sort_unstable();
+        for (ep, i) in eps {
+            let s = &mut self.stats[i];
+            let burst: Vec<u64> = s
+                .close_recs
+                .iter()
+                .map(|c| c.conn)
+                .filter(|c| all_bursts.binary_search(c).is_ok())
+                .collect();
+            let mut burst = burst;
+            burst.sort_unstable();
             if !burst.is_empty() {
                 let mut kept = Samples::default();
-                for c in &s.close_recs {
+                for c in s.close_recs.iter().filter(|c| c.sample) {
                     if burst.binary_search(&c.conn).is_err() {
                         kept.push(c.gap_ns);
                     }
                 }
-                s.restart_closes = (s.close_recs.len() - kept.values().len()) as u64;
+                s.restart_closes = burst.len() as u64;
                 s.idle_closes = kept;
                 for r in s.race_recs.clone() {
                     if burst.binary_search(&r.conn).is_ok() {
@@ -460,6 +505,12 @@ impl Timeouts {
                 }
                 out.restart.extend(burst);
             }
+            out.restarts.extend(
+                windows
+                    .iter()
+                    .filter(|w| w.0 == ep.ip)
+                    .map(|&(_, a, b)| (ep, a, b)),
+            );
             // The timer's range from its FIN closes (a restart's are gone).
             let range = s
                 .idle_closes

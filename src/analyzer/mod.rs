@@ -408,6 +408,17 @@ impl Analyzer {
             if f.verdict == Verdict::KeepaliveRace && restart.contains(&f.conn_id) {
                 f.cause = Some(Cause::Restart);
             }
+            // A connect refused soon after a restart's burst: the listener
+            // was down between the old process and the new.
+            if f.verdict == Verdict::ConnectRefused
+                && settled.restarts.iter().any(|&(ep, start, _)| {
+                    ep == f.server
+                        && (start..=start + crate::analysis::cause::RESTART_REFUSED_NS)
+                            .contains(&f.at.0)
+                })
+            {
+                f.cause = Some(Cause::Restart);
+            }
         }
         for id in &settled.application {
             let Some(alt) = self.reset_alternatives.remove(id) else {
