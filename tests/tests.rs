@@ -20,6 +20,7 @@ mod html;
 mod impact;
 mod kernel_events;
 mod lab;
+mod lab_causes;
 mod lab_closes;
 mod lab_h2;
 mod lab_tls;
