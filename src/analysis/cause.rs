@@ -33,8 +33,10 @@ named_enum! {
         /// reused pod IP) on a connection reused after an idle gap.
         PeerGone => "peer_gone",
         /// The path: a NAT, conntrack or load balancer that forgot an idle
-        /// flow (an RST with no FIN after an idle gap longer than any
-        /// server's keep-alive timer in common use).
+        /// flow: an RST with no FIN after an idle gap longer than any
+        /// server's keep-alive timer in common use, or sooner after the
+        /// request than the server could have sent it, or a request
+        /// retransmitted unacknowledged.
         Path => "path",
     }
 }
@@ -143,6 +145,7 @@ pub fn of_outcome(o: &Outcome) -> Option<Cause> {
         // that does not fit the timer.
         Verdict::KeepaliveRace => Some(Cause::IdleTimer),
         Verdict::ServerReset | Verdict::TruncatedResponse => Some(Cause::Application),
+        Verdict::UnacknowledgedRequest => Some(Cause::Path),
         Verdict::IdleReset => Some(match &o.reset {
             // A bare RST: the host that sent it had no socket.
             Some(r) if r.rst.ack.is_none() && r.request.is_some() => Cause::PeerGone,

@@ -8,7 +8,8 @@
 use super::exchange::{client_timeout, truncated};
 use super::race::race;
 use super::verdict::{
-    CONNECT_TIMEOUT_MIN_NS, IDLE_RESET_MIN_NS, Outcome, Roles, Verdict, first_fin, reset_facts,
+    CONNECT_TIMEOUT_MIN_NS, IDLE_RESET_MIN_NS, Outcome, Roles, UNACKNOWLEDGED_MIN_NS, Verdict,
+    first_fin, reset_facts,
 };
 use crate::flow::{Conn, Side};
 
@@ -32,6 +33,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ("truncated_response", truncated_response),
     ("client_timeout", client_gave_up),
     ("reset", reset),
+    ("unacknowledged_request", unacknowledged_request),
     ("fin", fin),
 ];
 
@@ -216,6 +218,27 @@ fn reset(j: &Judged<'_>) -> Option<Outcome> {
         reset: Some(facts),
         ..Outcome::of(verdict)
     })
+}
+
+/// A request that reused an idle connection and that the server never
+/// acknowledged, retransmitted into nothing until the capture ended (for
+/// at least [`UNACKNOWLEDGED_MIN_NS`]), with no FIN from either side: the
+/// path lost the flow (a NAT or load balancer that forgot it and drops its
+/// packets). A server that is only slow acknowledges the request at once.
+fn unacknowledged_request(j: &Judged<'_>) -> Option<Outcome> {
+    let (conn, c, s) = (j.conn, j.roles.client, j.roles.server());
+    let p = conn.pending(c)?;
+    let idle = p
+        .idle_ns()
+        .is_some_and(|g| g >= super::timeouts::MIN_IDLE_CLOSE_NS);
+    let unacked = conn.h(s).max_ack().is_none_or(|a| a <= p.start);
+    let lost = p.reuse
+        && idle
+        && unacked
+        && conn.fin(c).is_none()
+        && conn.fin(s).is_none()
+        && j.end_ns - p.ns >= UNACKNOWLEDGED_MIN_NS;
+    lost.then(|| Outcome::of(Verdict::UnacknowledgedRequest))
 }
 
 /// An orderly close, by whichever side closed first.

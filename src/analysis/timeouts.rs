@@ -48,6 +48,11 @@ pub struct Settled {
     pub restarts: Vec<(Endpoint, i64, i64)>,
 }
 
+/// The shortest SYN → SYN-ACK at the capture point for it to be a round
+/// trip, so that the capture is at the client's side: a server's own
+/// SYN-ACK leaves within microseconds (a loaded host: a millisecond or two).
+pub const PATH_RST_MIN_RTT_NS: i64 = 5_000_000;
+
 /// Per client (IP) of one server.
 #[derive(Debug, Clone, Default)]
 pub struct ClientStats {
@@ -80,6 +85,12 @@ pub struct ServerStats {
     pub keep_alive: BTreeMap<u32, u64>,
     /// Handshake round trips (SYN to the client's ACK), ns.
     pub rtt: Samples,
+    /// From the client's SYN to the server's SYN-ACK at the capture point,
+    /// ns: about a round trip when the capture is at the client's side,
+    /// next to nothing at the server's. An RST that answers a request far
+    /// sooner than the shortest of these, captured at the client's side,
+    /// cannot be the server's ([`cause::Cause::Path`]).
+    pub synack_delay: Samples,
     pub connections: u64,
     /// Connections whose client was a loopback address (a sidecar's
     /// inbound hop: 127.0.0.6, 127.0.0.1, ::1).
@@ -341,6 +352,24 @@ impl Timeouts {
         {
             self.reuse(server, client, gap);
         }
+    }
+
+    /// A SYN-ACK from `server`, `delay_ns` after the client's SYN.
+    pub fn synack(&mut self, server: Endpoint, delay_ns: i64) {
+        self.server(server).synack_delay.push(delay_ns);
+    }
+
+    /// Whether an RST `delay_ns` after the request it answers came sooner
+    /// than `server` could have sent it: the capture is at the client's
+    /// side (the server's SYN-ACKs came at least [`PATH_RST_MIN_RTT_NS`]
+    /// after the SYNs, never sooner), and the RST came in under a quarter
+    /// of the quickest of them. A middlebox near the client sent it.
+    pub fn faster_than_server(&self, server: Endpoint, delay_ns: i64) -> bool {
+        let Some(&i) = self.servers.get(&server) else {
+            return false;
+        };
+        let quickest = self.stats[i].synack_delay.values().iter().copied().min();
+        quickest.is_some_and(|q| q >= PATH_RST_MIN_RTT_NS && delay_ns >= 0 && delay_ns * 4 < q)
     }
 
     /// A request after an idle gap, answered.

@@ -22,6 +22,11 @@ use crate::named::named_enum;
 /// abort busy connections.
 pub const IDLE_RESET_MIN_NS: i64 = 30_000_000_000;
 
+/// A request unacknowledged this long before the capture ended was
+/// retransmitted into nothing: past the initial RTO (RFC 6298 (2.1): 1 s),
+/// its sender has retransmitted it at least once.
+pub const UNACKNOWLEDGED_MIN_NS: i64 = 1_000_000_000;
+
 /// A SYN unanswered for this long, or retransmitted, is a connect timeout
 /// (RFC 6298 (2.1): the initial RTO is 1 s). A shorter unanswered SYN at the
 /// end of a capture is still `open`.
@@ -51,6 +56,11 @@ named_enum! {
         /// close does not explain: a middlebox's timer, or a host with no
         /// socket for it (a vanished or replaced peer); its `cause` says which.
         IdleReset => "idle_reset",
+        /// The client's request, on a connection reused after an idle gap,
+        /// was never acknowledged: retransmitted into nothing (a middlebox
+        /// that forgot the flow and drops its packets) until the capture
+        /// ended, with no FIN or RST from anyone.
+        UnacknowledgedRequest => "unacknowledged_request",
         /// An orderly close by the server, nothing lost.
         ClosedByServer => "closed_by_server",
         /// An orderly close by the client, nothing lost.

@@ -252,6 +252,16 @@ impl Analyzer {
             self.timeouts
                 .response_marks(server_ep, notes.server_header, notes.powered_by);
         }
+        // The server's SYN-ACK: how long after the SYN it came at the
+        // capture point (is the capture at the client's side?).
+        if side == roles.server()
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && conn.h(side).syns == 1
+            && let Some(syn) = conn.syn_times(client).next()
+        {
+            self.timeouts.synack(server_ep, ns - syn);
+        }
         if let Some(h) = &notes.tls_hello {
             self.timeouts.tls_hello(server_ep, h);
         }
@@ -418,6 +428,20 @@ impl Analyzer {
                 })
             {
                 f.cause = Some(Cause::Restart);
+            }
+        }
+        // A replaced peer's bare RST comes from the server's address one
+        // round trip after the request at the earliest; sooner, captured
+        // at the client's side, a middlebox in the path sent it.
+        for f in &mut self.findings {
+            if f.cause == Some(Cause::PeerGone)
+                && let Some(r) = &f.reset
+                && let Some(since) = r.outstanding_since
+                && self
+                    .timeouts
+                    .faster_than_server(f.server, r.rst_at.0 - since.0)
+            {
+                f.cause = Some(Cause::Path);
             }
         }
         for id in &settled.application {
