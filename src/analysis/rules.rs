@@ -238,7 +238,10 @@ fn unacknowledged_request(j: &Judged<'_>) -> Option<Outcome> {
         && conn.fin(c).is_none()
         && conn.fin(s).is_none()
         && j.end_ns - p.ns >= UNACKNOWLEDGED_MIN_NS;
-    lost.then(|| Outcome::of(Verdict::UnacknowledgedRequest))
+    lost.then(|| Outcome {
+        unacknowledged: Some(p),
+        ..Outcome::of(Verdict::UnacknowledgedRequest)
+    })
 }
 
 /// An orderly close, by whichever side closed first.

@@ -192,6 +192,8 @@ pub struct Outcome {
     pub reset: Option<ResetFacts>,
     pub truncated: Option<TruncatedFacts>,
     pub timeout: Option<TimeoutFacts>,
+    /// The request an `unacknowledged_request` lost.
+    pub unacknowledged: Option<Pending>,
     /// What closed or reset the connection, as far as its own packets tell
     /// ([`super::cause`]; a restart is settled across connections later).
     pub cause: Option<super::cause::Cause>,
@@ -206,6 +208,7 @@ impl Outcome {
             reset: None,
             truncated: None,
             timeout: None,
+            unacknowledged: None,
             cause: None,
         }
     }

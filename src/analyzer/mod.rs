@@ -300,6 +300,7 @@ impl Analyzer {
                     reset: None,
                     truncated: None,
                     timeout: None,
+                    unacknowledged: None,
                     cause: Some(crate::analysis::cause::Cause::IdleTimer),
                 };
                 self.decided
