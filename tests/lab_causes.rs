@@ -51,7 +51,8 @@ fn lost(f: &Finding) -> Option<(String, String)> {
         .race
         .as_ref()
         .and_then(|r| r.request.as_ref())
-        .or_else(|| f.reset.as_ref().and_then(|r| r.request.as_ref()))?;
+        .or_else(|| f.reset.as_ref().and_then(|r| r.request.as_ref()))
+        .or_else(|| f.unacknowledged.as_ref().and_then(|u| u.request.as_ref()))?;
     Some((r.method.to_string(), r.path.clone()))
 }
 
@@ -208,4 +209,56 @@ fn test_lab_peer_gone_causes() {
         assert!(!s.keep_alive_header_disagrees);
     }
     no_timeout_advice(&r);
+}
+
+/// The failures of a middlebox scenario: each the path's, each a request
+/// the logs show failing, none a race, no idle timeout, no advice.
+fn middlebox(scenario: &str, verdict: Verdict) {
+    let t = truth(scenario);
+    let r = report(scenario);
+    let want: BTreeSet<(String, String)> = truth_failures(&t)
+        .into_iter()
+        .map(|(m, p, c)| {
+            assert_eq!(c, "path");
+            (m, p)
+        })
+        .collect();
+    let got: BTreeSet<(String, String)> = r.findings.iter().filter_map(lost).collect();
+    assert_eq!(got, want);
+    assert_eq!(r.findings.len(), want.len(), "{:?}", r.verdict_counts);
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.verdict == verdict && f.cause == Some(Cause::Path)),
+        "{:?}",
+        r.findings
+            .iter()
+            .map(|f| (f.verdict, f.cause))
+            .collect::<Vec<_>>()
+    );
+    for s in &r.servers {
+        assert!(
+            s.idle_timeout.is_none(),
+            "{}: {:?}",
+            s.endpoint,
+            s.idle_timeout
+        );
+    }
+    no_timeout_advice(&r);
+}
+
+/// A middlebox that forgets a flow idle 4 s and then drops its packets:
+/// each reuse after 4.5-7 s was retransmitted unacknowledged until nginx
+/// gave its client 504 (proxy_read_timeout 5 s). Node's timer is 65 s.
+#[test]
+fn test_lab_nat_drop_causes() {
+    middlebox("nat-drop", Verdict::UnacknowledgedRequest);
+}
+
+/// The same middlebox answering a forgotten flow's request with its own
+/// bare RST at once: at the proxy 0.2-0.3 ms after the request, where the
+/// server is a 40 ms round trip away.
+#[test]
+fn test_lab_nat_rst_causes() {
+    middlebox("nat-rst", Verdict::IdleReset);
 }

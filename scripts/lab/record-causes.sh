@@ -2,7 +2,7 @@
 # Record closes and resets whose cause is not the backend's idle timer
 # (issue 21), with ground truth from the programs' own logs:
 #
-#   sudo scripts/lab/record-causes.sh [restart] [app-reset] [peer-gone]
+#   sudo scripts/lab/record-causes.sh [restart] [app-reset] [peer-gone] [nat-drop] [nat-rst]
 #
 #   r21-proxy (nginx + client.py on its loopback) ──veth── r21-delay (relay.py) ──veth── r21-backend (Node)
 #   10.221.2.1                                              +DELAY_MS each way          10.221.2.2
@@ -18,6 +18,11 @@
 #            the backend's veth, with its address, moves to a new namespace
 #            (r21-new: a new host, no socket state) where a new Node listens,
 #            then the lanes reuse their idle connections.
+# nat-drop, nat-rst: the relay is relay-nat.py, a middlebox with a flow
+#            table that forgets a flow idle FLOW_IDLE_MS (4000); Node's
+#            timer is 65 s. Forgotten flows' packets are dropped (the
+#            request is retransmitted until nginx's proxy_read_timeout, 5 s:
+#            504), or answered by the relay's own RST at once (nat-rst).
 #
 # Captured on the proxy's backend-side veth (r21-p1, Ethernet), i.e. at the
 # proxy. nginx: one upstream per lane (keepalive 4), race access-log format.
@@ -28,6 +33,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 OUT_DIR=${OUT_DIR:-$REPO/fixtures/lab}
 DELAY_MS=${DELAY_MS:-20}
 RESTARTS=${RESTARTS:-3}
+FLOW_IDLE_MS=${FLOW_IDLE_MS:-4000}
 NS_P=r21-proxy NS_D=r21-delay NS_B=r21-backend NS_C=r21-new
 IP_P=10.221.2.1 IP_B=10.221.2.2
 
@@ -89,14 +95,19 @@ run_scenario() {
   case $name in
     restart) lanes=12 ka=65000 ;;
     app-reset) lanes=4 ka=5000 ;;
-    peer-gone) lanes=4 ka=65000 ;;
+    peer-gone | nat-drop | nat-rst) lanes=4 ka=65000 ;;
     *) die "unknown scenario $name" ;;
   esac
   local dir="$WORK/$name"; mkdir -p "$dir/px/tmp"
   log "scenario $name: $lanes lanes, keepAliveTimeout $ka ms, delay ${DELAY_MS} ms"
   topology3 r21
-  ip netns exec $NS_D python3 -u "$HERE/relay.py" r21-d0 r21-d1 --delay-ms "$DELAY_MS" --max-seconds 300 \
-    >"$dir/relay.out" 2>&1 &
+  local relay_py=("$HERE/relay.py")
+  case $name in
+    nat-drop) relay_py=("$HERE/relay-nat.py" --forget drop --flow-idle-ms "$FLOW_IDLE_MS") ;;
+    nat-rst) relay_py=("$HERE/relay-nat.py" --forget rst --flow-idle-ms "$FLOW_IDLE_MS") ;;
+  esac
+  ip netns exec $NS_D python3 -u "${relay_py[@]:0:1}" r21-d0 r21-d1 "${relay_py[@]:1}" --delay-ms "$DELAY_MS" \
+    --max-seconds 300 >"$dir/relay.out" 2>&1 &
   PIDS+=($!)
   local relay=$!
   wait_until 5 relay grep -q started "$dir/relay.out"
@@ -149,6 +160,7 @@ run_scenario() {
   cp "$dir/node.log" "$out.node.log"
   [ -f "$dir/node-new.log" ] && cp "$dir/node-new.log" "$out.node-new.log"
   [ -f "$dir/move.log" ] && cp "$dir/move.log" "$out.move.log"
+  case $name in nat-*) grep -E '"event": "(forgot|rst)"' "$dir/relay.out" >"$out.relay.log" || true ;; esac
   cp "$dir/px/access.log" "$out.nginx-access.log"
   cp "$dir/px/error.log" "$out.nginx-error.log"
   cp "$dir/client.log" "$out.client.log"

@@ -3,7 +3,7 @@
 (Node's socket, stop and fault lines, nginx's access and error logs, the
 move time the script logged), never from a packet tool.
 
-  truth-causes.py restart|app-reset|peer-gone PREFIX > PREFIX.truth.json
+  truth-causes.py restart|app-reset|peer-gone|nat-drop|nat-rst PREFIX > PREFIX.truth.json
 
 Each failure is an nginx attempt that failed: an entry of $upstream_status
 that is 502 or 504, on the access line of its request (with the request's
@@ -30,9 +30,11 @@ def jsonl(path):
 node = jsonl(prefix + ".node.log") + jsonl(prefix + ".node-new.log")
 sockets = [e for e in node if e.get("event") == "socket"]
 # (a stop with nothing open is the script's teardown, after the run)
-stops = sorted(e["at"] for e in node if e.get("event") == "stop" and e.get("open"))
+stops = sorted(e["at"] for e in node if e.get("event") == "stop" and e.get("open") and name == "restart")
 faults = [e for e in node if e.get("event") == "fault"]
 moves = [e["at"] for e in jsonl(prefix + ".move.log")]
+relay = jsonl(prefix + ".relay.log")  # the middlebox's own log (nat-*)
+forgot = sorted(e["at"] for e in relay if e.get("event") == "forgot")
 # the old host's stop after its address moved away closes nothing on the wire
 stops = [s for s in stops if not moves or s < moves[0]]
 
@@ -71,6 +73,8 @@ def cause_of(f):
         return "restart" if before else "unknown"
     if name == "app-reset":
         return "application" if any(x["path"] == f["path"] for x in faults) else "unknown"
+    if name.startswith("nat-"):
+        return "path" if any(t - 0.1 <= x <= t + 0.5 for x in forgot) else "unknown"
     if name == "peer-gone":
         return "peer_gone" if moves and t >= moves[0] else "unknown"
     return "unknown"
@@ -108,6 +112,8 @@ out = {
     "stops": restart_closes,
     "faults": [{k: x.get(k) for k in ("remote_port", "method", "path", "idle_ms", "request_at")} for x in faults],
     "moves": moves,
+    "forgotten_flows": len(forgot),
+    "middlebox_rsts": sum(1 for e in relay if e.get("event") == "rst"),
     "connections_new_host": len(jsonl(prefix + ".node-new.log")) and sum(
         1 for e in jsonl(prefix + ".node-new.log") if e.get("event") == "socket"),
 }
