@@ -262,3 +262,17 @@ fn test_lab_nat_drop_causes() {
 fn test_lab_nat_rst_causes() {
     middlebox("nat-rst", Verdict::IdleReset);
 }
+
+/// The findings table says a cause that changes what to do next to the
+/// verdict, and what an unacknowledged request lost.
+#[test]
+fn test_lab_causes_in_the_table() {
+    let out = crate::util::stdout(&["analyze", "fixtures/lab/causes-nat-drop.proxy.pcap"]);
+    assert!(out.contains("unacknowledged_request"), "{out}");
+    assert!(out.contains("cause: path"), "{out}");
+    assert!(out.contains("/lane1/2"), "{out}");
+    let out = crate::util::stdout(&["analyze", "fixtures/lab/causes-restart.proxy.pcap"]);
+    assert!(out.contains("cause: restart"), "{out}");
+    let out = crate::util::stdout(&["analyze", "fixtures/lab/causes-peer-gone.proxy.pcap"]);
+    assert!(out.contains("cause: peer gone"), "{out}");
+}
