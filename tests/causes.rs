@@ -3,7 +3,9 @@
 //! number known: a restart's burst of closes is no idle timeout and its
 //! races are not the timer's; a reset whose idle age does not fit the
 //! server's own closes is the application's, not a race; a bare RST with no
-//! FIN after an idle gap is a vanished or replaced peer.
+//! FIN after an idle gap is a vanished or replaced peer, unless it came
+//! sooner than the server could send it (the path), as is a request the
+//! server never acknowledged.
 
 use crate::synth::{Flow, Packet, get, ok, secs};
 use racecap::report::{Cause, Verdict};
@@ -167,4 +169,61 @@ fn test_bare_rst_after_idle_is_a_replaced_peer() {
     assert_eq!(resets[0].cause, Some(Cause::PeerGone));
     assert!(r.servers[0].idle_timeout.is_none());
     assert_eq!(r.servers[0].races, 0);
+}
+
+/// A middlebox near the proxy that forgot the flow answers the request
+/// with its own bare RST in 0.3 ms, where the capture shows the server a
+/// 40 ms round trip away (its SYN-ACK came 20 ms after the SYN): the path,
+/// not a replaced peer. One round trip later it could be the server's
+/// address answering: a replaced peer.
+#[test]
+fn test_bare_rst_sooner_than_the_server_is_the_path() {
+    let rtt = 40_000_000;
+    let run = |after: i64| {
+        let mut f = flow(40000);
+        let mut p = f.handshake(0, rtt);
+        p.extend(f.exchange(secs(0.1), rtt, &get("/a"), &ok(Some(65))));
+        let req = secs(0.1) + rtt + secs(4.5);
+        p.push(f.data(req, true, get("/b").as_bytes()));
+        p.push(f.rst(req + after, false));
+        analyze(&p)
+    };
+    let r = run(300_000);
+    let f = findings(&r, Verdict::IdleReset);
+    assert_eq!(f.len(), 1, "{:?}", r.verdict_counts);
+    assert_eq!(f[0].cause, Some(Cause::Path));
+    let r = run(rtt);
+    assert_eq!(
+        findings(&r, Verdict::IdleReset)[0].cause,
+        Some(Cause::PeerGone)
+    );
+}
+
+/// A middlebox that forgot the flow drops the reused connection's request:
+/// the server never acknowledges it, and the capture goes on. A failure of
+/// the path. A server that is only slow acknowledges the request: open.
+#[test]
+fn test_unacknowledged_request_is_the_path() {
+    let run = |server_acks: bool| {
+        let mut f = flow(40000);
+        let mut p = f.handshake(0, RTT);
+        p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(Some(65))));
+        let req = secs(0.01) + RTT + secs(4.5);
+        p.push(f.data(req, true, get("/b").as_bytes()));
+        if server_acks {
+            p.push(f.ack(req + RTT, false));
+        }
+        // Other traffic: the capture goes on for 3 s more.
+        let mut g = flow(40001);
+        p.extend(g.handshake(req + secs(3.0), RTT));
+        analyze(&sorted(p))
+    };
+    let r = run(false);
+    let f = findings(&r, Verdict::UnacknowledgedRequest);
+    assert_eq!(f.len(), 1, "{:?}", r.verdict_counts);
+    assert_eq!(f[0].cause, Some(Cause::Path));
+    let u = f[0].unacknowledged.as_ref().unwrap();
+    assert_eq!(u.request.as_ref().unwrap().path, "/b");
+    let r = run(true);
+    assert!(r.findings.is_empty(), "{:?}", r.verdict_counts);
 }
