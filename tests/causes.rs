@@ -224,6 +224,7 @@ fn test_unacknowledged_request_is_the_path() {
     assert_eq!(f[0].cause, Some(Cause::Path));
     let u = f[0].unacknowledged.as_ref().unwrap();
     assert_eq!(u.request.as_ref().unwrap().path, "/b");
+    assert_eq!(f[0].at, u.request_at);
     let r = run(true);
     assert!(r.findings.is_empty(), "{:?}", r.verdict_counts);
 }

@@ -177,6 +177,8 @@ pub fn finding(
         t.fin.ns
     } else if let Some(r) = &o.reset {
         r.rst.ns
+    } else if let Some(p) = &o.unacknowledged {
+        p.ns
     } else if let Some(last_syn) = conn.syn_times(c).last() {
         last_syn
     } else {
