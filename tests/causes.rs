@@ -228,3 +228,31 @@ fn test_unacknowledged_request_is_the_path() {
     let r = run(true);
     assert!(r.findings.is_empty(), "{:?}", r.verdict_counts);
 }
+
+/// The same lost request when the proxy gives up first (its read timeout:
+/// a FIN with the request unanswered): a client timeout, and the path's
+/// when the server never acknowledged the request. A slow server that did
+/// is no cause of the path's.
+#[test]
+fn test_client_timeout_on_an_unacknowledged_request_is_the_path() {
+    let run = |server_acks: bool| {
+        let mut f = flow(40000);
+        let mut p = f.handshake(0, RTT);
+        p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(Some(65))));
+        let req = secs(0.01) + RTT + secs(4.5);
+        p.push(f.data(req, true, get("/b").as_bytes()));
+        if server_acks {
+            p.push(f.ack(req + RTT, false));
+        }
+        p.push(f.fin(req + secs(5.0), true));
+        analyze(&p)
+    };
+    let r = run(false);
+    let f = findings(&r, Verdict::ClientTimeout);
+    assert_eq!(f.len(), 1, "{:?}", r.verdict_counts);
+    assert_eq!(f[0].cause, Some(Cause::Path));
+    let r = run(true);
+    let f = findings(&r, Verdict::ClientTimeout);
+    assert_eq!(f.len(), 1, "{:?}", r.verdict_counts);
+    assert_eq!(f[0].cause, None);
+}

@@ -13,7 +13,8 @@
 //! other closes is the application's, not its timer's.
 
 use super::race::RaceKind;
-use super::verdict::{Outcome, Verdict};
+use super::verdict::{Outcome, Roles, Verdict};
+use crate::flow::Conn;
 use crate::named::named_enum;
 
 named_enum! {
@@ -139,8 +140,26 @@ pub fn fits_timer(age_ns: i64, lo_ns: i64, hi_ns: i64) -> bool {
 /// The cause a judged connection's own packets give its failure, before
 /// the server's other connections are known (none for a connection that
 /// did not fail, or whose failure was the client's or the connect's).
-pub fn of_outcome(o: &Outcome) -> Option<Cause> {
+pub fn of_outcome(o: &Outcome, conn: &Conn, roles: Roles) -> Option<Cause> {
     match o.verdict {
+        // A client that gave up on a request the server never acknowledged,
+        // on a connection it reused after an idle gap: the request was
+        // retransmitted into nothing (a middlebox dropped the forgotten
+        // flow); a server that is only slow acknowledges it at once.
+        Verdict::ClientTimeout => o
+            .timeout
+            .as_ref()
+            .and_then(|t| t.request)
+            .filter(|p| {
+                p.reuse
+                    && p.idle_ns()
+                        .is_some_and(|g| g >= super::timeouts::MIN_IDLE_CLOSE_NS)
+                    && conn
+                        .h(roles.server())
+                        .max_ack()
+                        .is_none_or(|a| a <= p.start)
+            })
+            .map(|_| Cause::Path),
         // Settled once the capture is over: a restart's burst, or a reset
         // that does not fit the timer.
         Verdict::KeepaliveRace => Some(Cause::IdleTimer),

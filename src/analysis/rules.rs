@@ -70,7 +70,7 @@ fn decide(conn: &Conn, roles: Roles, end_ns: i64, rules: &[(&str, Rule)]) -> Out
     {
         out.verdict = Verdict::Partial;
     }
-    out.cause = super::cause::of_outcome(&out);
+    out.cause = super::cause::of_outcome(&out, conn, roles);
     out
 }
 
