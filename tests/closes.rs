@@ -154,7 +154,7 @@ fn test_reset_without_fin_after_idle_is_a_race() {
     let last = secs(0.01) + RTT;
     p.push(f.data(last + secs(2.6), true, get("/b").as_bytes()));
     p.push(f.ack(last + secs(2.6) + 100_000, false));
-    p.push(f.rst(last + secs(2.6) + 200_000, false));
+    p.push(f.rst_ack(last + secs(2.6) + 200_000, false));
     // nginx retries the GET on a new connection at once.
     let mut g = flow(40001);
     p.extend(g.handshake(last + secs(2.601), RTT));
@@ -187,14 +187,14 @@ fn test_application_reset_keeps_its_request() {
     let mut p = f.handshake(0, RTT);
     p.push(f.data(secs(0.01), true, get("/work").as_bytes()));
     p.push(f.ack(secs(0.01) + RTT, false));
-    p.push(f.rst(secs(0.02), false));
+    p.push(f.rst_ack(secs(0.02), false));
     // After an idle gap, but 2 s after the request: the application's.
     let mut g = flow(40001);
     p.extend(g.handshake(0, RTT));
     p.extend(g.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
     p.push(g.data(secs(3.0), true, get("/slow").as_bytes()));
     p.push(g.ack(secs(3.0) + RTT, false));
-    p.push(g.rst(secs(5.0), false));
+    p.push(g.rst_ack(secs(5.0), false));
     let r = analyze(&p);
     let resets = findings(&r, Verdict::ServerReset);
     assert_eq!(resets.len(), 2, "{:?}", r.verdict_counts);
@@ -279,7 +279,7 @@ fn test_reset_race_needs_idle_gap_and_promptness() {
     p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
     // 0.5 s idle, then an RST at once: the application's reset.
     p.push(f.data(secs(0.5), true, get("/b").as_bytes()));
-    p.push(f.rst(secs(0.5) + 100_000, false));
+    p.push(f.rst_ack(secs(0.5) + 100_000, false));
     let r = analyze(&p);
     assert_eq!(only_verdict(&r), Verdict::ServerReset);
 }

@@ -306,7 +306,7 @@ fn build(s: &Scenario) -> Built {
         }
         Ending::ServerReset => {
             b.lost = b.send(&mut f, &mut t, true, &s.lost.bytes(), s.mss, None);
-            b.push(f.rst(t + after, false), Kind::Control, false);
+            b.push(f.rst_ack(t + after, false), Kind::Control, false);
         }
     }
     b.client_span = f.client_next.wrapping_sub(s.client_isn);

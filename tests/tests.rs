@@ -7,6 +7,7 @@ mod util;
 mod synth;
 
 mod architecture;
+mod causes;
 mod cli;
 mod cli_proxylog;
 mod closes;
@@ -21,6 +22,7 @@ mod html;
 mod impact;
 mod kernel_events;
 mod lab;
+mod lab_causes;
 mod lab_closes;
 mod lab_h2;
 mod lab_haproxy;

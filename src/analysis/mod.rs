@@ -1,6 +1,7 @@
 //! Connections → verdicts, findings and timeout estimates.
 
 pub mod assess;
+pub mod cause;
 pub mod defaults;
 pub mod exchange;
 pub mod proxy;

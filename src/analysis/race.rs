@@ -234,7 +234,11 @@ fn reset_race(conn: &Conn, client: Side, request: Pending) -> Option<RaceFacts> 
     let prompt = (0..=RESET_RACE_MAX_NS).contains(&(rst.ns - request.ns));
     // Past the middleboxes' idle timers it is an idle reset, not the server's.
     let plausible = (RESET_RACE_MIN_IDLE_NS..IDLE_RESET_MIN_NS).contains(&idle);
-    if !request.reuse
+    // A socket closing with the request unread sends RST|ACK; a bare RST
+    // comes from a host that had no socket at all (a vanished or replaced
+    // peer, see `rules::reset`), which is no close of the server's.
+    if rst.ack.is_none()
+        || !request.reuse
         || !plausible
         || !prompt
         || client_closed_first

@@ -8,7 +8,8 @@
 use super::exchange::{client_timeout, truncated};
 use super::race::race;
 use super::verdict::{
-    CONNECT_TIMEOUT_MIN_NS, IDLE_RESET_MIN_NS, Outcome, Roles, Verdict, first_fin, reset_facts,
+    CONNECT_TIMEOUT_MIN_NS, IDLE_RESET_MIN_NS, Outcome, Roles, UNACKNOWLEDGED_MIN_NS, Verdict,
+    first_fin, reset_facts,
 };
 use crate::flow::{Conn, Side};
 
@@ -32,6 +33,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ("truncated_response", truncated_response),
     ("client_timeout", client_gave_up),
     ("reset", reset),
+    ("unacknowledged_request", unacknowledged_request),
     ("fin", fin),
 ];
 
@@ -39,12 +41,24 @@ pub const RULES: &[(&str, Rule)] = &[
 /// the first rule that applies, else still open. A connection whose start
 /// the capture missed and that did not fail is only partly seen.
 pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
+    decide(conn, roles, end_ns, RULES)
+}
+
+/// The outcome had the connection been no keep-alive race: what a reset
+/// race is when the server's other closes show that its idle age does not
+/// fit the server's timer (the application reset it; see
+/// [`super::cause::fits_timer`]).
+pub fn outcome_without_race(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
+    decide(conn, roles, end_ns, &RULES[1..])
+}
+
+fn decide(conn: &Conn, roles: Roles, end_ns: i64, rules: &[(&str, Rule)]) -> Outcome {
     let j = Judged {
         conn,
         roles,
         end_ns,
     };
-    let mut out = RULES
+    let mut out = rules
         .iter()
         .find_map(|(_, rule)| rule(&j))
         .unwrap_or_else(|| Outcome::of(Verdict::Open));
@@ -56,6 +70,7 @@ pub fn outcome(conn: &Conn, roles: Roles, end_ns: i64) -> Outcome {
     {
         out.verdict = Verdict::Partial;
     }
+    out.cause = super::cause::of_outcome(&out, conn, roles);
     out
 }
 
@@ -159,10 +174,24 @@ fn reset(j: &Judged<'_>) -> Option<Outcome> {
     let facts = reset_facts(conn, by, roles);
     let no_fin = !fin_before(c) && !fin_before(s);
     let long_idle = facts.idle_before_ns.is_some_and(|i| i >= IDLE_RESET_MIN_NS);
+    // A bare RST (no ACK flag) is what a host with no socket for the
+    // connection answers (RFC 9293 3.10.7.1; Linux's tcp_v4_send_reset):
+    // the server's own socket, closing or aborting, always acknowledges.
+    // With no FIN before it, answering a request that reused the
+    // connection after an idle gap, the peer vanished or was replaced
+    // (a reused pod IP): no close of the server's, and no race.
+    let no_socket = by == s
+        && no_fin
+        && rst.ack.is_none()
+        && facts.request.is_some_and(|p| {
+            p.reuse
+                && p.idle_ns()
+                    .is_some_and(|g| g >= super::timeouts::MIN_IDLE_CLOSE_NS)
+        });
     let verdict = if fin_before(c) && fin_before(s) {
         // Both sides had closed: the RST only tidies up.
         closed_by(first_fin(conn).unwrap_or(by), roles)
-    } else if no_fin && long_idle && !(by == c && conn.pending(c).is_some()) {
+    } else if no_socket || (no_fin && long_idle && !(by == c && conn.pending(c).is_some())) {
         // (A client that resets its own unanswered request gave up
         // waiting: that is the client's reset, however long it waited.)
         Verdict::IdleReset
@@ -197,6 +226,30 @@ fn reset(j: &Judged<'_>) -> Option<Outcome> {
     Some(Outcome {
         reset: Some(facts),
         ..Outcome::of(verdict)
+    })
+}
+
+/// A request that reused an idle connection and that the server never
+/// acknowledged, retransmitted into nothing until the capture ended (for
+/// at least [`UNACKNOWLEDGED_MIN_NS`]), with no FIN from either side: the
+/// path lost the flow (a NAT or load balancer that forgot it and drops its
+/// packets). A server that is only slow acknowledges the request at once.
+fn unacknowledged_request(j: &Judged<'_>) -> Option<Outcome> {
+    let (conn, c, s) = (j.conn, j.roles.client, j.roles.server());
+    let p = conn.pending(c)?;
+    let idle = p
+        .idle_ns()
+        .is_some_and(|g| g >= super::timeouts::MIN_IDLE_CLOSE_NS);
+    let unacked = conn.h(s).max_ack().is_none_or(|a| a <= p.start);
+    let lost = p.reuse
+        && idle
+        && unacked
+        && conn.fin(c).is_none()
+        && conn.fin(s).is_none()
+        && j.end_ns - p.ns >= UNACKNOWLEDGED_MIN_NS;
+    lost.then(|| Outcome {
+        unacknowledged: Some(p),
+        ..Outcome::of(Verdict::UnacknowledgedRequest)
     })
 }
 

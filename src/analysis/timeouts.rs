@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use super::cause::{self, CloseRec};
 use super::defaults::ClientKind;
 use super::race::RaceFacts;
 use super::samples::Samples;
@@ -21,6 +22,36 @@ use crate::flow::{Conn, Endpoint, Pending, Side};
 /// response (keep-alive off, or `Connection: close` not captured), not an
 /// idle timeout.
 pub const MIN_IDLE_CLOSE_NS: i64 = 50_000_000;
+
+/// Idle-close records kept per server for settling the causes (beyond, a
+/// live capture's endless stream: no burst is looked for).
+pub const MAX_CLOSE_RECS: usize = super::samples::MAX_SAMPLES;
+
+/// A race as counted, so that a race of another cause can be uncounted.
+#[derive(Debug, Clone, Copy)]
+struct RaceRec {
+    conn: u64,
+    retried: bool,
+    unknown_retry: bool,
+    unprocessed: bool,
+}
+
+/// What settling the causes decided across connections
+/// ([`Timeouts::settle_causes`]), by connection id.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Connections closed by a restart's burst.
+    pub restart: Vec<u64>,
+    /// Reset races whose idle age did not fit the timer: application resets.
+    pub application: Vec<u64>,
+    /// Each restart's burst: the server, its first and last close.
+    pub restarts: Vec<(Endpoint, i64, i64)>,
+}
+
+/// The shortest SYN → SYN-ACK at the capture point for it to be a round
+/// trip, so that the capture is at the client's side: a server's own
+/// SYN-ACK leaves within microseconds (a loaded host: a millisecond or two).
+pub const PATH_RST_MIN_RTT_NS: i64 = 5_000_000;
 
 /// Per client (IP) of one server.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +85,12 @@ pub struct ServerStats {
     pub keep_alive: BTreeMap<u32, u64>,
     /// Handshake round trips (SYN to the client's ACK), ns.
     pub rtt: Samples,
+    /// From the client's SYN to the server's SYN-ACK at the capture point,
+    /// ns: about a round trip when the capture is at the client's side,
+    /// next to nothing at the server's. An RST that answers a request far
+    /// sooner than the shortest of these, captured at the client's side,
+    /// cannot be the server's ([`cause::Cause::Path`]).
+    pub synack_delay: Samples,
     pub connections: u64,
     /// Connections whose client was a loopback address (a sidecar's
     /// inbound hop: 127.0.0.6, 127.0.0.1, ::1).
@@ -66,6 +103,23 @@ pub struct ServerStats {
     pub fin_to_reuse: Samples,
     /// The software marks of its responses.
     pub marks: ServerMarks,
+    /// Closes that a restart's burst explains (not idle-timeout samples;
+    /// [`super::cause::restart_bursts`]).
+    pub restart_closes: u64,
+    /// Races whose FIN was one of them (not counted in [`races`](Self::races)).
+    pub restart_races: u64,
+    /// Resets with no FIN whose idle age did not fit the server's idle
+    /// closes: the application's, not races (not in [`races`](Self::races)).
+    pub application_resets: u64,
+    /// Every idle-close sample with its time and connection, until
+    /// [`MAX_CLOSE_RECS`]; the causes are settled from them.
+    close_recs: Vec<CloseRec>,
+    /// More closes than [`MAX_CLOSE_RECS`] came: no burst is looked for.
+    close_recs_full: bool,
+    /// The races, to take those of another cause out of the counts.
+    race_recs: Vec<RaceRec>,
+    /// Reset races, whose idle age is a sample only if it fits the timer.
+    reset_recs: Vec<(RaceRec, i64)>,
     /// Request heads whose headers named a proxy, by [`ProxyMark::index`].
     pub proxy_marks: [u64; ProxyMark::COUNT],
     /// What its TLS handshakes said (names, versions).
@@ -82,6 +136,29 @@ pub struct ServerStats {
 }
 
 impl ServerStats {
+    /// Keeps a close for settling the causes, while there is room.
+    fn close_rec(&mut self, c: CloseRec) {
+        if self.close_recs.len() < MAX_CLOSE_RECS {
+            self.close_recs.push(c);
+        } else {
+            self.close_recs_full = true;
+        }
+    }
+
+    /// Takes a race of another cause out of the race counts.
+    fn uncount_race(&mut self, r: RaceRec) {
+        self.races = self.races.saturating_sub(1);
+        if r.retried {
+            self.retried_races = self.retried_races.saturating_sub(1);
+        }
+        if r.unknown_retry {
+            self.unknown_retry_races = self.unknown_retry_races.saturating_sub(1);
+        }
+        if r.unprocessed {
+            self.unprocessed_races = self.unprocessed_races.saturating_sub(1);
+        }
+    }
+
     /// The proxy its requests' headers named most often, if any did.
     pub fn proxy_mark(&self) -> Option<ProxyMark> {
         ProxyMark::ALL
@@ -277,6 +354,24 @@ impl Timeouts {
         }
     }
 
+    /// A SYN-ACK from `server`, `delay_ns` after the client's SYN.
+    pub fn synack(&mut self, server: Endpoint, delay_ns: i64) {
+        self.server(server).synack_delay.push(delay_ns);
+    }
+
+    /// Whether an RST `delay_ns` after the request it answers came sooner
+    /// than `server` could have sent it: the capture is at the client's
+    /// side (the server's SYN-ACKs came at least [`PATH_RST_MIN_RTT_NS`]
+    /// after the SYNs, never sooner), and the RST came in under a quarter
+    /// of the quickest of them. A middlebox near the client sent it.
+    pub fn faster_than_server(&self, server: Endpoint, delay_ns: i64) -> bool {
+        let Some(&i) = self.servers.get(&server) else {
+            return false;
+        };
+        let quickest = self.stats[i].synack_delay.values().iter().copied().min();
+        quickest.is_some_and(|q| q >= PATH_RST_MIN_RTT_NS && delay_ns >= 0 && delay_ns * 4 < q)
+    }
+
     /// A request after an idle gap, answered.
     pub fn reuse(&mut self, server: Endpoint, client: IpAddr, gap_ns: i64) {
         if let Some(t) = &mut self.tap {
@@ -354,6 +449,12 @@ impl Timeouts {
             // header was not read.
             Some(g) if !fin.with_data && !fin.in_response && g >= MIN_IDLE_CLOSE_NS => {
                 s.idle_closes.push(g);
+                s.close_rec(CloseRec {
+                    at_ns: close_ns,
+                    gap_ns: g,
+                    conn: conn.id,
+                    sample: true,
+                });
                 if let Some(t) = &mut self.tap {
                     t.push(Sample::IdleClose {
                         server: server_ep,
@@ -361,8 +462,105 @@ impl Timeouts {
                     });
                 }
             }
+            // (A close soon after the response may still be one of a
+            // restart's burst: kept to look for bursts, not a sample.)
+            Some(g) if !fin.with_data && !fin.in_response => {
+                s.closes_after_response += 1;
+                s.close_rec(CloseRec {
+                    at_ns: close_ns,
+                    gap_ns: g,
+                    conn: conn.id,
+                    sample: false,
+                });
+            }
             _ => s.closes_after_response += 1,
         }
+    }
+
+    /// Settles the causes across each server's connections once the
+    /// capture is over, before any timeout is read: the closes of a
+    /// restart's burst stop being idle-timeout samples and their races
+    /// stop counting as races of the timer; a reset race whose idle age
+    /// fits the server's other closes becomes a sample, one that does not
+    /// is the application's reset, no race.
+    pub fn settle_causes(&mut self) -> Settled {
+        let mut out = Settled::default();
+        let mut eps: Vec<(Endpoint, usize)> = self.servers.iter().map(|(e, &i)| (*e, i)).collect();
+        eps.sort_unstable();
+        // A restart closes what one host holds, whichever of its ports:
+        // bursts are looked for across each address's closes.
+        let mut by_ip: BTreeMap<IpAddr, (Vec<CloseRec>, bool)> = BTreeMap::new();
+        for &(ep, i) in &eps {
+            let e = by_ip.entry(ep.ip).or_default();
+            e.0.extend_from_slice(&self.stats[i].close_recs);
+            e.1 |= self.stats[i].close_recs_full;
+        }
+        let mut all_bursts: Vec<u64> = Vec::new();
+        let mut windows: Vec<(IpAddr, i64, i64)> = Vec::new();
+        for (ip, (recs, full)) in &by_ip {
+            if *full {
+                continue;
+            }
+            for b in cause::restart_bursts(recs) {
+                all_bursts.extend(&b.conns);
+                windows.push((*ip, b.start_ns, b.end_ns));
+            }
+        }
+        all_bursts.sort_unstable();
+        for (ep, i) in eps {
+            let s = &mut self.stats[i];
+            let burst: Vec<u64> = s
+                .close_recs
+                .iter()
+                .map(|c| c.conn)
+                .filter(|c| all_bursts.binary_search(c).is_ok())
+                .collect();
+            let mut burst = burst;
+            burst.sort_unstable();
+            if !burst.is_empty() {
+                let mut kept = Samples::default();
+                for c in s.close_recs.iter().filter(|c| c.sample) {
+                    if burst.binary_search(&c.conn).is_err() {
+                        kept.push(c.gap_ns);
+                    }
+                }
+                s.restart_closes = burst.len() as u64;
+                s.idle_closes = kept;
+                for r in s.race_recs.clone() {
+                    if burst.binary_search(&r.conn).is_ok() {
+                        s.uncount_race(r);
+                        s.restart_races += 1;
+                    }
+                }
+                out.restart.extend(burst);
+            }
+            out.restarts.extend(
+                windows
+                    .iter()
+                    .filter(|w| w.0 == ep.ip)
+                    .map(|&(_, a, b)| (ep, a, b)),
+            );
+            // The timer's range from its FIN closes (a restart's are gone).
+            let range = s
+                .idle_closes
+                .values()
+                .iter()
+                .fold(None, |acc, &g| match acc {
+                    None => Some((g, g)),
+                    Some((lo, hi)) => Some((g.min(lo), g.max(hi))),
+                });
+            for (r, g) in std::mem::take(&mut s.reset_recs) {
+                match range {
+                    Some((lo, hi)) if !cause::fits_timer(g, lo, hi) => {
+                        s.uncount_race(r);
+                        s.application_resets += 1;
+                        out.application.push(r.conn);
+                    }
+                    _ => s.idle_closes.push(g),
+                }
+            }
+        }
+        out
     }
 
     /// A connection was judged: its totals, round trip, race and how long
@@ -432,6 +630,12 @@ impl Timeouts {
         }
         if let Some(r) = &outcome.race {
             s.races += 1;
+            let rec = RaceRec {
+                conn: conn.id,
+                retried: r.request.request.is_some() && retried,
+                unknown_retry: r.request.request.is_none(),
+                unprocessed: r.processed == Some(false),
+            };
             if r.processed == Some(false) {
                 s.unprocessed_races += 1;
             }
@@ -444,12 +648,22 @@ impl Timeouts {
                 s.retried_races += 1;
             }
             // A reset race is the server's idle close, with the request
-            // unread: its idle gap is a sample like a FIN's. So is an
-            // HTTP/2 race's GOAWAY when no FIN followed it.
-            if (r.kind == RaceKind::Reset || r.kind == RaceKind::Goaway && r.fin.is_none())
+            // unread: its idle gap is a sample like a FIN's once it fits
+            // the server's other closes ([`Self::settle_causes`]). An
+            // HTTP/2 race's GOAWAY with no FIN after it is one at once.
+            if !cause::settled_by_packets(r.kind)
+                && let Some(g) = r.idle_before_close_ns()
+                && s.reset_recs.len() < MAX_CLOSE_RECS
+            {
+                s.reset_recs.push((rec, g));
+            } else if r.kind == RaceKind::Goaway
+                && r.fin.is_none()
                 && let Some(g) = r.idle_before_close_ns()
             {
                 s.idle_closes.push(g);
+            }
+            if s.race_recs.len() < MAX_CLOSE_RECS {
+                s.race_recs.push(rec);
             }
         }
         // A connection idle at the end, with no FIN, outlived that idle gap.

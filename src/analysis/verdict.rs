@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 pub use super::exchange::{TimeoutFacts, TruncatedFacts, client_timeout, truncated};
 pub use super::race::{RaceFacts, RaceKind, race};
-pub use super::rules::{RULES, Rule, outcome};
+pub use super::rules::{RULES, Rule, outcome, outcome_without_race};
 use crate::flow::conn::Rst;
 use crate::flow::{Conn, Endpoint, Pending, Side};
 use crate::named::named_enum;
@@ -21,6 +21,11 @@ use crate::named::named_enum;
 /// more, so half a minute leaves room for jitter without catching servers that
 /// abort busy connections.
 pub const IDLE_RESET_MIN_NS: i64 = 30_000_000_000;
+
+/// A request unacknowledged this long before the capture ended was
+/// retransmitted into nothing: past the initial RTO (RFC 6298 (2.1): 1 s),
+/// its sender has retransmitted it at least once.
+pub const UNACKNOWLEDGED_MIN_NS: i64 = 1_000_000_000;
 
 /// A SYN unanswered for this long, or retransmitted, is a connect timeout
 /// (RFC 6298 (2.1): the initial RTO is 1 s). A shorter unanswered SYN at the
@@ -47,8 +52,15 @@ named_enum! {
         ClientTimeout => "client_timeout",
         /// The client reset (an abort).
         ClientReset => "client_reset",
-        /// A RST with no FIN after a long idle gap (a middlebox's timer).
+        /// A RST with no FIN on an idle connection that the server's own
+        /// close does not explain: a middlebox's timer, or a host with no
+        /// socket for it (a vanished or replaced peer); its `cause` says which.
         IdleReset => "idle_reset",
+        /// The client's request, on a connection reused after an idle gap,
+        /// was never acknowledged: retransmitted into nothing (a middlebox
+        /// that forgot the flow and drops its packets) until the capture
+        /// ended, with no FIN or RST from anyone.
+        UnacknowledgedRequest => "unacknowledged_request",
         /// An orderly close by the server, nothing lost.
         ClosedByServer => "closed_by_server",
         /// An orderly close by the client, nothing lost.
@@ -180,6 +192,11 @@ pub struct Outcome {
     pub reset: Option<ResetFacts>,
     pub truncated: Option<TruncatedFacts>,
     pub timeout: Option<TimeoutFacts>,
+    /// The request an `unacknowledged_request` lost.
+    pub unacknowledged: Option<Pending>,
+    /// What closed or reset the connection, as far as its own packets tell
+    /// ([`super::cause`]; a restart is settled across connections later).
+    pub cause: Option<super::cause::Cause>,
 }
 
 impl Outcome {
@@ -191,6 +208,8 @@ impl Outcome {
             reset: None,
             truncated: None,
             timeout: None,
+            unacknowledged: None,
+            cause: None,
         }
     }
 }

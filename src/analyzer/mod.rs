@@ -53,6 +53,10 @@ pub struct Analyzer {
     /// their time: a client timeout's finding names them even when the
     /// server answered later (bounded by the open connections).
     abandoned: HashMap<u64, (RequestLine, i64)>,
+    /// Per reset race (by connection id): its finding had it been no race,
+    /// for when the server's other closes show the reset was the
+    /// application's ([`Timeouts::settle_causes`]).
+    reset_alternatives: HashMap<u64, Finding>,
     findings: Vec<Finding>,
     decided: Vec<Finding>,
     connections: Vec<Connection>,
@@ -86,6 +90,7 @@ impl Analyzer {
             timeouts,
             retries: Retries::default(),
             abandoned: HashMap::new(),
+            reset_alternatives: HashMap::new(),
             findings: Vec::new(),
             decided: Vec::new(),
             connections: Vec::new(),
@@ -253,6 +258,16 @@ impl Analyzer {
             self.timeouts
                 .response_marks(server_ep, notes.server_header, notes.powered_by);
         }
+        // The server's SYN-ACK: how long after the SYN it came at the
+        // capture point (is the capture at the client's side?).
+        if side == roles.server()
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && conn.h(side).syns == 1
+            && let Some(syn) = conn.syn_times(client).next()
+        {
+            self.timeouts.synack(server_ep, ns - syn);
+        }
         if let Some(h) = &notes.tls_hello {
             self.timeouts.tls_hello(server_ep, h);
         }
@@ -291,6 +306,8 @@ impl Analyzer {
                     reset: None,
                     truncated: None,
                     timeout: None,
+                    unacknowledged: None,
+                    cause: Some(crate::analysis::cause::Cause::IdleTimer),
                 };
                 self.decided
                     .push(report::finding(conn, roles, &outcome, None, &self.paths));
@@ -378,11 +395,81 @@ impl Analyzer {
                 }
             }
         }
+        // A reset race is the timer's only if its idle age fits the
+        // server's other closes, known at the end: keep what it is
+        // otherwise (a few per capture; bounded like the findings).
+        if outcome
+            .race
+            .as_ref()
+            .is_some_and(|r| r.kind == crate::analysis::race::RaceKind::Reset)
+            && self.reset_alternatives.len() < MAX_FINDINGS
+        {
+            let alt = verdict::outcome_without_race(conn, roles, end_ns);
+            let f = report::finding(conn, roles, &alt, None, &self.paths);
+            self.reset_alternatives.insert(conn.id, f);
+        }
         // The finding carries the retry now; forget it (bounded memory).
         self.retries.forget(conn.id);
         if self.cfg.keep_connections && self.connections.len() < MAX_CONNECTION_ROWS {
             self.connections
                 .push(report::connection_row(conn, roles, outcome.verdict));
+        }
+    }
+
+    /// Applies the causes settled across connections to the findings, the
+    /// verdict counts and the connection rows.
+    fn settle_findings(&mut self, settled: &crate::analysis::timeouts::Settled) {
+        use crate::analysis::cause::Cause;
+        let restart: HashSet<u64> = settled.restart.iter().copied().collect();
+        for f in &mut self.findings {
+            if f.verdict == Verdict::KeepaliveRace && restart.contains(&f.conn_id) {
+                f.cause = Some(Cause::Restart);
+            }
+            // A connect refused soon after a restart's burst: the listener
+            // was down between the old process and the new.
+            if f.verdict == Verdict::ConnectRefused
+                && settled.restarts.iter().any(|&(ep, start, _)| {
+                    ep == f.server
+                        && (start..=start + crate::analysis::cause::RESTART_REFUSED_NS)
+                            .contains(&f.at.0)
+                })
+            {
+                f.cause = Some(Cause::Restart);
+            }
+        }
+        // A replaced peer's bare RST comes from the server's address one
+        // round trip after the request at the earliest; sooner, captured
+        // at the client's side, a middlebox in the path sent it.
+        for f in &mut self.findings {
+            if f.cause == Some(Cause::PeerGone)
+                && let Some(r) = &f.reset
+                && let Some(since) = r.outstanding_since
+                && self
+                    .timeouts
+                    .faster_than_server(f.server, r.rst_at.0 - since.0)
+            {
+                f.cause = Some(Cause::Path);
+            }
+        }
+        for id in &settled.application {
+            let Some(alt) = self.reset_alternatives.remove(id) else {
+                continue;
+            };
+            let v = &mut self.totals.verdicts;
+            v[Verdict::KeepaliveRace.index()] = v[Verdict::KeepaliveRace.index()].saturating_sub(1);
+            v[alt.verdict.index()] += 1;
+            for row in self.connections.iter_mut().filter(|r| r.id == *id) {
+                row.verdict = alt.verdict;
+            }
+            if let Some(f) = self.findings.iter_mut().find(|f| f.conn_id == *id) {
+                let (log_lines, place) = (f.log_lines.take(), f.place.take());
+                *f = Finding {
+                    log_lines,
+                    place,
+                    input: f.input,
+                    ..alt
+                };
+            }
         }
     }
 
@@ -395,6 +482,10 @@ impl Analyzer {
                 self.finish_conn(conn, Ending::CaptureEnd);
             }
         }
+        // Causes across connections, before any timeout is read: a
+        // restart's burst, resets that do not fit the server's timer.
+        let settled = self.timeouts.settle_causes();
+        self.settle_findings(&settled);
         // A retry seen after its raced connection was judged.
         for f in &mut self.findings {
             if let (Some(race), Some(r)) = (&mut f.race, self.retries.retry_of(f.conn_id)) {

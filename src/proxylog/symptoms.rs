@@ -98,6 +98,15 @@ const ROWS: &[(&str, &str, Symptoms)] = &[
         },
     ),
     (
+        "unacknowledged_request",
+        "*",
+        Symptoms {
+            envoy: "504 UT, response_timeout (the route's timeout), or 503 UF/UC once the connection gives up",
+            nginx: "504; error log: upstream timed out (110: Connection timed out) while reading response header from upstream",
+            haproxy: "504 sH-- (timeout server)",
+        },
+    ),
+    (
         "idle_reset",
         "*",
         Symptoms {

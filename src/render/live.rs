@@ -110,7 +110,7 @@ mod test {
         let mut p = f.handshake(0, RTT);
         p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
         p.push(f.data(secs(2.5), true, get("/b").as_bytes()));
-        p.push(f.rst(secs(2.5) + 100_000, false));
+        p.push(f.rst_ack(secs(2.5) + 100_000, false));
         let l = line(&findings(&p)[0]);
         assert!(l.contains("keepalive_race 10.0.0.1:40000 → 10.0.0.2:3000 reset race: RST with no FIN after 2.489 s idle, lost GET /b"), "{l}");
 

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use comfy_table::{ColumnConstraint, ContentArrangement, Table, presets};
 
-use racecap::report::{Millis, Report, ServerReport, Timestamp};
+use racecap::report::{Cause, Millis, Report, ServerReport, Timestamp};
 use racecap::units;
 
 /// How to lay the tables out.
@@ -357,6 +357,21 @@ pub fn tables(r: &Report, o: &Opts) -> String {
                         "-".into(),
                     )
                 }
+                None if f.unacknowledged.is_some() => {
+                    let u = f.unacknowledged.as_ref().expect("checked");
+                    let req = u
+                        .request
+                        .as_ref()
+                        .map_or("-".into(), |q| format!("{} {}", q.method, q.path));
+                    (
+                        format!("unanswered {}", secs(u.unacknowledged_ms)),
+                        opt_secs(u.idle_before_ms),
+                        "-".into(),
+                        req,
+                        "no ACK".into(),
+                        "-".into(),
+                    )
+                }
                 None => {
                     let req = f
                         .reset
@@ -389,6 +404,14 @@ pub fn tables(r: &Report, o: &Opts) -> String {
                         timing.join("\n")
                     },
                 )
+            };
+            // A cause that changes what to do is said with the verdict
+            // (issue 21: a restart, a replaced peer, the path).
+            let what = match f.cause {
+                Some(c @ (Cause::Restart | Cause::PeerGone | Cause::Path)) => {
+                    format!("{what}\ncause: {}", c.name().replace('_', " "))
+                }
+                _ => what,
             };
             t.add_row(vec![
                 clock(f.at),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
-    ServerReport, Summary, Timeout, Tool, Truncated, Warning,
+    ServerReport, Summary, Timeout, Tool, Truncated, Unacknowledged, Warning,
 };
 use crate::analysis::retry::Retry;
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
@@ -132,6 +132,12 @@ pub fn finding(
             rst_at: t.rst.map(|r| Timestamp(r.ns)),
         }
     });
+    let unacknowledged = o.unacknowledged.as_ref().map(|p| Unacknowledged {
+        request: request(p.request, paths),
+        request_at: Timestamp(p.ns),
+        idle_before_ms: p.idle_ns().map(Millis),
+        unacknowledged_ms: Millis(conn.last_ns - p.ns),
+    });
     let truncated = o.truncated.as_ref().map(|t| Truncated {
         request: request(t.response.request, paths),
         status: t.response.status,
@@ -171,6 +177,8 @@ pub fn finding(
         t.fin.ns
     } else if let Some(r) = &o.reset {
         r.rst.ns
+    } else if let Some(p) = &o.unacknowledged {
+        p.ns
     } else if let Some(last_syn) = conn.syn_times(c).last() {
         last_syn
     } else {
@@ -187,11 +195,13 @@ pub fn finding(
         history: conn.history.render(c),
         at: Timestamp(at),
         protocol: conn.protocol(),
+        cause: o.cause,
         race,
         connect,
         reset,
         truncated,
         timeout,
+        unacknowledged,
         logged_as: crate::proxylog::symptoms::of(o.verdict, o.race.as_ref().map(|r| r.kind)),
         log_lines: None,
         place: None,

@@ -23,6 +23,7 @@ pub use servers::{ClientReport, Distribution, ServerReport, TlsReport, server_re
 pub use summary::{ServerSummary, Summary};
 pub use warnings::Warning;
 
+pub use crate::analysis::cause::Cause;
 pub use crate::analysis::verdict::{Peer, RaceKind, RoleSource, Verdict};
 use crate::app::http::Method;
 pub use crate::app::protocol::Protocol;
@@ -155,6 +156,11 @@ pub struct Finding {
     pub at: Timestamp,
     /// What the connection spoke: `http1`, `tls` or `unknown`.
     pub protocol: Protocol,
+    /// What closed or reset the connection (`idle_timer`, `restart`,
+    /// `application`, `peer_gone`, `path`); absent for failures of the
+    /// client or the connect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub race: Option<Race>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,6 +171,8 @@ pub struct Finding {
     pub truncated: Option<Truncated>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Timeout>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unacknowledged: Option<Unacknowledged>,
     /// What Envoy, nginx and HAProxy log for this kind of failure.
     pub logged_as: Option<&'static Symptoms>,
     /// The `--proxy-log` lines matched to this connection (with `--proxy-log`).
@@ -269,6 +277,19 @@ pub struct Timeout {
     /// refused the answer).
     pub answered_late: bool,
     pub rst_at: Option<Timestamp>,
+}
+
+/// Evidence of a request the server never acknowledged.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unacknowledged {
+    /// The request, when its line was read.
+    pub request: Option<Request>,
+    pub request_at: Timestamp,
+    /// The idle gap the request ended on the reused connection.
+    pub idle_before_ms: Option<Millis>,
+    /// From the request to the connection's last packet (its last
+    /// retransmission, as a rule): how long it went unacknowledged.
+    pub unacknowledged_ms: Millis,
 }
 
 /// Evidence of a failed connect.

@@ -110,6 +110,10 @@ pub struct ServerReport {
     /// When no idle close was seen: the longest idle gap that stayed open.
     pub idle_timeout_longer_than_ms: Option<Millis>,
     pub closes_after_response: u64,
+    /// Closes and resets whose cause is not the idle timer, and so no
+    /// idle-timeout samples (absent when there were none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_causes: Option<OtherCauses>,
     /// `Keep-Alive: timeout=N` the server advertised (most frequent), seconds.
     pub keep_alive_header_s: Option<u32>,
     /// The header and the measured closes disagree by more than a second
@@ -157,6 +161,19 @@ pub struct ServerReport {
     pub histogram: Option<Histogram>,
 }
 
+/// A server's closes and resets of causes other than its idle timer.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherCauses {
+    /// Idle closes in a restart's burst (many connections within
+    /// milliseconds at scattered idle ages).
+    pub restart_closes: u64,
+    /// Races whose FIN was one of those (not in `races`).
+    pub restart_races: u64,
+    /// Resets at a request, with no FIN, whose idle age did not fit the
+    /// server's idle closes: `server_reset` findings, not races.
+    pub application_resets: u64,
+}
+
 /// One server's part of the report, from what the analysis decided.
 pub fn server_report(server: Assessed<'_>) -> ServerReport {
     let Assessed {
@@ -176,6 +193,11 @@ pub fn server_report(server: Assessed<'_>) -> ServerReport {
             .then_some(Millis(s.stayed_open_ns)),
         idle_timeout: a.idle.map(Distribution::from),
         closes_after_response: s.closes_after_response,
+        other_causes: (s.restart_closes + s.application_resets > 0).then_some(OtherCauses {
+            restart_closes: s.restart_closes,
+            restart_races: s.restart_races,
+            application_resets: s.application_resets,
+        }),
         keep_alive_header_s: a.keep_alive_header_s,
         keep_alive_header_disagrees: a.header_disagrees,
         reuse_window_ms: a.reuse_window_ns.map(Millis),

@@ -273,6 +273,14 @@ impl Flow {
         self.seg(t, from_client, flags::RST, &[], None)
     }
 
+    /// An RST with the ACK flag (of everything the peer sent): what a
+    /// socket sends when it aborts or closes with unread data, where a
+    /// host with no socket for the connection sends a bare RST.
+    pub fn rst_ack(&mut self, t: i64, from_client: bool) -> Packet {
+        let a = self.ack_of(from_client);
+        self.seg(t, from_client, flags::RST | flags::ACK, &[], Some(a))
+    }
+
     /// An HTTP request from the client and the response to it `rtt` later
     /// (with the client's ACK).
     pub fn exchange(&mut self, t: i64, rtt: i64, request: &str, response: &str) -> Vec<Packet> {
