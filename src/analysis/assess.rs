@@ -312,8 +312,10 @@ mod test {
     use super::*;
 
     fn stats(closes_ms: &[f64], reuses_ms: &[f64]) -> ServerStats {
-        let mut s = ServerStats::default();
-        s.connections = 10;
+        let mut s = ServerStats {
+            connections: 10,
+            ..ServerStats::default()
+        };
         for v in closes_ms {
             s.idle_closes.push((v * 1e6) as i64);
         }
@@ -408,8 +410,10 @@ mod order {
             races in 0u64..6,
             header in proptest::option::of(0u32..400),
         ) -> ServerStats {
-            let mut s = ServerStats::default();
-            s.connections = 20;
+            let mut s = ServerStats {
+                connections: 20,
+                ..ServerStats::default()
+            };
             for i in 0..n_closes {
                 let f = if n_closes > 1 { i as f64 / (n_closes - 1) as f64 } else { 0.0 };
                 s.idle_closes.push(ms_to_ns(close_ms + spread_ms * f));

@@ -10,6 +10,7 @@ pub mod retry;
 pub mod rules;
 pub mod samples;
 pub mod software;
+pub mod stats;
 pub mod timeouts;
 pub mod tls;
 pub mod verdict;

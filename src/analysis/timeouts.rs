@@ -13,9 +13,9 @@ use super::cause::{self, CloseRec};
 use super::defaults::ClientKind;
 use super::race::RaceFacts;
 use super::samples::Samples;
-use super::software::{self, ClientMarks, ClientReach, ServerMarks};
+use super::software::{self, ClientReach};
 use super::verdict::{Outcome, RaceKind, RoleSource, Roles, Verdict};
-use crate::app::marks::{ProxyMark, RequestMarks};
+use crate::app::marks::RequestMarks;
 use crate::flow::{Conn, Endpoint, Pending, Side};
 
 /// A server FIN this soon after the last payload is a close after the
@@ -27,163 +27,13 @@ pub const MIN_IDLE_CLOSE_NS: i64 = 50_000_000;
 /// live capture's endless stream: no burst is looked for).
 pub const MAX_CLOSE_RECS: usize = super::samples::MAX_SAMPLES;
 
-/// A race as counted, so that a race of another cause can be uncounted.
-#[derive(Debug, Clone, Copy)]
-struct RaceRec {
-    conn: u64,
-    retried: bool,
-    unknown_retry: bool,
-    unprocessed: bool,
-}
-
-/// What settling the causes decided across connections
-/// ([`Timeouts::settle_causes`]), by connection id.
-#[derive(Debug, Default)]
-pub struct Settled {
-    /// Connections closed by a restart's burst.
-    pub restart: Vec<u64>,
-    /// Reset races whose idle age did not fit the timer: application resets.
-    pub application: Vec<u64>,
-    /// Each restart's burst: the server, its first and last close.
-    pub restarts: Vec<(Endpoint, i64, i64)>,
-}
-
 /// The shortest SYN → SYN-ACK at the capture point for it to be a round
 /// trip, so that the capture is at the client's side: a server's own
 /// SYN-ACK leaves within microseconds (a loaded host: a millisecond or two).
 pub const PATH_RST_MIN_RTT_NS: i64 = 5_000_000;
 
-/// Per client (IP) of one server.
-#[derive(Debug, Clone, Default)]
-pub struct ClientStats {
-    /// Idle gaps after which this client reused a connection (answered).
-    pub reuse: Samples,
-    /// Idle gaps before this client's own FINs.
-    pub closes: Samples,
-    /// What its requests' heads said about their sender.
-    pub marks: ClientMarks,
-}
-
-/// Everything measured about one server endpoint.
-#[derive(Debug, Clone, Default)]
-pub struct ServerStats {
-    /// Idle gaps that ended in this server's FIN.
-    pub idle_closes: Samples,
-    /// Server FINs right after a response (no keep-alive).
-    pub closes_after_response: u64,
-    /// Idle gaps after which a client sent a request and got an answer.
-    pub reuse: Samples,
-    /// Idle gaps before client FINs (the client's own idle timeout).
-    pub client_closes: Samples,
-    /// Longest idle gap a connection survived open (reuse, or open at the end).
-    pub stayed_open_ns: i64,
-    /// Requests sent to it (the first of each connection and every reuse).
-    pub requests: u64,
-    /// Requests on reused connections (answered or lost).
-    pub reused_requests: u64,
-    /// `Keep-Alive: timeout=N` values seen, with counts.
-    pub keep_alive: BTreeMap<u32, u64>,
-    /// Handshake round trips (SYN to the client's ACK), ns.
-    pub rtt: Samples,
-    /// From the client's SYN to the server's SYN-ACK at the capture point,
-    /// ns: about a round trip when the capture is at the client's side,
-    /// next to nothing at the server's. An RST that answers a request far
-    /// sooner than the shortest of these, captured at the client's side,
-    /// cannot be the server's ([`cause::Cause::Path`]).
-    pub synack_delay: Samples,
-    pub connections: u64,
-    /// Connections whose client was a loopback address (a sidecar's
-    /// inbound hop: 127.0.0.6, 127.0.0.1, ::1).
-    pub loopback_clients: u64,
-    pub races: u64,
-    pub retried_races: u64,
-    /// Races whose request line was not read, so a retry cannot be found.
-    pub unknown_retry_races: u64,
-    /// Gaps FIN → reuse of the races.
-    pub fin_to_reuse: Samples,
-    /// The software marks of its responses.
-    pub marks: ServerMarks,
-    /// Closes that a restart's burst explains (not idle-timeout samples;
-    /// [`super::cause::restart_bursts`]).
-    pub restart_closes: u64,
-    /// Races whose FIN was one of them (not counted in [`races`](Self::races)).
-    pub restart_races: u64,
-    /// Resets with no FIN whose idle age did not fit the server's idle
-    /// closes: the application's, not races (not in [`races`](Self::races)).
-    pub application_resets: u64,
-    /// Every idle-close sample with its time and connection, until
-    /// [`MAX_CLOSE_RECS`]; the causes are settled from them.
-    close_recs: Vec<CloseRec>,
-    /// More closes than [`MAX_CLOSE_RECS`] came: no burst is looked for.
-    close_recs_full: bool,
-    /// The races, to take those of another cause out of the counts.
-    race_recs: Vec<RaceRec>,
-    /// Reset races, whose idle age is a sample only if it fits the timer.
-    reset_recs: Vec<(RaceRec, i64)>,
-    /// Request heads whose headers named a proxy, by [`ProxyMark::index`].
-    pub proxy_marks: [u64; ProxyMark::COUNT],
-    /// What its TLS handshakes said (names, versions).
-    pub tls: super::tls::TlsSeen,
-    /// Connections judged that spoke HTTP/2 in the clear (h2c, gRPC).
-    pub h2c_connections: u64,
-    /// HTTP/2 races whose stream the server's GOAWAY said it never processed.
-    pub unprocessed_races: u64,
-    /// What sends its requests (set when the capture is over, from every
-    /// client's marks and reach).
-    pub client_kind: Option<ClientKind>,
-    /// Per client IP (hashed; sorted by [`clients`](Self::clients)).
-    by_client: HashMap<IpAddr, ClientStats, foldhash::fast::RandomState>,
-}
-
-impl ServerStats {
-    /// Keeps a close for settling the causes, while there is room.
-    fn close_rec(&mut self, c: CloseRec) {
-        if self.close_recs.len() < MAX_CLOSE_RECS {
-            self.close_recs.push(c);
-        } else {
-            self.close_recs_full = true;
-        }
-    }
-
-    /// Takes a race of another cause out of the race counts.
-    fn uncount_race(&mut self, r: RaceRec) {
-        self.races = self.races.saturating_sub(1);
-        if r.retried {
-            self.retried_races = self.retried_races.saturating_sub(1);
-        }
-        if r.unknown_retry {
-            self.unknown_retry_races = self.unknown_retry_races.saturating_sub(1);
-        }
-        if r.unprocessed {
-            self.unprocessed_races = self.unprocessed_races.saturating_sub(1);
-        }
-    }
-
-    /// The proxy its requests' headers named most often, if any did.
-    pub fn proxy_mark(&self) -> Option<ProxyMark> {
-        ProxyMark::ALL
-            .iter()
-            .copied()
-            .filter(|p| self.proxy_marks[p.index()] > 0)
-            .max_by_key(|p| (self.proxy_marks[p.index()], std::cmp::Reverse(p.index())))
-    }
-
-    /// A client's own statistics, while fewer than [`MAX_CLIENTS`] are kept.
-    fn client(&mut self, ip: IpAddr) -> Option<&mut ClientStats> {
-        if self.by_client.len() >= MAX_CLIENTS && !self.by_client.contains_key(&ip) {
-            return None;
-        }
-        Some(self.by_client.entry(ip).or_default())
-    }
-
-    /// The clients with statistics of their own, by IP.
-    pub fn clients(&self) -> Vec<(IpAddr, &ClientStats)> {
-        let mut clients: Vec<(IpAddr, &ClientStats)> =
-            self.by_client.iter().map(|(ip, c)| (*ip, c)).collect();
-        clients.sort_by_key(|(ip, _)| *ip);
-        clients
-    }
-}
+use super::stats::RaceRec;
+pub use super::stats::{ClientStats, ServerStats, Settled};
 
 /// Server endpoints tracked. A scan or a flood to random ports would
 /// otherwise make one entry per target; beyond this, connections to new
@@ -477,92 +327,6 @@ impl Timeouts {
         }
     }
 
-    /// Settles the causes across each server's connections once the
-    /// capture is over, before any timeout is read: the closes of a
-    /// restart's burst stop being idle-timeout samples and their races
-    /// stop counting as races of the timer; a reset race whose idle age
-    /// fits the server's other closes becomes a sample, one that does not
-    /// is the application's reset, no race.
-    pub fn settle_causes(&mut self) -> Settled {
-        let mut out = Settled::default();
-        let mut eps: Vec<(Endpoint, usize)> = self.servers.iter().map(|(e, &i)| (*e, i)).collect();
-        eps.sort_unstable();
-        // A restart closes what one host holds, whichever of its ports:
-        // bursts are looked for across each address's closes.
-        let mut by_ip: BTreeMap<IpAddr, (Vec<CloseRec>, bool)> = BTreeMap::new();
-        for &(ep, i) in &eps {
-            let e = by_ip.entry(ep.ip).or_default();
-            e.0.extend_from_slice(&self.stats[i].close_recs);
-            e.1 |= self.stats[i].close_recs_full;
-        }
-        let mut all_bursts: Vec<u64> = Vec::new();
-        let mut windows: Vec<(IpAddr, i64, i64)> = Vec::new();
-        for (ip, (recs, full)) in &by_ip {
-            if *full {
-                continue;
-            }
-            for b in cause::restart_bursts(recs) {
-                all_bursts.extend(&b.conns);
-                windows.push((*ip, b.start_ns, b.end_ns));
-            }
-        }
-        all_bursts.sort_unstable();
-        for (ep, i) in eps {
-            let s = &mut self.stats[i];
-            let burst: Vec<u64> = s
-                .close_recs
-                .iter()
-                .map(|c| c.conn)
-                .filter(|c| all_bursts.binary_search(c).is_ok())
-                .collect();
-            let mut burst = burst;
-            burst.sort_unstable();
-            if !burst.is_empty() {
-                let mut kept = Samples::default();
-                for c in s.close_recs.iter().filter(|c| c.sample) {
-                    if burst.binary_search(&c.conn).is_err() {
-                        kept.push(c.gap_ns);
-                    }
-                }
-                s.restart_closes = burst.len() as u64;
-                s.idle_closes = kept;
-                for r in s.race_recs.clone() {
-                    if burst.binary_search(&r.conn).is_ok() {
-                        s.uncount_race(r);
-                        s.restart_races += 1;
-                    }
-                }
-                out.restart.extend(burst);
-            }
-            out.restarts.extend(
-                windows
-                    .iter()
-                    .filter(|w| w.0 == ep.ip)
-                    .map(|&(_, a, b)| (ep, a, b)),
-            );
-            // The timer's range from its FIN closes (a restart's are gone).
-            let range = s
-                .idle_closes
-                .values()
-                .iter()
-                .fold(None, |acc, &g| match acc {
-                    None => Some((g, g)),
-                    Some((lo, hi)) => Some((g.min(lo), g.max(hi))),
-                });
-            for (r, g) in std::mem::take(&mut s.reset_recs) {
-                match range {
-                    Some((lo, hi)) if !cause::fits_timer(g, lo, hi) => {
-                        s.uncount_race(r);
-                        s.application_resets += 1;
-                        out.application.push(r.conn);
-                    }
-                    _ => s.idle_closes.push(g),
-                }
-            }
-        }
-        out
-    }
-
     /// A connection was judged: its totals, round trip, race and how long
     /// it stayed open idle go to its server. `end_ns` is the capture's end;
     /// `cut_off` says the connection was still open then (or evicted).
@@ -676,49 +440,6 @@ impl Timeouts {
     }
 }
 
+mod settle;
 #[cfg(test)]
-mod test {
-    use super::*;
-    use crate::analysis::defaults::Witness;
-
-    /// A server whose idle closes are `ms` values.
-    fn closing_at(ms: impl Iterator<Item = f64>) -> ServerStats {
-        let mut s = ServerStats::default();
-        for v in ms {
-            s.idle_closes.push((v * 1e6) as i64);
-        }
-        s
-    }
-
-    #[test]
-    fn test_gunicorn_spread_is_one_timeout() {
-        // gthread, --keep-alive 2: 2.0–3.0 s (issue 12).
-        let s = closing_at((0..40).map(|i| 2_004.0 + f64::from(i) * 24.9));
-        let a = s.assess();
-        let idle = a.idle.unwrap();
-        assert!(idle.tight, "{idle:?}");
-        assert_eq!(idle.estimate_ns, 2_004_000_000);
-        assert_eq!(a.matches[0].software, "gunicorn");
-        // Named by its header, --keep-alive 5: 5.0–6.0 s, configured 5 s.
-        let s = closing_at((0..40).map(|i| 5_004.0 + f64::from(i) * 24.9));
-        let w = Witness {
-            server_header: Some("gunicorn"),
-            powered_by: None,
-        };
-        let a = s.assess_witnessed(&w, ClientKind::Unknown);
-        assert!(a.idle.unwrap().tight);
-        assert_eq!(
-            (a.matches[0].software, a.matches[0].default_ms),
-            ("gunicorn", 5_000)
-        );
-    }
-
-    #[test]
-    fn test_unexplained_spread_stays_spread() {
-        // 7–8 s: no row spreads like that there, so application closes.
-        let s = closing_at((0..40).map(|i| 7_004.0 + f64::from(i) * 24.9));
-        let idle = s.assess().idle.unwrap();
-        assert!(!idle.tight);
-        assert_eq!(idle.estimate_ns, idle.median_ns);
-    }
-}
+mod tests;

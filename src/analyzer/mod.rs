@@ -5,6 +5,7 @@
 //! and decodes on a thread of its own and feeds it segments).
 
 mod config;
+mod settle;
 
 use std::collections::{HashMap, HashSet};
 
@@ -416,63 +417,6 @@ impl Analyzer {
         }
     }
 
-    /// Applies the causes settled across connections to the findings, the
-    /// verdict counts and the connection rows.
-    fn settle_findings(&mut self, settled: &crate::analysis::timeouts::Settled) {
-        use crate::analysis::cause::Cause;
-        let restart: HashSet<u64> = settled.restart.iter().copied().collect();
-        for f in &mut self.findings {
-            if f.verdict == Verdict::KeepaliveRace && restart.contains(&f.conn_id) {
-                f.cause = Some(Cause::Restart);
-            }
-            // A connect refused soon after a restart's burst: the listener
-            // was down between the old process and the new.
-            if f.verdict == Verdict::ConnectRefused
-                && settled.restarts.iter().any(|&(ep, start, _)| {
-                    ep == f.server
-                        && (start..=start + crate::analysis::cause::RESTART_REFUSED_NS)
-                            .contains(&f.at.0)
-                })
-            {
-                f.cause = Some(Cause::Restart);
-            }
-        }
-        // A replaced peer's bare RST comes from the server's address one
-        // round trip after the request at the earliest; sooner, captured
-        // at the client's side, a middlebox in the path sent it.
-        for f in &mut self.findings {
-            if f.cause == Some(Cause::PeerGone)
-                && let Some(r) = &f.reset
-                && let Some(since) = r.outstanding_since
-                && self
-                    .timeouts
-                    .faster_than_server(f.server, r.rst_at.0 - since.0)
-            {
-                f.cause = Some(Cause::Path);
-            }
-        }
-        for id in &settled.application {
-            let Some(alt) = self.reset_alternatives.remove(id) else {
-                continue;
-            };
-            let v = &mut self.totals.verdicts;
-            v[Verdict::KeepaliveRace.index()] = v[Verdict::KeepaliveRace.index()].saturating_sub(1);
-            v[alt.verdict.index()] += 1;
-            for row in self.connections.iter_mut().filter(|r| r.id == *id) {
-                row.verdict = alt.verdict;
-            }
-            if let Some(f) = self.findings.iter_mut().find(|f| f.conn_id == *id) {
-                let (log_lines, place) = (f.log_lines.take(), f.place.take());
-                *f = Finding {
-                    log_lines,
-                    place,
-                    input: f.input,
-                    ..alt
-                };
-            }
-        }
-    }
-
     /// Ends the analysis: every connection still open is judged as the
     /// capture left it.
     pub fn finish(mut self, inputs: &[InputStats]) -> Report {
@@ -522,70 +466,4 @@ impl Analyzer {
 }
 
 #[cfg(test)]
-mod test {
-    use super::*;
-
-    /// Issue 23: a live capture without `--metrics-listen` grew without
-    /// bound (46 → 85 MB in 60 s): every idle close and reuse was queued for
-    /// metrics that nobody drained. Samples are queued only when asked for.
-    #[test]
-    fn test_23_no_samples_queued_unless_drained() {
-        let (mut packets, _) = Workload::bench(200, 10, false).packets();
-        packets.sort_by_key(|p| p.ts_ns);
-        let link = Link::Ethernet(vec![]);
-        for samples in [false, true] {
-            let cfg = Config {
-                live: true,
-                samples,
-                ..Config::default()
-            };
-            let mut a = Analyzer::new(cfg);
-            for p in &packets {
-                let data = link.wrap(&p.ip, p.v6);
-                a.frame(&Frame {
-                    ts_ns: p.ts_ns,
-                    linktype: 1,
-                    origlen: data.len() as u32,
-                    data: &data,
-                });
-            }
-            let queued = a.timeouts.tap.as_ref().map_or(0, Vec::len);
-            assert_eq!(queued > 0, samples, "{queued} samples queued");
-        }
-    }
-    use crate::synth::{Link, Workload};
-
-    /// Request targets go back to the pool when their request is answered
-    /// or their connection is judged: the pool follows the requests waiting
-    /// now (at most one per open connection), not the requests seen.
-    #[test]
-    fn test_paths_follow_waiting_requests() {
-        let (mut packets, races) = Workload::bench(300, 10, false).packets();
-        packets.sort_by_key(|p| p.ts_ns);
-        let link = Link::Ethernet(vec![]);
-        let mut a = Analyzer::new(Config::default());
-        let mut most = 0;
-        for p in &packets {
-            let data = link.wrap(&p.ip, p.v6);
-            a.frame(&Frame {
-                ts_ns: p.ts_ns,
-                linktype: 1,
-                origlen: data.len() as u32,
-                data: &data,
-            });
-            assert!(a.paths.live() <= a.table.len());
-            most = most.max(a.paths.live());
-        }
-        // 3000 requests went through; a few dozen waited at once.
-        assert!(most > 0 && most < 300, "{most}");
-        let report = a.finish(&[]);
-        assert!(races > 0);
-        assert_eq!(report.races(), races);
-        let lost = report.findings.iter().filter_map(|f| f.race.as_ref());
-        assert!(lost.clone().count() as u64 == races);
-        assert!(
-            lost.clone()
-                .all(|r| r.request.as_ref().is_some_and(|q| q.path.starts_with('/')))
-        );
-    }
-}
+mod tests;
