@@ -1,6 +1,22 @@
 //! The analyzer's own tests: what it keeps while a capture runs.
 
 use super::*;
+use crate::synth::{Link, Packet, Workload};
+
+/// Feeds each packet to `a` as an Ethernet frame, calling `after` after each.
+fn feed(a: &mut Analyzer, packets: &[Packet], mut after: impl FnMut(&Analyzer)) {
+    let link = Link::Ethernet(vec![]);
+    for p in packets {
+        let data = link.wrap(&p.ip, p.v6);
+        a.frame(&Frame {
+            ts_ns: p.ts_ns,
+            linktype: 1,
+            origlen: data.len() as u32,
+            data: &data,
+        });
+        after(a);
+    }
+}
 
 /// Issue 23: a live capture without `--metrics-listen` grew without
 /// bound (46 → 85 MB in 60 s): every idle close and reuse was queued for
@@ -9,7 +25,6 @@ use super::*;
 fn test_23_no_samples_queued_unless_drained() {
     let (mut packets, _) = Workload::bench(200, 10, false).packets();
     packets.sort_by_key(|p| p.ts_ns);
-    let link = Link::Ethernet(vec![]);
     for samples in [false, true] {
         let cfg = Config {
             live: true,
@@ -17,21 +32,11 @@ fn test_23_no_samples_queued_unless_drained() {
             ..Config::default()
         };
         let mut a = Analyzer::new(cfg);
-        for p in &packets {
-            let data = link.wrap(&p.ip, p.v6);
-            a.frame(&Frame {
-                ts_ns: p.ts_ns,
-                linktype: 1,
-                origlen: data.len() as u32,
-                data: &data,
-            });
-        }
+        feed(&mut a, &packets, |_| {});
         let queued = a.timeouts.tap.as_ref().map_or(0, Vec::len);
         assert_eq!(queued > 0, samples, "{queued} samples queued");
     }
 }
-use crate::synth::{Link, Workload};
-
 /// Request targets go back to the pool when their request is answered
 /// or their connection is judged: the pool follows the requests waiting
 /// now (at most one per open connection), not the requests seen.
@@ -39,20 +44,12 @@ use crate::synth::{Link, Workload};
 fn test_paths_follow_waiting_requests() {
     let (mut packets, races) = Workload::bench(300, 10, false).packets();
     packets.sort_by_key(|p| p.ts_ns);
-    let link = Link::Ethernet(vec![]);
     let mut a = Analyzer::new(Config::default());
     let mut most = 0;
-    for p in &packets {
-        let data = link.wrap(&p.ip, p.v6);
-        a.frame(&Frame {
-            ts_ns: p.ts_ns,
-            linktype: 1,
-            origlen: data.len() as u32,
-            data: &data,
-        });
+    feed(&mut a, &packets, |a| {
         assert!(a.paths.live() <= a.table.len());
         most = most.max(a.paths.live());
-    }
+    });
     // 3000 requests went through; a few dozen waited at once.
     assert!(most > 0 && most < 300, "{most}");
     let report = a.finish(&[]);
