@@ -13,6 +13,50 @@ use super::{Entry, LogFormat, detect, haproxy_format};
 /// Lines looked at to detect the format.
 const DETECT_LINES: usize = 200;
 
+/// The longest line kept (64 KiB). Access and error log lines are a few
+/// hundred bytes, a few KiB with long URLs or headers; a longer "line" is
+/// not one (a binary file, a log without newlines, a hostile input: a
+/// gzip'd log of one 1 GiB line took 2 GiB), so it is skipped to its end
+/// without being held, and counted as unreadable.
+pub const MAX_LINE: usize = 64 << 10;
+
+/// Reads the next line of `input` into `raw` (without its `\n`), keeping
+/// at most [`MAX_LINE`] bytes of it. Returns None at the end, else whether
+/// the line was longer than kept.
+fn bounded_line(input: &mut dyn BufRead, raw: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    raw.clear();
+    let mut any = false;
+    let mut long = false;
+    loop {
+        let buf = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(any.then_some(long));
+        }
+        any = true;
+        let (part, end) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        let room = MAX_LINE.saturating_sub(raw.len());
+        if part.len() > room {
+            long = true;
+        }
+        raw.extend_from_slice(&part[..part.len().min(room)]);
+        let used = end.unwrap_or(buf.len());
+        input.consume(used);
+        if end.is_some() {
+            return Ok(Some(long));
+        }
+    }
+}
+
+/// What a line longer than [`MAX_LINE`] is read as: no format's line.
+const LONG_LINE: &str = "\u{0}line longer than 64 KiB";
+
 /// What one log said.
 #[derive(Debug, Clone)]
 pub struct ParsedLog {
@@ -62,15 +106,16 @@ pub fn read<R: Read>(name: &str, input: R, opts: &Options) -> io::Result<ParsedL
     let mut first: Vec<String> = Vec::new();
     let mut raw = Vec::new();
     let mut next = |lines: &mut Box<dyn BufRead>| -> io::Result<Option<String>> {
-        raw.clear();
-        if lines.read_until(b'\n', &mut raw)? == 0 {
-            return Ok(None);
-        }
-        Ok(Some(
-            String::from_utf8_lossy(&raw)
-                .trim_end_matches(['\n', '\r'])
-                .to_string(),
-        ))
+        Ok(bounded_line(lines.as_mut(), &mut raw)?.map(|long| {
+            if long {
+                // Cut: no format reads it, so it counts as unreadable.
+                LONG_LINE.to_string()
+            } else {
+                String::from_utf8_lossy(&raw)
+                    .trim_end_matches('\r')
+                    .to_string()
+            }
+        }))
     };
     while first.len() < DETECT_LINES {
         match next(&mut lines)? {
@@ -100,6 +145,10 @@ pub fn read<R: Read>(name: &str, input: R, opts: &Options) -> io::Result<ParsedL
     };
     let take = |line: &str, log: &mut ParsedLog| {
         log.lines += 1;
+        if line == LONG_LINE {
+            log.unreadable += 1;
+            return;
+        }
         let Some(format) = log.format else {
             log.unreadable += 1;
             return;
@@ -125,6 +174,36 @@ mod test {
     use super::*;
 
     const LINES: &str = "2026/11/26 18:05:24 [error] 1#1: *4 upstream prematurely closed connection while reading response header from upstream, client: 10.0.0.9, server: , request: \"GET /a HTTP/1.1\", upstream: \"http://10.0.0.2:3000/a\", host: \"x\"\nnot a log line\n\n2026/11/26 18:05:25 [notice] 1#1: exiting\n";
+
+    /// Issue 23: a line is never held longer than [`MAX_LINE`]; what is
+    /// past it is skipped to the line's end, the next line is read whole,
+    /// and a cut line counts as unreadable.
+    #[test]
+    fn test_23_long_line_is_cut_and_unreadable() {
+        let mut text = LINES.lines().next().unwrap().to_string();
+        text.push('\n');
+        text.push_str(&"x".repeat(3 * MAX_LINE + 17));
+        text.push('\n');
+        text.push_str(LINES);
+        // Read through a small buffer, so the long line spans many fills.
+        let mut input = std::io::BufReader::with_capacity(1000, text.as_bytes());
+        let mut raw = Vec::new();
+        assert_eq!(bounded_line(&mut input, &mut raw).unwrap(), Some(false));
+        assert_eq!(bounded_line(&mut input, &mut raw).unwrap(), Some(true));
+        assert_eq!(raw.len(), MAX_LINE);
+        assert!(raw.capacity() < 2 * MAX_LINE, "{}", raw.capacity());
+        assert_eq!(bounded_line(&mut input, &mut raw).unwrap(), Some(false));
+        assert!(raw.starts_with(b"2026/11/26 18:05:24 [error]"));
+        let log = read("e.log", text.as_bytes(), &Options::default()).unwrap();
+        assert_eq!(log.format, Some(LogFormat::NginxError));
+        assert_eq!((log.lines, log.unreadable, log.errors.len()), (6, 2, 2));
+        // The last line, without a newline, is still a line.
+        let mut input = &b"a\nb"[..];
+        assert_eq!(bounded_line(&mut input, &mut raw).unwrap(), Some(false));
+        assert_eq!(bounded_line(&mut input, &mut raw).unwrap(), Some(false));
+        assert_eq!(raw, b"b");
+        assert_eq!(bounded_line(&mut input, &mut raw).unwrap(), None);
+    }
 
     #[test]
     fn test_plain_and_gzip_read_the_same() {
