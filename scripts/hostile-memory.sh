@@ -9,6 +9,8 @@
 # Shapes so far:
 #   long-log-line  a gzip'd proxy log holding one 1 GiB line (about 1 MB on
 #                  disk) beside a real capture: the line must not be held.
+#   pcapng-idbs    a gzip'd pcapng of 60 M interface description blocks
+#                  (about 3 MB on disk) and no packet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +29,17 @@ with gzip.open(sys.argv[1], "wb", compresslevel=9) as f:
     f.write(b"\n")
 EOF
 
+python3 - "$work/idbs.pcapng.gz" <<'EOF'
+import gzip, struct, sys
+shb = struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+idb = struct.pack("<IIHHII", 1, 20, 1, 0, 65535, 20)
+with gzip.open(sys.argv[1], "wb", compresslevel=9) as f:
+    f.write(shb)
+    chunk = idb * 100_000
+    for _ in range(600):
+        f.write(chunk)
+EOF
+
 peak() {
   # Peak RSS in MiB of one run (its exit code is not the point here).
   /usr/bin/time -v "$@" >/dev/null 2>"$work/time.txt" || true
@@ -37,3 +50,5 @@ echo "| shape | input on disk | peak RSS (MiB) |"
 echo "|---|---:|---:|"
 size=$(du -h "$work/long-line.log.gz" | cut -f1)
 echo "| long-log-line: one 1 GiB line, gzip'd | $size | $(peak "$bin" analyze fixtures/lab/get-races.backend.pcap --proxy-log "$work/long-line.log.gz" --proxy-log-format nginx-error) |"
+size=$(du -h "$work/idbs.pcapng.gz" | cut -f1)
+echo "| pcapng-idbs: 60 M interface description blocks, gzip'd | $size | $(peak "$bin" analyze "$work/idbs.pcapng.gz") |"
