@@ -1,19 +1,31 @@
 //! `--metrics-listen`: serves [`racecap::metrics`] at `GET /metrics`, one
-//! request per connection, on a thread of its own: OpenMetrics to scrapers
-//! that ask for it (Prometheus does), the 0.0.4 text format to the others.
+//! request per connection, each on a thread of its own: OpenMetrics to
+//! scrapers that ask for it (Prometheus does), the 0.0.4 text format to the
+//! others. Bounded whatever a client does: a request head of at most
+//! [`MAX_HEAD`] bytes read within [`REQUEST_TIME`], and at most
+//! [`MAX_CLIENTS`] connections served at once (one slow client holds only
+//! its own).
 
 use std::collections::HashSet;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use racecap::metrics::Metrics;
 
-/// How long a scraper may take to send its request.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a scraper may take to send its whole request head (a byte
+/// every few seconds must not hold a connection for ever).
+const REQUEST_TIME: Duration = Duration::from_secs(5);
+
+/// The longest request head read: a scrape's is a few hundred bytes.
+const MAX_HEAD: u64 = 16 << 10;
+
+/// Connections served at once; beyond, a new one is closed at once.
+const MAX_CLIENTS: usize = 16;
 
 /// Binds `addr` (here, in racecap's own network namespace) and serves
 /// `/metrics` on a thread of its own until the process ends.
@@ -24,9 +36,23 @@ pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<SocketAddr> {
     std::thread::Builder::new()
         .name("racecap-metrics".into())
         .spawn(move || {
+            let busy = Arc::new(AtomicUsize::new(0));
             for stream in listener.incoming().flatten() {
-                // A scraper that misbehaves costs its own connection only.
-                let _ = answer(stream, &metrics);
+                if busy.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
+                    busy.fetch_sub(1, Ordering::AcqRel);
+                    continue; // (dropped: closed)
+                }
+                let (metrics, done) = (metrics.clone(), busy.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("racecap-scrape".into())
+                    .spawn(move || {
+                        // A scraper that misbehaves costs its own connection only.
+                        let _ = answer(stream, &metrics);
+                        done.fetch_sub(1, Ordering::AcqRel);
+                    });
+                if spawned.is_err() {
+                    busy.fetch_sub(1, Ordering::AcqRel);
+                }
             }
         })
         .context("starting the metrics thread")?;
@@ -35,20 +61,36 @@ pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<SocketAddr> {
 
 /// Answers one request: the exposition for `GET /metrics`, 404 otherwise.
 fn answer(stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
-    stream.set_read_timeout(Some(READ_TIMEOUT))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let until = Instant::now() + REQUEST_TIME;
+    let limited = Deadline {
+        stream: stream.try_clone()?,
+        until,
+    }
+    .take(MAX_HEAD);
+    let mut reader = BufReader::new(limited);
     let mut request = String::new();
     reader.read_line(&mut request)?;
     // Read the headers (only Accept matters) before answering.
     let mut line = String::new();
     let mut openmetrics = false;
-    while reader.read_line(&mut line)? > 2 {
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line)?;
+        if n > 0 && !line.ends_with('\n') {
+            // Past MAX_HEAD, or the client stopped mid-line: no request.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request head too long",
+            ));
+        }
+        if n <= 2 {
+            break;
+        }
         if let Some((name, value)) = line.split_once(':')
             && name.eq_ignore_ascii_case("accept")
         {
             openmetrics = wants_openmetrics(value);
         }
-        line.clear();
     }
     let mut words = request.split_whitespace();
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
@@ -77,6 +119,23 @@ fn answer(stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
         body.len()
     )?;
     out.flush()
+}
+
+/// A socket read within a deadline for the whole request, not per read.
+struct Deadline {
+    stream: TcpStream,
+    until: Instant,
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "request too slow"));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
 }
 
 /// The OpenMetrics exposition in Prometheus' older text format (0.0.4),
@@ -144,5 +203,56 @@ mod test {
             "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.1"
         ));
         assert!(!wants_openmetrics("*/*"));
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+    use std::io::Read;
+
+    fn scrape(addr: SocketAddr) -> String {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    /// Issue 23: a client trickling its request held every other scrape
+    /// (one thread served everyone), and a request line with no newline
+    /// was read whole (800 MiB). Now a slow client holds its own
+    /// connection only, and a request head past MAX_HEAD is refused
+    /// without being read further.
+    #[test]
+    fn test_23_slow_and_endless_clients_hold_nobody() {
+        let addr = serve("127.0.0.1:0".parse().unwrap(), Arc::new(Metrics::new())).unwrap();
+        // A trickler: one byte, then silence.
+        let mut slow = TcpStream::connect(addr).unwrap();
+        slow.write_all(b"G").unwrap();
+        // An endless request line: the server stops reading it and closes.
+        let mut endless = TcpStream::connect(addr).unwrap();
+        endless
+            .set_write_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let chunk = vec![b'a'; 64 << 10];
+        let mut sent = 0u64;
+        while sent < 64 << 20 {
+            match endless.write(&chunk) {
+                Ok(n) => sent += n as u64,
+                Err(_) => break,
+            }
+        }
+        assert!(
+            sent < 64 << 20,
+            "the server read {sent} bytes of one request line"
+        );
+        // Meanwhile a scrape is answered, the trickler still connected.
+        let answer = scrape(addr);
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        assert!(answer.contains("racecap_"), "{answer}");
+        slow.write_all(b"E").unwrap_or(());
     }
 }
