@@ -23,7 +23,7 @@ use racecap::source::netns::{self, Netns};
 use crate::cli::{CaptureArgs, Format, InterfacesArgs};
 use crate::render;
 use crate::serve_metrics;
-use book::{Book, Out};
+use book::{Book, Out, Sink};
 use racecap::metrics::Metrics;
 
 mod book;
@@ -77,16 +77,24 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
         let report = run(&args, cfg, file, &stop, metrics);
         (args, report)
     })?;
-    let mut report = report?;
+    let (mut report, write_error) = report?;
     report.settle_proxy(args.report.proxy);
     render::fail_closed(&report, args.report.fail_on)?;
-    if args.report.format == Format::Jsonl {
+    let code = if args.report.format == Format::Jsonl {
         // The stream ends with the whole report on one line.
         let code = render::exit_code(&report, args.report.fail_on);
         render::to_stdout(format!("{}\n", render::json::line(&report)?).as_bytes())?;
-        return Ok(code);
+        code
+    } else {
+        render::emit(&report, &args.report)?
+    };
+    // The report came; a -w file that could not be written still fails
+    // the run, with the file's name (a full disk, say).
+    if let Some(e) = write_error {
+        eprintln!("racecap: {e}");
+        return Ok(ExitCode::from(2));
     }
-    render::emit(&report, &args.report)
+    Ok(code)
 }
 
 /// The capture itself, on the capturing thread: until `-c`, `--duration`
@@ -97,7 +105,7 @@ fn run(
     file: Option<File>,
     stop: &AtomicBool,
     metrics: Option<Arc<Metrics>>,
-) -> Result<Report> {
+) -> Result<(Report, Option<String>)> {
     let specs = match (args.interface.is_empty(), args.ifindex) {
         (false, _) => args.interface.clone(),
         (true, Some(n)) => vec![
@@ -122,9 +130,11 @@ fn run(
     // (or a pattern) pcapng, one interface block each.
     let single = specs.len() == 1 && !is_pattern(&specs[0]);
     let first = set.members().first().map(|m| set.linktype(m.id));
-    let mut writer = file
+    let out = file
         .map(|f| Out::new(f, first.filter(|_| single), args.snaplen.max(0) as u32))
         .transpose()?;
+    let path = args.write.as_ref().map(|p| p.display().to_string());
+    let mut writer = Sink::new(out, path.unwrap_or_default());
     let mut analyzer = Analyzer::new(cfg);
     let mut book = Book::new(args.netns.clone(), metrics.clone());
     let mut last_poll = Instant::now();
@@ -185,9 +195,7 @@ fn run(
                 m.packets(1);
             }
             book.stats[id as usize].count(frame.ts_ns, frame.data.len());
-            if let Some(w) = &mut writer {
-                w.write(id, &frame)?;
-            }
+            writer.write(id, &frame);
             analyzer.count_frame(frame.ts_ns, frame.data.len());
             match decode::decode(&frame) {
                 Ok(mut seg) => {
@@ -227,9 +235,7 @@ fn run(
         }
         if last_flush.elapsed() >= Duration::from_secs(1) {
             // Keep -w readable while the capture runs.
-            if let Some(w) = &mut writer {
-                w.flush()?;
-            }
+            writer.flush();
             last_flush = Instant::now();
         }
         if progress && last_progress.elapsed() >= Duration::from_millis(250) {
@@ -244,9 +250,7 @@ fn run(
         eprintln!();
     }
     book.drops(set.stats());
-    if let Some(w) = writer {
-        w.finish()?;
-    }
+    let write_error = writer.finish();
     let mut report = analyzer.finish(&book.stats);
     for f in &mut report.findings {
         book.place(f);
@@ -279,7 +283,7 @@ fn run(
             .map(|l| format!(" (last at {})", l.rfc3339()))
             .unwrap_or_default()
     );
-    Ok(report)
+    Ok((report, write_error))
 }
 
 /// `racecap interfaces` (of `--netns` when given).

@@ -354,3 +354,64 @@ fn test_capture_errors_are_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad filter expression"), "{err}");
 }
+
+/// Issue 23: `-w` onto a full disk exited 2 with "No space left on device",
+/// without the file's name, and the report was lost. The capture goes on,
+/// the report comes, and the exit is 2 with one line naming the file.
+#[test]
+fn test_23_full_disk_keeps_the_report_and_names_the_file() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut capture = Command::new(cargo_bin!("racecap"))
+        .args(["capture", "-i", "lo", "--duration", "4s", "-w", "/dev/full"])
+        .args(["tcp", "port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Traffic on the port once the capture has started (bounded: 20
+    // connections over about 2 s).
+    std::thread::sleep(Duration::from_millis(800));
+    let server = std::thread::spawn(move || {
+        for s in listener.incoming().take(20) {
+            let mut s = s.unwrap();
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    for _ in 0..20 {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut buf = [0u8; 64];
+        let _ = c.read(&mut buf);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.join().unwrap();
+    let mut out = String::new();
+    capture
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut err = String::new();
+    capture
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = capture.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("writing /dev/full:"), "{err}");
+    assert!(err.to_lowercase().contains("no space left"), "{err}");
+    // The report came all the same.
+    assert!(out.contains("packets"), "{out}");
+}

@@ -49,7 +49,7 @@ impl Book {
     /// Records an interface that opened or went away, says so when it was
     /// not one of those opened at the start, and describes new ones in the
     /// `-w` file.
-    pub fn event(&mut self, e: Event, out: &mut Option<Out>, quiet: &mut usize) -> Result<()> {
+    pub fn event(&mut self, e: Event, out: &mut Sink, quiet: &mut usize) -> Result<()> {
         match e {
             Event::Opened { id, name, linktype } => {
                 let i = id as usize;
@@ -61,9 +61,7 @@ impl Book {
                     self.counted_drops.push(0);
                     self.places
                         .push(self.roots.locate(&name, self.netns.as_deref()));
-                    if let Some(o) = out {
-                        o.interface(linktype)?;
-                    }
+                    out.interface(linktype);
                 } else {
                     // Back under the same name: a new veth, perhaps a new pod.
                     self.places[i] = self.roots.locate(&name, self.netns.as_deref());
@@ -127,6 +125,66 @@ impl Book {
     /// to pod on one node across two veths, keeps the first).
     pub fn place(&self, f: &mut Finding) {
         f.place = self.places.get(f.input as usize).cloned();
+    }
+}
+
+/// The `-w` file, if any, and the first error writing it: a full disk
+/// stops the writing, not the capture (the report still comes, and the
+/// error, naming the file, decides the exit code).
+pub struct Sink {
+    out: Option<Out>,
+    path: String,
+    error: Option<String>,
+}
+
+impl Sink {
+    /// Writing to `out`, the file at `path` (as given).
+    pub fn new(out: Option<Out>, path: String) -> Sink {
+        Sink {
+            out,
+            path,
+            error: None,
+        }
+    }
+
+    fn guard(&mut self, r: io::Result<()>) {
+        if let Err(e) = r {
+            self.error = Some(format!("writing {}: {e}", self.path));
+            self.out = None;
+        }
+    }
+
+    /// Describes a new interface (pcapng).
+    pub fn interface(&mut self, linktype: u16) {
+        if let Some(o) = &mut self.out {
+            let r = o.interface(linktype);
+            self.guard(r);
+        }
+    }
+
+    /// Writes a frame that came in on interface `id`.
+    pub fn write(&mut self, id: u32, f: &Frame<'_>) {
+        if let Some(o) = &mut self.out {
+            let r = o.write(id, f);
+            self.guard(r);
+        }
+    }
+
+    /// Flushes what was written so far.
+    pub fn flush(&mut self) {
+        if let Some(o) = &mut self.out {
+            let r = o.flush();
+            self.guard(r);
+        }
+    }
+
+    /// Flushes and closes; the first error, if writing failed.
+    pub fn finish(mut self) -> Option<String> {
+        if let Some(o) = self.out.take() {
+            let r = o.finish();
+            self.guard(r);
+        }
+        self.error
     }
 }
 
