@@ -415,3 +415,33 @@ fn test_23_full_disk_keeps_the_report_and_names_the_file() {
     // The report came all the same.
     assert!(out.contains("packets"), "{out}");
 }
+
+/// Issue 23: `capture -i 'veth*'` without CAP_NET_RAW exited 0 with "No
+/// request failed": every interface the pattern matched failed to open, and
+/// the capture watched nothing. It exits 2 with one line naming the cause.
+#[test]
+fn test_23_pattern_that_opens_nothing_fails() {
+    if !is_root() || !have("setpriv") {
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args(["--bounding-set=-net_raw", "--inh-caps=-net_raw", "--"])
+        .arg(cargo_bin!("racecap"))
+        .args([
+            "capture",
+            "-i",
+            "lo*",
+            "--duration",
+            "2s",
+            "--fail-on",
+            "race",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("CAP_NET_RAW"), "{err}");
+    assert!(out.stdout.is_empty());
+}

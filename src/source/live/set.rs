@@ -4,7 +4,7 @@
 //! once a second, and numbers every interface it ever opened so that a
 //! finding can name the one its connection came in on.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::{IDLE_SLEEP, LiveError, LiveOptions, LiveSource, LiveStats};
@@ -16,6 +16,10 @@ pub const RESCAN: Duration = Duration::from_secs(1);
 /// Kernel buffer for an interface a pattern brought in: a node may have a
 /// hundred pod veths, each far from busy, and each buffer is kernel memory.
 pub const PATTERN_BUFFER_SIZE: i32 = 4 << 20;
+
+/// How often a matching interface that would not open is tried again (a
+/// veth created down, then brought up by the container runtime).
+pub const RETRY_FAILED: Duration = Duration::from_secs(2);
 
 /// Whether an `-i` argument is a pattern rather than a name.
 pub fn is_pattern(spec: &str) -> bool {
@@ -109,8 +113,9 @@ pub enum Event {
         stats: Option<LiveStats>,
         why: String,
     },
-    /// A matching interface could not be opened (not tried again until it
-    /// has vanished and come back).
+    /// A matching interface could not be opened (said once; it is tried
+    /// again every [`RETRY_FAILED`], as a veth that appears while down
+    /// opens once it is up).
     Failed { name: String, error: LiveError },
 }
 
@@ -123,8 +128,8 @@ pub struct LiveSet {
     names: Vec<String>,
     /// Link types, by id.
     linktypes: Vec<u16>,
-    /// Matching interfaces that would not open.
-    failed: HashSet<String>,
+    /// Matching interfaces that would not open, with their last attempt.
+    failed: HashMap<String, Instant>,
     next: usize,
     last_scan: Instant,
     events: Vec<Event>,
@@ -155,7 +160,7 @@ impl LiveSet {
             members: Vec::new(),
             names: Vec::new(),
             linktypes: Vec::new(),
-            failed: HashSet::new(),
+            failed: HashMap::new(),
             next: 0,
             last_scan: Instant::now(),
             events: Vec::new(),
@@ -169,6 +174,9 @@ impl LiveSet {
             set.add(name.clone(), src, false);
         }
         set.scan();
+        if let Some(e) = set.none_opened() {
+            return Err(e);
+        }
         Ok(set)
     }
 
@@ -235,25 +243,48 @@ impl LiveSet {
                 self.drop_member(i, "the interface is gone".into());
             }
         }
-        self.failed.retain(|n| present.contains(n));
+        self.failed.retain(|n, _| present.contains(n));
         if self.patterns.is_empty() {
             return;
         }
         for name in present {
             let open = self.members.iter().any(|m| m.name == name);
-            if open
-                || self.failed.contains(&name)
-                || !self.patterns.iter().any(|p| glob_match(p, &name))
-            {
+            let waiting = self
+                .failed
+                .get(&name)
+                .is_some_and(|t| t.elapsed() < RETRY_FAILED);
+            if open || waiting || !self.patterns.iter().any(|p| glob_match(p, &name)) {
                 continue;
             }
             match LiveSource::open(&self.options(&name, true)) {
-                Ok(src) => self.add(name, src, true),
+                Ok(src) => {
+                    self.failed.remove(&name);
+                    self.add(name, src, true);
+                }
                 Err(error) => {
-                    self.failed.insert(name.clone());
-                    self.events.push(Event::Failed { name, error });
+                    // Said once per interface, tried again later.
+                    if self.failed.insert(name.clone(), Instant::now()).is_none() {
+                        self.events.push(Event::Failed { name, error });
+                    }
                 }
             }
+        }
+    }
+
+    /// When every interface the patterns matched failed to open and none
+    /// is open: the first failure, so that a capture that can watch nothing
+    /// (no CAP_NET_RAW, say) fails instead of reporting nothing found.
+    fn none_opened(&mut self) -> Option<LiveError> {
+        if !self.members.is_empty() || self.failed.is_empty() {
+            return None;
+        }
+        let i = self
+            .events
+            .iter()
+            .position(|e| matches!(e, Event::Failed { .. }))?;
+        match self.events.remove(i) {
+            Event::Failed { error, .. } => Some(error),
+            _ => None,
         }
     }
 
