@@ -10,6 +10,8 @@ use etherparse::{EtherType, IpNumber, LaxIpSlice, LenSource, TcpSlice};
 
 use crate::named::named_enum;
 
+pub mod tunnel;
+
 /// The bytes a segment's tail keeps past its head: enough for the end of a
 /// chunked HTTP/1 body (`\n0\r\n\r\n`, read by `app::http::ends_chunked`)
 /// and a TLS or HTTP/2 header that straddles the cut. Defined here, where
@@ -350,7 +352,7 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
         }
         _ => return Err(Skip::UnsupportedLinkType),
     };
-    ip_tcp(frame, ip, vlan)
+    ip_tcp(frame, ip, vlan, 0)
 }
 
 /// Payload bytes the analysis reads (request lines, response heads up to
@@ -401,7 +403,11 @@ fn ether_payload(proto: u16, data: &[u8]) -> Result<(&[u8], u32), Skip> {
 
 /// IP and TCP, with etherparse's lax slicers (snaplen-cut packets keep their
 /// headers).
-fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>, Skip> {
+/// Tunnels opened inside one another at most (a VXLAN in a GRE, say);
+/// deeper nesting is not opened.
+const MAX_TUNNELS: u8 = 2;
+
+fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32, depth: u8) -> Result<Segment<'a>, Skip> {
     let (ip_slice, ext_err) = LaxIpSlice::from_slice(ip).map_err(|e| match e {
         etherparse::err::ip::LaxHeaderSliceError::Len(_) if frame_cut(frame) => {
             Skip::TruncatedHeader
@@ -428,6 +434,12 @@ fn ip_tcp<'a>(frame: &Frame<'a>, ip: &'a [u8], vlan: u32) -> Result<Segment<'a>,
     let ip_payload = ip_slice.payload();
     if ip_payload.fragmented {
         return Err(Skip::IpFragment);
+    }
+    if ip_payload.ip_number != IpNumber::TCP
+        && depth < MAX_TUNNELS
+        && let Some(inner) = tunnel::inner(ip_payload.ip_number.0, ip_payload.payload)
+    {
+        return ip_tcp(frame, inner?, vlan, depth + 1);
     }
     if ip_payload.ip_number != IpNumber::TCP {
         // IPv6 extension headers that could not be walked also end here.

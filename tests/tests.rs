@@ -34,6 +34,7 @@ mod small;
 mod synthetic;
 mod timeouts;
 mod tls;
+mod tunnels;
 
 // Live capture needs the `live` feature (libpcap) and root; see tests/live.rs.
 #[cfg(feature = "live")]
