@@ -457,6 +457,9 @@ impl Report {
             failures,
             capture.duration_s,
         );
+        // Without a proxy yet (`Report::settle_proxy` decides it): the
+        // steps that are no one proxy's.
+        let remedies = super::remedies::remedies(&findings, None);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
@@ -474,6 +477,7 @@ impl Report {
             connections,
             proxy_log: None,
             proxy: None,
+            remedies,
         }
     }
 }

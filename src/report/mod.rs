@@ -10,6 +10,7 @@ pub mod histogram;
 pub mod matching;
 pub mod proxy;
 pub mod proxy_log;
+pub mod remedies;
 mod servers;
 pub mod summary;
 mod warnings;
@@ -62,6 +63,11 @@ pub struct Report {
     /// The proxy the fix is written for (`--proxy`, or recognised in the
     /// traffic or the proxy log); null when not known.
     pub proxy: Option<proxy::ProxySeen>,
+    /// Per cause other than the server's idle timer (a restart, a peer
+    /// gone, the path, the application): what helps there instead of a
+    /// timeout change, for the proxy that is there. Absent when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<remedies::Remedy>,
 }
 
 /// Which program wrote the report.
@@ -352,6 +358,7 @@ impl Report {
             }),
             None => proxy::detect(&self.servers, self.proxy_log.as_ref()),
         };
+        self.remedies = remedies::remedies(&self.findings, self.proxy.map(|p| p.kind));
     }
 
     /// Connections with this verdict (all of them: `findings` may be cut at its cap).
