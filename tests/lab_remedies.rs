@@ -210,3 +210,61 @@ fn test_lab_remedy_only_for_the_proxy_there() {
             .any(|s| s.text.contains("upstream_connection_options.tcp_keepalive"))
     );
 }
+
+/// The impact line on each recording says what the clients lost, by the
+/// truth: nginx retried the GETs an application, a replaced peer or a
+/// middlebox reset (the clients got 200), not the POSTs (502); the
+/// requests a dropping middlebox never acknowledged are lost (504); a
+/// restart's races are said to be a restart's.
+#[test]
+fn test_lab_causes_impact_line() {
+    let lost = |scenario: &str| {
+        let r = report(scenario, Some(ProxyKind::Nginx));
+        (r.summary.lost_by_method.clone(), r.summary.lost())
+    };
+    let by = |pairs: &[(&str, u64)]| {
+        pairs
+            .iter()
+            .map(|(m, n)| (m.to_string(), *n))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(lost("app-reset").0, by(&[("POST", 8)]));
+    assert_eq!(lost("peer-gone").0, by(&[("POST", 2)]));
+    assert_eq!(lost("nat-rst").0, by(&[("POST", 4)]));
+    assert_eq!(lost("nat-drop").0, by(&[("GET", 4), ("POST", 4)]));
+    // The GETs' retries are found (and carried by their findings).
+    let r = report("app-reset", Some(ProxyKind::Nginx));
+    let retried = r
+        .findings
+        .iter()
+        .filter(|f| f.reset.as_ref().and_then(|x| x.retried) == Some(true))
+        .count();
+    assert_eq!(retried, 8);
+    let cases = [
+        (
+            "app-reset",
+            "8 POST requests failed for their clients (8 to resets",
+        ),
+        (
+            "peer-gone",
+            "2 POST requests failed for their clients (2 to resets",
+        ),
+        (
+            "nat-rst",
+            "4 POST requests failed for their clients (4 to resets",
+        ),
+        (
+            "nat-drop",
+            "8 requests (GET 4, POST 4) failed for their clients",
+        ),
+        (
+            "restart",
+            "7 GET requests failed for their clients (7 keep-alive races at a restart, not retried)",
+        ),
+    ];
+    for (scenario, want) in cases {
+        let out = opening(scenario);
+        assert!(out.starts_with(want), "{scenario}:\n{out}");
+    }
+    assert!(opening("restart").contains("\n7 keep-alive races at a restart (0 retried) from"));
+}

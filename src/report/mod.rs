@@ -296,6 +296,10 @@ pub struct Unacknowledged {
     /// From the request to the connection's last packet (its last
     /// retransmission, as a rule): how long it went unacknowledged.
     pub unacknowledged_ms: Millis,
+    /// The same request went out again on another connection shortly
+    /// after (the proxy's retry); absent when the request line is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retried: Option<bool>,
 }
 
 /// Evidence of a failed connect.
@@ -316,6 +320,11 @@ pub struct Reset {
     /// The other side's data left unanswered by the RST.
     pub outstanding_since: Option<Timestamp>,
     pub request: Option<Request>,
+    /// A server's reset of a request: the same request went out again on
+    /// another connection shortly after (the proxy's retry). Absent for a
+    /// client's reset and when the request line is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retried: Option<bool>,
     pub bytes_in_flight_to_server: u64,
     pub bytes_in_flight_to_client: u64,
 }
