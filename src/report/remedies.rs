@@ -16,7 +16,8 @@ use crate::units::Millis;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Remedy {
     pub cause: Cause,
-    /// Failing connections of this cause.
+    /// Failing connections of this cause (an application's only when one
+    /// of them cut a known request).
     pub failures: u64,
     /// Their servers, in order.
     pub servers: Vec<Endpoint>,
@@ -93,7 +94,15 @@ pub fn remedies(findings: &[Finding], proxy: Option<ProxyKind>) -> Vec<Remedy> {
             .iter()
             .filter(|f| f.cause == Some(*cause))
             .collect();
-        if mine.is_empty() {
+        // The application's reset is told by the request it cut: without
+        // one (a reset of unknown traffic, a capture of another protocol)
+        // there is nothing to point the server's logs at.
+        let requests = mine.iter().any(|f| {
+            f.reset.as_ref().is_some_and(|r| r.request.is_some())
+                || f.race.as_ref().is_some_and(|r| r.request.is_some())
+                || f.truncated.as_ref().is_some_and(|t| t.request.is_some())
+        });
+        if mine.is_empty() || (*cause == Cause::Application && !requests) {
             continue;
         }
         let mut servers: Vec<Endpoint> = mine.iter().map(|f| f.server).collect();
