@@ -268,3 +268,19 @@ fn test_lab_causes_impact_line() {
     }
     assert!(opening("restart").contains("\n7 keep-alive races at a restart (0 retried) from"));
 }
+
+/// The HTML page shows the remedy with the proxy's snippet, as the table.
+#[test]
+fn test_lab_remedy_in_html() {
+    let out = crate::util::stdout(&[
+        "analyze",
+        "fixtures/lab/causes-peer-gone.proxy.pcap",
+        "--proxy",
+        "nginx",
+        "--format",
+        "html",
+    ]);
+    assert!(out.contains("<h2>Fix: not a timeout</h2>"), "{out}");
+    assert!(out.contains("keepalive_time 10s;"), "{out}");
+    assert!(!out.contains("pool-purge-delay"), "{out}");
+}
