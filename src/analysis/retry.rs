@@ -2,6 +2,9 @@
 //! from the same client to the same server, answered on another connection
 //! shortly after, is the retry (nginx re-sends idempotent requests that
 //! failed on a cached connection; Envoy retries on `reset` when told to).
+//! A request the server reset without a race (its application, a vanished
+//! peer, a middlebox) or that the client gave up on is watched the same
+//! way (issue 21: nginx retried those GETs to a 200).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};

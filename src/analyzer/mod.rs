@@ -298,6 +298,21 @@ impl Analyzer {
                     .insert(conn.id, (self.paths.line(req.0), req.1));
             }
         }
+        // A request the server reset without a race (its application, a
+        // vanished peer, the path), or the client gave up on (one the
+        // server never acknowledged): watch for the proxy's retry too, so
+        // that a retried one is not counted lost (issue 21).
+        if race.is_none()
+            && (notes.rst || (notes.fin && !server_side))
+            && let Some(p) = conn.pending(client)
+            && let Some(req) = p.request
+            && self.retries.retry_of(conn.id).is_none()
+            && !self.retries.extend(conn.id, ns)
+        {
+            let line = self.paths.line(req);
+            self.retries
+                .lost(conn.id, client_ip, server_ep, line, p.ns, ns);
+        }
         if let Some(r) = race {
             if notes.rst && server_side && self.cfg.live {
                 // The RST proves the race now: tell live output.
@@ -406,7 +421,7 @@ impl Analyzer {
             && self.reset_alternatives.len() < MAX_FINDINGS
         {
             let alt = verdict::outcome_without_race(conn, roles, end_ns);
-            let f = report::finding(conn, roles, &alt, None, &self.paths);
+            let f = report::finding(conn, roles, &alt, retry, &self.paths);
             self.reset_alternatives.insert(conn.id, f);
         }
         // The finding carries the retry now; forget it (bounded memory).
@@ -432,9 +447,23 @@ impl Analyzer {
         self.settle_findings(&settled);
         // A retry seen after its raced connection was judged.
         for f in &mut self.findings {
-            if let (Some(race), Some(r)) = (&mut f.race, self.retries.retry_of(f.conn_id)) {
+            let Some(r) = self.retries.retry_of(f.conn_id) else {
+                continue;
+            };
+            if let Some(race) = &mut f.race {
                 race.retried = Some(true);
                 race.retry_at = Some(report::Timestamp(r.at_ns));
+                f.retry_key = Some(r.key);
+            }
+            // A reset's or an unacknowledged request's retry (issue 21).
+            for retried in [
+                f.reset.as_mut().and_then(|x| x.retried.as_mut()),
+                f.unacknowledged.as_mut().and_then(|x| x.retried.as_mut()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                *retried = true;
                 f.retry_key = Some(r.key);
             }
         }

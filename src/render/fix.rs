@@ -14,7 +14,8 @@ use std::fmt::Write as _;
 use racecap::analysis::defaults::{Side, latent_risk, server_step_behind};
 use racecap::analysis::proxy::ProxyKind;
 use racecap::report::proxy::{ProxySeen, ProxySource};
-use racecap::report::{Report, ServerReport};
+use racecap::report::remedies::Remedy;
+use racecap::report::{Cause, Report, ServerReport};
 
 /// One step as printed: side, sentence, snippet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,11 +153,87 @@ pub(super) fn groups(r: &Report, verbose: bool) -> Vec<(Vec<&ServerReport>, Vec<
     out
 }
 
+/// A cause other than the timer, in words for the fix line.
+fn cause_label(m: &Remedy) -> String {
+    match m.cause {
+        Cause::Restart => "a restart".into(),
+        Cause::PeerGone => "a peer gone or replaced".into(),
+        Cause::Application => "the application's resets".into(),
+        Cause::Path => match m.forgotten_within_ms {
+            Some(w) => format!(
+                "the path (a middlebox forgot idle flows, after at most {} idle)",
+                racecap::units::secs(w.ms())
+            ),
+            None => "the path (a middlebox forgot idle flows)".into(),
+        },
+        Cause::IdleTimer => "the idle timer".into(),
+    }
+}
+
+/// The remedies (issue 21) as blocks: the servers and what happened, then
+/// the steps, for the proxy that is there (the report holds no other's).
+pub(super) fn remedies(r: &Report) -> Vec<(String, Vec<Step>)> {
+    r.remedies
+        .iter()
+        .map(|m| {
+            let servers = match m.servers.as_slice() {
+                [] => String::new(),
+                [a] => a.to_string(),
+                [a, b] => format!("{a}, {b}"),
+                [a, .., z] => format!("{} servers ({a} … {z})", m.servers.len()),
+            };
+            let head = format!("{servers}: {}", m.what);
+            let steps = m
+                .steps
+                .iter()
+                .map(|st| Step {
+                    side: st.side,
+                    text: st.text.to_string(),
+                    snippet: st.snippet.map(str::to_string),
+                    no_value: false,
+                })
+                .collect();
+            (head, steps)
+        })
+        .collect()
+}
+
+/// The fix line when the failures have another cause than the timer: the
+/// cause with the most failures, its first step and the proxy's own step
+/// (or its second).
+fn remedy_line(r: &Report, head: &str) -> Option<String> {
+    let m = r
+        .remedies
+        .iter()
+        .rev()
+        .max_by_key(|m| m.failures)
+        .filter(|m| !m.steps.is_empty())?;
+    let first = &m.steps[0];
+    let second = m.steps[1..]
+        .iter()
+        .find(|s| s.proxy_row.is_some())
+        .or(m.steps.get(1));
+    let mut line = format!("{head}: {}, not a timeout: {}", cause_label(m), first.text);
+    if let Some(s) = second {
+        line.push_str(&format!(" And {}: {}", s.side, s.text));
+    }
+    Some(line)
+}
+
+/// The heading of the fix line: the proxy and how it was known.
+fn line_head(r: &Report) -> String {
+    match r.proxy {
+        Some(p) => format!("Fix ({}, {})", p.kind.label(), source(p)),
+        None => "Fix".to_string(),
+    }
+}
+
 /// The fix in one line, for the report's opening.
 pub fn one_line(r: &Report) -> Option<String> {
     let Some((_, steps)) = groups(r, false).into_iter().next() else {
-        // No fix to give, but the proxy outlasts the server's close.
-        return latent(r).into_iter().next();
+        // No timeout to change: the remedy of another cause, or the
+        // proxy outlasting the server's close.
+        return remedy_line(r, &line_head(r)).or_else(|| latent(r).into_iter().next());
     };
     // A server step that says raising it cannot help is no alternative.
     let server = steps
@@ -167,10 +244,7 @@ pub fn one_line(r: &Report) -> Option<String> {
         .iter()
         .filter(|s| matches!(s.side, Side::Proxy | Side::Client))
         .collect();
-    let head = match r.proxy {
-        Some(p) => format!("Fix ({}, {})", p.kind.label(), source(p)),
-        None => "Fix".to_string(),
-    };
+    let head = line_head(r);
     // Which library sends the requests does not show: no one library's step.
     let library = Step {
         side: Side::Client,
@@ -235,7 +309,8 @@ pub(super) fn latent(r: &Report) -> Vec<String> {
 pub fn section(r: &Report, verbose: bool, out: &mut String) {
     let groups = groups(r, verbose);
     let latent = latent(r);
-    if groups.is_empty() {
+    let remedies = remedies(r);
+    if groups.is_empty() && remedies.is_empty() {
         if !latent.is_empty() {
             let _ = writeln!(out);
             for l in &latent {
@@ -262,6 +337,10 @@ pub fn section(r: &Report, verbose: bool, out: &mut String) {
             );
         }
     }
+    for (head, steps) in &remedies {
+        let _ = writeln!(out, "\n{head}");
+        print_steps(steps, out);
+    }
     for (servers, steps) in &groups {
         out.push('\n');
         for s in servers {
@@ -280,14 +359,7 @@ pub fn section(r: &Report, verbose: bool, out: &mut String) {
                 }
             );
         }
-        for (i, st) in steps.iter().enumerate() {
-            let _ = writeln!(out, "  {}. {}: {}", i + 1, st.side, st.text);
-            if let Some(snippet) = &st.snippet {
-                for line in snippet.lines() {
-                    let _ = writeln!(out, "       {line}");
-                }
-            }
-        }
+        print_steps(steps, out);
     }
     if !latent.is_empty() {
         out.push('\n');
@@ -300,5 +372,17 @@ pub fn section(r: &Report, verbose: bool, out: &mut String) {
             out,
             "(--verbose for the reasons and notes behind each step)"
         );
+    }
+}
+
+/// Numbered steps with their snippets.
+fn print_steps(steps: &[Step], out: &mut String) {
+    for (i, st) in steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}: {}", i + 1, st.side, st.text);
+        if let Some(snippet) = &st.snippet {
+            for line in snippet.lines() {
+                let _ = writeln!(out, "       {line}");
+            }
+        }
     }
 }

@@ -302,6 +302,14 @@ pub fn page(r: &Report, limit: usize) -> String {
         server_section(s, h, &groups, &mut out);
     }
 
+    // Failures of another cause than the timer: its remedy (issue 21).
+    for (head, steps) in super::fix::remedies(r) {
+        out.push_str("<section class=\"remedy\"><h2>Fix: not a timeout</h2>\n");
+        let _ = writeln!(out, "<p>{}</p>", esc(&head));
+        fix_steps(&steps, &mut out);
+        out.push_str("</section>\n");
+    }
+
     if !races.is_empty() {
         let shown = if limit == 0 {
             races.len()
@@ -382,17 +390,23 @@ fn server_section(
         .iter()
         .find(|(servers, _)| servers.iter().any(|x| x.endpoint == s.endpoint))
     {
-        out.push_str("<h3>Fix</h3><ol>\n");
-        for st in steps {
-            let _ = write!(out, "<li>{}: {}", st.side, esc(&st.text));
-            if let Some(snippet) = &st.snippet {
-                let _ = write!(out, "<pre>{}</pre>", esc(snippet));
-            }
-            out.push_str("</li>\n");
-        }
-        out.push_str("</ol>\n");
+        out.push_str("<h3>Fix</h3>");
+        fix_steps(steps, out);
     }
     out.push_str("</section>\n");
+}
+
+/// The steps of a fix as a numbered list, with their snippets.
+fn fix_steps(steps: &[super::fix::Step], out: &mut String) {
+    out.push_str("<ol>\n");
+    for st in steps {
+        let _ = write!(out, "<li>{}: {}", st.side, esc(&st.text));
+        if let Some(snippet) = &st.snippet {
+            let _ = write!(out, "<pre>{}</pre>", esc(snippet));
+        }
+        out.push_str("</li>\n");
+    }
+    out.push_str("</ol>\n");
 }
 
 /// The findings in time order, at most `limit` rows (0: all), as the table.

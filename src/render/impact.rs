@@ -70,6 +70,26 @@ fn pct(n: u64, of: u64) -> String {
 }
 
 /// The first lines: impact, span and rate, the fix.
+/// "7 keep-alive races", saying whose they were when a restart's burst
+/// of closes made some of them (`servers[].other_causes.restart_races`):
+/// a restart's race is no timeout's (issue 21).
+fn races_phrase(r: &Report, n: u64) -> String {
+    let races = plural(n, "keep-alive race", "keep-alive races");
+    let restart: u64 = r
+        .servers
+        .iter()
+        .filter_map(|s| s.other_causes.as_ref())
+        .map(|o| o.restart_races)
+        .sum();
+    if restart == 0 {
+        races
+    } else if restart >= r.summary.races {
+        format!("{races} at a restart")
+    } else {
+        format!("{races} ({restart} at a restart)")
+    }
+}
+
 pub fn opening(r: &Report, out: &mut String) {
     let s = &r.summary;
     let proxy = r.proxy.map(|p| p.kind);
@@ -99,10 +119,10 @@ pub fn opening(r: &Report, out: &mut String) {
         };
         let mut why = Vec::new();
         if s.not_retried > 0 {
-            why.push(format!(
-                "{} not retried",
-                plural(s.not_retried, "keep-alive race", "keep-alive races")
-            ));
+            let races = races_phrase(r, s.not_retried);
+            // "at a restart not retried" would read as one phrase.
+            let comma = if races.ends_with("restart") { "," } else { "" };
+            why.push(format!("{races}{comma} not retried"));
         }
         let other = lost.saturating_sub(s.not_retried);
         if other > 0 {
@@ -153,7 +173,7 @@ pub fn opening(r: &Report, out: &mut String) {
             let _ = writeln!(
                 out,
                 "{} ({} retried{}) from {} to {} ({}) in {duration} of capture: {} per hour, {} per 1000 requests ({} of all {} requests, {} of the {} reused).",
-                plural(s.races, "keep-alive race", "keep-alive races"),
+                races_phrase(r, s.races),
                 s.retried,
                 if s.retried_unknown > 0 {
                     format!(", {} unknown", s.retried_unknown)

@@ -137,6 +137,7 @@ pub fn finding(
         request_at: Timestamp(p.ns),
         idle_before_ms: p.idle_ns().map(Millis),
         unacknowledged_ms: Millis(conn.last_ns - p.ns),
+        retried: p.request.map(|_| retry.is_some()),
     });
     let truncated = o.truncated.as_ref().map(|t| Truncated {
         request: request(t.response.request, paths),
@@ -165,6 +166,13 @@ pub fn finding(
         idle_before_ms: r.idle_before_ns.map(Millis),
         outstanding_since: r.outstanding.as_ref().map(|p| Timestamp(p.ns)),
         request: r.request.as_ref().and_then(|p| request(p.request, paths)),
+        // The proxy retries what the server reset, not what it reset itself.
+        retried: r
+            .request
+            .as_ref()
+            .and_then(|p| p.request)
+            .filter(|_| r.by == roles.server())
+            .map(|_| retry.is_some()),
         bytes_in_flight_to_server: r.in_flight_to_server,
         bytes_in_flight_to_client: r.in_flight_to_client,
     });
@@ -208,7 +216,7 @@ pub fn finding(
         conn_id: conn.id,
         key: conn.key(),
         input: conn.input,
-        retry_key: o.race.as_ref().and(retry).map(|r| r.key),
+        retry_key: retry.map(|r| r.key),
     }
 }
 
@@ -457,6 +465,9 @@ impl Report {
             failures,
             capture.duration_s,
         );
+        // Without a proxy yet (`Report::settle_proxy` decides it): the
+        // steps that are no one proxy's.
+        let remedies = super::remedies::remedies(&findings, None);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
@@ -474,6 +485,7 @@ impl Report {
             connections,
             proxy_log: None,
             proxy: None,
+            remedies,
         }
     }
 }

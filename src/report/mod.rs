@@ -10,6 +10,7 @@ pub mod histogram;
 pub mod matching;
 pub mod proxy;
 pub mod proxy_log;
+pub mod remedies;
 mod servers;
 pub mod summary;
 mod warnings;
@@ -62,6 +63,11 @@ pub struct Report {
     /// The proxy the fix is written for (`--proxy`, or recognised in the
     /// traffic or the proxy log); null when not known.
     pub proxy: Option<proxy::ProxySeen>,
+    /// Per cause other than the server's idle timer (a restart, a peer
+    /// gone, the path, the application): what helps there instead of a
+    /// timeout change, for the proxy that is there. Absent when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remedies: Vec<remedies::Remedy>,
 }
 
 /// Which program wrote the report.
@@ -290,6 +296,10 @@ pub struct Unacknowledged {
     /// From the request to the connection's last packet (its last
     /// retransmission, as a rule): how long it went unacknowledged.
     pub unacknowledged_ms: Millis,
+    /// The same request went out again on another connection shortly
+    /// after (the proxy's retry); absent when the request line is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retried: Option<bool>,
 }
 
 /// Evidence of a failed connect.
@@ -310,6 +320,11 @@ pub struct Reset {
     /// The other side's data left unanswered by the RST.
     pub outstanding_since: Option<Timestamp>,
     pub request: Option<Request>,
+    /// A server's reset of a request: the same request went out again on
+    /// another connection shortly after (the proxy's retry). Absent for a
+    /// client's reset and when the request line is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retried: Option<bool>,
     pub bytes_in_flight_to_server: u64,
     pub bytes_in_flight_to_client: u64,
 }
@@ -352,6 +367,7 @@ impl Report {
             }),
             None => proxy::detect(&self.servers, self.proxy_log.as_ref()),
         };
+        self.remedies = remedies::remedies(&self.findings, self.proxy.map(|p| p.kind));
     }
 
     /// Connections with this verdict (all of them: `findings` may be cut at its cap).

@@ -135,12 +135,20 @@ pub(crate) fn lost(f: &Finding) -> Option<String> {
             _ => None,
         };
     }
+    // A reset or unacknowledged request the proxy retried is not lost
+    // (issue 21: nginx retried the app-reset GETs to 200).
+    if f.reset.as_ref().and_then(|r| r.retried) == Some(true)
+        || f.unacknowledged.as_ref().and_then(|u| u.retried) == Some(true)
+    {
+        return None;
+    }
     let request = f
         .truncated
         .as_ref()
         .and_then(|t| t.request.as_ref())
         .or(f.timeout.as_ref().and_then(|t| t.request.as_ref()))
-        .or(f.reset.as_ref().and_then(|r| r.request.as_ref()))?;
+        .or(f.reset.as_ref().and_then(|r| r.request.as_ref()))
+        .or(f.unacknowledged.as_ref().and_then(|u| u.request.as_ref()))?;
     Some(request.method.to_string())
 }
 

@@ -1,0 +1,132 @@
+//! The remedies (issue 21): per cause other than the server's idle timer,
+//! how many failures it had, on which servers, and the steps that help
+//! there (from the table in `analysis::defaults::remedy`), for the proxy
+//! that is there and no other. A timeout change is never one of them.
+
+use serde::Serialize;
+
+use super::Finding;
+use crate::analysis::cause::Cause;
+use crate::analysis::defaults::{RowId, Side, remedy_steps};
+use crate::analysis::proxy::ProxyKind;
+use crate::flow::Endpoint;
+use crate::units::Millis;
+
+/// The remedy for one cause.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Remedy {
+    pub cause: Cause,
+    /// Failing connections of this cause (an application's only when one
+    /// of them cut a known request).
+    pub failures: u64,
+    /// Their servers, in order.
+    pub servers: Vec<Endpoint>,
+    /// The path only: the shortest idle gap a failed reuse ended, an upper
+    /// bound on the middlebox's idle timeout ("forgotten after at most").
+    pub forgotten_within_ms: Option<Millis>,
+    /// What happened, one sentence.
+    pub what: String,
+    /// The steps, in order.
+    pub steps: Vec<RemedyStep>,
+}
+
+/// One step of a remedy.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RemedyStep {
+    pub side: Side,
+    pub text: &'static str,
+    /// The proxy's configuration, only for the proxy that is there.
+    pub snippet: Option<&'static str>,
+    /// Internal: the proxy row whose step it is, none for a step that is
+    /// no one proxy's.
+    #[serde(skip)]
+    pub proxy_row: Option<RowId>,
+}
+
+/// The idle gap a finding's failed reuse ended, ns.
+fn idle_ns(f: &Finding) -> Option<i64> {
+    f.unacknowledged
+        .as_ref()
+        .and_then(|u| u.idle_before_ms)
+        .or_else(|| f.reset.as_ref().and_then(|r| r.idle_before_ms))
+        .or_else(|| f.race.as_ref().and_then(|r| r.idle_before_close_ms))
+        .map(|m| m.0)
+}
+
+fn what(cause: Cause, n: u64, within: Option<Millis>) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    match cause {
+        Cause::Restart => format!(
+            "{n} failure{s} at a restart or shutdown of the server: it closed its connections (or refused new ones) while requests were on their way; no timeout change helps."
+        ),
+        Cause::PeerGone => format!(
+            "{n} reset{s} from a host with no socket for the connection (the peer gone or replaced, as when a pod IP is reused); no timeout change helps."
+        ),
+        Cause::Path => {
+            let within = within
+                .map(|m| {
+                    format!(
+                        ", forgotten after at most {} idle",
+                        crate::units::secs(m.ms())
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "{n} request{s} lost on the path: a middlebox (NAT, conntrack, load balancer) forgot idle flows{within}; no server timeout change helps."
+            )
+        }
+        Cause::Application => {
+            format!("{n} reset{s} by the server's application at a request, not by its idle timer.")
+        }
+        Cause::IdleTimer => String::new(),
+    }
+}
+
+/// The remedies for `findings`' causes, for `proxy` (the one named or
+/// recognised; a client library's configuration cannot be given).
+pub fn remedies(findings: &[Finding], proxy: Option<ProxyKind>) -> Vec<Remedy> {
+    let takes = move |row: RowId| proxy.is_some_and(|p| p.takes_step(row));
+    let known = proxy.is_some_and(|p| p != ProxyKind::Library);
+    let takes: Option<&dyn Fn(RowId) -> bool> = if known { Some(&takes) } else { None };
+    let mut out = Vec::new();
+    for cause in Cause::ALL.iter().filter(|c| **c != Cause::IdleTimer) {
+        let mine: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.cause == Some(*cause))
+            .collect();
+        // The application's reset is told by the request it cut: without
+        // one (a reset of unknown traffic, a capture of another protocol)
+        // there is nothing to point the server's logs at.
+        let requests = mine.iter().any(|f| {
+            f.reset.as_ref().is_some_and(|r| r.request.is_some())
+                || f.race.as_ref().is_some_and(|r| r.request.is_some())
+                || f.truncated.as_ref().is_some_and(|t| t.request.is_some())
+        });
+        if mine.is_empty() || (*cause == Cause::Application && !requests) {
+            continue;
+        }
+        let mut servers: Vec<Endpoint> = mine.iter().map(|f| f.server).collect();
+        servers.sort();
+        servers.dedup();
+        let within = (*cause == Cause::Path)
+            .then(|| mine.iter().filter_map(|f| idle_ns(f)).min())
+            .flatten()
+            .map(Millis);
+        out.push(Remedy {
+            cause: *cause,
+            failures: mine.len() as u64,
+            servers,
+            forgotten_within_ms: within,
+            what: what(*cause, mine.len() as u64, within),
+            steps: remedy_steps(*cause, takes)
+                .map(|r| RemedyStep {
+                    side: r.side,
+                    text: r.text,
+                    snippet: r.snippet,
+                    proxy_row: r.proxy,
+                })
+                .collect(),
+        });
+    }
+    out
+}
