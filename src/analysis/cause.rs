@@ -227,6 +227,7 @@ pub fn passed_on(failed: &[Failed]) -> Vec<(u64, u64)> {
                 u.conn != c.conn
                     && u.server != c.server
                     && (u.client == c.server.ip || (u.request.is_some() && u.request == c.request))
+                    && same_method(u, c)
                     && c.request_ns <= u.request_ns
                     && u.request_ns <= close
                     && u.first_ns <= close
@@ -238,6 +239,16 @@ pub fn passed_on(failed: &[Failed]) -> Vec<(u64, u64)> {
         }
     }
     out
+}
+
+/// A proxy forwards a request with its method: when both legs' requests
+/// were read, a different method is another request (a path may be
+/// rewritten, a method is not).
+fn same_method(u: &Failed, c: &Failed) -> bool {
+    match (&u.request, &c.request) {
+        (Some(a), Some(b)) => a.0 == b.0,
+        _ => true,
+    }
 }
 
 /// Whether a race of this kind is closed by the server's idle timer as far
@@ -326,6 +337,10 @@ mod test {
         // One address for both legs, another path (a rewriting proxy).
         let mut up1 = failed(2, "10.0.1.2", "10.0.2.2:8081", "/v1/a", [1001, 1020, 1060]);
         assert_eq!(passed_on(&[down.clone(), up1.clone()]), vec![(1, 2)]);
+        // The same address, another method: another request.
+        let mut post = up1.clone();
+        post.request = Some(("POST".into(), "/v1/a".into()));
+        assert!(passed_on(&[down.clone(), post]).is_empty());
         // Neither the address nor the request: unrelated.
         up1.client = "10.0.9.9".parse().unwrap();
         assert!(passed_on(&[down.clone(), up1]).is_empty());
