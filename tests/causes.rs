@@ -256,3 +256,100 @@ fn test_client_timeout_on_an_unacknowledged_request_is_the_path() {
     assert_eq!(f.len(), 1, "{:?}", r.verdict_counts);
     assert_eq!(f[0].cause, None);
 }
+
+/// Issue 21's proxy with both legs in one capture: HAProxy 2.6 closes a
+/// client's keep-alive connection without a response when the reused
+/// upstream connection that request went out on races the backend's idle
+/// close. Each such close of the proxy's listener is the upstream failure
+/// passed on (cause `upstream`, naming it): no race of the listener and no
+/// idle-timeout sample of it, while the upstream races stay races.
+#[test]
+fn test_proxy_passes_upstream_race_on() {
+    let (client, proxy, backend) = (ip("10.0.0.1"), ip("10.0.0.5"), ip("10.0.0.9"));
+    let mut p = Vec::new();
+    for i in 0..5u16 {
+        let mut down = Flow::new((client, 50000 + i), (proxy, 8080), 1000, 500_000);
+        let mut up = Flow::new((proxy, 40000 + i), (backend, 3000), 7000, 900_000);
+        let start = secs(1.0) + i64::from(i) * secs(4.0);
+        p.extend(down.handshake(start, RTT / 10));
+        p.extend(up.handshake(start + 100_000, RTT));
+        p.push(down.data(start + secs(0.01), true, get("/a").as_bytes()));
+        p.extend(up.exchange(start + secs(0.01) + 50_000, RTT, &get("/a"), &ok(Some(2))));
+        p.push(down.data(
+            start + secs(0.01) + RTT + 100_000,
+            false,
+            ok(None).as_bytes(),
+        ));
+        p.push(down.ack(start + secs(0.01) + RTT + 150_000, true));
+        // 2.5 s later the client reuses its connection; the proxy sends the
+        // request on its pooled connection as the backend closes it.
+        let t = start + secs(2.5);
+        p.push(down.data(t, true, get("/b").as_bytes()));
+        p.push(up.data(t + 50_000, true, get("/b").as_bytes()));
+        p.push(up.fin(t + 300_000, false));
+        // The proxy reads the EOF and closes its client's connection.
+        p.push(down.fin(t + 400_000, false));
+        p.push(up.rst(t + 1_100_000, false));
+        p.push(down.fin(t + 450_000, true));
+        p.push(down.ack(t + 500_000, false));
+    }
+    let r = analyze(&sorted(p));
+    let races = findings(&r, Verdict::KeepaliveRace);
+    let (ups, downs): (Vec<&&racecap::report::Finding>, Vec<_>) =
+        races.iter().partition(|f| f.server.port == 3000);
+    assert_eq!(ups.len(), 5);
+    assert!(ups.iter().all(|f| f.cause == Some(Cause::IdleTimer)));
+    assert_eq!(downs.len(), 5, "{:?}", r.verdict_counts);
+    for f in &downs {
+        assert_eq!(f.cause, Some(Cause::Upstream));
+        let u = f.upstream.as_ref().expect("names the upstream failure");
+        assert_eq!((u.server.port, u.verdict), (3000, Verdict::KeepaliveRace));
+        assert_eq!(u.client.port - 40000, f.client.port - 50000);
+    }
+    let listener = r
+        .servers
+        .iter()
+        .find(|s| s.endpoint.port == 8080)
+        .expect("listener");
+    assert_eq!(listener.races, 0);
+    assert!(
+        listener.idle_timeout.is_none(),
+        "{:?}",
+        listener.idle_timeout
+    );
+    assert!(listener.recommendations.is_empty());
+    let backend = r
+        .servers
+        .iter()
+        .find(|s| s.endpoint.port == 3000)
+        .expect("backend");
+    assert_eq!(backend.races, 5);
+}
+
+/// A close of the proxy's listener long after an upstream failure is its
+/// own: two seconds is no failure passed on.
+#[test]
+fn test_listener_close_long_after_upstream_failure_is_its_own() {
+    let (client, proxy, backend) = (ip("10.0.0.1"), ip("10.0.0.5"), ip("10.0.0.9"));
+    let mut down = Flow::new((client, 50000), (proxy, 8080), 1000, 500_000);
+    let mut up = Flow::new((proxy, 40000), (backend, 3000), 7000, 900_000);
+    let mut p = Vec::new();
+    let start = secs(1.0);
+    p.extend(down.handshake(start, RTT / 10));
+    p.extend(up.handshake(start + 100_000, RTT));
+    p.extend(up.exchange(start + secs(0.01), RTT, &get("/a"), &ok(Some(2))));
+    p.extend(down.exchange(start + secs(0.01), RTT, &get("/a"), &ok(Some(2))));
+    let t = start + secs(2.5);
+    p.push(up.data(t, true, get("/b").as_bytes()));
+    p.push(up.fin(t + 300_000, false));
+    p.push(up.rst(t + 1_100_000, false));
+    // The listener's own idle close crosses a request two seconds later.
+    let t2 = t + secs(2.0);
+    p.push(down.data(t2, true, get("/c").as_bytes()));
+    p.push(down.fin(t2 + 100_000, false));
+    p.push(down.rst(t2 + 200_000, false));
+    let r = analyze(&sorted(p));
+    let races = findings(&r, Verdict::KeepaliveRace);
+    assert_eq!(races.len(), 2);
+    assert!(races.iter().all(|f| f.cause == Some(Cause::IdleTimer)));
+}

@@ -26,6 +26,7 @@ mod lab_causes;
 mod lab_closes;
 mod lab_h2;
 mod lab_haproxy;
+mod lab_proxy_legs;
 mod lab_remedies;
 mod lab_tls;
 mod lookalikes;

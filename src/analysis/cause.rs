@@ -14,8 +14,9 @@
 
 use super::race::RaceKind;
 use super::verdict::{Outcome, Roles, Verdict};
-use crate::flow::Conn;
+use crate::flow::{Conn, Endpoint};
 use crate::named::named_enum;
+use std::net::IpAddr;
 
 named_enum! {
     /// What closed or reset a connection (documented in docs/report-schema.md).
@@ -39,6 +40,13 @@ named_enum! {
         /// request than the server could have sent it, or a request
         /// retransmitted unacknowledged.
         Path => "path",
+        /// A proxy passing an upstream failure on to its clients, seen
+        /// with both legs in one capture: the proxy closed or reset one of
+        /// its own client connections, a request outstanding, right after
+        /// an upstream connection carrying that request failed. Never a
+        /// race or an idle close of the proxy's listener; its remedy is
+        /// the upstream failure's.
+        Upstream => "upstream",
     }
 }
 
@@ -174,6 +182,75 @@ pub fn of_outcome(o: &Outcome, conn: &Conn, roles: Roles) -> Option<Cause> {
     }
 }
 
+/// How soon after an upstream failure the proxy's close of its client's
+/// connection must come to be that failure passed on. Both legs in one
+/// capture are recorded on the proxy's host, so no round trip lies between
+/// the upstream error and the client-leg close: HAProxy, nginx and Envoy
+/// act on it in the event-loop turn that reads it (microseconds on an idle
+/// host). 100 ms leaves room for a loaded host's scheduling while staying
+/// far below any listener's idle timer (a second and more), so a close by
+/// that timer is not taken for a failure passed on.
+pub const UPSTREAM_PASS_ON_NS: i64 = 100_000_000;
+
+/// A failed exchange as the matching of a proxy's two legs sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    /// Its connection.
+    pub conn: u64,
+    /// The client's address and the server's endpoint.
+    pub client: IpAddr,
+    pub server: Endpoint,
+    /// The request's method and path, when read.
+    pub request: Option<(String, String)>,
+    /// When the request that failed was sent.
+    pub request_ns: i64,
+    /// The server's close signals (GOAWAY, FIN, RST): the first and the last.
+    pub first_ns: i64,
+    pub last_ns: i64,
+}
+
+/// The client-leg failures that a proxy passed on from an upstream
+/// failure, each with the upstream connection it followed: `c` (the proxy
+/// is its server) had a request outstanding since before the proxy sent
+/// the request of `u` (the proxy is its client: the same address, or the
+/// same request forwarded when the proxy's two legs have addresses of
+/// their own), and the proxy closed `c` after `u`'s server first signalled
+/// its close and within [`UPSTREAM_PASS_ON_NS`] of the last signal. The
+/// nearest such `u` is named.
+pub fn passed_on(failed: &[Failed]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for c in failed {
+        let close = c.first_ns;
+        let best = failed
+            .iter()
+            .filter(|u| {
+                u.conn != c.conn
+                    && u.server != c.server
+                    && (u.client == c.server.ip || (u.request.is_some() && u.request == c.request))
+                    && same_method(u, c)
+                    && c.request_ns <= u.request_ns
+                    && u.request_ns <= close
+                    && u.first_ns <= close
+                    && close <= u.last_ns + UPSTREAM_PASS_ON_NS
+            })
+            .min_by_key(|u| ((close - u.last_ns).abs(), u.conn));
+        if let Some(u) = best {
+            out.push((c.conn, u.conn));
+        }
+    }
+    out
+}
+
+/// A proxy forwards a request with its method: when both legs' requests
+/// were read, a different method is another request (a path may be
+/// rewritten, a method is not).
+fn same_method(u: &Failed, c: &Failed) -> bool {
+    match (&u.request, &c.request) {
+        (Some(a), Some(b)) => a.0 == b.0,
+        _ => true,
+    }
+}
+
 /// Whether a race of this kind is closed by the server's idle timer as far
 /// as its own packets tell (a reset race is checked against the server's
 /// other closes once the capture is over).
@@ -229,6 +306,53 @@ mod test {
             .map(|i| rec(9_000 + i, 2_000 + i * 125, i as u64))
             .collect();
         assert!(restart_bursts(&closes).is_empty());
+    }
+
+    fn failed(conn: u64, client: &str, server: &str, path: &str, t_ms: [i64; 3]) -> Failed {
+        let ms = |v: i64| v * 1_000_000;
+        let (ip, port) = server.rsplit_once(':').unwrap();
+        Failed {
+            conn,
+            client: client.parse().unwrap(),
+            server: Endpoint {
+                ip: ip.parse().unwrap(),
+                port: port.parse().unwrap(),
+            },
+            request: Some(("GET".into(), path.into())),
+            request_ns: ms(t_ms[0]),
+            first_ns: ms(t_ms[1]),
+            last_ns: ms(t_ms[2]),
+        }
+    }
+
+    #[test]
+    fn test_proxy_passes_upstream_failure_on() {
+        // The lab's proxy has an address per leg: the forwarded request
+        // ties them. The client's request at 1000 ms, the upstream's at
+        // 1001 ms; the backend's FIN at 1020, its RST at 1060; the proxy
+        // closes its client's connection at 1021.
+        let down = failed(1, "10.0.1.1", "10.0.1.2:9001", "/a", [1000, 1021, 1021]);
+        let up = failed(2, "10.0.2.1", "10.0.2.2:8081", "/a", [1001, 1020, 1060]);
+        assert_eq!(passed_on(&[down.clone(), up.clone()]), vec![(1, 2)]);
+        // One address for both legs, another path (a rewriting proxy).
+        let mut up1 = failed(2, "10.0.1.2", "10.0.2.2:8081", "/v1/a", [1001, 1020, 1060]);
+        assert_eq!(passed_on(&[down.clone(), up1.clone()]), vec![(1, 2)]);
+        // The same address, another method: another request.
+        let mut post = up1.clone();
+        post.request = Some(("POST".into(), "/v1/a".into()));
+        assert!(passed_on(&[down.clone(), post]).is_empty());
+        // Neither the address nor the request: unrelated.
+        up1.client = "10.0.9.9".parse().unwrap();
+        assert!(passed_on(&[down.clone(), up1]).is_empty());
+        // Closed before the upstream failed, or long after it: its own.
+        let early = failed(1, "10.0.1.1", "10.0.1.2:9001", "/a", [1000, 1010, 1010]);
+        assert!(passed_on(&[early, up.clone()]).is_empty());
+        let late = failed(1, "10.0.1.1", "10.0.1.2:9001", "/a", [1000, 1200, 1200]);
+        assert!(passed_on(&[late, up.clone()]).is_empty());
+        // A client request that came after the upstream one is not what
+        // the proxy forwarded.
+        let after = failed(1, "10.0.1.1", "10.0.1.2:9001", "/a", [1005, 1021, 1021]);
+        assert!(passed_on(&[after, up]).is_empty());
     }
 
     #[test]

@@ -40,6 +40,15 @@ impl Samples {
         }
     }
 
+    /// Takes back one sample of this value (a close found to be of
+    /// another cause after it was counted).
+    pub fn remove_one(&mut self, v: i64) {
+        if let Some(i) = self.values.iter().position(|&x| x == v) {
+            self.values.swap_remove(i);
+            self.seen = self.seen.saturating_sub(1);
+        }
+    }
+
     /// Number of samples seen (not only kept).
     pub fn count(&self) -> u64 {
         self.seen

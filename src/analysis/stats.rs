@@ -93,6 +93,9 @@ pub struct ServerStats {
     /// Resets with no FIN whose idle age did not fit the server's idle
     /// closes: the application's, not races (not in [`races`](Self::races)).
     pub application_resets: u64,
+    /// Races on a proxy's listener that passed an upstream failure on
+    /// (cause `upstream`): not counted in [`races`](Self::races).
+    pub upstream_races: u64,
     /// Every idle-close sample with its time and connection, until
     /// [`MAX_CLOSE_RECS`]; the causes are settled from them.
     pub(super) close_recs: Vec<CloseRec>,

@@ -443,6 +443,9 @@ impl Analyzer {
         }
         // Causes across connections, before any timeout is read: a
         // restart's burst, resets that do not fit the server's timer.
+        // First a proxy's failures passed on from upstream, which are no
+        // closes of its listener at all.
+        self.settle_upstream();
         let settled = self.timeouts.settle_causes();
         self.settle_findings(&settled);
         // A retry seen after its raced connection was judged.

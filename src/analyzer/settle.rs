@@ -9,6 +9,37 @@ use crate::analysis::verdict::Verdict;
 use crate::report::Finding;
 
 impl Analyzer {
+    /// A proxy's client-leg failures that passed an upstream failure on,
+    /// when both legs are in the capture: each gets cause `upstream`,
+    /// names the upstream failure, and leaves its listener's races and
+    /// idle-close samples before any other cause is settled.
+    pub(super) fn settle_upstream(&mut self) {
+        use crate::analysis::cause::{self, Cause, Failed};
+        let failed: Vec<Failed> = self.findings.iter().filter_map(failed_of).collect();
+        let pairs = cause::passed_on(&failed);
+        if pairs.is_empty() {
+            return;
+        }
+        let mut conns = Vec::new();
+        for &(c, u) in &pairs {
+            let Some(up) = self.findings.iter().find(|f| f.conn_id == u) else {
+                continue;
+            };
+            let up = crate::report::UpstreamRef {
+                verdict: up.verdict,
+                client: up.client,
+                server: up.server,
+                at: up.at,
+            };
+            if let Some(f) = self.findings.iter_mut().find(|f| f.conn_id == c) {
+                f.cause = Some(Cause::Upstream);
+                f.upstream = Some(up);
+                conns.push((f.server, c));
+            }
+        }
+        self.timeouts.settle_upstream(&conns);
+    }
+
     /// Applies the causes settled across connections to the findings, the
     /// verdict counts and the connection rows.
     pub(super) fn settle_findings(&mut self, settled: &crate::analysis::timeouts::Settled) {
@@ -65,4 +96,38 @@ impl Analyzer {
             }
         }
     }
+}
+
+/// A finding as the matching of a proxy's two legs sees it: a race or a
+/// reset by the server with a request outstanding (none for the client's
+/// failures, the connect's, or a timeout).
+fn failed_of(f: &Finding) -> Option<crate::analysis::cause::Failed> {
+    let req = |r: &Option<crate::report::Request>| {
+        r.as_ref().map(|r| (r.method.to_string(), r.path.clone()))
+    };
+    let (request, request_ns, signals) = match f.verdict {
+        Verdict::KeepaliveRace => {
+            let r = f.race.as_ref()?;
+            let s: Vec<i64> = [r.goaway_at, r.fin_at, r.rst_at]
+                .into_iter()
+                .flatten()
+                .map(|t| t.0)
+                .collect();
+            (req(&r.request), r.request_at.0, s)
+        }
+        Verdict::ServerReset | Verdict::IdleReset => {
+            let r = f.reset.as_ref()?;
+            (req(&r.request), r.outstanding_since?.0, vec![r.rst_at.0])
+        }
+        _ => return None,
+    };
+    Some(crate::analysis::cause::Failed {
+        conn: f.conn_id,
+        client: f.client.ip,
+        server: f.server,
+        request,
+        request_ns,
+        first_ns: *signals.iter().min()?,
+        last_ns: *signals.iter().max()?,
+    })
 }

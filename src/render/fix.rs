@@ -167,6 +167,7 @@ fn cause_label(m: &Remedy) -> String {
             None => "the path (a middlebox forgot idle flows)".into(),
         },
         Cause::IdleTimer => "the idle timer".into(),
+        Cause::Upstream => "a proxy passing an upstream failure on".into(),
     }
 }
 

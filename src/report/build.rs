@@ -204,6 +204,7 @@ pub fn finding(
         at: Timestamp(at),
         protocol: conn.protocol(),
         cause: o.cause,
+        upstream: None,
         race,
         connect,
         reset,

@@ -143,6 +143,16 @@ pub struct Request {
     pub idempotent: bool,
 }
 
+/// The upstream failure a proxy passed on to a client connection
+/// (cause `upstream`): its connection and verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamRef {
+    pub verdict: Verdict,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub at: Timestamp,
+}
+
 /// A failing connection.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -163,10 +173,13 @@ pub struct Finding {
     /// What the connection spoke: `http1`, `tls` or `unknown`.
     pub protocol: Protocol,
     /// What closed or reset the connection (`idle_timer`, `restart`,
-    /// `application`, `peer_gone`, `path`); absent for failures of the
-    /// client or the connect.
+    /// `application`, `peer_gone`, `path`, `upstream`); absent for
+    /// failures of the client or the connect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
+    /// Cause `upstream`: the upstream failure the proxy passed on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub race: Option<Race>,
     #[serde(skip_serializing_if = "Option::is_none")]

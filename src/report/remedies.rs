@@ -78,7 +78,8 @@ fn what(cause: Cause, n: u64, within: Option<Millis>) -> String {
         Cause::Application => {
             format!("{n} reset{s} by the server's application at a request, not by its idle timer.")
         }
-        Cause::IdleTimer => String::new(),
+        // No remedy of its own: the upstream failure it passed on has one.
+        Cause::IdleTimer | Cause::Upstream => String::new(),
     }
 }
 
@@ -89,7 +90,12 @@ pub fn remedies(findings: &[Finding], proxy: Option<ProxyKind>) -> Vec<Remedy> {
     let known = proxy.is_some_and(|p| p != ProxyKind::Library);
     let takes: Option<&dyn Fn(RowId) -> bool> = if known { Some(&takes) } else { None };
     let mut out = Vec::new();
-    for cause in Cause::ALL.iter().filter(|c| **c != Cause::IdleTimer) {
+    // The timer's fix is the timeout table's; a failure the proxy passed on
+    // is fixed where it came from (its upstream's cause and remedy).
+    for cause in Cause::ALL
+        .iter()
+        .filter(|c| !matches!(c, Cause::IdleTimer | Cause::Upstream))
+    {
         let mine: Vec<&Finding> = findings
             .iter()
             .filter(|f| f.cause == Some(*cause))

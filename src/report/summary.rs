@@ -129,6 +129,11 @@ fn per_1000(n: u64, of: u64) -> Option<f64> {
 /// What the client lost in a finding: the method of a request that did not
 /// get its answer and was not re-sent, if any.
 pub(crate) fn lost(f: &Finding) -> Option<String> {
+    // A proxy passing an upstream failure on: the upstream finding counts
+    // that request already.
+    if f.cause == Some(super::Cause::Upstream) {
+        return None;
+    }
     if let Some(r) = &f.race {
         return match r.retried {
             Some(false) => r.request.as_ref().map(|q| q.method.to_string()),
@@ -162,6 +167,18 @@ impl Summary {
         failures: u64,
         duration_s: f64,
     ) -> Summary {
+        // A proxy's listener's failures that passed an upstream failure on
+        // are that failure again (cause `upstream`), none of their own.
+        let passed_on: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| f.cause == Some(super::Cause::Upstream))
+            .collect();
+        let passed_on_races = passed_on
+            .iter()
+            .filter(|f| f.verdict == Verdict::KeepaliveRace)
+            .count() as u64;
+        let races = races.saturating_sub(passed_on_races);
+        let failures = failures.saturating_sub(passed_on.len() as u64);
         // The servers at issue: a capture of both sides of a proxy also
         // holds its client-facing listener, whose requests are the same
         // requests again.
@@ -192,7 +209,9 @@ impl Summary {
             .collect();
         let race_times: Vec<Timestamp> = findings
             .iter()
-            .filter(|f| f.verdict == Verdict::KeepaliveRace)
+            .filter(|f| {
+                f.verdict == Verdict::KeepaliveRace && f.cause != Some(super::Cause::Upstream)
+            })
             .map(|f| f.at)
             .collect();
         Summary {

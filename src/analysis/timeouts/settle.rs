@@ -6,6 +6,33 @@
 use super::*;
 
 impl Timeouts {
+    /// Takes the client-leg failures a proxy passed on from upstream
+    /// (cause `upstream`, [`cause::passed_on`]) out of their server's
+    /// (the proxy's listener's) races and idle-close samples, before the
+    /// other causes are settled: the listener's timer closed none of them.
+    pub fn settle_upstream(&mut self, conns: &[(Endpoint, u64)]) {
+        for &(ep, conn) in conns {
+            let Some(&i) = self.servers.get(&ep) else {
+                continue;
+            };
+            let s = &mut self.stats[i];
+            for c in s.close_recs.iter().filter(|c| c.conn == conn) {
+                if c.sample {
+                    s.idle_closes.remove_one(c.gap_ns);
+                } else {
+                    s.closes_after_response = s.closes_after_response.saturating_sub(1);
+                }
+            }
+            s.close_recs.retain(|c| c.conn != conn);
+            s.reset_recs.retain(|(r, _)| r.conn != conn);
+            if let Some(k) = s.race_recs.iter().position(|r| r.conn == conn) {
+                let r = s.race_recs.remove(k);
+                s.uncount_race(r);
+                s.upstream_races += 1;
+            }
+        }
+    }
+
     /// Settles the causes across each server's connections once the
     /// capture is over, before any timeout is read: the closes of a
     /// restart's burst stop being idle-timeout samples and their races

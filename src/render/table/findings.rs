@@ -152,9 +152,13 @@ pub(super) fn section(r: &Report, o: &Opts, out: &mut String) {
             )
         };
         // A cause that changes what to do is said with the verdict
-        // (issue 21: a restart, a replaced peer, the path).
-        let what = match f.cause {
-            Some(c @ (Cause::Restart | Cause::PeerGone | Cause::Path)) => {
+        // (issue 21: a restart, a replaced peer, the path, a proxy passing
+        // an upstream failure on: the fix is the upstream's).
+        let what = match (f.cause, &f.upstream) {
+            (Some(Cause::Upstream), Some(u)) => {
+                format!("{what}\ncause: upstream\n({} → {})", u.client, u.server)
+            }
+            (Some(c @ (Cause::Restart | Cause::PeerGone | Cause::Path)), _) => {
                 format!("{what}\ncause: {}", c.name().replace('_', " "))
             }
             _ => what,

@@ -1,0 +1,91 @@
+//! Issue 21 on a real capture of both legs of a proxy
+//! (fixtures/lab/proxy-legs.*, made with `scripts/lab/record-proxy-legs.sh`):
+//! HAProxy 2.6 in front of Node (keepAliveTimeout 2000 ms), a keep-alive
+//! client on HAProxy's loopback. Six second requests met a pooled upstream
+//! connection that raced Node's idle close; HAProxy logged nothing for them
+//! and closed the client's connection without a response (the client's
+//! log: "closed"). The races are the backend's; the proxy's listener has
+//! none, no idle-timeout sample and no fix.
+
+use std::fs;
+
+use racecap::analyzer::Config;
+use racecap::pipeline;
+use racecap::report::{Cause, Report, Verdict};
+use racecap::source::CaptureReader;
+
+fn report() -> Report {
+    let path = "fixtures/lab/proxy-legs.proxy-any.pcap";
+    let reader = CaptureReader::new(fs::File::open(path).unwrap()).unwrap();
+    pipeline::run(
+        vec![(path.to_string(), reader)],
+        Config {
+            keep_connections: true,
+            ..Config::default()
+        },
+    )
+    .unwrap()
+    .0
+}
+
+/// The requests the client's log says got no response, by path.
+fn closed_in_client_log() -> Vec<String> {
+    fs::read_to_string("fixtures/lab/proxy-legs.client.log")
+        .unwrap()
+        .lines()
+        .filter(|l| l.ends_with(" closed"))
+        .map(|l| l.split(' ').nth(3).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn test_lab_proxy_legs_races_are_the_backends() {
+    let r = report();
+    let lost = closed_in_client_log();
+    assert_eq!(lost.len(), 6);
+    let mut raced: Vec<String> = r
+        .findings
+        .iter()
+        .map(|f| {
+            assert_eq!(f.verdict, Verdict::KeepaliveRace);
+            assert_eq!(f.server.port, 8222, "a race on the listener: {f:?}");
+            assert_eq!(f.cause, Some(Cause::IdleTimer));
+            f.race
+                .as_ref()
+                .unwrap()
+                .request
+                .as_ref()
+                .unwrap()
+                .path
+                .clone()
+        })
+        .collect();
+    raced.sort();
+    let mut lost = lost;
+    lost.sort();
+    assert_eq!(raced, lost);
+    // HAProxy read each lost request, then closed without a response: an
+    // orderly close of the listener, neither a race nor an idle close.
+    let listener = r
+        .servers
+        .iter()
+        .find(|s| s.endpoint.port == 9222)
+        .expect("the proxy's listener");
+    assert_eq!(listener.races, 0);
+    assert!(
+        listener.idle_timeout.is_none(),
+        "{:?}",
+        listener.idle_timeout
+    );
+    assert!(listener.recommendations.is_empty());
+    let closed = r
+        .connections
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|c| c.server.port == 9222 && c.verdict == Verdict::ClosedByServer)
+        .count();
+    assert_eq!(closed, 6);
+    let backend = r.servers.iter().find(|s| s.endpoint.port == 8222).unwrap();
+    assert_eq!(backend.races, 6);
+}
