@@ -269,3 +269,20 @@ fn test_issue21_h2_over_tls_lab() {
         );
     }
 }
+
+/// Issue 21, HTTP/2 over TLS: the first screen must not name gunicorn for a
+/// tight cluster of Node's closes at 2.0 s (gunicorn's poll spreads its
+/// closes), nor say that no request failed when the races' requests could
+/// not be read (HAProxy logged seven 502s).
+#[test]
+fn test_issue21_h2_over_tls_first_screen() {
+    for point in POINTS {
+        let capture = format!("fixtures/lab/h2-haproxy-tls.{point}.pcap");
+        let out = crate::util::stdout(&["analyze", &capture]);
+        let first: Vec<&str> = out.lines().take(4).collect();
+        let fix = first.iter().find(|l| l.starts_with("Fix")).unwrap();
+        assert!(!fix.contains("gunicorn: set"), "{fix}");
+        assert!(!first[0].starts_with("No request failed"), "{}", first[0]);
+        assert!(first[0].contains("cannot tell"), "{}", first[0]);
+    }
+}

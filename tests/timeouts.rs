@@ -114,12 +114,19 @@ fn test_several_servers_jitter_outlier_and_never_closing() {
     assert!(node.recommendations.is_empty());
     assert_eq!(node.reuse_window_ms.map(|d| d.ms()), Some(1000.2));
 
-    let gunicorn = server(&r, 8000);
-    let d = gunicorn.idle_timeout.as_ref().unwrap();
+    // Six closes within 5 ms at 2.0 s, no header: one timer's. gunicorn's
+    // 1 s poll spreads its closes over 2.0–3.0 s and never makes such a
+    // cluster, so it is not named (issue 21).
+    let two = server(&r, 8000);
+    let d = two.idle_timeout.as_ref().unwrap();
     assert_eq!(d.n, 6);
     assert!(d.tight);
     assert!((d.estimate_ms.ms() - 2002.0).abs() < 2.0, "{d:?}");
-    assert_eq!(gunicorn.matches[0].software, "gunicorn");
+    assert!(
+        two.matches.iter().all(|m| m.software != "gunicorn"),
+        "{:?}",
+        two.matches
+    );
 
     let never = server(&r, 9000);
     assert!(never.idle_timeout.is_none());

@@ -232,7 +232,10 @@ impl ServerStats {
         let http2 = self.h2c_connections * 2 > self.connections;
         let matches = match (server_ms, idle) {
             (Some(t), _) if http2 => defaults::match_h2_server(t),
-            (Some(t), _) => defaults::match_server_witnessed(t, keep_alive_header_s, witness),
+            (Some(t), _) => defaults::match_server_witnessed(t, keep_alive_header_s, witness)
+                .into_iter()
+                .filter(|c| idle.is_none_or(|d| jitter_fits(c, &d)))
+                .collect(),
             // No timer in a spread, but a response header still names the
             // software (whose knob the server step names); timing alone
             // names nothing here.
@@ -305,6 +308,34 @@ impl ServerStats {
             recommendations,
         }
     }
+}
+
+/// Closes in a cluster before its width can rule out a row whose closes
+/// spread (with fewer, a jittery server's closes may fall close together
+/// by chance).
+const JITTER_RULE_MIN_CLOSES: u64 = 5;
+
+/// A row's jitter from this on is a poll's spread (gunicorn: 1 s), not
+/// the few milliseconds of a timer's lateness (Node: 5 ms) or a loaded
+/// event loop's (nginx: 300 ms).
+const POLL_JITTER_MS: u64 = 500;
+
+/// Whether a candidate row's spread fits the measured cluster: a server
+/// that checks its deadlines once per poll (gunicorn's gthread, 1 s)
+/// spreads its closes over that poll, so a cluster of many closes a
+/// quarter of that wide or narrower is another server's timer, unless a
+/// response header names the row (issue 21: Node over TLS closing at
+/// 2.001–2.008 s was named "gunicorn --keep-alive 2").
+fn jitter_fits(c: &defaults::Candidate, d: &Stats) -> bool {
+    let named = matches!(
+        c.witness,
+        Some(defaults::WitnessKind::ServerHeader | defaults::WitnessKind::PoweredBy)
+    );
+    let width_ms = (d.cluster_max_ns - d.cluster_min_ns) / NS_PER_MS;
+    named
+        || c.row.jitter_ms < POLL_JITTER_MS
+        || d.cluster_n < JITTER_RULE_MIN_CLOSES
+        || width_ms * 4 >= c.row.jitter_ms as i64
 }
 
 #[cfg(test)]

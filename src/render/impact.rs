@@ -134,6 +134,19 @@ pub fn opening(r: &Report, out: &mut String) {
             why.join(", "),
             answer(s, proxy)
         );
+    } else if s.races > 0 && s.retried_unknown > 0 {
+        // Whether the clients got an error is not known: never say none did
+        // (issue 21: HTTP/2 over TLS, seven 502s in HAProxy's log).
+        let _ = writeln!(
+            out,
+            "{} whose requests could not be read (TLS, or cut by the snaplen): whether the proxy retried them or the clients got an error, the capture cannot tell{}; the proxy's log can (--proxy-log).",
+            plural(s.retried_unknown, "keep-alive race", "keep-alive races"),
+            if s.retried > 0 {
+                format!(" ({} other races were retried)", s.retried)
+            } else {
+                String::new()
+            },
+        );
     } else if s.races > 0 {
         let _ = writeln!(
             out,
