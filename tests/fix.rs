@@ -125,3 +125,29 @@ fn test_h2_retries_snippet_is_haproxys() {
     let out = stdout(&["analyze", h2, "--proxy", "envoy"]);
     assert!(!out.contains("retry-on conn-failure"), "{out}");
 }
+
+/// Issue 21: behind Istio (idle upstream connections kept 1 h by default)
+/// the JSON's server step said "keepAliveTimeout to 65 s" while the table
+/// said it cannot help. The report decides it once the proxy is known, so
+/// both say the same.
+#[test]
+fn test_issue_21_istio_server_step_in_json() {
+    let r = crate::util::json(&[
+        "analyze",
+        "fixtures/lab/get-races.backend.pcap",
+        "--proxy",
+        "istio",
+    ]);
+    let mut seen = 0;
+    for s in r["servers"].as_array().unwrap() {
+        for x in s["recommendations"].as_array().unwrap() {
+            if x["side"] == "server" {
+                seen += 1;
+                let short = x["short"].as_str().unwrap();
+                assert!(short.contains("cannot help"), "{short}");
+                assert!(!short.contains("65 s"), "{short}");
+            }
+        }
+    }
+    assert!(seen > 0);
+}

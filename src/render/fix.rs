@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use racecap::analysis::defaults::{Side, latent_risk, server_step_behind};
+use racecap::analysis::defaults::{Side, latent_risk};
 use racecap::analysis::proxy::ProxyKind;
 use racecap::report::proxy::{ProxySeen, ProxySource};
 use racecap::report::remedies::Remedy;
@@ -66,24 +66,15 @@ fn steps(s: &ServerReport, proxy: Option<ProxyKind>, verbose: bool) -> Vec<Step>
             (Some(_), None) => true,
         };
         let step = match r.side {
-            Side::Server => {
-                // Behind a proxy whose pool default the server must clear
-                // (its own idle close not seen): raised to clear it, or, past
-                // any sensible server timeout (Istio's 1 h), what can help.
-                let behind = proxy
-                    .filter(|p| named(Some(*p)) && !proxy_close_seen(s))
-                    .and_then(|p| {
-                        let row = p.knob_row()?;
-                        server_step_behind(r, &s.matches, row, p.label())
-                    });
-                let r = behind.as_ref().unwrap_or(r);
-                Step {
-                    side: r.side,
-                    text: if verbose { &r.text } else { &r.short }.clone(),
-                    snippet: r.snippet.clone(),
-                    no_value: behind.is_some() && r.value_ms.is_none(),
-                }
-            }
+            Side::Server => Step {
+                side: r.side,
+                text: text.clone(),
+                snippet: r.snippet.clone(),
+                // Behind a proxy whose pool outlives any sensible server
+                // timeout, the report's server step says what can help
+                // instead, with no value (Report::settle_proxy).
+                no_value: r.value_ms.is_none() && r.proxy.is_some(),
+            },
             Side::Retries => Step {
                 side: r.side,
                 text: text.clone(),

@@ -381,6 +381,45 @@ impl Report {
             None => proxy::detect(&self.servers, self.proxy_log.as_ref()),
         };
         self.remedies = remedies::remedies(&self.findings, self.proxy.map(|p| p.kind));
+        self.settle_server_steps();
+    }
+
+    /// Behind a known proxy whose pool keeps idle connections longer than
+    /// the server step's value (its own idle close not seen), the server
+    /// step clears that default, or says that no server timeout can (Envoy
+    /// and Istio: 1 h): decided here, once the proxy is known, so that the
+    /// JSON says what the table says (issue 21). Applying it twice changes
+    /// nothing.
+    fn settle_server_steps(&mut self) {
+        use crate::analysis::defaults::server_step_behind;
+        use crate::analysis::proxy::ProxyKind;
+        let Some(kind) = self
+            .proxy
+            .map(|p| p.kind)
+            .filter(|k| *k != ProxyKind::Library)
+        else {
+            return;
+        };
+        let Some(row) = kind.knob_row() else {
+            return;
+        };
+        for s in &mut self.servers {
+            // The proxies' own idle close was measured: their pool's
+            // default is not what they do.
+            if s.idle_before_client_fin
+                .as_ref()
+                .is_some_and(|d| d.is_client_timeout())
+            {
+                continue;
+            }
+            for i in 0..s.recommendations.len() {
+                if let Some(b) =
+                    server_step_behind(&s.recommendations[i], &s.matches, row, kind.label())
+                {
+                    s.recommendations[i] = b;
+                }
+            }
+        }
     }
 
     /// Connections with this verdict (all of them: `findings` may be cut at its cap).
