@@ -112,8 +112,11 @@ impl Histogram {
     /// The histogram of these gaps (ns); `close_ns` the server's estimated
     /// idle close. None when there is no gap at all.
     pub fn new(idle_closes: &[i64], reuse_gaps: &[i64], close_ns: Option<i64>) -> Option<Self> {
-        let hi = idle_closes.iter().chain(reuse_gaps).copied().max()?;
-        let lowest = idle_closes.iter().chain(reuse_gaps).copied().min()?;
+        // (A gap below 0, from timestamps out of order, counts in the first
+        // bin: the bins start at 0 at the lowest, so there are at most
+        // MAX_BINS + 1 of them whatever the values.)
+        let hi = idle_closes.iter().chain(reuse_gaps).copied().max()?.max(0);
+        let lowest = idle_closes.iter().chain(reuse_gaps).copied().min()?.max(0);
         let bin = bin_ns(hi.max(1));
         // Wide enough for a round trip either side, narrow enough to tell
         // 5.997 s from 6.001 s.
@@ -121,7 +124,7 @@ impl Histogram {
         let from = close_ns.map_or(0, |c| {
             origin(idle_closes, reuse_gaps, window(c), bin, lowest)
         });
-        let bins = ((hi - from).max(0) / bin) as usize + 1;
+        let bins = (((hi - from).max(0) / bin) as usize + 1).min(MAX_BINS + 1);
         let near_close = close_ns.map(|c| {
             let (lo, hi) = window(c);
             let (below, above) = (c - lo, hi - c);
@@ -147,6 +150,21 @@ mod test {
     use super::*;
 
     const MS: i64 = 1_000_000;
+
+    /// A gap below 0 (timestamps out of order, a fuzzed capture) made the
+    /// bins start that far below 0: 132 GB of bins (fuzz regression
+    /// pipeline-histogram-negative-gap). The bins stay at most MAX_BINS + 1.
+    #[test]
+    fn test_negative_gap_keeps_the_bins_bounded() {
+        let h = Histogram::new(&[6_000 * MS, -(1 << 60)], &[5_000 * MS], Some(6_000 * MS)).unwrap();
+        assert!(
+            h.idle_closes.len() <= MAX_BINS + 1,
+            "{}",
+            h.idle_closes.len()
+        );
+        assert_eq!(h.idle_closes.iter().sum::<u64>(), 2);
+        assert_eq!(h.reuse_gaps.iter().sum::<u64>(), 1);
+    }
 
     #[test]
     fn test_bins_share_a_nice_width() {
