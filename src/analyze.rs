@@ -75,12 +75,11 @@ pub fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     // and removed when dropped: a name planted in the temporary directory
     // (a symlink to a file root may write) is never opened.
     let spool = if args.evidence.is_some() && args.files.iter().any(|f| f == "-") {
-        let dir = std::env::temp_dir();
         let file = tempfile::Builder::new()
             .prefix("racecap-stdin-")
             .suffix(".pcap")
-            .tempfile_in(&dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+            .tempfile()
+            .context("creating a temporary file for standard input (TMPDIR)")?;
         Some(file)
     } else {
         None

@@ -517,6 +517,27 @@ mod order {
                     Side::Retries => {}
                 }
             }
+            // Behind each known proxy the report rewrites the server step
+            // (Report::settle_proxy): it must still clear what the pool was
+            // seen to keep, and the proxy pool's own default too; past any
+            // sensible server timeout it gives no number at all.
+            for kind in crate::analysis::proxy::ProxyKind::ALL {
+                let Some(pool) = kind.knob_row() else { continue };
+                for r in a.recommendations.iter().filter(|r| r.side == Side::Server) {
+                    let Some(b) = crate::analysis::defaults::server_step_behind(
+                        r, &a.matches, pool, kind.label(),
+                    ) else {
+                        continue;
+                    };
+                    if let Some(v) = b.value_ms {
+                        prop_assert!(v as f64 > kept, "{kind}: {} ms not above {} ms", v, kept);
+                        prop_assert!(
+                            pool.default_ms.is_none_or(|d| v > d),
+                            "{kind}: {} ms not above its pool's {:?} ms", v, pool.default_ms
+                        );
+                    }
+                }
+            }
             // No number from a spread.
             if let Some(d) = a.idle.filter(|d| !d.tight) {
                 let median = crate::units::secs(ms(d.median_ns));

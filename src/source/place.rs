@@ -361,8 +361,8 @@ mod test {
     /// for the pod, another pod's folder that must not match.
     #[test]
     fn test_pod_from_cgroup_and_kubelet_log_folders() {
-        let root = std::env::temp_dir().join(format!("racecap-place-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
         let roots = Roots {
             proc: root.join("proc"),
             named_netns: root.join("netns"),
@@ -399,7 +399,6 @@ mod test {
         // No kubelet folder for the UID: no pod.
         fs::remove_dir_all(roots.pods.join(format!("shop_backend-7d9f_{UID}"))).unwrap();
         assert_eq!(roots.pod(&[4100]), None);
-        let _ = fs::remove_dir_all(&root);
     }
 
     /// This process's own namespace has lo (index 1, iflink 1) in its
