@@ -368,13 +368,19 @@ fn test_23_full_disk_keeps_the_report_and_names_the_file() {
     use std::net::{TcpListener, TcpStream};
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut capture = Command::new(cargo_bin!("racecap"))
+    let capture = Command::new(cargo_bin!("racecap"))
         .args(["capture", "-i", "lo", "--duration", "4s", "-w", "/dev/full"])
         .args(["tcp", "port", &port.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Stopped on drop if the test fails.
+    let mut lab = Lab {
+        ns: Vec::new(),
+        children: Vec::new(),
+        capture: Some(capture),
+    };
     // Traffic on the port once the capture has started (bounded: 20
     // connections over about 2 s).
     std::thread::sleep(Duration::from_millis(800));
@@ -394,21 +400,7 @@ fn test_23_full_disk_keeps_the_report_and_names_the_file() {
         std::thread::sleep(Duration::from_millis(50));
     }
     server.join().unwrap();
-    let mut out = String::new();
-    capture
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    capture
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let status = capture.wait().unwrap();
+    let (status, out, err) = finish(&mut lab);
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("writing /dev/full:"), "{err}");
     assert!(err.to_lowercase().contains("no space left"), "{err}");
