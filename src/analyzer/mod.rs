@@ -298,13 +298,16 @@ impl Analyzer {
                     .insert(conn.id, (self.paths.line(req.0), req.1));
             }
         }
-        // A request the server reset without a race (its application, a
-        // vanished peer, the path), or the client gave up on (one the
-        // server never acknowledged): watch for the proxy's retry too, so
-        // that a retried one is not counted lost (issue 21).
-        if race.is_none()
-            && (notes.rst || (notes.fin && !server_side))
-            && let Some(p) = conn.pending(client)
+        // The request a race lost, or one the server reset without a race
+        // (its application, a vanished peer, the path) or the client gave
+        // up on (one the server never acknowledged): watch for the proxy's
+        // retry of it, so that a retried one is not counted lost (issue 21).
+        let lost = match &race {
+            Some(r) => Some(r.request),
+            None if notes.rst || (notes.fin && !server_side) => conn.pending(client),
+            None => None,
+        };
+        if let Some(p) = lost
             && let Some(req) = p.request
             && self.retries.retry_of(conn.id).is_none()
             && !self.retries.extend(conn.id, ns)
@@ -313,29 +316,19 @@ impl Analyzer {
             self.retries
                 .lost(conn.id, client_ip, server_ep, line, p.ns, ns);
         }
-        if let Some(r) = race {
-            if notes.rst && server_side && self.cfg.live {
-                // The RST proves the race now: tell live output.
-                let outcome = Outcome {
-                    verdict: Verdict::KeepaliveRace,
-                    race: Some(r.clone()),
-                    reset: None,
-                    truncated: None,
-                    timeout: None,
-                    unacknowledged: None,
-                    cause: Some(crate::analysis::cause::Cause::IdleTimer),
-                };
-                self.decided
-                    .push(report::finding(conn, roles, &outcome, None, &self.paths));
-            }
-            if let Some(req) = r.request.request
-                && self.retries.retry_of(conn.id).is_none()
-                && !self.retries.extend(conn.id, ns)
-            {
-                let line = self.paths.line(req);
-                self.retries
-                    .lost(conn.id, client_ip, server_ep, line, r.request.ns, ns);
-            }
+        if let Some(r) = race
+            && notes.rst
+            && server_side
+            && self.cfg.live
+        {
+            // The RST proves the race now: tell live output.
+            let outcome = Outcome {
+                race: Some(r),
+                cause: Some(crate::analysis::cause::Cause::IdleTimer),
+                ..Outcome::of(Verdict::KeepaliveRace)
+            };
+            self.decided
+                .push(report::finding(conn, roles, &outcome, None, &self.paths));
         }
         if !was_finished && conn.state.is_finished() {
             let id = conn.id;
