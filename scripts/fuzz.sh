@@ -7,7 +7,7 @@
 #
 #   SECONDS_PER_TARGET  default 60; the whole run takes about
 #                       targets x (budget + a few seconds), plus one build
-#   TARGET              reader, decode, pipeline, proxylog, h2 (default: all five)
+#   TARGET              reader, decode, pipeline, proxylog, h2, fragment (default: all six)
 #
 # Environment:
 #   RACECAP_CORPUS   directory of public captures (*.pcap*) to seed from; they
@@ -36,11 +36,11 @@ budget="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(reader decode pipeline proxylog h2)
+    targets=(reader decode pipeline proxylog h2 fragment)
 fi
 case "$budget" in
     '' | *[!0-9]*)
-        echo "usage: $0 [SECONDS_PER_TARGET] [reader|decode|pipeline|proxylog|h2 ...]" >&2
+        echo "usage: $0 [SECONDS_PER_TARGET] [reader|decode|pipeline|proxylog|h2|fragment ...]" >&2
         exit 2
         ;;
 esac
@@ -90,6 +90,11 @@ for t in "${targets[@]}"; do
                 cp -n "$f" "$dir/seed-$(basename "$f")"
             done
             ;;
+        fragment)
+            for f in "$seeds"/fragment/*; do
+                cp -n "$f" "$dir/seed-$(basename "$f")"
+            done
+            ;;
         h2)
             for f in "$seeds"/h2/*; do
                 cp -n "$f" "$dir/seed-$(basename "$f")"
@@ -102,7 +107,7 @@ for t in "${targets[@]}"; do
             done
             ;;
         *)
-            echo "unknown target $t (reader, decode, pipeline, proxylog, h2)" >&2
+            echo "unknown target $t (reader, decode, pipeline, proxylog, h2, fragment)" >&2
             exit 2
             ;;
     esac
@@ -124,6 +129,7 @@ for t in "${targets[@]}"; do
         decode) regs=(fuzz/regressions/decode-*) ;;
         proxylog) regs=(fuzz/regressions/proxylog-*) ;;
         h2) regs=(fuzz/regressions/h2-*) ;;
+        fragment) regs=(fuzz/regressions/fragment-*) ;;
         *) regs=(fuzz/regressions/reader-* fuzz/regressions/pipeline-*) ;;
     esac
     for f in "${regs[@]}"; do

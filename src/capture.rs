@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 
 use racecap::analyzer::{Analyzer, Config};
-use racecap::decode::{self, linktype};
+use racecap::decode::fragment::{self, Reassembly};
+use racecap::decode::linktype;
 use racecap::observation::Observation;
 use racecap::report::{Report, Warning};
 use racecap::source::interfaces;
@@ -135,6 +136,7 @@ fn run(
         .transpose()?;
     let path = args.write.as_ref().map(|p| p.display().to_string());
     let mut writer = Sink::new(out, path.unwrap_or_default());
+    let mut reassembly = Reassembly::new(fragment::budget(cfg.max_memory()));
     let mut analyzer = Analyzer::new(cfg);
     let mut book = Book::new(args.netns.clone(), metrics.clone());
     let mut last_poll = Instant::now();
@@ -197,13 +199,14 @@ fn run(
             book.stats[id as usize].count(frame.ts_ns, frame.data.len());
             writer.write(id, &frame);
             analyzer.count_frame(frame.ts_ns, frame.data.len());
-            match decode::decode(&frame) {
+            match reassembly.decode(&frame, id) {
                 Ok(mut seg) => {
                     seg.input = id;
                     analyzer.observe(&Observation::Segment(&seg));
                 }
                 Err(skip) => analyzer.skip(skip),
             }
+            analyzer.held_before(reassembly.bytes());
         }
         for mut f in analyzer.take_decided() {
             found += 1;
@@ -251,6 +254,7 @@ fn run(
     }
     book.drops(set.stats());
     let write_error = writer.finish();
+    analyzer.fragments(reassembly.stats());
     let mut report = analyzer.finish(&book.stats);
     for f in &mut report.findings {
         book.place(f);

@@ -10,6 +10,7 @@ use etherparse::{EtherType, IpNumber, LaxIpSlice, LenSource, TcpSlice};
 
 use crate::named::named_enum;
 
+pub mod fragment;
 pub mod tunnel;
 
 /// The bytes a segment's tail keeps past its head: enough for the end of a
@@ -305,8 +306,15 @@ impl Skip {
     }
 }
 
-/// Decodes one frame into a TCP segment.
+/// Decodes one frame into a TCP segment. A fragment is
+/// [`Skip::IpFragment`]: [`fragment::Reassembly`] takes it from there.
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
+    let (ip, vlan) = link(frame)?;
+    ip_tcp(frame, ip, vlan, 0)
+}
+
+/// Peels the link layer: the IP packet and its VLAN ids.
+fn link<'a>(frame: &Frame<'a>) -> Result<(&'a [u8], u32), Skip> {
     let data = frame.data;
     let (ip, vlan) = match frame.linktype {
         linktype::ETHERNET => ethernet(data)?,
@@ -352,7 +360,7 @@ pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
         }
         _ => return Err(Skip::UnsupportedLinkType),
     };
-    ip_tcp(frame, ip, vlan, 0)
+    Ok((ip, vlan))
 }
 
 /// Payload bytes the analysis reads (request lines, response heads up to

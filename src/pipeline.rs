@@ -8,7 +8,8 @@ use std::sync::mpsc;
 
 use crate::analyzer::{Analyzer, Config};
 use crate::app::carried;
-use crate::decode::{self, Decoded};
+use crate::decode::Decoded;
+use crate::decode::fragment::{self, Reassembly};
 use crate::observation::Observation;
 use crate::report::Report;
 use crate::source::{CaptureReader, InputStats, Merged, SourceProblem};
@@ -25,6 +26,8 @@ struct Batch {
     arena: Vec<u8>,
     /// Bytes of the inputs consumed when the batch was sent.
     position: u64,
+    /// Bytes the fragment reassembly held then (drawn from the budget).
+    held: usize,
 }
 
 /// Reads every input to the end (merged in timestamp order) and analyses it.
@@ -38,25 +41,32 @@ pub fn run(
 
 /// Fills `batch` with up to [`BATCH`] decoded frames; false at the end of
 /// the inputs.
-fn fill(merged: &mut Merged, batch: &mut Batch) -> Result<bool, SourceProblem> {
+fn fill(
+    merged: &mut Merged,
+    reassembly: &mut Reassembly,
+    batch: &mut Batch,
+) -> Result<bool, SourceProblem> {
     batch.frames.clear();
     batch.arena.clear();
     while batch.frames.len() < BATCH {
-        let Some((_, frame)) = merged.next_frame()? else {
+        let Some((input, frame)) = merged.next_frame()? else {
             return Ok(false);
         };
         let frame_len = frame.data.len() as u32;
-        batch.frames.push(match decode::decode(&frame) {
-            Ok(seg) => {
-                // Only what the analysis reads crosses to it.
-                let prefix = carried(seg.payload);
-                let at = batch.arena.len() as u32;
-                batch.arena.extend_from_slice(prefix);
-                batch.arena.extend_from_slice(seg.tail);
-                Decoded::segment(&seg, frame_len, at, prefix.len())
-            }
-            Err(skip) => Decoded::skipped(frame.ts_ns, frame_len, skip),
-        });
+        // The one place frames are decoded: fragments are reassembled.
+        batch
+            .frames
+            .push(match reassembly.decode(&frame, input as u32) {
+                Ok(seg) => {
+                    // Only what the analysis reads crosses to it.
+                    let prefix = carried(seg.payload);
+                    let at = batch.arena.len() as u32;
+                    batch.arena.extend_from_slice(prefix);
+                    batch.arena.extend_from_slice(seg.tail);
+                    Decoded::segment(&seg, frame_len, at, prefix.len())
+                }
+                Err(skip) => Decoded::skipped(frame.ts_ns, frame_len, skip),
+            });
     }
     Ok(true)
 }
@@ -69,25 +79,28 @@ pub fn run_with_progress(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Report, Vec<InputStats>), SourceProblem> {
     let mut merged = Merged::new(inputs)?;
+    let mut reassembly = Reassembly::new(fragment::budget(cfg.max_memory()));
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(4);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
     let reader = std::thread::Builder::new()
         .name("racecap-reader".into())
-        .spawn(move || -> Result<Vec<InputStats>, SourceProblem> {
+        .spawn(move || -> Result<_, SourceProblem> {
             loop {
                 // Batches come back empty for reuse; a new one only at first.
                 let mut batch = empty_rx.try_recv().unwrap_or_default();
-                let more = fill(&mut merged, &mut batch)?;
+                let more = fill(&mut merged, &mut reassembly, &mut batch)?;
                 batch.position = merged.position();
+                batch.held = reassembly.bytes();
                 if full_tx.send(batch).is_err() || !more {
                     break;
                 }
             }
-            Ok(merged.stats())
+            Ok((merged.stats(), reassembly.stats()))
         })
         .expect("spawning the reader thread");
     let mut analyzer = Analyzer::new(cfg);
     for batch in full_rx {
+        analyzer.held_before(batch.held);
         for d in &batch.frames {
             analyzer.count_frame(d.ts_ns(), d.frame_len());
             match d.get(&batch.arena) {
@@ -98,6 +111,7 @@ pub fn run_with_progress(
         progress(batch.position);
         let _ = empty_tx.send(batch);
     }
-    let stats = reader.join().expect("the reader thread does not panic")?;
+    let (stats, fragments) = reader.join().expect("the reader thread does not panic")?;
+    analyzer.fragments(fragments);
     Ok((analyzer.finish(&stats), stats))
 }

@@ -17,6 +17,7 @@ mod docs;
 mod fail_closed;
 mod fix;
 mod formats;
+mod fragments;
 mod h2;
 mod html;
 mod impact;

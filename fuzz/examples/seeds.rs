@@ -14,6 +14,9 @@
 //!   segments, a GOAWAY and a stream racing it.
 //! * `OUT_DIR/h2/`: single direction byte streams for `h2` (frames and
 //!   header blocks).
+//! * `OUT_DIR/fragment/`: runs of raw-IP fragments for `fragment` (see
+//!   fuzz_targets/fragment.rs), in order and reversed; the same races
+//!   fragmented as captures for `pipeline`.
 //! * `OUT_DIR/decode/`: inputs for `decode` (link-type byte, cut byte,
 //!   frame), from the synthetic packets and from the frames of every CAPTURE
 //!   given (a few per file and link type).
@@ -305,6 +308,37 @@ fn main() {
         b.extend(h2_request(stream));
         b.extend(h2_frame(7, 0, 0, &[0, 0, 0, 1, 0, 0, 0, 0]));
         write(&h2_dir, format!("h2-stream-{stream}.bin"), &b);
+    }
+
+    // Fragments: every packet of the race split at 64 bytes.
+    let frag_dir = out.join("fragment");
+    fs::create_dir_all(&frag_dir).unwrap();
+    for v6 in [false, true] {
+        let fam = if v6 { "v6" } else { "v4" };
+        let split: Vec<synth::Packet> = scenario(v6)
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| synth::fragments(p, 64, i as u32))
+            .collect();
+        write(
+            &cap_dir,
+            format!("synth-fragments-{fam}.pcap"),
+            &synth::pcap(&split, &Link::Ethernet(vec![])),
+        );
+        n_cap += 1;
+        for (order, reversed) in [("in-order", false), ("reversed", true)] {
+            let mut run = split.clone();
+            if reversed {
+                run.reverse();
+            }
+            let mut b = Vec::new();
+            for p in &run {
+                b.extend_from_slice(&(p.ip.len() as u16).to_le_bytes());
+                b.push(0);
+                b.extend_from_slice(&p.ip);
+            }
+            write(&frag_dir, format!("fragment-{order}-{fam}.bin"), &b);
+        }
     }
 
     // A capture cut off mid-record, and two gzip members back to back.

@@ -67,6 +67,9 @@ pub struct Analyzer {
     sockets: Sockets,
     stands: Vec<Stand>,
     socket_bytes: usize,
+    /// Bytes the stages before the analysis hold (the fragment
+    /// reassembly): one budget covers them and the connections.
+    held_before: usize,
 }
 
 impl Analyzer {
@@ -98,6 +101,7 @@ impl Analyzer {
             sockets: Sockets::default(),
             stands: Vec::new(),
             socket_bytes: 0,
+            held_before: 0,
         }
     }
 
@@ -112,6 +116,18 @@ impl Analyzer {
             + self.conn_heap
             + self.paths.bytes()
             + self.socket_bytes
+            + self.held_before
+    }
+
+    /// What the stages before the analysis hold now, in bytes (the
+    /// fragment reassembly's): the table makes room for it.
+    pub fn held_before(&mut self, bytes: usize) {
+        self.held_before = bytes;
+    }
+
+    /// What fragment reassembly did, for the report.
+    pub fn fragments(&mut self, stats: crate::decode::fragment::FragmentStats) {
+        self.totals.fragments = stats;
     }
 
     /// Packets seen so far.

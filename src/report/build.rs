@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
-    ServerReport, Summary, Timeout, Tool, Truncated, Unacknowledged, Warning,
+    Capture, Connect, Connection, FileInfo, Finding, IpFragments, Race, Report, Request, Reset,
+    SCHEMA_VERSION, ServerReport, Summary, Timeout, Tool, Truncated, Unacknowledged, Warning,
 };
 use crate::analysis::retry::Retry;
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
 use crate::app::http::{Paths, Req};
+use crate::decode::fragment::FragmentStats;
 use crate::decode::{self, Skip};
 use crate::flow::Conn;
 use crate::source::InputStats;
@@ -58,6 +59,8 @@ pub struct Totals {
     pub max_memory: usize,
     /// Server endpoints beyond the statistics' cap were looked up.
     pub untracked_servers: bool,
+    /// What IP fragment reassembly did.
+    pub fragments: FragmentStats,
 }
 
 fn vlan_ids(vlan: u32) -> Option<Vec<u16>> {
@@ -335,6 +338,16 @@ fn warnings(t: &Totals, inputs: &[InputStats], listed: usize) -> Vec<Warning> {
     if t.holes > 0 {
         out.push(Warning::Holes { segments: t.holes });
     }
+    if t.fragments.dropped > 0 {
+        out.push(Warning::FragmentsDropped {
+            fragments: t.fragments.dropped,
+        });
+    }
+    if t.fragments.overlapping > 0 {
+        out.push(Warning::FragmentsOverlapping {
+            fragments: t.fragments.overlapping,
+        });
+    }
     // A --server or --port that matches nothing must not read as "no race".
     if t.filtered_out > 0 && t.connections == 0 {
         out.push(Warning::FocusMatchedNothing {
@@ -436,6 +449,11 @@ pub fn capture(t: &Totals, inputs: &[InputStats], listed: usize) -> Capture {
         filtered_out: t.filtered_out,
         dropped: None,
         interface_dropped: None,
+        ip_fragments: t.fragments.any().then_some(IpFragments {
+            reassembled: t.fragments.reassembled,
+            dropped: t.fragments.dropped,
+            overlapping: t.fragments.overlapping,
+        }),
         evicted_connections: t.evicted,
         started_before_capture: t.started_before,
         open_at_end: t.open_at_end,

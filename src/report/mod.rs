@@ -117,8 +117,23 @@ pub struct Capture {
     pub dropped: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interface_dropped: Option<u64>,
+    /// IP fragment reassembly, when the capture held fragments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_fragments: Option<IpFragments>,
     /// Things the reader of the report should know (cut files, overlaps).
     pub warnings: Vec<Warning>,
+}
+
+/// What IP fragment reassembly did (`decode::fragment`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct IpFragments {
+    /// Datagrams reassembled from fragments.
+    pub reassembled: u64,
+    /// Fragments that made no datagram (timed out, over the budget,
+    /// incomplete at the end, inconsistent, inside a tunnel).
+    pub dropped: u64,
+    /// Fragments that overlapped bytes already held (the first was kept).
+    pub overlapping: u64,
 }
 
 /// One input file.

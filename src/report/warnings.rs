@@ -54,6 +54,11 @@ pub enum Warning {
         packets: u64,
         why: String,
     },
+    /// IP fragments that made no datagram: the TCP segments in them are
+    /// missing, and a lost request in them would read as none (issue 23).
+    FragmentsDropped { fragments: u64 },
+    /// IP fragments overlapped bytes already held; the first copy was kept.
+    FragmentsOverlapping { fragments: u64 },
 }
 
 impl fmt::Display for Warning {
@@ -129,6 +134,15 @@ impl fmt::Display for Warning {
                     "; its 5xx and error lines were not checked (give --haproxy-log-format or --nginx-log-format with the proxy's own log format, or --proxy-log-format)"
                 )
             }
+            Warning::FragmentsDropped { fragments } => write!(
+                f,
+                "{fragments} IP fragments could not be reassembled (incomplete after {} s, over the memory budget, inconsistent, or inside a tunnel): the TCP segments in them are missing, and a request in them may read as never sent",
+                crate::decode::fragment::TIMEOUT_NS / 1_000_000_000
+            ),
+            Warning::FragmentsOverlapping { fragments } => write!(
+                f,
+                "{fragments} IP fragments overlapped bytes already received; the first copy was kept (a Linux receiver since 4.19 discards such datagrams)"
+            ),
             Warning::Dropped { kernel, interface } => write!(
                 f,
                 "{kernel} packets were dropped by the kernel and {interface} by the interface: findings may be incomplete"

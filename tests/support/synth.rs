@@ -292,6 +292,72 @@ impl Flow {
     }
 }
 
+/// Splits an IP packet (IPv4, or IPv6 without extension headers, as
+/// [`Flow::seg`] builds them) into fragments of at most `size` payload
+/// bytes (a multiple of 8), all at the packet's time, with identification
+/// `id` (RFC 791 §3.2, RFC 8200 §4.5). A packet that fits is one fragment
+/// with offset 0 and MF clear: no fragment at all for IPv4.
+pub fn fragments(p: &Packet, size: usize, id: u32) -> Vec<Packet> {
+    assert!(
+        size > 0 && size.is_multiple_of(8),
+        "fragments carry multiples of 8 bytes"
+    );
+    let (head, payload) = if p.v6 {
+        (p.ip[..40].to_vec(), &p.ip[40..])
+    } else {
+        let ihl = usize::from(p.ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([p.ip[2], p.ip[3]]));
+        (p.ip[..ihl].to_vec(), &p.ip[ihl..total])
+    };
+    let chunks: Vec<&[u8]> = payload.chunks(size).collect();
+    let last = chunks.len() - 1;
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let field = ((i * size / 8) as u16) << 3;
+            let more = i < last;
+            let mut ip = head.clone();
+            if p.v6 {
+                let next = ip[6];
+                ip[6] = 44;
+                ip[4..6].copy_from_slice(&((8 + chunk.len()) as u16).to_be_bytes());
+                ip.extend_from_slice(&[next, 0]);
+                ip.extend_from_slice(&(field | u16::from(more)).to_be_bytes());
+                ip.extend_from_slice(&id.to_be_bytes());
+            } else {
+                let total = (head.len() + chunk.len()) as u16;
+                ip[2..4].copy_from_slice(&total.to_be_bytes());
+                ip[4..6].copy_from_slice(&(id as u16).to_be_bytes());
+                let flags_offset = (field >> 3) | if more { 0x2000 } else { 0 };
+                ip[6..8].copy_from_slice(&flags_offset.to_be_bytes());
+                ip[10..12].copy_from_slice(&[0, 0]);
+                let sum = ipv4_checksum(&ip);
+                ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            }
+            ip.extend_from_slice(chunk);
+            Packet {
+                ts_ns: p.ts_ns,
+                ip,
+                v6: p.v6,
+            }
+        })
+        .collect()
+}
+
+/// The IPv4 header checksum (RFC 791): one's complement of the one's
+/// complement sum of the header's 16-bit words.
+fn ipv4_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 /// A GET request line plus headers.
 pub fn get(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: backend\r\n\r\n")
