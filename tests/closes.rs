@@ -4,13 +4,13 @@
 //! (the reset race), a lingering close (FIN, the request acknowledged and
 //! dropped, no RST), and the witnesses of the software on each end.
 
-use crate::synth::{Flow, flags, get, ok, secs};
+use crate::synth::{Flow, Link, flags, get, ok, pcap_cut, secs};
 use racecap::analysis::defaults::Side;
 use racecap::analysis::software::ClientKind;
 use racecap::app::http::Method;
 use racecap::report::{BodyFraming, Peer, RaceKind, Verdict};
 
-use crate::util::{analyze, findings, ip, only_verdict};
+use crate::util::{analyze, analyze_bytes, findings, ip, only_verdict};
 
 const RTT: i64 = 1_000_000; // 1 ms
 
@@ -64,6 +64,52 @@ fn test_truncated_content_length_is_a_failure_not_a_timeout() {
     assert!(s.idle_timeout.is_none(), "{:?}", s.idle_timeout);
     assert!(!s.mismatch);
     assert!(s.recommendations.iter().all(|x| x.side != Side::Proxy));
+}
+
+/// Issue 23: `Content-Length: 3000000000` cut after 2.5 GB is a truncated
+/// response (it was `closed_by_server`: the length was capped at 2^31 − 1),
+/// and the whole 3 GB is a complete one. The body is synthesized as
+/// snaplen-cut segments: sequence numbers, no gigabytes.
+#[test]
+fn test_23_content_length_past_2_31() {
+    const LEN: u64 = 3_000_000_000;
+    for (sent, verdict) in [
+        (2_500_000_000u64, Verdict::TruncatedResponse),
+        (LEN, Verdict::ClosedByServer),
+    ] {
+        let mut f = flow(40000);
+        let mut p: Vec<_> = f.handshake(0, RTT).into_iter().map(|p| (p, 0)).collect();
+        p.push((f.data(secs(0.5), true, get("/huge").as_bytes()), 0));
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {LEN}\r\n\r\n");
+        p.push((f.data(secs(0.5) + RTT, false, head.as_bytes()), 0));
+        let (mut left, mut t) = (sent, secs(0.5) + 2 * RTT);
+        while left > 0 {
+            let len = left.min(65495) as u32;
+            p.push(f.cut_data(t, false, len));
+            left -= u64::from(len);
+            t += 10_000;
+        }
+        p.push((f.ack(t, true), 0));
+        p.push((f.fin(t + secs(5.0), false), 0));
+        p.push((f.fin(t + secs(5.0) + RTT, true), 0));
+        p.push((f.ack(t + secs(5.0) + 2 * RTT, false), 0));
+        let r = analyze_bytes(
+            pcap_cut(&p, &Link::Ethernet(vec![])),
+            racecap::analyzer::Config {
+                keep_connections: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(only_verdict(&r), verdict, "{sent}");
+        if verdict == Verdict::TruncatedResponse {
+            let t = findings(&r, verdict)[0].truncated.clone().unwrap();
+            assert_eq!(
+                (t.expected_body_bytes, t.body_bytes_sent),
+                (Some(LEN), sent)
+            );
+            assert_eq!(t.request.unwrap().path, "/huge");
+        }
+    }
 }
 
 /// The same cut with an RST instead of a FIN is still a truncated response.

@@ -259,18 +259,19 @@ pub(crate) fn header(line: &[u8]) -> Option<(&[u8], &[u8])> {
     (!name.is_empty()).then(|| (name, value.trim_ascii()))
 }
 
-/// A decimal number of at most 18 digits (no sign, no spaces).
+/// A decimal number that fits a u64 (no sign, no spaces).
 fn digits(value: &[u8]) -> Option<u64> {
-    if value.is_empty() || value.len() > 18 {
+    if value.is_empty() {
         return None;
     }
+    // Any u64 (issue 23: lengths past 2^31 are real); beyond, no length.
     let mut n = 0u64;
     for &d in value {
         let v = d.wrapping_sub(b'0');
         if v > 9 {
             return None;
         }
-        n = n * 10 + u64::from(v);
+        n = n.checked_mul(10)?.checked_add(u64::from(v))?;
     }
     Some(n)
 }

@@ -54,17 +54,34 @@ pub struct Incomplete {
     pub request: Option<Req>,
 }
 
-/// The response in progress on one connection (its server side), in 16
-/// bytes (when it began is the server's pending turn's time).
+/// Sequence numbers compare within 2^31 (RFC 1982), so a body longer than
+/// that is followed in laps of this many bytes (issue 23: a
+/// `Content-Length` of 3 GB was capped at 2^31 − 1, and a body cut after
+/// 2.5 GB read as complete).
+const LAP: u64 = 1 << 31;
+
+/// Bits of [`Response`]'s `status` field that hold the status code (three
+/// digits, below 1024); the bits above count the heads read whole.
+const STATUS_MASK: u16 = 0x3ff;
+
+/// The response in progress on one connection (its server side), in 20
+/// bytes (when it began is the server's pending turn's time). Its laps
+/// took the connection's padding and the byte of its heads count, which
+/// shares `status` with the code, so that the connection stays 248 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Response {
     stage: Stage,
     method: Option<Method>,
+    /// The last status code (below [`STATUS_MASK`]), and above it the
+    /// response heads read for their headers so far on the connection.
     status: u16,
-    /// Where the body starts, and (for a length) where it ends, in the
-    /// server's sequence space.
+    /// Where the body starts in the server's sequence space.
     body: Seq,
+    /// For a length: where the current lap of the body ends, and the laps
+    /// of [`LAP`] bytes that follow it, so that any `Content-Length` below
+    /// 2^63 is followed exactly.
     end: Seq,
+    laps: u32,
     /// [`PathId`] of the answered request's target while the response is in
     /// progress (0 for none): a truncated response reports it.
     path: u32,
@@ -101,13 +118,17 @@ impl Response {
             Some(Framing::UntilClose) => Stage::UntilClose,
             Some(Framing::Upgrade) | None => Stage::Unknown,
         };
-        self.status = status;
+        self.status = (self.status & !STATUS_MASK) | (status & STATUS_MASK);
         // (`framing` is None without a head length.)
         let body = start + head.len.unwrap_or(0);
         self.body = body;
-        self.end = match head.framing(status, to_head) {
-            Some(Framing::Length(n)) => body + n.min(u64::from(u32::MAX >> 1)) as u32,
-            _ => body,
+        (self.end, self.laps) = match head.framing(status, to_head) {
+            // The first lap is the remainder; laps beyond 2^63 saturate.
+            Some(Framing::Length(n)) => (
+                body + (n % LAP) as u32,
+                u32::try_from(n / LAP).unwrap_or(u32::MAX),
+            ),
+            _ => (body, 0),
         };
         // Only a response whose end is followed needs its request later.
         let follow = matches!(
@@ -143,7 +164,15 @@ impl Response {
         paths: &mut Paths,
     ) -> bool {
         let done = match self.stage {
-            Stage::Length => next >= self.end,
+            Stage::Length => {
+                // A segment advances less than a lap: passing the end of
+                // one starts the next, which is then ahead again.
+                while next >= self.end && self.laps > 0 {
+                    self.end = self.end + LAP as u32;
+                    self.laps -= 1;
+                }
+                next >= self.end
+            }
             Stage::Chunked if !whole => {
                 // The end of a chunked body is in its bytes, and these were cut.
                 self.stage = Stage::Unknown;
@@ -172,7 +201,7 @@ impl Response {
     /// The connection was upgraded (`101 Switching Protocols`): what
     /// follows is another protocol's (WebSocket frames), no HTTP/1.
     pub fn upgraded(&self) -> bool {
-        self.stage == Stage::Unknown && self.status == 101
+        self.stage == Stage::Unknown && self.status() == 101
     }
 
     /// A body is being sent (or, after an interim response, the final
@@ -185,23 +214,45 @@ impl Response {
     }
 
     /// The response, if the server's data (up to `next`) stopped before
-    /// its known end; `start_ns` is when the server's answer began.
-    pub fn incomplete(&self, next: Option<Seq>, start_ns: i64) -> Option<Incomplete> {
+    /// its known end; `start_ns` is when the server's answer began, and
+    /// `total` the bytes the server sent on the connection (with its
+    /// earlier responses), which tells how many times a body past 4 GiB
+    /// wrapped the sequence space.
+    pub fn incomplete(&self, next: Option<Seq>, start_ns: i64, total: u64) -> Option<Incomplete> {
         let framing = match self.stage {
             Stage::Length => BodyFraming::ContentLength,
             Stage::Chunked => BodyFraming::Chunked,
             _ => return None,
         };
-        let sent = next.map_or(0, |n| n.diff(self.body).max(0) as u64);
+        let sent = next.map_or(0, |n| unwrap_sent(n.0.wrapping_sub(self.body.0), total));
+        // What is left: the rest of this lap and the laps after it.
+        let left = next.map_or(0, |n| self.end.diff(n).max(0) as u64) + u64::from(self.laps) * LAP;
         Some(Incomplete {
-            status: self.status,
+            status: self.status(),
             framing,
-            expected_body: (framing == BodyFraming::ContentLength)
-                .then(|| self.end.diff(self.body).max(0) as u64),
+            expected_body: (framing == BodyFraming::ContentLength).then_some(sent + left),
             body_sent: sent,
             start_ns,
             request: self.request(),
         })
+    }
+
+    fn status(&self) -> u16 {
+        self.status & STATUS_MASK
+    }
+
+    /// Response heads read for their headers (the `Keep-Alive` timeout,
+    /// `Server`) on this connection so far.
+    pub fn heads_scanned(&self) -> u8 {
+        (self.status >> STATUS_MASK.count_ones()) as u8
+    }
+
+    /// One more head was read for its headers (the count saturates at
+    /// what the bits above the status hold: 63).
+    pub fn scanned_head(&mut self) {
+        if self.heads_scanned() < (u16::MAX >> STATUS_MASK.count_ones()) as u8 {
+            self.status += 1 << STATUS_MASK.count_ones();
+        }
     }
 
     fn request(&self) -> Option<Req> {
@@ -219,6 +270,21 @@ impl Response {
         self.method = None;
         self.path = 0;
     }
+}
+
+/// Body bytes sent, from their count modulo 2^32 (`low`, by sequence
+/// numbers) and the server's bytes on the connection (`total`): the
+/// largest count that `total` holds. Exact while the server sent less than
+/// 4 GiB on the connection before the body (before, the body's bytes are
+/// all of `total` but its head and earlier responses).
+fn unwrap_sent(low: u32, total: u64) -> u64 {
+    if total < u64::from(low) {
+        // Holes kept bytes out of the total: sequence numbers alone, as a
+        // serial difference (none when the data ends before the body).
+        return u64::try_from(low as i32).unwrap_or(0);
+    }
+    let low = u64::from(low);
+    low + ((total - low) >> 32 << 32)
 }
 
 #[cfg(test)]
@@ -247,7 +313,7 @@ mod test {
         let body = Seq(1000) + text.len() as u32;
         // 1000 of 2000 body bytes: incomplete, with the request kept.
         assert!(!r.data(body + 1000, 1000, false, b"", &mut paths));
-        let i = r.incomplete(Some(body + 1000), 0).unwrap();
+        let i = r.incomplete(Some(body + 1000), 0, 1 << 20).unwrap();
         assert_eq!(
             (i.framing, i.expected_body, i.body_sent, i.status),
             (BodyFraming::ContentLength, Some(2000), 1000, 200)
@@ -255,8 +321,61 @@ mod test {
         assert_eq!(paths.get(i.request.unwrap().path), "/x");
         // The rest (cut by the snaplen: only sequence numbers count).
         assert!(r.data(body + 2000, 1000, false, b"", &mut paths));
-        assert!(r.incomplete(Some(body + 2000), 0).is_none());
+        assert!(r.incomplete(Some(body + 2000), 0, 1 << 20).is_none());
         assert_eq!(paths.live(), 0, "the target goes back once complete");
+    }
+
+    /// Issue 23: a `Content-Length` past 2^31 (and past 2^32) is followed
+    /// in laps, cut short or to its end.
+    #[test]
+    fn test_length_past_2_31_completes_in_laps() {
+        const STEP: u32 = 256 << 20;
+        for (len, cut) in [
+            (3_000_000_000u64, 2_500_000_000u64),
+            (6_000_000_000, 5_000_000_000),
+            (1 << 31, (1 << 31) - 1),
+        ] {
+            let mut paths = Paths::default();
+            let text = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
+            let (status, h) = head(text.as_bytes());
+            let mut r = Response::default();
+            r.begin(Seq(u32::MAX - 7), status, &h, None, &mut paths);
+            let body = Seq(u32::MAX - 7) + text.len() as u32;
+            let mut sent = 0u64;
+            while sent < cut {
+                let step = u64::from(STEP).min(cut - sent);
+                sent += step;
+                let next = body + sent as u32;
+                assert!(
+                    !r.data(next, step as u32, false, b"", &mut paths),
+                    "{len} at {sent}"
+                );
+            }
+            let total = text.len() as u64 + cut;
+            let i = r.incomplete(Some(body + cut as u32), 0, total).unwrap();
+            assert_eq!((i.expected_body, i.body_sent), (Some(len), cut), "{len}");
+            while sent < len {
+                let step = u64::from(STEP).min(len - sent);
+                sent += step;
+                let done = r.data(body + sent as u32, step as u32, false, b"", &mut paths);
+                assert_eq!(done, sent == len, "{len} at {sent}");
+            }
+        }
+    }
+
+    /// The largest length followed exactly, and one past u64 (no length).
+    #[test]
+    fn test_length_near_2_63() {
+        let mut paths = Paths::default();
+        let text = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", i64::MAX);
+        let (status, h) = head(text.as_bytes());
+        let mut r = Response::default();
+        r.begin(Seq(0), status, &h, None, &mut paths);
+        let body = Seq(0) + text.len() as u32;
+        let i = r.incomplete(Some(body + 10), 0, 100).unwrap();
+        assert_eq!((i.expected_body, i.body_sent), (Some(i64::MAX as u64), 10));
+        let (_, h) = head(b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n");
+        assert!(h.bad_length || h.content_length.is_none());
     }
 
     #[test]
@@ -267,7 +386,7 @@ mod test {
         let req = get(&mut paths, Method::Get);
         r.begin(Seq(0), status, &h, req, &mut paths);
         assert!(!r.data(Seq(100), 50, true, b"abc\r\n", &mut paths));
-        assert!(r.incomplete(Some(Seq(100)), 0).is_some());
+        assert!(r.incomplete(Some(Seq(100)), 0, 1 << 20).is_some());
         assert!(r.data(Seq(110), 10, true, b"\r\n0\r\n\r\n", &mut paths));
         // The last chunk alone in a segment.
         let req = get(&mut paths, Method::Get);
@@ -277,7 +396,7 @@ mod test {
         let req = get(&mut paths, Method::Get);
         r.begin(Seq(400), status, &h, req, &mut paths);
         assert!(!r.data(Seq(600), 100, false, b"", &mut paths));
-        assert!(r.incomplete(Some(Seq(600)), 0).is_none());
+        assert!(r.incomplete(Some(Seq(600)), 0, 1 << 20).is_none());
         assert_eq!(paths.live(), 0);
     }
 
@@ -301,7 +420,7 @@ mod test {
             let req = get(&mut paths, method);
             assert!(!r.begin(Seq(0), status, &h, req, &mut paths));
             paths.release(req.unwrap().path);
-            assert!(!r.in_progress() && r.incomplete(Some(Seq(0)), 0).is_none());
+            assert!(!r.in_progress() && r.incomplete(Some(Seq(0)), 0, 1 << 20).is_none());
         }
     }
 
@@ -315,7 +434,7 @@ mod test {
         assert!(r.in_progress() && r.awaits_head());
         let (s, h) = head(b"HTTP/1.1 201 Created\r\nContent-Length: 10\r\n\r\n");
         assert!(r.begin(Seq(25), s, &h, None, &mut paths));
-        let i = r.incomplete(Some(Seq(30)), 0).unwrap();
+        let i = r.incomplete(Some(Seq(30)), 0, 1 << 20).unwrap();
         assert_eq!((i.status, i.request.unwrap().method), (201, Method::Post));
     }
 
@@ -325,16 +444,16 @@ mod test {
         let mut r = Response::default();
         let (s, h) = head(b"HTTP/1.0 200 OK\r\n\r\n");
         assert!(!r.begin(Seq(0), s, &h, None, &mut paths));
-        assert!(r.in_progress() && r.incomplete(Some(Seq(10)), 0).is_none());
+        assert!(r.in_progress() && r.incomplete(Some(Seq(10)), 0, 1 << 20).is_none());
         // Its body may hold anything, a status line too.
         assert!(!r.awaits_head());
         // A head cut before its blank line: nothing is known of its end.
         let (s, h) = head(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n");
         r.begin(Seq(0), s, &h, None, &mut paths);
-        assert!(!r.in_progress() && r.incomplete(Some(Seq(10)), 0).is_none());
+        assert!(!r.in_progress() && r.incomplete(Some(Seq(10)), 0, 1 << 20).is_none());
         // Two different lengths: not trusted.
         let (s, h) = head(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nContent-Length: 12\r\n\r\n");
         r.begin(Seq(0), s, &h, None, &mut paths);
-        assert!(r.incomplete(Some(Seq(1)), 0).is_none());
+        assert!(r.incomplete(Some(Seq(1)), 0, 1 << 20).is_none());
     }
 }

@@ -104,7 +104,9 @@ struct Gaps {
     hole: [Holes; 2],
 }
 
-/// Responses read per connection looking for a `Keep-Alive` header.
+/// Responses read per connection looking for a `Keep-Alive` header (a few
+/// are enough: the header does not change between responses); counted by
+/// the response ([`Response::heads_scanned`]).
 const MAX_HEADS_SCANNED: u8 = 4;
 
 /// One tracked connection: the fields every segment reads in about 230
@@ -140,9 +142,6 @@ pub struct Conn {
     /// The side HTTP says is the client (sent a request line, or received a
     /// status line).
     pub http_client: Option<Side>,
-    /// Response heads read for a `Keep-Alive` header so far (a few are
-    /// enough: the header does not change between responses).
-    heads_scanned: u8,
     /// The HTTP response in progress (the server side's).
     resp: Response,
 }
@@ -170,7 +169,6 @@ impl Conn {
             state: State::Established,
             syn_client: None,
             http_client: None,
-            heads_scanned: 0,
             resp: Response::default(),
         }
     }
@@ -315,7 +313,8 @@ impl Conn {
     pub fn incomplete_response(&self) -> Option<Incomplete> {
         let server = self.http_client?.other();
         let start = self.pending(server).map_or(self.first_ns, |p| p.ns);
-        self.resp.incomplete(self.h(server).next(), start)
+        self.resp
+            .incomplete(self.h(server).next(), start, self.bytes[server.idx()])
     }
 
     /// The data of `side` that the other side has not answered yet.

@@ -240,6 +240,25 @@ impl Flow {
         }
     }
 
+    /// A data segment of `len` bytes (at most 65495: an IPv4 packet's) of
+    /// which the capture kept none: its IP header says `len`, sequence
+    /// numbers advance by it, and [`pcap_cut`] writes it with the frame's
+    /// original length. A body of gigabytes costs its headers only.
+    pub fn cut_data(&mut self, t: i64, from_client: bool, len: u32) -> (Packet, u32) {
+        let ack = self.ack_of(from_client);
+        let mut p = self.seg(t, from_client, flags::ACK, &[], Some(ack));
+        assert!(!p.v6 && len <= 65495, "IPv4, one packet's worth");
+        let total = u16::from_be_bytes([p.ip[2], p.ip[3]]) + len as u16;
+        p.ip[2..4].copy_from_slice(&total.to_be_bytes());
+        let next = if from_client {
+            &mut self.client_next
+        } else {
+            &mut self.server_next
+        };
+        *next = next.wrapping_add(len);
+        (p, len)
+    }
+
     /// The three-way handshake at `t`, `t + rtt/2`, `t + rtt`.
     pub fn handshake(&mut self, t: i64, rtt: i64) -> Vec<Packet> {
         let syn = self.seg(t, true, flags::SYN, &[], None);
@@ -390,6 +409,27 @@ pub fn pcap(packets: &[Packet], link: &Link) -> Vec<u8> {
     for p in sorted {
         let frame = link.wrap(&p.ip, p.v6);
         w.write(p.ts_ns, frame.len() as u32, &frame)
+            .expect("writing to a Vec");
+    }
+    w.finish().expect("writing to a Vec")
+}
+
+/// Writes packets (sorted by time) as a classic pcap, each with `missing`
+/// more bytes on the wire than captured (see [`Flow::cut_data`]).
+pub fn pcap_cut(packets: &[(Packet, u32)], link: &Link) -> Vec<u8> {
+    let mut sorted: Vec<&(Packet, u32)> = packets.iter().collect();
+    sorted.sort_by_key(|(p, _)| p.ts_ns);
+    let mut w = PcapWriter::new(
+        Vec::new(),
+        link.linktype(false),
+        65535,
+        true,
+        Endian::Little,
+    )
+    .expect("writing to a Vec");
+    for (p, missing) in sorted {
+        let frame = link.wrap(&p.ip, p.v6);
+        w.write(p.ts_ns, frame.len() as u32 + missing, &frame)
             .expect("writing to a Vec");
     }
     w.finish().expect("writing to a Vec")

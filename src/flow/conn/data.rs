@@ -270,13 +270,14 @@ impl Conn {
         paths: &mut Paths,
         notes: &mut Notes<'a>,
     ) {
-        let head = http::response_head_with(seg.payload, self.heads_scanned < MAX_HEADS_SCANNED);
+        let scan = self.resp.heads_scanned() < MAX_HEADS_SCANNED;
+        let head = http::response_head_with(seg.payload, scan);
         if self.resp.begin(seq, status, &head, req, paths) && req.is_some() {
             // The response holds the request's target now.
             notes.kept_request = true;
         }
-        if self.heads_scanned < MAX_HEADS_SCANNED {
-            self.heads_scanned += 1;
+        if scan {
+            self.resp.scanned_head();
             notes.server_header = head.server;
             notes.powered_by = head.powered_by;
             if let Some(t) = head.keep_alive_s {
