@@ -18,9 +18,13 @@ use super::proxy_log::{LogEntry, LogRef, MatchKind, ProxyLog, ProxyLogFile, Reas
 use super::{Millis, Report, Request, Timestamp, Warning, summary};
 use crate::analysis::verdict::Verdict;
 use crate::flow::Endpoint;
+use crate::proxylog::Anchor;
 use crate::proxylog::input::ParsedLog;
-use crate::proxylog::{Anchor, Entry, LoggedRequest};
 use crate::units::NS_PER_S;
+
+mod index;
+
+use index::{Fits, Index};
 
 /// How far a matching moment may lie outside a line's window: the spread
 /// of the clock-offset estimate (the path between proxy and capture point,
@@ -118,63 +122,6 @@ fn conns(report: &Report) -> Vec<Conn> {
     out
 }
 
-/// The logged request is the one the capture saw (a target the report cut
-/// at 200 bytes ends in `…`).
-fn same_request(logged: &LoggedRequest, seen: &Request) -> bool {
-    logged.method == seen.method.as_str()
-        && (logged.path == seen.path
-            || seen
-                .path
-                .strip_suffix('…')
-                .is_some_and(|p| logged.path.starts_with(p)))
-}
-
-/// The connections a line could be about, time aside.
-fn candidates(e: &Entry, conns: &[Conn]) -> (Vec<usize>, MatchKind) {
-    if let Some(local) = e.upstream_local {
-        let v = (0..conns.len())
-            .filter(|&i| {
-                conns[i].client == local && e.upstream.is_none_or(|u| u == conns[i].server)
-            })
-            .collect();
-        return (v, MatchKind::Exact);
-    }
-    if e.no_backend || (e.upstream.is_none() && e.request.is_none()) {
-        return (Vec::new(), MatchKind::RequestTime);
-    }
-    let v = (0..conns.len())
-        .filter(|&i| {
-            let c = &conns[i];
-            // Only failing connections: a line without a 4-tuple says
-            // nothing a healthy connection could confirm.
-            c.finding.is_some()
-                && c.verdict.is_failure()
-                && e.upstream.is_none_or(|u| u == c.server)
-                && match (&e.request, &c.request) {
-                    (Some(l), Some(s)) => same_request(l, s),
-                    // A refused or timed-out connect never carried its
-                    // request: time decides.
-                    _ => true,
-                }
-        })
-        .collect();
-    (v, MatchKind::RequestTime)
-}
-
-/// The one connection a line fits without looking at the time, if any:
-/// these lines measure the clock offset.
-fn unique(e: &Entry, cands: &[usize], kind: MatchKind, conns: &[Conn]) -> Option<usize> {
-    let sure: Vec<usize> = match kind {
-        MatchKind::Exact => cands.to_vec(),
-        MatchKind::RequestTime | MatchKind::SameVerdict => cands
-            .iter()
-            .copied()
-            .filter(|&i| e.request.is_some() && conns[i].request.is_some())
-            .collect(),
-    };
-    (sure.len() == 1).then(|| sure[0])
-}
-
 fn median(v: &mut [i64]) -> Option<i64> {
     if v.is_empty() {
         return None;
@@ -204,22 +151,17 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
         .map(|c| c.server)
         .chain(report.servers.iter().map(|s| s.endpoint))
         .collect();
-    let cands: Vec<Vec<(Vec<usize>, MatchKind)>> = logs
-        .iter()
-        .map(|l| {
-            l.errors
-                .iter()
-                .map(|(_, e)| candidates(e, &conns))
-                .collect()
-        })
-        .collect();
+    // Indexed once; each line looks its candidates up (never a list per
+    // line: lines × connections grew to gigabytes, issue 23).
+    let index = Index::new(&conns);
 
     // Offset samples: capture moment − the line's best guess, per file,
     // with the line's precision.
     let mut samples: Vec<Vec<(i64, i64)>> = vec![Vec::new(); logs.len()];
     for (f, log) in logs.iter().enumerate() {
-        for ((_, e), (c, kind)) in log.errors.iter().zip(&cands[f]) {
-            if let Some(i) = unique(e, c, *kind, &conns) {
+        for (_, e) in &log.errors {
+            let (c, _) = index.candidates(e, &conns);
+            if let Some(i) = Index::unique(&c) {
                 let (_, _, guess) = e.window();
                 samples[f].push((e.time.precision_ns, conns[i].moment(e.anchor) - guess));
             }
@@ -289,33 +231,11 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
             SLACK_NS
         };
         let at_file = entries.len();
-        for ((line, e), (c, kind)) in log.errors.iter().zip(&cands[f]) {
-            let (lo, hi, _) = e.window();
+        for (line, e) in &log.errors {
+            let (c, kind) = index.candidates(e, &conns);
+            let (lo, hi, guess) = e.window();
             let (lo, hi) = (lo + off - slack, hi + off + slack);
-            let fits: Vec<usize> = match kind {
-                MatchKind::Exact => {
-                    let alive: Vec<usize> = c
-                        .iter()
-                        .copied()
-                        .filter(|&i| conns[i].start <= hi && conns[i].end >= lo)
-                        .collect();
-                    if alive.len() > 1 {
-                        let m = e.anchor;
-                        alive
-                            .iter()
-                            .copied()
-                            .filter(|&i| (lo..=hi).contains(&conns[i].moment(m)))
-                            .collect()
-                    } else {
-                        alive
-                    }
-                }
-                MatchKind::RequestTime | MatchKind::SameVerdict => c
-                    .iter()
-                    .copied()
-                    .filter(|&i| (lo..=hi).contains(&conns[i].moment(e.anchor)))
-                    .collect(),
-            };
+            let fits = Index::fits(&c, &conns, e.anchor, (lo, hi), guess + off);
             let mut entry = LogEntry {
                 file: log.name.clone(),
                 line: *line,
@@ -333,13 +253,13 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                 termination: e.termination.clone(),
                 finding: None,
             };
-            match fits.as_slice() {
-                [i] => {
-                    let cn = &conns[*i];
+            match fits {
+                Fits::One(i) => {
+                    let cn = &conns[i];
                     entry.client = Some(cn.client);
                     entry.server = Some(cn.server);
                     entry.verdict = Some(cn.verdict);
-                    entry.matched = Some(*kind);
+                    entry.matched = Some(kind);
                     entry.finding = cn.finding;
                     if !cn.verdict.is_failure() {
                         entry.reason = Some(Reason::NotAFailure);
@@ -348,24 +268,18 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                 // Several fit, all failing the same way: whichever it
                 // was, the line has its cause (issue 21). The finding kept
                 // is the one nearest the line's own guess.
-                [i0, rest @ ..]
-                    if conns[*i0].verdict.is_failure()
-                        && rest.iter().all(|i| conns[*i].verdict == conns[*i0].verdict) =>
-                {
-                    let (_, _, guess) = e.window();
-                    let near = fits
-                        .iter()
-                        .copied()
-                        .min_by_key(|&i| (conns[i].moment(e.anchor) - (guess + off)).abs())
-                        .unwrap_or(*i0);
-                    let same_server = rest.iter().all(|i| conns[*i].server == conns[*i0].server);
-                    entry.server = same_server.then_some(conns[*i0].server);
-                    entry.verdict = Some(conns[*i0].verdict);
+                Fits::Same {
+                    verdict,
+                    server,
+                    near,
+                } => {
+                    entry.server = server;
+                    entry.verdict = Some(verdict);
                     entry.matched = Some(MatchKind::SameVerdict);
                     entry.finding = conns[near].finding;
                 }
-                [_, _, ..] => entry.reason = Some(Reason::Ambiguous),
-                [] => {
+                Fits::Ambiguous => entry.reason = Some(Reason::Ambiguous),
+                Fits::None => {
                     let in_capture = match (first, last) {
                         (Some(a), Some(b)) => hi >= a.0 - SLACK_NS && lo <= b.0 + SLACK_NS,
                         _ => false,
@@ -461,21 +375,24 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
         })
         .collect();
     // What the clients got for each lost request, from its lines.
-    let mut got: BTreeMap<String, u64> = BTreeMap::new();
-    for (i, f) in report.findings.iter().enumerate() {
-        if summary::lost(f).is_none() {
-            continue;
-        }
-        let lines: Vec<summary::GotLine> = entries
-            .iter()
-            .filter(|x| x.finding == Some(i) && x.explained())
-            .map(|x| summary::GotLine {
+    // (The explained lines grouped by finding once, in their order: a
+    // pass over the lines per finding was findings × lines.)
+    let mut by_finding: Vec<Vec<summary::GotLine>> = vec![Vec::new(); report.findings.len()];
+    for x in entries.iter().filter(|x| x.explained()) {
+        if let Some(lines) = x.finding.and_then(|i| by_finding.get_mut(i)) {
+            lines.push(summary::GotLine {
                 status: x.status,
                 error_status: x.error_status,
                 termination: x.termination.as_deref(),
-            })
-            .collect();
-        *got.entry(summary::client_got(&lines)).or_default() += 1;
+            });
+        }
+    }
+    let mut got: BTreeMap<String, u64> = BTreeMap::new();
+    for (f, lines) in report.findings.iter().zip(&by_finding) {
+        if summary::lost(f).is_none() {
+            continue;
+        }
+        *got.entry(summary::client_got(lines)).or_default() += 1;
     }
     report.summary.clients_got = got;
     // A log that could not be read says nothing about 5xx: warned, and a
