@@ -89,7 +89,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
 
 /// Reads every `--proxy-log` (before the captures: an unreadable log is a
 /// usage error worth finding before a long capture is read).
-fn read_proxy_logs(args: &AnalyzeArgs) -> Result<Vec<ParsedLog>> {
+fn read_proxy_logs(args: &AnalyzeArgs, max_memory: usize) -> Result<Vec<ParsedLog>> {
     // A format that cannot tie a line to a connection reads as "no 5xx":
     // refused before anything is read (issue 21, fail closed).
     let haproxy = args.proxy_log.haproxy_log_format.as_deref();
@@ -110,6 +110,7 @@ fn read_proxy_logs(args: &AnalyzeArgs) -> Result<Vec<ParsedLog>> {
         format: args.proxy_log.log_format,
         nginx_log_format: args.proxy_log.nginx_log_format.clone(),
         haproxy_log_format: args.proxy_log.haproxy_log_format.clone(),
+        max_bytes: proxylog::input::budget(max_memory, args.proxy_log.logs.len()),
     };
     args.proxy_log
         .logs
@@ -127,7 +128,7 @@ fn analyze_inputs(
     mut cfg: Config,
     spool: Option<&NamedTempFile>,
 ) -> Result<ExitCode> {
-    let logs = read_proxy_logs(args)?;
+    let logs = read_proxy_logs(args, cfg.max_memory())?;
     // A log line may name a connection that did not fail (a 4-tuple, an
     // upstream): matching needs every connection's row, not only findings.
     cfg.keep_connections |= !logs.is_empty();

@@ -169,3 +169,39 @@ fn test_26_unexplained_lines_named_once() {
         assert!(!out.contains("lines lines"), "{out}");
     }
 }
+
+/// Issue 23: error lines past the memory budget are counted and warned
+/// about, not held: the first ones are still matched.
+#[test]
+fn test_23_error_lines_past_the_budget_warn() {
+    let lines = fs::read_to_string(ERRORS).unwrap();
+    let path = tmp("23-many-errors.log");
+    let mut f = fs::File::create(&path).unwrap();
+    for _ in 0..2000 {
+        f.write_all(lines.as_bytes()).unwrap();
+    }
+    drop(f);
+    let p = path.to_str().unwrap();
+    let (_, out, _) = run(&[
+        "analyze",
+        POST,
+        "--proxy-log",
+        p,
+        "--format",
+        "json",
+        "--max-memory",
+        "1",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let warned: Vec<&str> = v["capture"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|w| w.contains("were not matched to connections"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{:?}", v["capture"]["warnings"]);
+    let file = &v["proxy_log"]["files"][0];
+    assert!(file["errors"].as_u64().unwrap() > 0);
+    assert!(file["errors"].as_u64().unwrap() < 2000 * lines.lines().count() as u64);
+}

@@ -67,6 +67,9 @@ pub struct ParsedLog {
     pub unreadable: u64,
     /// The 5xx and error lines, with their 1-based line numbers.
     pub errors: Vec<(u64, Entry)>,
+    /// Error lines past the memory budget ([`Options::max_bytes`]): read
+    /// and counted, not kept nor matched.
+    pub over_budget: u64,
 }
 
 /// How to read the lines: a forced format, the user's nginx `log_format`
@@ -76,6 +79,33 @@ pub struct Options {
     pub format: Option<LogFormat>,
     pub nginx_log_format: Option<String>,
     pub haproxy_log_format: Option<String>,
+    /// Most bytes of error lines kept (their typed entries and text, as
+    /// [`entry_bytes`] counts them); 0 for no limit. Issue 23: a 100 MB
+    /// log of error lines took 455 MiB; matching them to connections costs
+    /// about as much again.
+    pub max_bytes: usize,
+}
+
+/// The share of the memory budget (`--max-memory`) the error lines of
+/// `files` logs may hold together: a quarter (the connections are judged
+/// by then, but their findings and statistics remain), split evenly.
+pub fn budget(max_memory: usize, files: usize) -> usize {
+    max_memory / 4 / files.max(1)
+}
+
+/// What a kept error line costs: its entry, the text it holds, and about
+/// as much again for the report's line it becomes.
+pub fn entry_bytes(e: &Entry) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let own = std::mem::size_of::<(u64, Entry)>()
+        + e.request
+            .as_ref()
+            .map_or(0, |r| r.method.len() + r.path.len())
+        + text(&e.flags)
+        + text(&e.details)
+        + text(&e.termination)
+        + e.attempts.len() * std::mem::size_of::<super::Attempt>();
+    2 * own
 }
 
 /// The nginx templates to try, the user's first.
@@ -142,8 +172,10 @@ pub fn read<R: Read>(name: &str, input: R, opts: &Options) -> io::Result<ParsedL
         lines: 0,
         unreadable: 0,
         errors: Vec::new(),
+        over_budget: 0,
     };
-    let take = |line: &str, log: &mut ParsedLog| {
+    let mut held = 0usize;
+    let mut take = |line: &str, log: &mut ParsedLog| {
         log.lines += 1;
         if line == LONG_LINE {
             log.unreadable += 1;
@@ -154,7 +186,15 @@ pub fn read<R: Read>(name: &str, input: R, opts: &Options) -> io::Result<ParsedL
             return;
         };
         match format.parse(line, &template, haproxy.as_ref()) {
-            Ok(Some(e)) if e.is_error() => log.errors.push((log.lines, e)),
+            Ok(Some(e)) if e.is_error() => {
+                let cost = entry_bytes(&e);
+                if opts.max_bytes > 0 && held + cost > opts.max_bytes {
+                    log.over_budget += 1;
+                } else {
+                    held += cost;
+                    log.errors.push((log.lines, e));
+                }
+            }
             Ok(_) => {}
             Err(_) if line.trim().is_empty() => {}
             Err(_) => log.unreadable += 1,
@@ -203,6 +243,27 @@ mod test {
         assert_eq!(bounded_line(&mut input, &mut raw).unwrap(), Some(false));
         assert_eq!(raw, b"b");
         assert_eq!(bounded_line(&mut input, &mut raw).unwrap(), None);
+    }
+
+    /// Issue 23: error lines are kept up to the budget; the rest are
+    /// counted, not held.
+    #[test]
+    fn test_23_error_lines_past_the_budget_are_counted() {
+        let line = LINES.lines().next().unwrap();
+        let text = format!("{line}\n").repeat(1000);
+        let all = read("e.log", text.as_bytes(), &Options::default()).unwrap();
+        assert_eq!((all.errors.len(), all.over_budget), (1000, 0));
+        let cost = entry_bytes(&all.errors[0].1);
+        let opts = Options {
+            max_bytes: 100 * cost + cost / 2,
+            ..Options::default()
+        };
+        let cut = read("e.log", text.as_bytes(), &opts).unwrap();
+        assert_eq!(
+            (cut.lines, cut.errors.len(), cut.over_budget),
+            (1000, 100, 900)
+        );
+        assert_eq!(budget(256 << 20, 2), 32 << 20);
     }
 
     #[test]

@@ -398,6 +398,13 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
     // A log that could not be read says nothing about 5xx: warned, and a
     // --fail-on gate fails closed on it.
     for log in logs {
+        if log.over_budget > 0 {
+            report.capture.warnings.push(Warning::ProxyLogOverBudget {
+                name: log.name.clone(),
+                kept: log.errors.len() as u64,
+                over: log.over_budget,
+            });
+        }
         if let Some(w) = Warning::proxy_log_unread(
             &log.name,
             log.format.map(|f| f.name()),

@@ -54,6 +54,9 @@ pub enum Warning {
         packets: u64,
         why: String,
     },
+    /// A proxy log's error lines past the memory budget: counted, not
+    /// matched (issue 23).
+    ProxyLogOverBudget { name: String, kept: u64, over: u64 },
     /// IP fragments that made no datagram: the TCP segments in them are
     /// missing, and a lost request in them would read as none (issue 23).
     FragmentsDropped { fragments: u64 },
@@ -134,6 +137,10 @@ impl fmt::Display for Warning {
                     "; its 5xx and error lines were not checked (give --haproxy-log-format or --nginx-log-format with the proxy's own log format, or --proxy-log-format)"
                 )
             }
+            Warning::ProxyLogOverBudget { name, kept, over } => write!(
+                f,
+                "{name}: {over} error lines past the first {kept} were not matched to connections: they would pass the memory budget (--max-memory; give a shorter stretch of the log, or more memory)"
+            ),
             Warning::FragmentsDropped { fragments } => write!(
                 f,
                 "{fragments} IP fragments could not be reassembled (incomplete after {} s, over the memory budget, inconsistent, or inside a tunnel): the TCP segments in them are missing, and a request in them may read as never sent",
