@@ -54,6 +54,10 @@ pub struct Analyzer {
     /// their time: a client timeout's finding names them even when the
     /// server answered later (bounded by the open connections).
     abandoned: HashMap<u64, (RequestLine, i64)>,
+    /// What `abandoned` holds, as the budget counts it ([`abandoned_cost`]):
+    /// one per connection whose client gave up, so it grows with the table
+    /// (issue 23: a million such connections reached 448 MiB at 256).
+    abandoned_bytes: usize,
     /// Per reset race (by connection id): its finding had it been no race,
     /// for when the server's other closes show the reset was the
     /// application's ([`Timeouts::settle_causes`]).
@@ -70,6 +74,13 @@ pub struct Analyzer {
     /// Bytes the stages before the analysis hold (the fragment
     /// reassembly): one budget covers them and the connections.
     held_before: usize,
+}
+
+/// What one request a client gave up on costs while its connection is
+/// open: its map entry, twice for the map's spare room, and its target
+/// with the allocator's header.
+fn abandoned_cost(line: &RequestLine) -> usize {
+    2 * std::mem::size_of::<(u64, (RequestLine, i64))>() + line.path.len() + 16
 }
 
 impl Analyzer {
@@ -94,6 +105,7 @@ impl Analyzer {
             timeouts,
             retries: Retries::default(),
             abandoned: HashMap::new(),
+            abandoned_bytes: 0,
             reset_alternatives: HashMap::new(),
             findings: Vec::new(),
             decided: Vec::new(),
@@ -117,6 +129,7 @@ impl Analyzer {
             + self.paths.bytes()
             + self.socket_bytes
             + self.held_before
+            + self.abandoned_bytes
     }
 
     /// What the stages before the analysis hold now, in bytes (the
@@ -310,8 +323,11 @@ impl Analyzer {
                     .pending(client)
                     .and_then(|p| p.request.map(|r| (r, p.ns)))
             {
-                self.abandoned
-                    .insert(conn.id, (self.paths.line(req.0), req.1));
+                let line = self.paths.line(req.0);
+                self.abandoned_bytes += abandoned_cost(&line);
+                if let Some((old, _)) = self.abandoned.insert(conn.id, (line, req.1)) {
+                    self.abandoned_bytes -= abandoned_cost(&old);
+                }
             }
         }
         // The request a race lost, or one the server reset without a race
@@ -353,7 +369,10 @@ impl Analyzer {
         self.table.expire(ns, &mut self.events);
         // Over budget: make room after the segment, when its own connection
         // is the one least idle, so that it is never the one evicted.
-        if self.state_bytes() > self.totals.max_memory {
+        // The eighth evicted at once crosses to the judging as whole
+        // connections: room for them is kept in the budget too.
+        let batch = self.table.len() / 8 * std::mem::size_of::<TableEvent>();
+        if self.state_bytes() + batch > self.totals.max_memory {
             let before = self.table.evicted;
             self.table.make_room(&mut self.events);
             self.totals.evicted_for_memory += self.table.evicted - before;
@@ -387,6 +406,9 @@ impl Analyzer {
         let end_ns = self.totals.last_ns.unwrap_or(conn.last_ns);
         let mut outcome = verdict::outcome(conn, roles, end_ns);
         let abandoned = self.abandoned.remove(&conn.id);
+        if let Some((line, _)) = &abandoned {
+            self.abandoned_bytes -= abandoned_cost(line);
+        }
         if let Some(t) = &mut outcome.timeout {
             t.line = abandoned;
         }

@@ -62,3 +62,34 @@ fn test_paths_follow_waiting_requests() {
             .all(|r| r.request.as_ref().is_some_and(|q| q.path.starts_with('/')))
     );
 }
+
+/// Issue 23: a request its client gave up on (a FIN with the request
+/// unanswered) is kept until its connection is judged, and the budget
+/// counts it: a million such connections passed the budget by 150 MiB.
+#[test]
+fn test_23_abandoned_requests_count_in_the_budget() {
+    use crate::synth::{Flow, flags};
+    let mut packets = Vec::new();
+    for i in 0..50u16 {
+        let mut f = Flow::new(
+            ("10.0.0.1".parse().unwrap(), 30000 + i),
+            ("10.0.0.2".parse().unwrap(), 80),
+            1000,
+            9000,
+        );
+        let t = i64::from(i) * 1_000_000;
+        packets.extend(f.handshake(t, 1000));
+        packets.push(f.data(t + 5000, true, b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n"));
+        packets.push(f.seg(t + 6000, true, flags::FIN | flags::ACK, &[], Some(9001)));
+    }
+    let mut a = Analyzer::new(Config::default());
+    feed(&mut a, &packets, |_| {});
+    assert_eq!(a.abandoned.len(), 50);
+    assert_eq!(a.abandoned_bytes, 50 * abandoned_cost(&a.abandoned[&0].0));
+    let without = a.table.len() * crate::flow::table::SLOT_BYTES
+        + a.conn_heap
+        + a.paths.bytes()
+        + a.socket_bytes;
+    assert_eq!(a.state_bytes(), without + a.abandoned_bytes);
+    let _ = a.finish(&[]);
+}

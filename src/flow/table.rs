@@ -239,21 +239,21 @@ impl FlowTable {
     /// and are not counted as evicted. Then open ones, longest idle first.
     fn evict_idle(&mut self, n: usize, out: &mut Vec<TableEvent>) {
         let n = n.max(1).min(self.index.len());
-        let mut idle: Vec<(bool, i64, u64, u32)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                c.as_ref()
-                    .map(|c| (!c.state.is_finished(), c.last_ns, c.id, i as u32))
-            })
-            .collect();
-        if n < idle.len() {
-            idle.select_nth_unstable(n);
-            idle.truncate(n);
+        // The n idlest in a heap of n (issue 23: a list of every open
+        // connection, 32 bytes each, was a transient eighth of the table's
+        // own memory on top of the budget).
+        let mut heap: std::collections::BinaryHeap<(bool, i64, u64, u32)> =
+            std::collections::BinaryHeap::with_capacity(n + 1);
+        for (i, c) in self.slots.iter().enumerate() {
+            if let Some(c) = c {
+                heap.push((!c.state.is_finished(), c.last_ns, c.id, i as u32));
+                if heap.len() > n {
+                    heap.pop();
+                }
+            }
         }
         // Oldest first, so the report's order does not depend on the slots.
-        idle.sort_unstable();
+        let idle = heap.into_sorted_vec();
         for (open, _, _, slot) in idle {
             if let Some(c) = self.remove(slot) {
                 if open {
