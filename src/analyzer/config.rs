@@ -77,7 +77,8 @@ impl Config {
 /// open connections that sent only SYNs (or that have nothing
 /// outstanding), and fewer when each holds a FIN record or a waiting
 /// request. The process adds its buffers, statistics, findings and the
-/// 4-tuples that left the table (about 20–70 MiB) on top.
+/// 4-tuples that left the table on top: at most 85 MiB on the hostile
+/// shapes of issue 23 (docs/performance.md).
 pub const DEFAULT_MAX_MEMORY: usize = 256 << 20;
 
 /// Findings kept for the report (counts stay exact beyond it): a capture of
