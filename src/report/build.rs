@@ -111,6 +111,7 @@ pub fn finding(
         // A retry is found by its request line: without one, unknown.
         retried: r.request.request.map(|_| retry_ns.is_some()),
         retry_at: retry_ns.map(Timestamp),
+        retry_refused_at: None,
         processed: r.processed,
         goaway_at: r.goaway_ns.map(Timestamp),
     });
@@ -157,6 +158,7 @@ pub fn finding(
             syn_times: conn.syn_times(c).map(Timestamp).collect(),
             syns: u32::from(hc.syns),
             rst_at: conn.rst(roles.server()).map(|r| Timestamp(r.ns)),
+            race_retry: false,
         }),
         _ => None,
     };
@@ -452,6 +454,8 @@ impl Report {
         servers: Vec<ServerReport>,
         connections: Option<Vec<Connection>>,
     ) -> Report {
+        let mut findings = findings;
+        super::refused::tie(&mut findings);
         let capture = capture(t, inputs, findings.len());
         let count = |v: Verdict| t.verdicts[v.index()];
         let failures = Verdict::ALL
@@ -468,7 +472,7 @@ impl Report {
         );
         // Without a proxy yet (`Report::settle_proxy` decides it): the
         // steps that are no one proxy's.
-        let remedies = super::remedies::remedies(&findings, None);
+        let remedies = super::remedies::remedies(&findings, &servers, None);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {

@@ -10,6 +10,7 @@ pub mod histogram;
 pub mod matching;
 pub mod proxy;
 pub mod proxy_log;
+pub mod refused;
 pub mod remedies;
 mod servers;
 pub mod summary;
@@ -253,6 +254,11 @@ pub struct Race {
     /// after; none when the request line is unknown (cut, encrypted).
     pub retried: Option<bool>,
     pub retry_at: Option<Timestamp>,
+    /// The proxy retried the request, but the retry's connect to the same
+    /// server was refused (a restart): the request is still lost
+    /// (`retried` false). Omitted when not seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_refused_at: Option<Timestamp>,
     /// HTTP/2: whether the server processed the lost stream; false when
     /// its id was above the GOAWAY's last-stream-id (safe to retry, even
     /// a POST). Null when unknown, and for HTTP/1.
@@ -322,6 +328,11 @@ pub struct Connect {
     pub syn_times: Vec<Timestamp>,
     pub syns: u32,
     pub rst_at: Option<Timestamp>,
+    /// A refused connect: the proxy's retry of the race just before it on
+    /// the same server (`race.retry_refused_at`), the same request and no
+    /// second lost one. Omitted when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub race_retry: bool,
 }
 
 /// Evidence of a reset.
@@ -380,7 +391,8 @@ impl Report {
             }),
             None => proxy::detect(&self.servers, self.proxy_log.as_ref()),
         };
-        self.remedies = remedies::remedies(&self.findings, self.proxy.map(|p| p.kind));
+        self.remedies =
+            remedies::remedies(&self.findings, &self.servers, self.proxy.map(|p| p.kind));
         self.settle_server_steps();
     }
 

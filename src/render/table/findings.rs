@@ -59,6 +59,8 @@ pub(super) fn section(r: &Report, o: &Opts, out: &mut String) {
                 if x.rst_at.is_some() { "RST" } else { "no RST" }.to_string(),
                 match x.retried {
                     Some(true) => "yes",
+                    // Re-sent into a connect the server refused: still lost.
+                    Some(false) if x.retry_refused_at.is_some() => "refused",
                     Some(false) => "no",
                     None => "unknown",
                 }
