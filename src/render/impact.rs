@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use racecap::analysis::proxy::ProxyKind;
-use racecap::report::{Report, Summary, Timestamp, summary};
+use racecap::report::{Report, Timestamp, summary};
 use racecap::units;
 
 use super::fix;
@@ -20,7 +20,8 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 /// 21: "the clients got 502" where nginx logged 504s, or HAProxy sent no
 /// response at all): the statuses the proxy's log shows, "no response,
 /// connection closed", and "an error" where nothing says which.
-fn answer(s: &Summary, proxy: Option<ProxyKind>) -> String {
+fn answer(r: &Report, proxy: Option<ProxyKind>) -> String {
+    let s = &r.summary;
     // A pool inside the application: the application is the client.
     if proxy == Some(ProxyKind::Library) {
         return "the application got a connection error".into();
@@ -52,7 +53,18 @@ fn answer(s: &Summary, proxy: Option<ProxyKind>) -> String {
     if unknown > 0 {
         parts.push(format!("an error ×{unknown} (which, unknown)"));
     }
-    format!("by the proxy's log, the clients got {}", parts.join(", "))
+    // Whose word it is: the proxy's log, the proxy's client leg in the
+    // capture (a close with no response), or both.
+    let leg = r
+        .findings
+        .iter()
+        .any(|f| f.verdict == racecap::report::Verdict::NoResponse && f.upstream.is_some());
+    let by = match (r.proxy_log.is_some(), leg) {
+        (true, true) => "by the proxy's log and its client leg in the capture",
+        (false, true) => "by the proxy's client leg in the capture",
+        _ => "by the proxy's log",
+    };
+    format!("{by}, the clients got {}", parts.join(", "))
 }
 
 /// The lost requests that were no race, by how they failed: "4 never
@@ -200,7 +212,7 @@ pub fn opening(r: &Report, out: &mut String) {
             out,
             "{what} failed for their clients ({}): {}.",
             why.join(", "),
-            answer(s, proxy)
+            answer(r, proxy)
         );
         refused_untold(r, out);
     } else if s.races > 0 && s.retried_unknown > 0 {

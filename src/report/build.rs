@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
-    ServerReport, Summary, Timeout, Tool, Truncated, Unacknowledged, Warning,
+    ServerReport, Summary, Timeout, Tool, Truncated, Unacknowledged, Unanswered, Warning,
 };
 use crate::analysis::retry::Retry;
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
@@ -140,6 +140,16 @@ pub fn finding(
         unacknowledged_ms: Millis(conn.last_ns - p.ns),
         retried: p.request.map(|_| retry.is_some()),
     });
+    let unanswered = o.unanswered.as_ref().and_then(|p| {
+        let fin = conn.fin(roles.server())?;
+        Some(Unanswered {
+            request: request(p.request, paths),
+            request_at: Timestamp(p.ns),
+            fin_at: Timestamp(fin.ns),
+            request_to_fin_ms: Millis(fin.ns - p.ns),
+            idle_before_ms: p.idle_ns().filter(|_| p.reuse).map(Millis),
+        })
+    });
     let truncated = o.truncated.as_ref().map(|t| Truncated {
         request: request(t.response.request, paths),
         status: t.response.status,
@@ -189,6 +199,8 @@ pub fn finding(
         r.rst.ns
     } else if let Some(p) = &o.unacknowledged {
         p.ns
+    } else if let Some(u) = &unanswered {
+        u.fin_at.0
     } else if let Some(last_syn) = conn.syn_times(c).last() {
         last_syn
     } else {
@@ -213,6 +225,7 @@ pub fn finding(
         truncated,
         timeout,
         unacknowledged,
+        unanswered,
         logged_as: crate::proxylog::symptoms::of(o.verdict, o.race.as_ref().map(|r| r.kind)),
         log_lines: None,
         place: None,

@@ -463,6 +463,7 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
     // What the clients got for each lost request, from its lines.
     let mut got: BTreeMap<String, u64> = BTreeMap::new();
     let mut refused_lost = 0;
+    let legs = summary::ClientLegs::new(&report.findings);
     for (i, f) in report.findings.iter().enumerate() {
         let refused = super::refused::alone(f);
         if summary::lost(f).is_none() && !refused {
@@ -477,7 +478,13 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                 termination: x.termination.as_deref(),
             })
             .collect();
-        let what = summary::client_got(&lines);
+        let mut what = summary::client_got(&lines);
+        // No line says: the client leg may (both legs in the capture).
+        if what == summary::UNKNOWN
+            && let Some(leg) = legs.got(f)
+        {
+            what = leg.to_string();
+        }
         // A refused connect is a lost request only when the log says its
         // client got an error: the proxy may have tried another server.
         if refused {

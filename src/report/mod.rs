@@ -193,6 +193,8 @@ pub struct Finding {
     pub timeout: Option<Timeout>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unacknowledged: Option<Unacknowledged>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unanswered: Option<Unanswered>,
     /// What Envoy, nginx and HAProxy log for this kind of failure.
     pub logged_as: Option<&'static Symptoms>,
     /// The `--proxy-log` lines matched to this connection (with `--proxy-log`).
@@ -319,6 +321,20 @@ pub struct Unacknowledged {
     /// after (the proxy's retry); absent when the request line is unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retried: Option<bool>,
+}
+
+/// Evidence of a `no_response`: the request the server read and closed on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unanswered {
+    /// The request, when its line was read.
+    pub request: Option<Request>,
+    pub request_at: Timestamp,
+    /// The server's FIN, which acknowledged the request.
+    pub fin_at: Timestamp,
+    /// From the request to the FIN.
+    pub request_to_fin_ms: Millis,
+    /// The idle gap the request ended, on a reused connection.
+    pub idle_before_ms: Option<Millis>,
 }
 
 /// Evidence of a failed connect.

@@ -137,6 +137,33 @@ pub fn is_error(got: &str) -> bool {
     got == NO_RESPONSE || got.parse::<u16>().is_ok_and(|s| s >= 500)
 }
 
+/// What the client leg of a proxy shows its clients got, when both legs
+/// are in the capture: a proxy's listener that closed its client's
+/// connection with no response (`no_response`, cause `upstream`) names the
+/// upstream failure it passed on, whose client then got no response
+/// (issue 21: HAProxy closing its clients' connections, not a 502).
+pub struct ClientLegs(std::collections::HashSet<(Endpoint, Endpoint, Timestamp)>);
+
+impl ClientLegs {
+    pub fn new(findings: &[Finding]) -> ClientLegs {
+        ClientLegs(
+            findings
+                .iter()
+                .filter(|f| f.verdict == Verdict::NoResponse)
+                .filter_map(|f| f.upstream.as_ref())
+                .map(|u| (u.client, u.server, u.at))
+                .collect(),
+        )
+    }
+
+    /// What `f`'s client got by the client leg, if it shows.
+    pub fn got(&self, f: &Finding) -> Option<&'static str> {
+        self.0
+            .contains(&(f.client, f.server, f.at))
+            .then_some(NO_RESPONSE)
+    }
+}
+
 /// Per 1000, to 0.1.
 fn per_1000(n: u64, of: u64) -> Option<f64> {
     (of > 0).then(|| (n as f64 * 10_000.0 / of as f64).round() / 10.0)
@@ -169,7 +196,8 @@ pub fn lost(f: &Finding) -> Option<String> {
         .and_then(|t| t.request.as_ref())
         .or(f.timeout.as_ref().and_then(|t| t.request.as_ref()))
         .or(f.reset.as_ref().and_then(|r| r.request.as_ref()))
-        .or(f.unacknowledged.as_ref().and_then(|u| u.request.as_ref()))?;
+        .or(f.unacknowledged.as_ref().and_then(|u| u.request.as_ref()))
+        .or(f.unanswered.as_ref().and_then(|u| u.request.as_ref()))?;
     Some(request.method.to_string())
 }
 
@@ -217,12 +245,14 @@ impl Summary {
                 *lost_by_method.entry(m).or_insert(0) += 1;
             }
         }
-        // Until a proxy log says otherwise, nothing says what they got.
-        let lost_total: u64 = lost_by_method.values().sum();
-        let clients_got: BTreeMap<String, u64> = (lost_total > 0)
-            .then(|| (UNKNOWN.to_string(), lost_total))
-            .into_iter()
-            .collect();
+        // Until a proxy log says otherwise, only the client leg, when the
+        // capture holds it, says what they got.
+        let legs = ClientLegs::new(findings);
+        let mut clients_got: BTreeMap<String, u64> = BTreeMap::new();
+        for f in findings.iter().filter(|f| lost(f).is_some()) {
+            let got = legs.got(f).unwrap_or(UNKNOWN);
+            *clients_got.entry(got.to_string()).or_default() += 1;
+        }
         let retries_refused = findings
             .iter()
             .filter(|f| {

@@ -120,6 +120,21 @@ pub(super) fn section(r: &Report, o: &Opts, out: &mut String) {
                     "-".into(),
                 )
             }
+            None if f.unanswered.is_some() => {
+                let u = f.unanswered.as_ref().expect("checked");
+                let req = u
+                    .request
+                    .as_ref()
+                    .map_or("-".into(), |q| format!("{} {}", q.method, q.path));
+                (
+                    format!("FIN {} after", secs(u.request_to_fin_ms)),
+                    opt_secs(u.idle_before_ms),
+                    "-".into(),
+                    req,
+                    "FIN, no response".into(),
+                    "-".into(),
+                )
+            }
             None => {
                 let req = f
                     .reset
