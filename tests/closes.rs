@@ -470,3 +470,24 @@ fn test_close_after_unframed_data_is_orderly() {
     assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
     assert!(r.findings.is_empty());
 }
+
+/// A response the capture lost (the server's FIN past data never seen)
+/// proves no close without an answer: no `no_response`.
+#[test]
+fn test_close_after_a_lost_response_is_no_finding() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    p.push(f.data(secs(1.0), true, get("/b").as_bytes()));
+    p.push(f.ack(secs(1.0) + RTT, false));
+    f.server_next += 700;
+    p.push(f.fin(secs(1.2), false));
+    p.push(f.fin(secs(1.2) + RTT, true));
+    p.push(f.ack(secs(1.2) + 2 * RTT, false));
+    let r = analyze(&p);
+    assert!(
+        findings(&r, Verdict::NoResponse).is_empty(),
+        "{:?}",
+        r.verdict_counts
+    );
+}

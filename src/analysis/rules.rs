@@ -261,7 +261,10 @@ fn unacknowledged_request(j: &Judged<'_>) -> Option<Outcome> {
 /// whose line was read: a framed protocol owes it an answer, where an
 /// unknown payload (SMTP's QUIT, a TLS alert) may owe none. A FIN that
 /// does not cover the request was sent before it arrived: a race (its
-/// rule comes first), not this.
+/// rule comes first), not this. Only on a connection seen whole: with its
+/// past missed (the idle gap before the request unknown, so the race rule
+/// could not judge) or with server data missing from the capture (a
+/// response the capture lost), the FIN proves nothing.
 fn no_response(j: &Judged<'_>) -> Option<Outcome> {
     let (conn, c, s) = (j.conn, j.roles.client, j.roles.server());
     let p = conn.pending(c)?;
@@ -269,7 +272,9 @@ fn no_response(j: &Judged<'_>) -> Option<Outcome> {
     let fin = conn.fin(s)?;
     let read = fin.ack.is_some_and(|a| a.diff(p.start) > 0);
     let first = first_fin(conn) == Some(s);
-    (read && first && conn.rst(s).is_none()).then(|| Outcome {
+    let whole =
+        (p.idle_since.is_some() || conn.saw_syn()) && conn.holes(s) == 0 && conn.holes(c) == 0;
+    (read && first && whole && conn.rst(s).is_none()).then(|| Outcome {
         unanswered: Some(p),
         ..Outcome::of(Verdict::NoResponse)
     })

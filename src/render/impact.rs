@@ -69,9 +69,9 @@ fn answer(r: &Report, proxy: Option<ProxyKind>) -> String {
 
 /// The lost requests that were no race, by how they failed: "4 never
 /// acknowledged" (a middlebox dropped them), "2 reset", "1 cut short",
-/// "1 timed out" (issue 21: not one phrase for all of them).
+/// "1 closed unanswered", "1 timed out" (issue 21: not one phrase for all of them).
 fn other_lost(r: &Report) -> Vec<String> {
-    let (mut unacked, mut reset, mut cut, mut timeout) = (0u64, 0u64, 0u64, 0u64);
+    let (mut unacked, mut reset, mut cut, mut closed, mut timeout) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for f in r
         .findings
         .iter()
@@ -83,6 +83,8 @@ fn other_lost(r: &Report) -> Vec<String> {
             cut += 1;
         } else if f.reset.is_some() {
             reset += 1;
+        } else if f.unanswered.is_some() {
+            closed += 1;
         } else {
             timeout += 1;
         }
@@ -91,6 +93,7 @@ fn other_lost(r: &Report) -> Vec<String> {
         (unacked, "never acknowledged"),
         (reset, "reset"),
         (cut, "cut short"),
+        (closed, "closed unanswered"),
         (timeout, "timed out"),
     ]
     .iter()
