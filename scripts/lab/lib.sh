@@ -1,5 +1,5 @@
 # Shared machinery of the racecap lab scripts (record.sh, record-shapes.sh,
-# record-tls.sh, record-h2.sh): logging, process stop by PID, teardown of
+# record-tls.sh, record-h2.sh, record-h2-proxy-legs.sh): logging, process stop by PID, teardown of
 # the namespaces, waiting, the four-namespace topology (client, proxy,
 # delay, backend) and the three-namespace one (proxy, delay, backend).
 # Sourced, not run. The caller defines NS_P NS_D NS_B (and NS_C for four
