@@ -88,8 +88,8 @@ stop_pid "$PX" USR1 10
 sleep 1
 stop_pid "$TD_ANY" INT 5
 stop_pid "$be" TERM 5
+teardown # stops the relay, which then prints its counts (max_late_ms)
 log "relay: $(tail -n 1 "$dir/relay.out"); tcpdump: $(grep -h dropped "$dir/tcpdump-any.out" | tr '\n' ' ')"
-teardown
 
 mkdir -p "$OUT_DIR"
 cp "$dir/proxy-any.pcap" "$OUT_DIR/$NAME.proxy-any.pcap"
