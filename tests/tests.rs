@@ -25,6 +25,7 @@ mod lab;
 mod lab_causes;
 mod lab_closes;
 mod lab_h2;
+mod lab_h2_proxy_legs;
 mod lab_haproxy;
 mod lab_proxy_legs;
 mod lab_remedies;
