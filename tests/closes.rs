@@ -449,7 +449,7 @@ fn test_close_after_reading_the_request_is_no_response() {
     let u = fnd.unanswered.clone().unwrap();
     assert_eq!(u.request.unwrap().path, "/b");
     assert_eq!(u.request_at.0, sent);
-    assert_eq!(u.fin_at.0, sent + secs(0.03));
+    assert_eq!(u.fin_at.unwrap().0, sent + secs(0.03));
     assert_eq!(r.summary.lost_by_method.get("GET"), Some(&1));
     // Not an idle close: no timeout is read from it.
     assert!(r.servers[0].idle_timeout.is_none());

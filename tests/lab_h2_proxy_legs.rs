@@ -204,9 +204,6 @@ fn test_lab_h2_proxy_legs_fix_is_for_the_backend() {
 /// after the backend's GOAWAY) is the proxy passing the backend's race on
 /// (cause `upstream`, naming it), not a failure of its own.
 #[test]
-#[ignore = "issue 21: the listener's side of each refused stream is a `client_timeout` \
-            (\"gave up after 0.2 s\", the client's FIN after HAProxy's RST_STREAM \
-            REFUSED_STREAM), not the backend's race passed on: 14 failures for 7 lost streams"]
 fn test_lab_h2_proxy_legs_each_failure_found_once() {
     let r = report();
     let lost = client_failures();
@@ -233,9 +230,6 @@ fn test_lab_h2_proxy_legs_each_failure_found_once() {
 /// REFUSED_STREAM on the stream), once per lost stream, as the client's
 /// log says.
 #[test]
-#[ignore = "issue 21: lost() is 14 (each refused stream counted again as the listener's \
-            client_timeout) and clients_got is {\"unknown\": 14}; the client leg shows \
-            HAProxy's RST_STREAM REFUSED_STREAM: 7 × no_response"]
 fn test_lab_h2_proxy_legs_what_the_clients_got() {
     let r = report();
     let mut got: BTreeMap<String, u64> = BTreeMap::new();

@@ -122,7 +122,12 @@ fn failed_of(f: &Finding) -> Option<crate::analysis::cause::Failed> {
         // A proxy closing its client's connection with no response.
         Verdict::NoResponse => {
             let u = f.unanswered.as_ref()?;
-            (req(&u.request), u.request_at.0, vec![u.fin_at.0])
+            let s: Vec<i64> = [u.stream_reset_at, u.fin_at]
+                .into_iter()
+                .flatten()
+                .map(|t| t.0)
+                .collect();
+            (req(&u.request), u.request_at.0, s)
         }
         _ => return None,
     };

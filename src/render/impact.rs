@@ -42,7 +42,9 @@ fn answer(r: &Report, proxy: Option<ProxyKind>) -> String {
         .iter()
         .map(|(k, n)| {
             let what = match *k {
-                summary::NO_RESPONSE => "no response, connection closed",
+                summary::NO_RESPONSE => {
+                    "no response at all (a closed connection or a refused stream)"
+                }
                 summary::CUT_RESPONSE => "a response cut short",
                 summary::RETRIED => "a response after the proxy's retry",
                 status => status,

@@ -141,12 +141,15 @@ pub fn finding(
         retried: p.request.map(|_| retry.is_some()),
     });
     let unanswered = o.unanswered.as_ref().and_then(|p| {
-        let fin = conn.fin(roles.server())?;
+        let fin = conn.fin(roles.server()).map(|f| f.ns);
+        let reset = conn.stream_reset_ns().filter(|&r| r >= p.ns);
+        let end = reset.or(fin)?;
         Some(Unanswered {
             request: request(p.request, paths),
             request_at: Timestamp(p.ns),
-            fin_at: Timestamp(fin.ns),
-            request_to_fin_ms: Millis(fin.ns - p.ns),
+            fin_at: fin.map(Timestamp),
+            stream_reset_at: reset.map(Timestamp),
+            request_to_close_ms: Millis(end - p.ns),
             idle_before_ms: p.idle_ns().filter(|_| p.reuse).map(Millis),
         })
     });
@@ -200,7 +203,7 @@ pub fn finding(
     } else if let Some(p) = &o.unacknowledged {
         p.ns
     } else if let Some(u) = &unanswered {
-        u.fin_at.0
+        u.request_at.0 + u.request_to_close_ms.0
     } else if let Some(last_syn) = conn.syn_times(c).last() {
         last_syn
     } else {

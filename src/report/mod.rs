@@ -329,10 +329,14 @@ pub struct Unanswered {
     /// The request, when its line was read.
     pub request: Option<Request>,
     pub request_at: Timestamp,
-    /// The server's FIN, which acknowledged the request.
-    pub fin_at: Timestamp,
-    /// From the request to the FIN.
-    pub request_to_fin_ms: Millis,
+    /// The server's FIN, which acknowledged the request (none when an
+    /// HTTP/2 stream was refused and the connection stayed open).
+    pub fin_at: Option<Timestamp>,
+    /// HTTP/2: when the server reset the request's stream (RST_STREAM).
+    pub stream_reset_at: Option<Timestamp>,
+    /// From the request to the server's end of it (the stream's reset,
+    /// else the FIN).
+    pub request_to_close_ms: Millis,
     /// The idle gap the request ended, on a reused connection.
     pub idle_before_ms: Option<Millis>,
 }

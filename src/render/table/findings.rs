@@ -126,12 +126,17 @@ pub(super) fn section(r: &Report, o: &Opts, out: &mut String) {
                     .request
                     .as_ref()
                     .map_or("-".into(), |q| format!("{} {}", q.method, q.path));
+                let how = if u.stream_reset_at.is_some() {
+                    "stream refused"
+                } else {
+                    "FIN"
+                };
                 (
-                    format!("FIN {} after", secs(u.request_to_fin_ms)),
+                    format!("{how} {} after", secs(u.request_to_close_ms)),
                     opt_secs(u.idle_before_ms),
                     "-".into(),
                     req,
-                    "FIN, no response".into(),
+                    format!("{how}, no response"),
                     "-".into(),
                 )
             }
