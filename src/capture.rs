@@ -81,9 +81,11 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
     report.settle_proxy(args.report.proxy);
     render::fail_closed(&report, args.report.fail_on)?;
     let code = if args.report.format == Format::Jsonl {
-        // The stream ends with the whole report on one line.
+        // The stream ends with the whole report on one line, typed so
+        // that it cannot be taken for a finding.
         let code = render::exit_code(&report, args.report.fail_on);
-        render::to_stdout(format!("{}\n", render::json::line(&report)?).as_bytes())?;
+        let line = render::json::typed(render::json::Kind::Report, &report)?;
+        render::to_stdout(format!("{line}\n").as_bytes())?;
         code
     } else {
         render::emit(&report, &args.report)?
@@ -215,7 +217,7 @@ fn run(
                 Format::Jsonl => writeln!(
                     stdout,
                     "{}",
-                    render::json::line(&render::otel::Line::new(&f))?
+                    render::json::typed(render::json::Kind::Finding, &render::otel::Line::new(&f))?
                 )?,
                 Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
                 // One document at the end (JSON, HTML); live lines go to stderr.

@@ -276,10 +276,19 @@ fn test_live_capture_reports_race_on_veth() {
     assert!(lines.len() >= 2, "{out}\n{err}");
     // Live: a finding line before the final report line.
     let live = &lines[0];
+    assert_eq!(live["type"], "finding", "{out}");
     assert_eq!(live["verdict"], "keepalive_race", "{out}");
     assert_eq!(live["race"]["kind"], "stale");
     assert_eq!(live["race"]["request"]["path"], "/second");
     let report = lines.last().unwrap();
+    // Issue 25: the report is typed, and it is the only such line.
+    assert_eq!(report["type"], "report");
+    assert_eq!(lines.iter().filter(|l| l["type"] == "report").count(), 1);
+    assert!(
+        lines[..lines.len() - 1]
+            .iter()
+            .all(|l| l["type"] == "finding")
+    );
     assert_eq!(report["schema_version"], racecap::report::SCHEMA_VERSION);
     assert_eq!(report["verdict_counts"]["keepalive_race"], 1);
     assert_eq!(report["capture"]["dropped"], 0);
