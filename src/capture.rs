@@ -31,6 +31,10 @@ mod book;
 /// Kernel buffer for the capture: a few seconds of a busy veth.
 const BUFFER_SIZE: i32 = 32 * 1024 * 1024;
 
+/// How often the metrics' clock ticks: [`racecap::metrics::IDLE_TICKS`]
+/// of these without activity free a server's label.
+const METRICS_TICK: Duration = Duration::from_secs(60);
+
 fn stop_flag() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     #[cfg(feature = "live")]
@@ -64,7 +68,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
     // The listener binds here, before the capture thread changes namespace.
     let metrics = match args.metrics_listen {
         Some(addr) => {
-            let m = Arc::new(Metrics::new());
+            let m = Arc::new(Metrics::new(args.metrics_servers));
             let bound = serve_metrics::serve(addr, m.clone())?;
             eprintln!("racecap: metrics on http://{bound}/metrics");
             Some(m)
@@ -140,6 +144,7 @@ fn run(
     let mut analyzer = Analyzer::new(cfg);
     let mut book = Book::new(args.netns.clone(), metrics.clone());
     let mut last_poll = Instant::now();
+    let mut last_tick = Instant::now();
     let started = Instant::now();
     let progress = io::stderr().is_terminal();
     let mut last_progress = Instant::now();
@@ -233,6 +238,11 @@ fn run(
                 m.open_connections(analyzer.open_connections());
                 book.drops(set.stats());
                 last_poll = Instant::now();
+            }
+            if last_tick.elapsed() >= METRICS_TICK {
+                // Quiet servers give their label up (bounded series).
+                m.tick();
+                last_tick = Instant::now();
             }
         }
         if last_flush.elapsed() >= Duration::from_secs(1) {

@@ -271,6 +271,12 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
 
+    /// Server endpoints with metrics series of their own (the most
+    /// recently active); the others share `server="other"`. A server quiet
+    /// for 15 minutes gives its place up.
+    #[arg(long, value_name = "N", default_value_t = racecap::metrics::DEFAULT_SERVERS)]
+    pub metrics_servers: usize,
+
     /// Stop after this many packets.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
     pub count: Option<u64>,
