@@ -19,6 +19,7 @@ use racecap::report::{Report, Warning};
 use racecap::source::interfaces;
 use racecap::source::live::{LiveOptions, LiveSet, LiveStats, is_pattern};
 use racecap::source::netns::{self, Netns};
+use racecap::source::place::Roots;
 
 use crate::cli::{CaptureArgs, Format, InterfacesArgs};
 use crate::render;
@@ -49,11 +50,24 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
 /// `racecap capture`: opens what lives in racecap's own namespace (the
 /// `-w` file, the Ctrl-C handler) here, then captures on a thread of its
 /// own, inside `--netns` when given, and reports back here.
-pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
+pub fn capture(mut args: CaptureArgs) -> Result<ExitCode> {
+    if let Some(uid) = args.pod.take() {
+        let found = Roots::default()
+            .find_pod(&uid)
+            .ok_or_else(|| anyhow!("--pod {uid}: no process of that pod on this node (is this its node, and are the node's PIDs visible: hostPID?)"))?;
+        if args.interface.is_empty() {
+            let index = found.host_ifindex.ok_or_else(|| {
+                anyhow!("--pod {uid}: cannot read the eth0 of its process {} (another user's /proc/PID/root needs CAP_SYS_PTRACE)", found.pid)
+            })?;
+            args.ifindex = Some(index);
+        } else {
+            args.netns = Some(found.pid.to_string());
+        }
+    }
     // Checked here, not by clap, so that the message names both ways.
     if args.interface.is_empty() && args.ifindex.is_none() {
         bail!(
-            "capture: say where: -i IFACE (repeatable; a pattern such as 'veth*', or any), or --ifindex N (the number `cat /sys/class/net/eth0/iflink` prints in a pod names its host-side veth)"
+            "capture: say where: -i IFACE (repeatable; a pattern such as 'veth*', or any), or --ifindex N (the number `cat /sys/class/net/eth0/iflink` prints in a pod names its host-side veth), or --pod UID"
         );
     }
     let netns = args.netns.as_deref().map(Netns::open).transpose()?;
