@@ -133,16 +133,22 @@ fn test_daemonset_is_a_least_privilege_node_tool() {
 }
 
 #[test]
-fn test_containerfile_builds_the_static_binary() {
+fn test_containerfile_is_the_static_binary_from_scratch() {
     let text = fs::read_to_string(root().join("Containerfile")).unwrap();
     let from: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
-    assert_eq!(from.len(), 2, "a build stage and a runtime stage");
-    assert!(from[0].ends_with(" AS build"));
-    assert!(text.contains("scripts/static-build.sh"));
-    assert!(text.contains("COPY --from=build /build/racecap /usr/local/bin/racecap"));
-    assert!(text.contains(r#"ENTRYPOINT ["/usr/local/bin/racecap"]"#));
+    // Issue 25: one stage, nothing in it but racecap (no shell, no libc).
+    assert_eq!(from, ["FROM scratch"]);
+    let copies: Vec<&str> = text.lines().filter(|l| l.starts_with("COPY ")).collect();
+    assert_eq!(copies, ["COPY racecap /racecap"]);
+    assert!(text.contains(r#"ENTRYPOINT ["/racecap"]"#));
+    assert!(!text.contains("RUN "), "a scratch image cannot RUN");
+    let image = fs::read_to_string(root().join("scripts/image.sh")).unwrap();
+    assert!(image.contains("scripts/static-build.sh"));
+    assert!(image.contains("buildah build"));
     for script in [
         "scripts/static-build.sh",
+        "scripts/image.sh",
+        "scripts/image-test.sh",
         "scripts/krew-package.sh",
         "deploy/kubectl-racecap",
     ] {
