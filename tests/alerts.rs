@@ -54,7 +54,7 @@ fn run_promtool(args: &[&str], dir: &Path) {
 }
 
 /// The rule groups of the PrometheusRule (a plain rule file's content).
-fn rule_spec() -> serde_yaml_ng::Value {
+pub fn rule_spec() -> serde_yaml_ng::Value {
     let text = fs::read_to_string(
         root().join("deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml"),
     )
@@ -138,7 +138,7 @@ fn exported_names() -> BTreeSet<String> {
 }
 
 /// The `racecap_…` names a PromQL expression uses.
-fn names_in(expr: &str) -> BTreeSet<String> {
+pub fn names_in(expr: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut rest = expr;
     while let Some(at) = rest.find("racecap_") {
@@ -150,6 +150,21 @@ fn names_in(expr: &str) -> BTreeSet<String> {
         rest = &tail[end..];
     }
     out
+}
+
+/// Every `racecap_…` series name the alerting rules and the dashboard use.
+pub fn names_used() -> BTreeSet<String> {
+    let spec = rule_spec();
+    let mut used: BTreeSet<String> = spec["groups"][0]["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|r| names_in(r["expr"].as_str().unwrap()))
+        .collect();
+    for q in queries(&dashboard()) {
+        used.extend(names_in(&q));
+    }
+    used
 }
 
 #[test]
@@ -195,13 +210,13 @@ fn test_25_alerting_rules_pass_promtool_tests() {
     run_promtool(&["test", "rules", "alerts.test.yaml"], dir.path());
 }
 
-fn dashboard() -> Value {
+pub fn dashboard() -> Value {
     let text = fs::read_to_string(root().join("deploy/grafana/racecap.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 /// Every query of the dashboard (panels and variables).
-fn queries(d: &Value) -> Vec<String> {
+pub fn queries(d: &Value) -> Vec<String> {
     let mut out: Vec<String> = d["panels"]
         .as_array()
         .unwrap()
