@@ -338,11 +338,9 @@ mod test {
     use std::net::SocketAddr;
 
     use super::*;
-    use crate::analyzer::{Analyzer, Config};
-    use crate::decode::Frame;
     use crate::flow::Endpoint;
     use crate::report::{RaceKind, Verdict};
-    use crate::synth::{Flow, Link, get, ok, secs};
+    use crate::synth::{Flow, findings, reset_race, secs};
 
     fn ep(s: &str) -> Endpoint {
         let a: SocketAddr = s.parse().unwrap();
@@ -354,9 +352,8 @@ mod test {
 
     /// Races of kind `reset` against `server` (one per client port).
     fn races(server: &str, clients: u16) -> Vec<Finding> {
-        let link = Link::Ethernet(vec![]);
         let server: SocketAddr = server.parse().unwrap();
-        let mut a = Analyzer::new(Config::default());
+        let mut packets = Vec::new();
         for c in 0..clients {
             let mut f = Flow::new(
                 ("10.0.0.1".parse().unwrap(), 40000 + c),
@@ -364,22 +361,9 @@ mod test {
                 1,
                 9,
             );
-            let t0 = secs(f64::from(c) * 10.0);
-            let mut p = f.handshake(t0, RTT);
-            p.extend(f.exchange(t0 + secs(0.01), RTT, &get("/a"), &ok(None)));
-            p.push(f.data(t0 + secs(2.5), true, get("/b").as_bytes()));
-            p.push(f.rst_ack(t0 + secs(2.5) + 100_000, false));
-            for p in &p {
-                let data = link.wrap(&p.ip, p.v6);
-                a.frame(&Frame {
-                    ts_ns: p.ts_ns,
-                    linktype: 1,
-                    origlen: data.len() as u32,
-                    data: &data,
-                });
-            }
+            packets.extend(reset_race(&mut f, secs(f64::from(c) * 10.0), RTT));
         }
-        a.finish(&[]).findings
+        findings(&packets)
     }
 
     const RTT: i64 = 1_000_000;

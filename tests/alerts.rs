@@ -12,9 +12,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::synth::{Flow, Link, get, ok, secs};
-use racecap::analyzer::{Analyzer, Config, Sample};
-use racecap::decode::Frame;
+use crate::synth::{Flow, findings, reset_race};
+use racecap::analyzer::Sample;
 use racecap::metrics::Metrics;
 
 fn root() -> PathBuf {
@@ -75,23 +74,7 @@ fn every_family() -> Metrics {
         1,
         9,
     );
-    let rtt = 1_000_000;
-    let mut p = f.handshake(0, rtt);
-    p.extend(f.exchange(secs(0.01), rtt, &get("/a"), &ok(None)));
-    p.push(f.data(secs(2.5), true, get("/b").as_bytes()));
-    p.push(f.rst_ack(secs(2.5) + 100_000, false));
-    let link = Link::Ethernet(vec![]);
-    let mut a = Analyzer::new(Config::default());
-    for p in &p {
-        let data = link.wrap(&p.ip, p.v6);
-        a.frame(&Frame {
-            ts_ns: p.ts_ns,
-            linktype: 1,
-            origlen: data.len() as u32,
-            data: &data,
-        });
-    }
-    let findings = a.finish(&[]).findings;
+    let findings = findings(&reset_race(&mut f, 0, 1_000_000));
     assert!(findings[0].race.is_some(), "{findings:?}");
     m.finding(&findings[0]);
     let server = findings[0].server;
@@ -188,14 +171,12 @@ fn test_25_alerting_rules_pass_promtool_tests() {
             "RacecapDroppingPackets"
         ]
     );
-    // The rules name only series racecap exports.
-    let exported = exported_names();
+    // The rules (and the dashboard) name only series racecap exports.
     for r in spec["groups"][0]["rules"].as_sequence().unwrap() {
-        let expr = r["expr"].as_str().unwrap();
-        let used = names_in(expr);
-        assert!(!used.is_empty(), "{expr}");
-        assert!(used.is_subset(&exported), "{used:?} not in {exported:?}");
+        assert!(!names_in(r["expr"].as_str().unwrap()).is_empty(), "{r:?}");
     }
+    let (used, exported) = (names_used(), exported_names());
+    assert!(used.is_subset(&exported), "{used:?} not in {exported:?}");
     fs::write(
         dir.path().join("rules.yaml"),
         serde_yaml_ng::to_string(&spec).unwrap(),

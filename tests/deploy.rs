@@ -376,6 +376,10 @@ esac
 
 const UID: &str = "0f3c2a8e-51d2-4b7e-9c11-2a6c1e5b9d40";
 
+/// What the plugin puts before the target when the caller gives neither
+/// an end nor a format.
+const DEFAULTS: [&str; 5] = ["capture", "--format", "jsonl", "--duration", "10m"];
+
 fn run_plugin(dir: &Path, args: &[&str]) -> Value {
     let path = format!(
         "{}:{}",
@@ -428,18 +432,7 @@ fn test_25_kubectl_plugin_builds_the_capture_pod() {
     assert!(c["command"].is_null());
     assert_eq!(
         strs(&c["args"]),
-        [
-            "capture",
-            "--format",
-            "jsonl",
-            "--duration",
-            "10m",
-            "--pod",
-            UID,
-            "tcp",
-            "port",
-            "8080"
-        ]
+        [&DEFAULTS[..], &["--pod", UID, "tcp", "port", "8080"]].concat()
     );
     let sc = &c["securityContext"];
     assert_eq!(sc["privileged"], false);
@@ -501,17 +494,7 @@ fn test_25_kubectl_plugin_builds_the_capture_pod() {
     assert_eq!(c["image"], "reg/racecap:1");
     assert_eq!(
         strs(&c["args"]),
-        [
-            "capture",
-            "--format",
-            "jsonl",
-            "--duration",
-            "10m",
-            "--pod",
-            UID,
-            "-i",
-            "lo"
-        ]
+        [&DEFAULTS[..], &["--pod", UID, "-i", "lo"]].concat()
     );
     assert_eq!(
         strs(&c["securityContext"]["capabilities"]["add"]),
@@ -528,20 +511,8 @@ fn test_25_kubectl_plugin_builds_the_capture_pod() {
 #[test]
 fn test_25_plugin_arguments_parse() {
     let out = Command::new(cargo_bin!("racecap"))
-        .args([
-            "capture",
-            "--format",
-            "jsonl",
-            "--duration",
-            "10m",
-            "--pod",
-            UID,
-            "-i",
-            "lo",
-            "tcp",
-            "port",
-            "8080",
-        ])
+        .args(DEFAULTS)
+        .args(["--pod", UID, "-i", "lo", "tcp", "port", "8080"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -404,11 +404,8 @@ mod test {
         );
     }
 
-    /// A node's layout written into a temporary folder: two processes of a
-    /// pod (pause and the app) in one namespace, the kubelet's log folder
-    /// for the pod, another pod's folder that must not match.
-    #[test]
-    fn test_pod_from_cgroup_and_kubelet_log_folders() {
+    /// Roots in an empty temporary folder (gone with the guard).
+    fn temp_roots() -> (tempfile::TempDir, Roots) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let roots = Roots {
@@ -416,6 +413,15 @@ mod test {
             named_netns: root.join("netns"),
             pods: root.join("pods"),
         };
+        (dir, roots)
+    }
+
+    /// A node's layout written into a temporary folder: two processes of a
+    /// pod (pause and the app) in one namespace, the kubelet's log folder
+    /// for the pod, another pod's folder that must not match.
+    #[test]
+    fn test_pod_from_cgroup_and_kubelet_log_folders() {
+        let (_dir, roots) = temp_roots();
         for (pid, cg) in [
             (
                 "4100",
@@ -455,13 +461,7 @@ mod test {
     /// systemd driver writes it with `_`.
     #[test]
     fn test_25_find_pod_by_uid() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let roots = Roots {
-            proc: root.join("proc"),
-            named_netns: root.join("netns"),
-            pods: root.join("pods"),
-        };
+        let (_dir, roots) = temp_roots();
         let slice = format!(
             "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/cri-containerd-{CID}.scope\n",
             UID.replace('-', "_")
