@@ -14,6 +14,7 @@ use serde_json::Value;
 
 mod metrics;
 mod netns;
+mod pod;
 mod veths;
 
 pub(crate) fn have(cmd: &str) -> bool {
