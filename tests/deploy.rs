@@ -168,6 +168,9 @@ fn check_common(k: &BTreeMap<String, Value>) -> &Value {
         pod["metadata"]["labels"]["app.kubernetes.io/name"]
     );
     assert_eq!(c["livenessProbe"]["httpGet"]["port"], "metrics");
+    let ann = &pod["metadata"]["annotations"];
+    assert_eq!(ann["prometheus.io/port"], port.to_string().as_str());
+    assert_eq!(ann["prometheus.io/path"], "/metrics");
     let args = strs(&c["args"]);
     let listen = &args[args.iter().position(|a| a == "--metrics-listen").unwrap() + 1];
     assert!(listen.ends_with(&format!(":{port}")), "{listen}");
