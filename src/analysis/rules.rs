@@ -34,6 +34,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ("client_timeout", client_gave_up),
     ("reset", reset),
     ("unacknowledged_request", unacknowledged_request),
+    ("no_response", no_response),
     ("fin", fin),
 ];
 
@@ -250,6 +251,27 @@ fn unacknowledged_request(j: &Judged<'_>) -> Option<Outcome> {
     lost.then(|| Outcome {
         unacknowledged: Some(p),
         ..Outcome::of(Verdict::UnacknowledgedRequest)
+    })
+}
+
+/// The server closed first, with a FIN that acknowledges a request it had
+/// read and never answered (no byte of a response): the client got no
+/// response (issue 21: HAProxy closing its client's connection when the
+/// upstream raced, which read as an orderly close). Only an HTTP request
+/// whose line was read: a framed protocol owes it an answer, where an
+/// unknown payload (SMTP's QUIT, a TLS alert) may owe none. A FIN that
+/// does not cover the request was sent before it arrived: a race (its
+/// rule comes first), not this.
+fn no_response(j: &Judged<'_>) -> Option<Outcome> {
+    let (conn, c, s) = (j.conn, j.roles.client, j.roles.server());
+    let p = conn.pending(c)?;
+    p.request?;
+    let fin = conn.fin(s)?;
+    let read = fin.ack.is_some_and(|a| a.diff(p.start) > 0);
+    let first = first_fin(conn) == Some(s);
+    (read && first && conn.rst(s).is_none()).then(|| Outcome {
+        unanswered: Some(p),
+        ..Outcome::of(Verdict::NoResponse)
     })
 }
 

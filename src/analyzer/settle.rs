@@ -119,6 +119,11 @@ fn failed_of(f: &Finding) -> Option<crate::analysis::cause::Failed> {
             let r = f.reset.as_ref()?;
             (req(&r.request), r.outstanding_since?.0, vec![r.rst_at.0])
         }
+        // A proxy closing its client's connection with no response.
+        Verdict::NoResponse => {
+            let u = f.unanswered.as_ref()?;
+            (req(&u.request), u.request_at.0, vec![u.fin_at.0])
+        }
         _ => return None,
     };
     Some(crate::analysis::cause::Failed {
