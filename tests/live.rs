@@ -130,6 +130,15 @@ pub(crate) fn finish(lab: &mut Lab) -> (std::process::ExitStatus, String, String
     (capture.wait().unwrap(), out, err)
 }
 
+/// The first keep-alive race among a capture's JSON Lines (panics, with
+/// the output, when there is none).
+pub(crate) fn race_line(out: &str, err: &str) -> Value {
+    out.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["type"] == "finding" && l["verdict"] == "keepalive_race")
+        .unwrap_or_else(|| panic!("no race in {out}\n{err}"))
+}
+
 /// A pod: its namespace joined to the node's by a veth, addresses
 /// 10.81.N.1 (node side) and 10.81.N.2 (pod side).
 pub(crate) fn add_pod(node: &str, pod: &str, veth: &str, n: u8) {

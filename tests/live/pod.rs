@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use assert_cmd::cargo::cargo_bin;
-use serde_json::Value;
 
-use super::{Lab, add_pod, can_run, client_py, finish, run_client, server_js, sh, start_server};
+use super::{
+    Lab, add_pod, can_run, client_py, finish, race_line, run_client, server_js, sh, start_server,
+};
 
 /// A cgroup made for the test; its process goes back to the root cgroup
 /// and the folders are removed on drop.
@@ -102,15 +103,7 @@ fn test_25_capture_finds_the_pod_by_uid() {
     assert!(status.success(), "{err}");
     // It captured on the pod's node-side veth, found from the UID.
     assert!(err.contains(&format!("capturing on {veth} ")), "{err}");
-    let lines: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let race = lines
-        .iter()
-        .find(|l| l["type"] == "finding")
-        .unwrap_or_else(|| panic!("no finding: {out}\n{err}"));
-    assert_eq!(race["verdict"], "keepalive_race");
+    let race = race_line(&out, &err);
     assert_eq!(race["server"], "10.81.3.2:3000");
     assert_eq!(race["interface"], veth.as_str());
 
