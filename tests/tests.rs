@@ -6,6 +6,7 @@ mod util;
 #[path = "support/synth.rs"]
 mod synth;
 
+mod alerts;
 mod architecture;
 mod causes;
 mod cli;
