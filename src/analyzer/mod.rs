@@ -20,7 +20,7 @@ use crate::analysis::verdict::{self, Outcome, Verdict};
 use crate::app::http::{Paths, RequestLine};
 use crate::decode::{self, Frame, Skip};
 use crate::flow::conn::Notes;
-use crate::flow::{Conn, Endpoint, FlowTable, TableEvent};
+use crate::flow::{Conn, Endpoint, FlowHash, FlowHasher, FlowTable, TableEvent};
 use crate::observation::socket::{Sockets, Stand};
 use crate::observation::{Observation, SocketEvent};
 use crate::report::{self, Connection, Finding, Report, Totals};
@@ -184,8 +184,22 @@ impl Analyzer {
         self.totals.skipped[reason.index()] += 1;
     }
 
+    /// A copy of the flow table's hasher: a reader thread hashes each
+    /// segment's key with it ([`FlowHash::of`]) for
+    /// [`segment_hashed`](Self::segment_hashed).
+    pub fn flow_hasher(&self) -> FlowHasher {
+        self.table.hasher()
+    }
+
     /// Feeds one decoded segment.
     pub fn segment(&mut self, seg: &decode::Segment<'_>) {
+        let hash = self.table.hash(seg);
+        self.segment_hashed(seg, hash);
+    }
+
+    /// Feeds one decoded segment whose key a copy of
+    /// [`flow_hasher`](Self::flow_hasher) hashed.
+    pub fn segment_hashed(&mut self, seg: &decode::Segment<'_>, hash: FlowHash) {
         self.totals.segments += 1;
         let src = seg.src_endpoint();
         if !self.cfg.focus.covers(src, seg.dst_endpoint()) {
@@ -200,7 +214,7 @@ impl Analyzer {
             self.known_servers.insert(src);
         }
         self.retries.expire(ns);
-        let (slot, conn, side) = self.table.lookup(seg, &mut self.events);
+        let (slot, conn, side) = self.table.lookup(seg, hash, &mut self.events);
         let was_finished = conn.state.is_finished();
         let heap_before = conn.heap_bytes();
         let h2_streams = conn.h2().map(|h| h.streams());
