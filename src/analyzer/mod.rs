@@ -215,6 +215,12 @@ impl Analyzer {
         }
         self.retries.expire(ns);
         let (slot, conn, side) = self.table.lookup(seg, hash, &mut self.events);
+        // A pure ACK on an open connection answers, starts and ends
+        // nothing: none of what follows can apply to it.
+        if conn.pure_ack(side, seg) {
+            self.upkeep(ns);
+            return;
+        }
         let was_finished = conn.state.is_finished();
         let heap_before = conn.heap_bytes();
         let h2_streams = conn.h2().map(|h| h.streams());
@@ -348,6 +354,13 @@ impl Analyzer {
             let id = conn.id;
             self.table.schedule(slot, id, ns);
         }
+        self.upkeep(ns);
+    }
+
+    /// After each segment: finished connections whose grace period ended
+    /// leave, the memory budget is kept, and whatever left is judged.
+    #[inline]
+    fn upkeep(&mut self, ns: i64) {
         self.table.expire(ns, &mut self.events);
         // Over budget: make room after the segment, when its own connection
         // is the one least idle, so that it is never the one evicted.
