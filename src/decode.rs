@@ -10,6 +10,7 @@ use etherparse::{EtherType, IpNumber, LaxIpSlice, LenSource, TcpSlice};
 
 use crate::named::named_enum;
 
+mod fast;
 pub mod tunnel;
 
 /// The bytes a segment's tail keeps past its head: enough for the end of a
@@ -307,6 +308,16 @@ impl Skip {
 
 /// Decodes one frame into a TCP segment.
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
+    if frame.linktype == linktype::ETHERNET
+        && let Some(seg) = fast::ethernet_ipv4_tcp(frame)
+    {
+        return Ok(seg);
+    }
+    general(frame)
+}
+
+/// Every link type, by the general slicers.
+fn general<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
     let data = frame.data;
     let (ip, vlan) = match frame.linktype {
         linktype::ETHERNET => ethernet(data)?,

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use crate::analyzer::{Analyzer, Config};
 use crate::app::carried;
 use crate::decode::{self, Decoded};
-use crate::observation::Observation;
+use crate::flow::{FlowHash, FlowHasher};
 use crate::report::Report;
 use crate::source::{CaptureReader, InputStats, Merged, SourceProblem};
 
@@ -21,6 +21,9 @@ const BATCH: usize = 4096;
 struct Batch {
     /// Every frame, in order.
     frames: Vec<Decoded>,
+    /// The flow hash of each frame that gave a segment, in order: hashed
+    /// here, on the reader's core, with the flow table's own hasher.
+    hashes: Vec<FlowHash>,
     /// Payload prefixes (what [`carried`] keeps).
     arena: Vec<u8>,
     /// Bytes of the inputs consumed when the batch was sent.
@@ -38,8 +41,13 @@ pub fn run(
 
 /// Fills `batch` with up to [`BATCH`] decoded frames; false at the end of
 /// the inputs.
-fn fill(merged: &mut Merged, batch: &mut Batch) -> Result<bool, SourceProblem> {
+fn fill(
+    merged: &mut Merged,
+    hasher: &FlowHasher,
+    batch: &mut Batch,
+) -> Result<bool, SourceProblem> {
     batch.frames.clear();
+    batch.hashes.clear();
     batch.arena.clear();
     while batch.frames.len() < BATCH {
         let Some((_, frame)) = merged.next_frame()? else {
@@ -53,6 +61,7 @@ fn fill(merged: &mut Merged, batch: &mut Batch) -> Result<bool, SourceProblem> {
                 let at = batch.arena.len() as u32;
                 batch.arena.extend_from_slice(prefix);
                 batch.arena.extend_from_slice(seg.tail);
+                batch.hashes.push(FlowHash::of(hasher, &seg));
                 Decoded::segment(&seg, frame_len, at, prefix.len())
             }
             Err(skip) => Decoded::skipped(frame.ts_ns, frame_len, skip),
@@ -69,6 +78,8 @@ pub fn run_with_progress(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Report, Vec<InputStats>), SourceProblem> {
     let mut merged = Merged::new(inputs)?;
+    let mut analyzer = Analyzer::new(cfg);
+    let hasher = analyzer.flow_hasher();
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(4);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
     let reader = std::thread::Builder::new()
@@ -77,7 +88,7 @@ pub fn run_with_progress(
             loop {
                 // Batches come back empty for reuse; a new one only at first.
                 let mut batch = empty_rx.try_recv().unwrap_or_default();
-                let more = fill(&mut merged, &mut batch)?;
+                let more = fill(&mut merged, &hasher, &mut batch)?;
                 batch.position = merged.position();
                 if full_tx.send(batch).is_err() || !more {
                     break;
@@ -86,12 +97,15 @@ pub fn run_with_progress(
             Ok(merged.stats())
         })
         .expect("spawning the reader thread");
-    let mut analyzer = Analyzer::new(cfg);
     for batch in full_rx {
+        let mut hashes = batch.hashes.iter();
         for d in &batch.frames {
             analyzer.count_frame(d.ts_ns(), d.frame_len());
             match d.get(&batch.arena) {
-                Ok(seg) => analyzer.observe(&Observation::Segment(&seg)),
+                Ok(seg) => {
+                    let hash = *hashes.next().expect("a hash per segment");
+                    analyzer.segment_hashed(&seg, hash);
+                }
                 Err(skip) => analyzer.skip(skip),
             }
         }
