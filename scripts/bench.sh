@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: `racecap analyze` against `tcpdump -r` (and
 # `tshark -z conv,tcp` once, when installed) on a ~1 GB synthetic capture with
-# a known number of keep-alive races. See docs/performance.md.
+# a known number of keep-alive races, and on a ~200 MB mix of the lab's real
+# recordings (scripts/real-mix.sh). See docs/performance.md.
 #
 #   scripts/bench.sh [RUNS]            # RUNS defaults to 5 (1..50)
 #
@@ -13,6 +14,7 @@
 #   RACE_FRACTION  share ending in a race  (default 0.05)
 #   RUN_TIMEOUT    seconds after which one measured run is killed (default 900)
 #   NO_TSHARK=1    skip the (slow, memory-hungry) tshark run
+#   MIX_MB         size of the real-traffic mix in MB (default 200; 0 skips it)
 #   RACECAP_BIN    a racecap binary to measure instead of building one (to
 #                  compare builds of two commits on the same capture)
 #   CARGO_TARGET_DIR is honoured when locating the release binary.
@@ -22,7 +24,9 @@
 # once to warm the page cache and to check that racecap's JSON report finds
 # exactly the generator's race count and packet count (fails otherwise);
 # then runs racecap and tcpdump alternately RUNS times each, each under
-# /usr/bin/time -v, and tshark once; and prints a Markdown table of medians.
+# /usr/bin/time -v, and tshark once; then the same two on the real mix
+# (generated once, checked only for its packet count: real traffic has no
+# known race count); and prints a Markdown table of medians per capture.
 #
 # Run it on an otherwise idle machine: it measures wall time, and anything
 # else running (a build, another benchmark) shows up in the numbers. The
@@ -84,6 +88,23 @@ races=$(sed -E 's/.*, ([0-9]+) keep-alive races.*/\1/' <<<"$line")
 }
 size=$(stat -c %s "$cap")
 
+# The real mix, named after its size and the recordings and script it is
+# made from (changed recordings make a new file).
+mix_mb=${MIX_MB:-200}
+[[ "$mix_mb" =~ ^[0-9]+$ ]] || { echo "bench: MIX_MB must be a number" >&2; exit 2; }
+if ((mix_mb > 0)); then
+  recordings=$(cat fixtures/lab/*.pcap scripts/real-mix.sh | sha256sum | cut -c1-8)
+  mix="$work/real-mix-${mix_mb}mb-g${recordings}.pcap"
+  if [ ! -s "$mix" ] || [ ! -s "$mix.txt" ]; then
+    echo "== generating $mix (once; reused afterwards)" >&2
+    scripts/real-mix.sh "$mix" "$mix_mb" 2>"$mix.txt"
+  fi
+  # "wrote FILE: N packets, B bytes, R rounds"
+  mix_packets=$(sed -nE 's/^wrote .*: ([0-9]+) packets,.*/\1/p' "$mix.txt")
+  [[ "$mix_packets" =~ ^[0-9]+$ ]] || { echo "bench: cannot read $mix.txt" >&2; exit 1; }
+  mix_size=$(stat -c %s "$mix")
+fi
+
 # --- warm-up and correctness check -------------------------------------------
 echo "== warm-up: reading the capture, checking racecap's report" >&2
 cat "$cap" >/dev/null
@@ -102,6 +123,15 @@ if [ "$got_races" != "$races" ] || [ "$got_packets" != "$packets" ]; then
   exit 1
 fi
 echo "== racecap: $got_races races in $got_packets packets, as generated" >&2
+if ((mix_mb > 0)); then
+  cat "$mix" >/dev/null
+  "$bin" analyze "$mix" --format json -o "$work/report-mix.json"
+  got=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["capture"]["packets"])' "$work/report-mix.json")
+  [ "$got" = "$mix_packets" ] || {
+    echo "bench: FAIL: racecap read $got packets of the real mix; it holds $mix_packets" >&2
+    exit 1
+  }
+fi
 
 # --- measured runs -------------------------------------------------------------
 logs="$work/logs"
@@ -122,6 +152,12 @@ for ((i = 1; i <= runs; i++)); do
   measure racecap "$i" "$bin" analyze "$cap" --format json -o /dev/null
   measure tcpdump "$i" tcpdump -r "$cap" -w /dev/null
 done
+if ((mix_mb > 0)); then
+  for ((i = 1; i <= runs; i++)); do
+    measure racecap-mix "$i" "$bin" analyze "$mix" --format json -o /dev/null
+    measure tcpdump-mix "$i" tcpdump -r "$mix" -w /dev/null
+  done
+fi
 have_tshark=0
 if [ "${NO_TSHARK:-0}" != 1 ] && command -v tshark >/dev/null; then
   have_tshark=1
@@ -160,27 +196,41 @@ summary() { # NAME -> "runs median_wall min_wall max_wall median_cpu max_rss_kib
     "$(cut -d' ' -f3 "$logs/$name.runs" | sort -g | tail -1)"
 }
 
+# table TITLE SIZE PACKETS BASE TOOL...: one row per tool, wall time
+# relative to BASE's median.
+table() {
+  local title=$1 sz=$2 pk=$3 base=$4 t n med lo hi cpu rss base_median
+  shift 4
+  read -r _ base_median _ < <(summary "$base")
+  echo
+  echo "$title"
+  echo
+  echo "| tool | runs | median wall s | min–max s | median CPU s | packets/s | MB/s | peak RSS MiB | wall vs tcpdump |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for t in "$@"; do
+    read -r n med lo hi cpu rss < <(summary "$t")
+    awk -v t="${t%-mix}" -v n="$n" -v med="$med" -v lo="$lo" -v hi="$hi" -v cpu="$cpu" -v rss="$rss" \
+      -v pk="$pk" -v sz="$sz" -v base="$base_median" 'BEGIN {
+        printf "| %s | %d | %.2f | %.2f–%.2f | %.2f | %.2f M | %.0f | %.1f | %.2f× |\n",
+          t, n, med, lo, hi, cpu, pk / med / 1e6, sz / med / 1e6, rss / 1024, med / base
+      }'
+  done
+}
+
 tools=(racecap tcpdump)
 ((have_tshark)) && tools+=(tshark)
-read -r _ tcpdump_median _ < <(summary tcpdump)
 
 echo
-echo "capture: $(basename "$cap"): $size bytes, $packets packets, $races keep-alive races"
 echo "racecap: $built, built $(date -u -r "$bin" '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory"
 echo "versions: $("$bin" --version); tcpdump $(tcpdump --version 2>&1 | awk 'NR == 1 { print $3 }')$( ((have_tshark)) && echo "; tshark $(tshark --version 2>/dev/null | awk 'NR == 1 { print $3 }')")"
 echo "load average (1, 5, 15 min): before $load_before, after $load_after"
-echo
-echo "| tool | runs | median wall s | min–max s | median CPU s | packets/s | MB/s | peak RSS MiB | wall vs tcpdump |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-for t in "${tools[@]}"; do
-  read -r n med lo hi cpu rss < <(summary "$t")
-  awk -v t="$t" -v n="$n" -v med="$med" -v lo="$lo" -v hi="$hi" -v cpu="$cpu" -v rss="$rss" \
-    -v pk="$packets" -v sz="$size" -v base="$tcpdump_median" 'BEGIN {
-      printf "| %s | %d | %.2f | %.2f–%.2f | %.2f | %.2f M | %.0f | %.1f | %.2f× |\n",
-        t, n, med, lo, hi, cpu, pk / med / 1e6, sz / med / 1e6, rss / 1024, med / base
-    }'
-done
+table "synthetic: $(basename "$cap"): $size bytes, $packets packets, $races keep-alive races" \
+  "$size" "$packets" tcpdump "${tools[@]}"
+if ((mix_mb > 0)); then
+  table "real mix: $(basename "$mix"): $mix_size bytes, $mix_packets packets" \
+    "$mix_size" "$mix_packets" tcpdump-mix racecap-mix tcpdump-mix
+fi
 echo
 echo "wall vs tcpdump = median wall time / tcpdump's median wall time (below 1: faster than tcpdump)."
 echo "Per-run /usr/bin/time -v output: $logs"

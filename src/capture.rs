@@ -20,6 +20,7 @@ use racecap::report::{Report, Warning};
 use racecap::source::interfaces;
 use racecap::source::live::{LiveOptions, LiveSet, LiveStats, is_pattern};
 use racecap::source::netns::{self, Netns};
+use racecap::source::place::Roots;
 
 use crate::cli::{CaptureArgs, Format, InterfacesArgs};
 use crate::render;
@@ -31,6 +32,10 @@ mod book;
 
 /// Kernel buffer for the capture: a few seconds of a busy veth.
 const BUFFER_SIZE: i32 = 32 * 1024 * 1024;
+
+/// How often the metrics' clock ticks: [`racecap::metrics::IDLE_TICKS`]
+/// of these without activity free a server's label.
+const METRICS_TICK: Duration = Duration::from_secs(60);
 
 fn stop_flag() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -46,11 +51,24 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
 /// `racecap capture`: opens what lives in racecap's own namespace (the
 /// `-w` file, the Ctrl-C handler) here, then captures on a thread of its
 /// own, inside `--netns` when given, and reports back here.
-pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
+pub fn capture(mut args: CaptureArgs) -> Result<ExitCode> {
+    if let Some(uid) = args.pod.take() {
+        let found = Roots::default()
+            .find_pod(&uid)
+            .ok_or_else(|| anyhow!("--pod {uid}: no process of that pod on this node (is this its node, and are the node's PIDs visible: hostPID?)"))?;
+        if args.interface.is_empty() {
+            let index = found.host_ifindex.ok_or_else(|| {
+                anyhow!("--pod {uid}: cannot read the eth0 of its process {} (another user's /proc/PID/root needs CAP_SYS_PTRACE)", found.pid)
+            })?;
+            args.ifindex = Some(index);
+        } else {
+            args.netns = Some(found.pid.to_string());
+        }
+    }
     // Checked here, not by clap, so that the message names both ways.
     if args.interface.is_empty() && args.ifindex.is_none() {
         bail!(
-            "capture: say where: -i IFACE (repeatable; a pattern such as 'veth*', or any), or --ifindex N (the number `cat /sys/class/net/eth0/iflink` prints in a pod names its host-side veth)"
+            "capture: say where: -i IFACE (repeatable; a pattern such as 'veth*', or any), or --ifindex N (the number `cat /sys/class/net/eth0/iflink` prints in a pod names its host-side veth), or --pod UID"
         );
     }
     let netns = args.netns.as_deref().map(Netns::open).transpose()?;
@@ -65,7 +83,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
     // The listener binds here, before the capture thread changes namespace.
     let metrics = match args.metrics_listen {
         Some(addr) => {
-            let m = Arc::new(Metrics::new());
+            let m = Arc::new(Metrics::new(args.metrics_servers));
             let bound = serve_metrics::serve(addr, m.clone())?;
             eprintln!("racecap: metrics on http://{bound}/metrics");
             Some(m)
@@ -82,9 +100,11 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
     report.settle_proxy(args.report.proxy);
     render::fail_closed(&report, args.report.fail_on)?;
     let code = if args.report.format == Format::Jsonl {
-        // The stream ends with the whole report on one line.
+        // The stream ends with the whole report on one line, typed so
+        // that it cannot be taken for a finding.
         let code = render::exit_code(&report, args.report.fail_on);
-        render::to_stdout(format!("{}\n", render::json::line(&report)?).as_bytes())?;
+        let line = render::json::typed(render::json::Kind::Report, &report)?;
+        render::to_stdout(format!("{line}\n").as_bytes())?;
         code
     } else {
         render::emit(&report, &args.report)?
@@ -140,6 +160,7 @@ fn run(
     let mut analyzer = Analyzer::new(cfg);
     let mut book = Book::new(args.netns.clone(), metrics.clone());
     let mut last_poll = Instant::now();
+    let mut last_tick = Instant::now();
     let started = Instant::now();
     let progress = io::stderr().is_terminal();
     let mut last_progress = Instant::now();
@@ -218,7 +239,7 @@ fn run(
                 Format::Jsonl => writeln!(
                     stdout,
                     "{}",
-                    render::json::line(&render::otel::Line::new(&f))?
+                    render::json::typed(render::json::Kind::Finding, &render::otel::Line::new(&f))?
                 )?,
                 Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
                 // One document at the end (JSON, HTML); live lines go to stderr.
@@ -234,6 +255,11 @@ fn run(
                 m.open_connections(analyzer.open_connections());
                 book.drops(set.stats());
                 last_poll = Instant::now();
+            }
+            if last_tick.elapsed() >= METRICS_TICK {
+                // Quiet servers give their label up (bounded series).
+                m.tick();
+                last_tick = Instant::now();
             }
         }
         if last_flush.elapsed() >= Duration::from_secs(1) {

@@ -10,6 +10,7 @@ use etherparse::{EtherType, IpNumber, LaxIpSlice, LenSource, TcpSlice};
 
 use crate::named::named_enum;
 
+mod fast;
 pub mod fragment;
 pub mod tunnel;
 
@@ -309,6 +310,16 @@ impl Skip {
 /// Decodes one frame into a TCP segment. A fragment is
 /// [`Skip::IpFragment`]: [`fragment::Reassembly`] takes it from there.
 pub fn decode<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
+    if frame.linktype == linktype::ETHERNET
+        && let Some(seg) = fast::ethernet_ipv4_tcp(frame)
+    {
+        return Ok(seg);
+    }
+    general(frame)
+}
+
+/// Every link type, by the general slicers.
+fn general<'a>(frame: &Frame<'a>) -> Result<Segment<'a>, Skip> {
     let (ip, vlan) = link(frame)?;
     ip_tcp(frame, ip, vlan, 0)
 }

@@ -10,7 +10,7 @@ use crate::analyzer::{Analyzer, Config};
 use crate::app::carried;
 use crate::decode::Decoded;
 use crate::decode::fragment::{self, Reassembly};
-use crate::observation::Observation;
+use crate::flow::{FlowHash, FlowHasher};
 use crate::report::Report;
 use crate::source::{CaptureReader, InputStats, Merged, SourceProblem};
 
@@ -22,6 +22,9 @@ const BATCH: usize = 4096;
 struct Batch {
     /// Every frame, in order.
     frames: Vec<Decoded>,
+    /// The flow hash of each frame that gave a segment, in order: hashed
+    /// here, on the reader's core, with the flow table's own hasher.
+    hashes: Vec<FlowHash>,
     /// Payload prefixes (what [`carried`] keeps).
     arena: Vec<u8>,
     /// Bytes of the inputs consumed when the batch was sent.
@@ -43,10 +46,12 @@ pub fn run(
 /// the inputs.
 fn fill(
     merged: &mut Merged,
+    hasher: &FlowHasher,
     reassembly: &mut Reassembly,
     batch: &mut Batch,
 ) -> Result<bool, SourceProblem> {
     batch.frames.clear();
+    batch.hashes.clear();
     batch.arena.clear();
     while batch.frames.len() < BATCH {
         let Some((input, frame)) = merged.next_frame()? else {
@@ -63,6 +68,7 @@ fn fill(
                     let at = batch.arena.len() as u32;
                     batch.arena.extend_from_slice(prefix);
                     batch.arena.extend_from_slice(seg.tail);
+                    batch.hashes.push(FlowHash::of(hasher, &seg));
                     Decoded::segment(&seg, frame_len, at, prefix.len())
                 }
                 Err(skip) => Decoded::skipped(frame.ts_ns, frame_len, skip),
@@ -79,7 +85,10 @@ pub fn run_with_progress(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Report, Vec<InputStats>), SourceProblem> {
     let mut merged = Merged::new(inputs)?;
-    let mut reassembly = Reassembly::new(fragment::budget(cfg.max_memory()));
+    let cfg_max_memory = cfg.max_memory();
+    let mut analyzer = Analyzer::new(cfg);
+    let hasher = analyzer.flow_hasher();
+    let mut reassembly = Reassembly::new(fragment::budget(cfg_max_memory));
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(4);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
     let reader = std::thread::Builder::new()
@@ -88,7 +97,7 @@ pub fn run_with_progress(
             loop {
                 // Batches come back empty for reuse; a new one only at first.
                 let mut batch = empty_rx.try_recv().unwrap_or_default();
-                let more = fill(&mut merged, &mut reassembly, &mut batch)?;
+                let more = fill(&mut merged, &hasher, &mut reassembly, &mut batch)?;
                 batch.position = merged.position();
                 batch.held = reassembly.bytes();
                 if full_tx.send(batch).is_err() || !more {
@@ -98,13 +107,16 @@ pub fn run_with_progress(
             Ok((merged.stats(), reassembly.stats()))
         })
         .expect("spawning the reader thread");
-    let mut analyzer = Analyzer::new(cfg);
     for batch in full_rx {
         analyzer.held_before(batch.held);
+        let mut hashes = batch.hashes.iter();
         for d in &batch.frames {
             analyzer.count_frame(d.ts_ns(), d.frame_len());
             match d.get(&batch.arena) {
-                Ok(seg) => analyzer.observe(&Observation::Segment(&seg)),
+                Ok(seg) => {
+                    let hash = *hashes.next().expect("a hash per segment");
+                    analyzer.segment_hashed(&seg, hash);
+                }
                 Err(skip) => analyzer.skip(skip),
             }
         }

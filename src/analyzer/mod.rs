@@ -20,7 +20,7 @@ use crate::analysis::verdict::{self, Outcome, Verdict};
 use crate::app::http::{Paths, RequestLine};
 use crate::decode::{self, Frame, Skip};
 use crate::flow::conn::Notes;
-use crate::flow::{Conn, Endpoint, FlowTable, TableEvent};
+use crate::flow::{Conn, Endpoint, FlowHash, FlowHasher, FlowTable, TableEvent};
 use crate::observation::socket::{Sockets, Stand};
 use crate::observation::{Observation, SocketEvent};
 use crate::report::{self, Connection, Finding, Report, Totals};
@@ -213,8 +213,22 @@ impl Analyzer {
         self.totals.skipped[reason.index()] += 1;
     }
 
+    /// A copy of the flow table's hasher: a reader thread hashes each
+    /// segment's key with it ([`FlowHash::of`]) for
+    /// [`segment_hashed`](Self::segment_hashed).
+    pub fn flow_hasher(&self) -> FlowHasher {
+        self.table.hasher()
+    }
+
     /// Feeds one decoded segment.
     pub fn segment(&mut self, seg: &decode::Segment<'_>) {
+        let hash = self.table.hash(seg);
+        self.segment_hashed(seg, hash);
+    }
+
+    /// Feeds one decoded segment whose key a copy of
+    /// [`flow_hasher`](Self::flow_hasher) hashed.
+    pub fn segment_hashed(&mut self, seg: &decode::Segment<'_>, hash: FlowHash) {
         self.totals.segments += 1;
         let src = seg.src_endpoint();
         if !self.cfg.focus.covers(src, seg.dst_endpoint()) {
@@ -229,7 +243,13 @@ impl Analyzer {
             self.known_servers.insert(src);
         }
         self.retries.expire(ns);
-        let (slot, conn, side) = self.table.lookup(seg, &mut self.events);
+        let (slot, conn, side) = self.table.lookup(seg, hash, &mut self.events);
+        // A pure ACK on an open connection answers, starts and ends
+        // nothing: none of what follows can apply to it.
+        if conn.pure_ack(side, seg) {
+            self.upkeep(ns);
+            return;
+        }
         let was_finished = conn.state.is_finished();
         let heap_before = conn.heap_bytes();
         let h2_streams = conn.h2().map(|h| h.streams());
@@ -366,6 +386,13 @@ impl Analyzer {
             let id = conn.id;
             self.table.schedule(slot, id, ns);
         }
+        self.upkeep(ns);
+    }
+
+    /// After each segment: finished connections whose grace period ended
+    /// leave, the memory budget is kept, and whatever left is judged.
+    #[inline]
+    fn upkeep(&mut self, ns: i64) {
         self.table.expire(ns, &mut self.events);
         // Over budget: make room after the segment, when its own connection
         // is the one least idle, so that it is never the one evicted.

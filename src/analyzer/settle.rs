@@ -2,7 +2,7 @@
 //! (`Timeouts::settle_causes`), applied to what was already decided per
 //! connection: findings, verdict counts and connection rows.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::Analyzer;
 use crate::analysis::verdict::Verdict;
@@ -20,9 +20,15 @@ impl Analyzer {
         if pairs.is_empty() {
             return;
         }
+        // Each connection's first finding, found by id (a search per pair
+        // was quadratic in the findings).
+        let mut at: HashMap<u64, usize> = HashMap::with_capacity(self.findings.len());
+        for (i, f) in self.findings.iter().enumerate() {
+            at.entry(f.conn_id).or_insert(i);
+        }
         let mut conns = Vec::new();
         for &(c, u) in &pairs {
-            let Some(up) = self.findings.iter().find(|f| f.conn_id == u) else {
+            let Some(up) = at.get(&u).map(|&i| &self.findings[i]) else {
                 continue;
             };
             let up = crate::report::UpstreamRef {
@@ -31,7 +37,8 @@ impl Analyzer {
                 server: up.server,
                 at: up.at,
             };
-            if let Some(f) = self.findings.iter_mut().find(|f| f.conn_id == c) {
+            if let Some(&i) = at.get(&c) {
+                let f = &mut self.findings[i];
                 f.cause = Some(Cause::Upstream);
                 f.upstream = Some(up);
                 conns.push((f.server, c));
@@ -118,6 +125,16 @@ fn failed_of(f: &Finding) -> Option<crate::analysis::cause::Failed> {
         Verdict::ServerReset | Verdict::IdleReset => {
             let r = f.reset.as_ref()?;
             (req(&r.request), r.outstanding_since?.0, vec![r.rst_at.0])
+        }
+        // A proxy closing its client's connection with no response.
+        Verdict::NoResponse => {
+            let u = f.unanswered.as_ref()?;
+            let s: Vec<i64> = [u.stream_reset_at, u.fin_at]
+                .into_iter()
+                .flatten()
+                .map(|t| t.0)
+                .collect();
+            (req(&u.request), u.request_at.0, s)
         }
         _ => return None,
     };

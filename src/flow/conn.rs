@@ -21,7 +21,7 @@ use crate::app::http::{Method, PathId, Paths, Req};
 use crate::app::protocol::Protocol;
 use crate::app::response::{Incomplete, Response};
 use crate::app::tls::Tls;
-use crate::decode::Segment;
+use crate::decode::{Flags, Segment};
 
 pub use super::facts::{Fin, Notes, Pending, Rst};
 pub use super::half::{Half, Side};
@@ -214,6 +214,12 @@ impl Conn {
     /// peer acknowledged it, or a ping later).
     pub fn close_began_ns(&self, side: Side) -> Option<i64> {
         self.h2()?.goaway(side.idx()).map(|g| g.first_ns)
+    }
+
+    /// When the server last refused or cancelled an HTTP/2 stream
+    /// (RST_STREAM): the answer, with no response, to a request pending.
+    pub fn stream_reset_ns(&self) -> Option<i64> {
+        self.h2()?.last_server_reset_ns()
     }
 
     /// When `side` began its close with bytes that carry no request: its
@@ -468,6 +474,39 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// A segment without payload, SYN, FIN or RST (a pure ACK) on an open
+    /// connection: it counts a packet, may mark where the side's data
+    /// starts, notes the ACK in the history and may raise the side's highest
+    /// acknowledgement; it starts, answers and ends nothing, so no state,
+    /// turn or verdict can change. Does exactly what
+    /// [`process_into`](Self::process_into) would and returns true; returns
+    /// false, changing nothing, for any other segment. (Issue 22: a third of
+    /// real traffic's packets are pure ACKs.)
+    #[inline]
+    pub fn pure_ack(&mut self, side: Side, seg: &Segment<'_>) -> bool {
+        let flags = seg.flags;
+        if seg.payload_len != 0
+            || flags.0 & (Flags::SYN | Flags::FIN | Flags::RST) != 0
+            || !matches!(self.state, State::Established | State::HalfClosed(_))
+        {
+            return false;
+        }
+        self.last_ns = self.last_ns.max(seg.ts_ns);
+        let h = &mut self.half[side.idx()];
+        h.packets = h.packets.saturating_add(1);
+        if h.next().is_none() {
+            h.set_next(Seq(seg.seq));
+        }
+        if flags.ack() {
+            let a = Seq(seg.ack);
+            if h.max_ack().is_none_or(|m| a > m) {
+                h.set_max_ack(a);
+            }
+        }
+        self.history.note(side, b'A');
+        true
     }
 
     /// What the transitions' guards read, before this segment of `side`

@@ -15,7 +15,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 pub use conn::{Conn, Half, Pending, Side, State};
-pub use table::{FlowTable, TableEvent};
+pub use table::{FlowHash, FlowHasher, FlowTable, TableEvent};
 
 pub use crate::seq::Seq;
 

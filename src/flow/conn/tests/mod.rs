@@ -466,5 +466,51 @@ fn test_reset_anything() {
     assert_eq!(t.conn.rst(Side::B).unwrap().ns, first);
 }
 
+// =========== Tests for the pure-ACK short path ===========
+
+/// [`Conn::pure_ack`] takes a segment only where [`Conn::process`] would
+/// change nothing but what it changes, and then leaves the connection as
+/// `process` does (in every state, for every flag combination of an empty
+/// segment, and for data, which it never takes).
+#[test]
+fn test_pure_ack_equals_process() {
+    let states: [fn() -> TestConn; 6] = [
+        conn_syn_sent,
+        conn_syn_received,
+        conn_established,
+        conn_half_closed_by_server,
+        conn_closed,
+        conn_reset,
+    ];
+    let mut taken = 0;
+    for make in states {
+        for side in [Side::A, Side::B] {
+            for flags in [0, ACK, ACK | Flags::PSH, SYN, FIN | ACK, RST, RST | ACK] {
+                for payload in [&b""[..], b"x"] {
+                    let mut short = make();
+                    let mut full = make();
+                    let (seq, ack) = if side == Side::A {
+                        (C + 1, S + 1)
+                    } else {
+                        (S + 1, C + 1)
+                    };
+                    let seg = segment(full.ns + STEP, side, flags, seq + 9, ack + 3, payload);
+                    let before = format!("{:?}", short.conn);
+                    if short.conn.pure_ack(side, &seg) {
+                        taken += 1;
+                        let notes = full.conn.process(side, &seg, &mut full.paths);
+                        assert_eq!(format!("{notes:?}"), format!("{:?}", Notes::default()));
+                        assert_eq!(format!("{:?}", short.conn), format!("{:?}", full.conn));
+                    } else {
+                        assert_eq!(format!("{:?}", short.conn), before, "{flags:#x}");
+                    }
+                }
+            }
+        }
+    }
+    // Established and half-closed, both sides, three flag sets.
+    assert_eq!(taken, 12);
+}
+
 // Sequence spaces, pending data and port reuse.
 mod data;
