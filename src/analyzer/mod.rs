@@ -59,6 +59,10 @@ pub struct Analyzer {
     /// application's ([`Timeouts::settle_causes`]).
     reset_alternatives: HashMap<u64, Finding>,
     findings: Vec<Finding>,
+    /// 5xx responses with the requests they answered (at most
+    /// [`settle::MAX_ERROR_RESPONSES`]): on a proxy's client leg, what its
+    /// clients got for the requests its upstream lost.
+    error_responses: Vec<settle::ErrorResponse>,
     decided: Vec<Finding>,
     connections: Vec<Connection>,
     /// The sockets kernel events came from, the segments one stands for,
@@ -93,6 +97,7 @@ impl Analyzer {
             abandoned: HashMap::new(),
             reset_alternatives: HashMap::new(),
             findings: Vec::new(),
+            error_responses: Vec::new(),
             decided: Vec::new(),
             connections: Vec::new(),
             sockets: Sockets::default(),
@@ -234,6 +239,18 @@ impl Analyzer {
         let client_ip = conn.endpoint(client).ip;
 
         if let Some((asker, p)) = &notes.answered {
+            if let (Some(status), Some(req)) = (notes.error_status, p.request)
+                && *asker == client
+                && self.error_responses.len() < settle::MAX_ERROR_RESPONSES
+            {
+                self.error_responses.push(settle::ErrorResponse {
+                    server: server_ep,
+                    method: req.method,
+                    path: self.paths.get(req.path).to_string(),
+                    status,
+                    ns,
+                });
+            }
             if *asker == client {
                 self.timeouts.answered(server_ep, client_ip, p);
                 // An answered request that repeats a recently lost one is
@@ -490,6 +507,7 @@ impl Analyzer {
                 f.retry_key = Some(r.key);
             }
         }
+        self.settle_client_statuses();
         self.findings.sort_by_key(|f| (f.start, f.conn_id));
         self.connections.sort_by_key(|c| (c.start, c.id));
         let t = &mut self.totals;
