@@ -42,6 +42,7 @@ fn ev(ms: f64, server_side: bool, what: SocketChange) -> SocketEvent {
         local,
         remote,
         what,
+        input: 0,
     }
 }
 

@@ -101,7 +101,7 @@ impl Stand {
             captured: 0,
             payload: &[],
             tail: &[],
-            input: 0,
+            input: ev.input,
         }
     }
 }
@@ -114,6 +114,18 @@ impl Sockets {
         out.clear();
         let key = (key(ev.local, ev.remote), low(ev.local, ev.remote));
         let mut c = self.take(&key);
+        if let SocketChange::State {
+            from: TcpState::SynRecv | TcpState::NewSynRecv,
+            to: TcpState::Established,
+        }
+        | SocketChange::State {
+            to: TcpState::SynSent,
+            ..
+        } = ev.what
+        {
+            // A new connection on the address: nothing of an old one counts.
+            c = Counts::default();
+        }
         if c.peer_has == 0 {
             // Its SYN, at least.
             c.peer_has = 1;
@@ -171,6 +183,11 @@ impl Sockets {
                     out.push(peer(Flags::FIN | ACK, c.rcv(), ack, 0));
                     c.fin_received = true;
                 }
+                // A socket that had closed its side hands the connection
+                // to a time-wait mini-socket (its FIN_WAIT2 or TIME_WAIT
+                // goes on there): the counts are kept for the RST that
+                // mini-socket may send, and age out with their generation.
+                (TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing, TcpState::Close) => {}
                 (_, TcpState::Close) => ended = true,
                 // LISTEN and the rest say nothing of a connection.
                 _ => {}
@@ -277,6 +294,7 @@ mod test {
             local: ep("10.0.0.2:3000"),
             remote: ep("10.0.0.1:40000"),
             what,
+            input: 0,
         }
     }
 
@@ -319,6 +337,35 @@ mod test {
         assert_eq!((r[1].local, r[1].flags & Flags::RST), (true, Flags::RST));
         // The socket is gone.
         assert!(s.is_empty());
+    }
+
+    /// The kernel's own order on an idle close: the full socket goes
+    /// FIN_WAIT2 → CLOSE when its time-wait mini-socket takes over, and
+    /// that mini-socket sends the RST for the late request: the counts
+    /// carry over, so the request acknowledges the FIN (stale).
+    #[test]
+    fn test_time_wait_takes_over() {
+        let mut s = Sockets::default();
+        let st = |from, to| SocketChange::State { from, to };
+        run(&mut s, st(TcpState::SynRecv, TcpState::Established));
+        run(&mut s, SocketChange::Received { bytes: 27 });
+        run(&mut s, SocketChange::Sent { bytes: 125 });
+        run(&mut s, st(TcpState::Established, TcpState::FinWait1));
+        run(&mut s, st(TcpState::FinWait1, TcpState::FinWait2));
+        assert!(run(&mut s, st(TcpState::FinWait2, TcpState::Close)).is_empty());
+        let r = run(
+            &mut s,
+            SocketChange::ResetSent {
+                state: TcpState::TimeWait,
+                reason: Some(ResetReason::TimewaitSocket),
+            },
+        );
+        assert_eq!((r[0].local, r[0].seq, r[0].ack), (false, 28, 127));
+        assert_eq!((r[1].seq, r[1].flags & Flags::RST), (127, Flags::RST));
+        // A new connection on the same address starts from nothing.
+        run(&mut s, st(TcpState::SynRecv, TcpState::Established));
+        let r = run(&mut s, SocketChange::Sent { bytes: 5 });
+        assert_eq!((r[0].seq, r[0].ack), (1, 1));
     }
 
     /// An RST in FIN_WAIT1 answers data that did not acknowledge the FIN
