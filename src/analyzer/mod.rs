@@ -155,7 +155,7 @@ impl Analyzer {
         self.sockets.stand_for(ev, &mut stands);
         self.socket_bytes = self.sockets.len() * crate::observation::socket::SOCKET_BYTES;
         for s in &stands {
-            self.segment(&s.segment(ev));
+            self.segment_from(&s.segment(ev), false);
         }
         self.stands = stands;
     }
@@ -186,13 +186,19 @@ impl Analyzer {
 
     /// Feeds one decoded segment.
     pub fn segment(&mut self, seg: &decode::Segment<'_>) {
+        self.segment_from(seg, true);
+    }
+
+    /// Feeds a segment of a packet, or one a socket event stands for (its
+    /// payload was never there: not cut by a snaplen).
+    fn segment_from(&mut self, seg: &decode::Segment<'_>, packet: bool) {
         self.totals.segments += 1;
         let src = seg.src_endpoint();
         if !self.cfg.focus.covers(src, seg.dst_endpoint()) {
             self.totals.filtered_out += 1;
             return;
         }
-        if seg.captured < seg.payload_len {
+        if packet && seg.captured < seg.payload_len {
             self.totals.snapped += 1;
         }
         let ns = seg.ts_ns;

@@ -112,12 +112,13 @@ pub struct Watcher {
 }
 
 /// An error from aya, as permission denied when the kernel refused for
-/// want of a capability.
+/// want of a capability (EPERM; the verifier's refusals are EACCES and
+/// say why in their log).
 fn load_error(e: impl std::error::Error + 'static) -> WatchError {
     let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && matches!(io.raw_os_error(), Some(1 | 13))
+            && matches!(io.raw_os_error(), Some(1))
         {
             return WatchError::Permission(format!(" (the kernel refused: {e})"));
         }

@@ -194,7 +194,10 @@ static __always_inline struct event *start(const void *sk, __u8 kind)
 	return e;
 }
 
-// The socket's own end (s) and its peer's (d), ports in host order.
+// The socket's own end (s) and its peer's (d), ports in host order. The
+// addresses are read with bpf_probe_read_kernel: the verifier refuses a
+// load through a record pointer the compiler has moved, which a plain
+// copy may become.
 static __always_inline void addresses(struct event *e, __u16 sport, __u16 dport, __u16 family,
 				      const __u8 *s4, const __u8 *d4, const __u8 *s6,
 				      const __u8 *d6)
@@ -203,11 +206,11 @@ static __always_inline void addresses(struct event *e, __u16 sport, __u16 dport,
 	e->dport = dport;
 	e->family = family;
 	if (family == AF_INET) {
-		__builtin_memcpy(e->saddr, s4, 4);
-		__builtin_memcpy(e->daddr, d4, 4);
+		bpf_probe_read_kernel(e->saddr, 4, s4);
+		bpf_probe_read_kernel(e->daddr, 4, d4);
 	} else {
-		__builtin_memcpy(e->saddr, s6, 16);
-		__builtin_memcpy(e->daddr, d6, 16);
+		bpf_probe_read_kernel(e->saddr, 16, s6);
+		bpf_probe_read_kernel(e->daddr, 16, d6);
 	}
 }
 
@@ -216,8 +219,10 @@ int set_state(struct set_state_args *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
-	// A listener's own changes say nothing of a connection.
-	if (ctx->oldstate == 10 || ctx->newstate == 10)
+	// A listener's own changes say nothing of a connection, nor does
+	// TCP_BOUND_INACTIVE (13, Linux 6.5 on: a socket bound, not connected).
+	if (ctx->oldstate == 10 || ctx->newstate == 10 || ctx->oldstate > 12 ||
+	    ctx->newstate > 12)
 		return 0;
 	struct event *e = start(ctx->skaddr, KIND_STATE);
 	if (!e)
@@ -236,8 +241,10 @@ int set_state(struct set_state_args *ctx)
 }
 
 // A struct sockaddr_in / sockaddr_in6 as the reset tracepoint stores it.
-static __always_inline void sockaddr(const __u8 *sa, __u8 *addr, __u16 *port, __u16 *family)
+static __always_inline void sockaddr(const __u8 *field, __u8 *addr, __u16 *port, __u16 *family)
 {
+	__u8 sa[28] = {};
+	bpf_probe_read_kernel(sa, sizeof(sa), field);
 	__u16 f = sa[0] | (sa[1] << 8);
 	*family = f;
 	*port = (sa[2] << 8) | sa[3];
