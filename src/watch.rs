@@ -38,7 +38,8 @@ const CLOSERS: usize = 1 << 16;
 struct Places {
     roots: Roots,
     ids: HashMap<u32, u32>,
-    places: Vec<Place>,
+    /// By input id; none for sockets whose namespace is unknown.
+    places: Vec<Option<Place>>,
     /// Who closed each socket, and the input id of its namespace.
     closers: HashMap<(Endpoint, Endpoint), (Process, u32)>,
     old_closers: HashMap<(Endpoint, Endpoint), (Process, u32)>,
@@ -51,11 +52,8 @@ impl Places {
             return id;
         }
         let id = self.places.len() as u32;
-        self.places.push(if netns == 0 {
-            Place::default()
-        } else {
-            self.roots.locate_socket(u64::from(netns))
-        });
+        self.places
+            .push((netns != 0).then(|| self.roots.locate_socket(u64::from(netns))));
         self.ids.insert(netns, id);
         id
     }
@@ -94,7 +92,7 @@ impl Places {
             .get(&key)
             .or_else(|| self.old_closers.get(&key));
         let input = closer.map_or(f.input, |(_, input)| *input);
-        let Some(mut place) = self.places.get(input as usize).cloned() else {
+        let Some(Some(mut place)) = self.places.get(input as usize).cloned() else {
             return;
         };
         place.closed_by = closer.map(|(p, _)| p.clone());

@@ -41,6 +41,10 @@ pub struct Record {
     pub change: SocketChange,
     pub local: Endpoint,
     pub remote: Endpoint,
+    /// An RST the kernel sent for a segment no socket owns (the
+    /// tracepoint's state is 0): a SYN to a closed port, or a segment for a
+    /// connection the host forgot. What it answered is not known.
+    pub no_socket: bool,
 }
 
 /// Why a record could not be read (counted, never fatal).
@@ -99,7 +103,13 @@ impl Record {
                 to: state(new)?,
             },
             KIND_RESET_SENT => SocketChange::ResetSent {
-                state: state(new)?,
+                // 0: no socket at all (NO_SOCKET, a connect to a closed
+                // port, a request to a host that forgot the connection).
+                state: if new == 0 {
+                    TcpState::Close
+                } else {
+                    state(new)?
+                },
                 reason: (has_reason != 0)
                     .then(|| ResetReason::from_kernel(reason))
                     .flatten(),
@@ -126,6 +136,7 @@ impl Record {
                 ip: ip(family, &b[96..112]),
                 port: u16_at(b, 78),
             },
+            no_socket: kind == KIND_RESET_SENT && new == 0,
         })
     }
 
@@ -134,6 +145,12 @@ impl Record {
     /// `offset_ns` turns the kernel's monotonic clock into epoch time.
     pub fn events(&self, offset_ns: i64, input: u32, out: &mut Vec<SocketEvent>) {
         out.clear();
+        if self.no_socket {
+            // Neither a SYN nor data can be told from it, and the socket
+            // that had the connection, if any, is gone: the peer's socket,
+            // when it is on this host, shows the RST it received.
+            return;
+        }
         let at = |mono: u64| (mono as i64).saturating_add(offset_ns);
         let ev = |ts_ns, what| SocketEvent {
             ts_ns,
@@ -158,14 +175,14 @@ impl Record {
         }
         match self.change {
             // connect() sets SYN_SENT before it picks the local port: the
-            // SYN is told when the handshake completes, with the port.
+            // SYN is told when the handshake completes or fails, with the port.
             SocketChange::State {
                 to: TcpState::SynSent,
                 ..
             } if self.local.port == 0 => {}
             SocketChange::State {
                 from: TcpState::SynSent,
-                to: TcpState::Established,
+                to: TcpState::Established | TcpState::Close,
             } => {
                 let syn = SocketChange::State {
                     from: TcpState::Close,
@@ -278,6 +295,25 @@ mod test {
                 reason: None
             }
         );
+    }
+
+    /// An RST for a segment no socket owns: the tracepoint's state is 0.
+    #[test]
+    fn test_reset_without_socket() {
+        let mut b = record(KIND_RESET_SENT, 0, 0);
+        b[72..76].copy_from_slice(&1u32.to_ne_bytes());
+        let r = Record::parse(&b).unwrap();
+        assert_eq!(
+            r.change,
+            SocketChange::ResetSent {
+                state: TcpState::Close,
+                reason: Some(ResetReason::NoSocket)
+            }
+        );
+        assert!(r.no_socket);
+        let mut out = vec![];
+        r.events(0, 0, &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]
