@@ -71,7 +71,7 @@ impl Places {
                 (
                     Process {
                         pid: r.pid,
-                        command: r.comm.clone(),
+                        command: r.command(),
                     },
                     input,
                 ),
@@ -151,14 +151,22 @@ pub fn watch(args: WatchArgs) -> Result<ExitCode> {
     // Said once at the start; the report keeps them.
     for what in watcher.missing() {
         let what = what.clone();
-        report.capture.warnings.push(Warning::KernelLacks { what });
+        report.capture.warnings.push(Warning::Kernel { what });
+    }
+    let lost = watcher.lost();
+    if lost > 0 {
+        let what = format!(
+            "{lost} kernel events were lost (the ring buffer was full: racecap fell behind); findings may be incomplete"
+        );
+        eprintln!("racecap: warning: {what}");
+        report.capture.warnings.push(Warning::Kernel { what });
     }
     if unreadable > 0 {
         let what = format!(
             "{unreadable} kernel events could not be read (unknown kind, family or state); skipped"
         );
         eprintln!("racecap: warning: {what}");
-        report.capture.warnings.push(Warning::KernelLacks { what });
+        report.capture.warnings.push(Warning::Kernel { what });
     }
     eprintln!("racecap: watched {seen} socket events");
     output::finish(report, &args.report)

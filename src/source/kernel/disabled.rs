@@ -23,6 +23,11 @@ impl Watcher {
         0
     }
 
+    /// Records lost (none: nothing is read).
+    pub fn lost(&self) -> u64 {
+        0
+    }
+
     /// Never yields a record.
     pub fn poll(
         &mut self,

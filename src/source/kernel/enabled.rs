@@ -6,7 +6,7 @@ use std::fs;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use aya::maps::{MapData, RingBuf};
+use aya::maps::{MapData, PerCpuArray, RingBuf};
 use aya::programs::TracePoint;
 use aya::{Ebpf, EbpfLoader, include_bytes_aligned};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -107,6 +107,7 @@ pub struct Watcher {
     // Dropping it detaches the programs.
     _ebpf: Ebpf,
     ring: RingBuf<MapData>,
+    lost: PerCpuArray<MapData, u64>,
     missing: Vec<String>,
     offset_ns: i64,
 }
@@ -206,10 +207,16 @@ impl Watcher {
                 .ok_or_else(|| WatchError::Load("no map EVENTS".into()))?,
         )
         .map_err(load_error)?;
+        let lost = PerCpuArray::try_from(
+            ebpf.take_map("LOST")
+                .ok_or_else(|| WatchError::Load("no map LOST".into()))?,
+        )
+        .map_err(load_error)?;
         let offset_ns = now(ClockId::CLOCK_REALTIME) - now(ClockId::CLOCK_MONOTONIC);
         Ok(Watcher {
             _ebpf: ebpf,
             ring,
+            lost,
             missing,
             offset_ns,
         })
@@ -223,6 +230,14 @@ impl Watcher {
     /// Epoch time minus the kernel's monotonic clock, in ns.
     pub fn offset_ns(&self) -> i64 {
         self.offset_ns
+    }
+
+    /// Records lost so far because the ring buffer was full.
+    pub fn lost(&self) -> u64 {
+        self.lost
+            .get(&0, 0)
+            .map(|per_cpu| per_cpu.iter().sum())
+            .unwrap_or(0)
     }
 
     /// Waits up to `timeout_ms` for records, then takes all that are there.

@@ -35,9 +35,10 @@ pub struct Record {
     /// The socket's network namespace (its inode), 0 if unknown.
     pub netns: u32,
     /// The process the event happened in (for an application's close,
-    /// the one that closed), and its command.
+    /// the one that closed), and its command (NUL-padded: read with
+    /// [`Record::command`], only when needed).
     pub pid: u32,
-    pub comm: String,
+    pub comm: [u8; 16],
     pub change: SocketChange,
     pub local: Endpoint,
     pub remote: Endpoint,
@@ -90,8 +91,6 @@ impl Record {
         if b.len() < RECORD_BYTES {
             return Err(Unreadable::Short);
         }
-        let comm = &b[48..64];
-        let comm_len = comm.iter().position(|&c| c == 0).unwrap_or(comm.len());
         let (kind, family, old, new, has_reason) = (b[64], b[65], b[66], b[67], b[68]);
         let reason = u32_at(b, 72);
         if family != AF_INET && family != AF_INET6 {
@@ -126,7 +125,7 @@ impl Record {
             received: u64_at(b, 32),
             netns: u32_at(b, 40),
             pid: u32_at(b, 44),
-            comm: String::from_utf8_lossy(&comm[..comm_len]).into_owned(),
+            comm: b[48..64].try_into().expect("16 bytes"),
             change,
             local: Endpoint {
                 ip: ip(family, &b[80..96]),
@@ -138,6 +137,12 @@ impl Record {
             },
             no_socket: kind == KIND_RESET_SENT && new == 0,
         })
+    }
+
+    /// The process's command.
+    pub fn command(&self) -> String {
+        let len = self.comm.iter().position(|&c| c == 0).unwrap_or(16);
+        String::from_utf8_lossy(&self.comm[..len]).into_owned()
     }
 
     /// The socket events this record stands for, in time order, into
@@ -248,7 +253,7 @@ mod test {
     fn test_close_after_activity() {
         let r = Record::parse(&record(KIND_STATE, 1, 4)).unwrap();
         assert_eq!(
-            (r.pid, r.comm.as_str(), r.netns),
+            (r.pid, r.command().as_str(), r.netns),
             (4242, "node", 4026531840)
         );
         assert_eq!(r.local.to_string(), "10.0.0.2:3000");

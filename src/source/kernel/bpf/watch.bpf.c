@@ -68,8 +68,16 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024);
+	__uint(max_entries, 16 * 1024 * 1024);
 } EVENTS SEC(".maps");
+
+// Records the ring buffer had no room for (racecap fell behind).
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} LOST SEC(".maps");
 
 // Set by user space: the tracepoint tcp_send_reset has a `reason` field.
 const volatile __u8 HAVE_REASON = 1;
@@ -173,8 +181,13 @@ struct length_args {
 static __always_inline struct event *start(const void *sk, __u8 kind)
 {
 	struct event *e = bpf_ringbuf_reserve(&EVENTS, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&LOST, &zero);
+		if (lost)
+			*lost += 1;
 		return 0;
+	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_ns();
 	e->kind = kind;
