@@ -9,6 +9,10 @@
 #   sudo scripts/perf-live.sh [VETHS=4] [REQUESTS_PER_VETH=50000]
 #   sudo TOOL=watch scripts/perf-live.sh [VETHS] [REQUESTS_PER_VETH]
 #
+# KEEPALIVE=1 makes the servers keep ab's HTTP/1.0 connections open (an
+# explicit Connection: keep-alive and Content-Length): a few connections
+# carry all the requests, as behind a proxy's pool.
+#
 # TOOL=watch runs `racecap watch --port 3000` on the host instead (build
 # with --features ebpf): its own CPU, plus the run time the kernel spent in
 # its eBPF programs (kernel.bpf_stats_enabled for the run, bpftool), which
@@ -50,7 +54,14 @@ ip netns add "$node_ns"
 ip -n "$node_ns" link set lo up
 cat > "$dir/server.js" <<'EOF'
 const http = require('http');
-const s = http.createServer((req, res) => res.end('ok\n'));
+const keep = process.env.KEEPALIVE === '1';
+const s = http.createServer((req, res) => {
+  if (keep) {
+    res.setHeader('Content-Length', '3');
+    res.setHeader('Connection', 'keep-alive');
+  }
+  res.end('ok\n');
+});
 s.listen(3000, process.argv[2], () => console.log('listening'));
 EOF
 for i in $(seq 1 "$veths"); do
@@ -128,6 +139,8 @@ if tool == "watch":
           f"connections={c['connections']} findings={len(r['findings'])}")
     print(f"cpu_s={cpu:.2f} (user {user:.2f}, sys {sys_:.2f}) bpf_s={bpf:.2f} "
           f"cpu_s_per_100k_requests={total/(veths*requests)*1e5:.3f} max_rss_mib={rss/1024:.1f}")
+    for w in c.get("warnings", []):
+        print(f"warning: {w}")
     sys.exit(0)
 print(f"veths={veths} requests={veths*requests} load_s={elapsed:.1f} packets={packets} "
       f"pps={packets/elapsed:.0f} dropped={c.get('dropped')} connections={c['connections']} "
