@@ -153,7 +153,7 @@ impl Analyzer {
         t.last_ns = Some(t.last_ns.map_or(ev.ts_ns, |v| v.max(ev.ts_ns)));
         let mut stands = std::mem::take(&mut self.stands);
         self.sockets.stand_for(ev, &mut stands);
-        self.socket_bytes = self.sockets.len() * crate::observation::socket::SOCKET_BYTES;
+        self.socket_bytes = self.sockets.bytes();
         for s in &stands {
             self.segment_from(&s.segment(ev), false);
         }
