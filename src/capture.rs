@@ -19,6 +19,7 @@ use racecap::report::{Report, Warning};
 use racecap::source::interfaces;
 use racecap::source::live::{LiveOptions, LiveSet, LiveStats, is_pattern};
 use racecap::source::netns::{self, Netns};
+use racecap::source::place::Roots;
 
 use crate::cli::{CaptureArgs, InterfacesArgs};
 use crate::render;
@@ -35,11 +36,24 @@ const BUFFER_SIZE: i32 = 32 * 1024 * 1024;
 /// `racecap capture`: opens what lives in racecap's own namespace (the
 /// `-w` file, the Ctrl-C handler) here, then captures on a thread of its
 /// own, inside `--netns` when given, and reports back here.
-pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
+pub fn capture(mut args: CaptureArgs) -> Result<ExitCode> {
+    if let Some(uid) = args.pod.take() {
+        let found = Roots::default()
+            .find_pod(&uid)
+            .ok_or_else(|| anyhow!("--pod {uid}: no process of that pod on this node (is this its node, and are the node's PIDs visible: hostPID?)"))?;
+        if args.interface.is_empty() {
+            let index = found.host_ifindex.ok_or_else(|| {
+                anyhow!("--pod {uid}: cannot read the eth0 of its process {} (another user's /proc/PID/root needs CAP_SYS_PTRACE)", found.pid)
+            })?;
+            args.ifindex = Some(index);
+        } else {
+            args.netns = Some(found.pid.to_string());
+        }
+    }
     // Checked here, not by clap, so that the message names both ways.
     if args.interface.is_empty() && args.ifindex.is_none() {
         bail!(
-            "capture: say where: -i IFACE (repeatable; a pattern such as 'veth*', or any), or --ifindex N (the number `cat /sys/class/net/eth0/iflink` prints in a pod names its host-side veth)"
+            "capture: say where: -i IFACE (repeatable; a pattern such as 'veth*', or any), or --ifindex N (the number `cat /sys/class/net/eth0/iflink` prints in a pod names its host-side veth), or --pod UID"
         );
     }
     let netns = args.netns.as_deref().map(Netns::open).transpose()?;
@@ -52,7 +66,7 @@ pub fn capture(args: CaptureArgs) -> Result<ExitCode> {
     };
     let stop = output::stop_flag()?;
     // The listener binds here, before the capture thread changes namespace.
-    let metrics = output::metrics(args.metrics_listen)?;
+    let metrics = output::metrics(args.metrics_listen, args.metrics_servers)?;
     // The metrics' histograms drain the samples; without them none is kept.
     cfg.samples = metrics.is_some();
     let (args, report) = netns::run_in(netns, "racecap-capture", move || {

@@ -263,6 +263,14 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "N", conflicts_with = "interface")]
     pub ifindex: Option<u32>,
 
+    /// Capture for the pod with this UID, found on this node through its
+    /// processes' cgroups (needs the node's PIDs, and CAP_SYS_PTRACE when
+    /// the pod does not run as root): on its node-side veth, or with `-i`
+    /// (e.g. `-i lo`, the sidecar → app hop) inside its network namespace,
+    /// as `--netns` with its PID would (CAP_SYS_ADMIN).
+    #[arg(long, value_name = "UID", conflicts_with_all = ["ifindex", "netns"])]
+    pub pod: Option<String>,
+
     /// Capture inside this network namespace: a name from `ip netns`, a
     /// path such as /proc/PID/ns/net, or a PID (a pod's app process, so that
     /// `-i lo` sees the sidecar → app hop). Output files and the metrics
@@ -275,6 +283,12 @@ pub struct CaptureArgs {
     /// in racecap's own network namespace even with --netns.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Server endpoints with metrics series of their own (the most
+    /// recently active); the others share `server="other"`. A server quiet
+    /// for 15 minutes gives its place up.
+    #[arg(long, value_name = "N", default_value_t = racecap::metrics::DEFAULT_SERVERS)]
+    pub metrics_servers: usize,
 
     /// Stop after this many packets.
     #[arg(short = 'c', long = "count", value_name = "COUNT")]
@@ -312,6 +326,12 @@ pub struct WatchArgs {
     /// idle-close and reuse histograms, open connections).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Server endpoints with metrics series of their own (the most
+    /// recently active); the others share `server="other"`. A server quiet
+    /// for 15 minutes gives its place up.
+    #[arg(long, value_name = "N", default_value_t = racecap::metrics::DEFAULT_SERVERS)]
+    pub metrics_servers: usize,
 
     /// Stop after this long (e.g. 60s, 10m, 1h, 500ms; a bare number is seconds).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

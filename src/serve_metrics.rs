@@ -182,7 +182,7 @@ mod test {
 
     #[test]
     fn test_004_names_counters_with_total_and_has_no_eof() {
-        let m = Metrics::new();
+        let m = Metrics::default();
         m.packets(3);
         m.open_connections(7);
         let old = text_004(&m.text());
@@ -228,7 +228,7 @@ mod bounds {
     /// without being read further.
     #[test]
     fn test_23_slow_and_endless_clients_hold_nobody() {
-        let addr = serve("127.0.0.1:0".parse().unwrap(), Arc::new(Metrics::new())).unwrap();
+        let addr = serve("127.0.0.1:0".parse().unwrap(), Arc::new(Metrics::default())).unwrap();
         // A trickler: one byte, then silence.
         let mut slow = TcpStream::connect(addr).unwrap();
         slow.write_all(b"G").unwrap();

@@ -108,7 +108,7 @@ pub fn watch(args: WatchArgs) -> Result<ExitCode> {
         eprintln!("racecap: warning: {m}");
     }
     let stop = output::stop_flag()?;
-    let metrics = output::metrics(args.metrics_listen)?;
+    let metrics = output::metrics(args.metrics_listen, args.metrics_servers)?;
     // The metrics' histograms drain the samples; without them none is kept.
     cfg.samples = metrics.is_some();
     let mut analyzer = Analyzer::new(cfg);

@@ -212,6 +212,9 @@ fn test_jsonl_one_finding_per_line() {
         .collect();
     assert_eq!(lines.len(), 8);
     assert!(lines.iter().all(|l| l["verdict"] == "keepalive_race"));
+    // Issue 25: every record says what it is, first.
+    assert!(lines.iter().all(|l| l["type"] == "finding"));
+    assert!(out.lines().all(|l| l.starts_with(r#"{"type":"finding","#)));
 }
 
 #[test]

@@ -426,3 +426,68 @@ fn test_request_headers_name_the_proxy() {
     // No such header: nothing named (the proxy stays unknown).
     assert!(run(&get("/a")).proxy.is_none());
 }
+
+/// An application that reads a request and closes without a word (issue
+/// 21: HAProxy closing its client's connection when its upstream raced):
+/// the FIN acknowledges the request, so it is no race, and no orderly
+/// close either: `no_response`, the request lost, the application's.
+#[test]
+fn test_close_after_reading_the_request_is_no_response() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    let sent = secs(1.0);
+    p.push(f.data(sent, true, get("/b").as_bytes()));
+    p.push(f.ack(sent + RTT, false));
+    p.push(f.fin(sent + secs(0.03), false));
+    p.push(f.fin(sent + secs(0.03) + RTT, true));
+    p.push(f.ack(sent + secs(0.03) + 2 * RTT, false));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), Verdict::NoResponse);
+    let fnd = findings(&r, Verdict::NoResponse)[0];
+    assert_eq!(fnd.cause, Some(racecap::report::Cause::Application));
+    let u = fnd.unanswered.clone().unwrap();
+    assert_eq!(u.request.unwrap().path, "/b");
+    assert_eq!(u.request_at.0, sent);
+    assert_eq!(u.fin_at.unwrap().0, sent + secs(0.03));
+    assert_eq!(r.summary.lost_by_method.get("GET"), Some(&1));
+    // Not an idle close: no timeout is read from it.
+    assert!(r.servers[0].idle_timeout.is_none());
+}
+
+/// A protocol racecap does not frame owes no answer (SMTP's QUIT, then the
+/// server's close): an orderly close, no finding.
+#[test]
+fn test_close_after_unframed_data_is_orderly() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.push(f.data(secs(0.5), true, b"QUIT\r\n"));
+    p.push(f.ack(secs(0.5) + RTT, false));
+    p.push(f.fin(secs(0.5) + 2 * RTT, false));
+    p.push(f.fin(secs(0.5) + 3 * RTT, true));
+    p.push(f.ack(secs(0.5) + 4 * RTT, false));
+    let r = analyze(&p);
+    assert_eq!(only_verdict(&r), Verdict::ClosedByServer);
+    assert!(r.findings.is_empty());
+}
+
+/// A response the capture lost (the server's FIN past data never seen)
+/// proves no close without an answer: no `no_response`.
+#[test]
+fn test_close_after_a_lost_response_is_no_finding() {
+    let mut f = flow(40000);
+    let mut p = f.handshake(0, RTT);
+    p.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(None)));
+    p.push(f.data(secs(1.0), true, get("/b").as_bytes()));
+    p.push(f.ack(secs(1.0) + RTT, false));
+    f.server_next += 700;
+    p.push(f.fin(secs(1.2), false));
+    p.push(f.fin(secs(1.2) + RTT, true));
+    p.push(f.ack(secs(1.2) + 2 * RTT, false));
+    let r = analyze(&p);
+    assert!(
+        findings(&r, Verdict::NoResponse).is_empty(),
+        "{:?}",
+        r.verdict_counts
+    );
+}

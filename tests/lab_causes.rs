@@ -142,8 +142,78 @@ fn test_lab_restart_causes() {
         .map(|s| s.other_causes.as_ref().map_or(0, |o| o.restart_races))
         .sum();
     assert_eq!(restart_races, closed.len() as u64);
+    // nginx re-sent each of those requests at once, into a refused
+    // connect: one request each, not two lost ones.
+    for f in r.findings.iter().filter(|f| f.race.is_some()) {
+        let race = f.race.as_ref().unwrap();
+        assert_eq!(race.retried, Some(false));
+        assert!(race.retry_refused_at.is_some(), "{}", f.client);
+    }
+    let retries = r
+        .findings
+        .iter()
+        .filter(|f| f.connect.as_ref().is_some_and(|c| c.race_retry))
+        .count();
+    assert_eq!(retries, closed.len());
+    assert_eq!(r.summary.retries_refused, closed.len() as u64);
+    // The rest are requests of their own: the truth's requests that
+    // failed, less those that met a closed socket.
+    let requests: BTreeSet<(String, String)> =
+        want.iter().map(|w| (w.0.clone(), w.1.clone())).collect();
+    assert_eq!(
+        r.summary.refused_connects,
+        (requests.len() - closed.len()) as u64
+    );
     no_timeout_advice(&r);
 }
+
+/// With nginx's logs, every request the clients lost at the restarts is
+/// counted once: the races whose retries were refused and the refused
+/// connects the access log shows as 502s (the truth: 26 requests, each
+/// answered 502).
+#[test]
+fn test_lab_restart_clients_lost() {
+    let t = truth("restart");
+    let requests: BTreeSet<(String, String)> =
+        truth_failures(&t).into_iter().map(|w| (w.0, w.1)).collect();
+    let r = crate::util::json(&[
+        "analyze",
+        "fixtures/lab/causes-restart.proxy.pcap",
+        "--proxy-log",
+        "fixtures/lab/causes-restart.nginx-access.log",
+        "--nginx-log-format",
+        NGINX_RACE_FORMAT,
+    ]);
+    let s = &r["summary"];
+    let lost: u64 = s["lost_by_method"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum::<u64>()
+        + s["refused_lost"].as_u64().unwrap();
+    assert_eq!(lost, requests.len() as u64, "{s}");
+    let got: u64 = s["clients_got"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(got, lost);
+    // What a line says is a 502; a line that fits two findings stays
+    // unknown, never guessed.
+    assert!(
+        s["clients_got"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k == "502" || k == "unknown"),
+        "{s}"
+    );
+}
+
+/// The lab's nginx `log_format race` (scripts/lab/record-causes.sh).
+const NGINX_RACE_FORMAT: &str = "$msec \"$request\" $status \"$upstream_addr\" \"$upstream_status\" \"$upstream_connect_time\" \"$upstream_response_time\" $request_time $remote_port";
 
 /// Node (keepAliveTimeout 5 s: closes at 6.0 s) resets a reused connection
 /// at a request after 0.5, 1.16, 2 or 3 s idle, on each of 4 lanes; nginx
@@ -245,6 +315,21 @@ fn middlebox(scenario: &str, verdict: Verdict) {
         );
     }
     no_timeout_advice(&r);
+    // The keepalive time advised is proven: below the longest idle a flow
+    // survived, which is below the shortest it was forgotten after (the
+    // relay forgets flows idle 4 s).
+    let path = r.remedies.iter().find(|m| m.cause == Cause::Path).unwrap();
+    let survived = path.survived_ms.unwrap().ms();
+    let forgotten = path.forgotten_within_ms.unwrap().ms();
+    assert!(
+        survived < 4000.0 && forgotten > 4000.0,
+        "{survived} {forgotten}"
+    );
+    let k = path.keepalive_s.unwrap();
+    assert!(
+        k >= 1 && (k * 1000) as f64 <= survived - 1000.0,
+        "{k} {survived}"
+    );
 }
 
 /// A middlebox that forgets a flow idle 4 s and then drops its packets:

@@ -5,7 +5,8 @@
 //! connection that raced Node's idle close; HAProxy logged nothing for them
 //! and closed the client's connection without a response (the client's
 //! log: "closed"). The races are the backend's; the proxy's listener has
-//! none, no idle-timeout sample and no fix.
+//! none, no idle-timeout sample and no fix, and its closes with no
+//! response are what the clients got.
 
 use std::fs;
 
@@ -46,6 +47,7 @@ fn test_lab_proxy_legs_races_are_the_backends() {
     let mut raced: Vec<String> = r
         .findings
         .iter()
+        .filter(|f| f.server.port == 8222)
         .map(|f| {
             assert_eq!(f.verdict, Verdict::KeepaliveRace);
             assert_eq!(f.server.port, 8222, "a race on the listener: {f:?}");
@@ -64,8 +66,34 @@ fn test_lab_proxy_legs_races_are_the_backends() {
     let mut lost = lost;
     lost.sort();
     assert_eq!(raced, lost);
-    // HAProxy read each lost request, then closed without a response: an
-    // orderly close of the listener, neither a race nor an idle close.
+    // HAProxy read each lost request, then closed without a response:
+    // `no_response` on the listener, the race passed on (cause
+    // `upstream`, naming it), neither a race nor an idle close.
+    let mut passed: Vec<String> = r
+        .findings
+        .iter()
+        .filter(|f| f.server.port == 9222)
+        .map(|f| {
+            assert_eq!(f.verdict, Verdict::NoResponse, "{f:?}");
+            assert_eq!(f.cause, Some(Cause::Upstream));
+            let up = f.upstream.as_ref().unwrap();
+            assert_eq!(up.verdict, Verdict::KeepaliveRace);
+            assert_eq!(up.server.port, 8222);
+            let u = f.unanswered.as_ref().unwrap();
+            assert!(u.fin_at.unwrap().0 >= u.request_at.0);
+            u.request.as_ref().unwrap().path.clone()
+        })
+        .collect();
+    passed.sort();
+    assert_eq!(passed, lost);
+    // What the clients got, from the client leg: no response at all (the
+    // client's log: "closed"), never a status nobody sent; each lost
+    // request counted once.
+    assert_eq!(r.summary.lost(), 6);
+    assert_eq!(
+        r.summary.clients_got,
+        [("no_response".to_string(), 6)].into_iter().collect()
+    );
     let listener = r
         .servers
         .iter()
@@ -83,7 +111,7 @@ fn test_lab_proxy_legs_races_are_the_backends() {
         .as_ref()
         .unwrap()
         .iter()
-        .filter(|c| c.server.port == 9222 && c.verdict == Verdict::ClosedByServer)
+        .filter(|c| c.server.port == 9222 && c.verdict == Verdict::NoResponse)
         .count();
     assert_eq!(closed, 6);
     let backend = r.servers.iter().find(|s| s.endpoint.port == 8222).unwrap();

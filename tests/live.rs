@@ -14,6 +14,7 @@ use serde_json::Value;
 
 mod metrics;
 mod netns;
+mod pod;
 mod veths;
 
 pub(crate) use crate::netlab::{Lab, can_run, finish, have, is_root, sh};
@@ -59,6 +60,15 @@ pub(crate) fn run_client(ns: &str, script: &std::path::Path) {
         .status()
         .unwrap();
     assert!(st.success());
+}
+
+/// The first keep-alive race among a capture's JSON Lines (panics, with
+/// the output, when there is none).
+pub(crate) fn race_line(out: &str, err: &str) -> Value {
+    out.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["type"] == "finding" && l["verdict"] == "keepalive_race")
+        .unwrap_or_else(|| panic!("no race in {out}\n{err}"))
 }
 
 /// A pod: its namespace joined to the node's by a veth, addresses
@@ -172,10 +182,19 @@ fn test_live_capture_reports_race_on_veth() {
     assert!(lines.len() >= 2, "{out}\n{err}");
     // Live: a finding line before the final report line.
     let live = &lines[0];
+    assert_eq!(live["type"], "finding", "{out}");
     assert_eq!(live["verdict"], "keepalive_race", "{out}");
     assert_eq!(live["race"]["kind"], "stale");
     assert_eq!(live["race"]["request"]["path"], "/second");
     let report = lines.last().unwrap();
+    // Issue 25: the report is typed, and it is the only such line.
+    assert_eq!(report["type"], "report");
+    assert_eq!(lines.iter().filter(|l| l["type"] == "report").count(), 1);
+    assert!(
+        lines[..lines.len() - 1]
+            .iter()
+            .all(|l| l["type"] == "finding")
+    );
     assert_eq!(report["schema_version"], racecap::report::SCHEMA_VERSION);
     assert_eq!(report["verdict_counts"]["keepalive_race"], 1);
     assert_eq!(report["capture"]["dropped"], 0);

@@ -6,6 +6,7 @@ mod util;
 #[path = "support/synth.rs"]
 mod synth;
 
+mod alerts;
 mod architecture;
 mod causes;
 mod cli;
@@ -25,6 +26,7 @@ mod lab;
 mod lab_causes;
 mod lab_closes;
 mod lab_h2;
+mod lab_h2_proxy_legs;
 mod lab_haproxy;
 mod lab_proxy_legs;
 mod lab_remedies;

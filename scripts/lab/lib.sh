@@ -1,5 +1,5 @@
 # Shared machinery of the racecap lab scripts (record.sh, record-shapes.sh,
-# record-tls.sh, record-h2.sh): logging, process stop by PID, teardown of
+# record-tls.sh, record-h2.sh, record-h2-proxy-legs.sh): logging, process stop by PID, teardown of
 # the namespaces, waiting, the four-namespace topology (client, proxy,
 # delay, backend) and the three-namespace one (proxy, delay, backend).
 # Sourced, not run. The caller defines NS_P NS_D NS_B (and NS_C for four
@@ -157,4 +157,32 @@ start_captures() { # start_captures DIR: tcpdump on rc-b0 (Ethernet) and -i any 
   TD_P=$!
   wait_until 10 "tcpdump (backend)" grep -q "listening on" "$dir/tcpdump-backend.out"
   wait_until 10 "tcpdump (proxy)" grep -q "listening on" "$dir/tcpdump-proxy.out"
+}
+
+relay3() { # relay3 PREFIX DIR: relay.py in NS_D between topology3's PREFIX-d0 and PREFIX-d1
+  ip netns exec "$NS_D" python3 -u "$HERE/relay.py" "$1-d0" "$1-d1" --delay-ms "$DELAY_MS" --max-seconds 300 \
+    >"$2/relay.out" 2>&1 &
+  PIDS+=($!)
+  wait_until 5 relay grep -q started "$2/relay.out"
+}
+
+capture_any() { # capture_any DIR: tcpdump -i any (Linux cooked SLL2) in NS_P, both legs of the proxy; sets TD_ANY
+  ip netns exec "$NS_P" tcpdump -i any -y LINUX_SLL2 -B 16384 --immediate-mode -n -U -Z root -w "$1/proxy-any.pcap" \
+    >"$1/tcpdump-any.out" 2>&1 &
+  PIDS+=($!)
+  TD_ANY=$!
+  wait_until 10 tcpdump grep -q "listening on" "$1/tcpdump-any.out"
+}
+
+haproxy_run() { # haproxy_run DIR PORT LOG_FORMAT < SECTIONS: HAProxy in NS_P, logging to DIR/haproxy.log; sets PX
+  # global and defaults of every lab HAProxy, then the caller's frontend and backend
+  {
+    printf 'global\n  log stdout format raw local0\n  maxconn 256\ndefaults\n  mode http\n  log global\n'
+    printf '  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n  log-format "%s"\n' "$3"
+    cat
+  } >"$1/haproxy.cfg"
+  ip netns exec "$NS_P" haproxy -db -f "$1/haproxy.cfg" >"$1/haproxy.log" 2>"$1/haproxy.err" &
+  PIDS+=($!)
+  PX=$!
+  wait_until 10 haproxy listening "$NS_P" "$2"
 }

@@ -6,7 +6,17 @@ port, %bp). A race is a request HAProxy failed (5xx) on a pooled
 connection that Node closed idle: Node never saw its stream (it came after
 the GOAWAY), so it is in HAProxy's log only. With `retry-on` HAProxy may
 re-send it: a request logged with retries (%rc > 0) is a race it retried
-(its %bp is then the new connection's)."""
+(its %bp is then the new connection's).
+
+With --client (record-h2-proxy-legs.sh: h2-raw-client.py speaking h2c to
+HAProxy, its log `SENT_AT PORT STREAM PATH OUTCOME GOAWAY_BEFORE`, and
+HAProxy logging the client's address last, %ci:%cp) the client's log says
+what each stream got. A failed stream HAProxy did not log is a race when
+the backend session HAProxy used for the previous stream of the same
+client connection (its %bp) was closed idle by Node, which never saw the
+failed stream's path. `clients_got` counts what the failed streams got:
+the status of a 5xx, else `no_response` (an RST_STREAM, the connection
+closed or reset, nothing)."""
 import argparse
 import json
 import statistics
@@ -14,6 +24,7 @@ import statistics
 p = argparse.ArgumentParser()
 p.add_argument("--haproxy", help="HAProxy's log (the haproxy-* scenarios)")
 p.add_argument("--raw", help="h2-raw-client.py's log (raw-reuse)")
+p.add_argument("--client", help="h2-raw-client.py's log, as a client of HAProxy")
 p.add_argument("--node", required=True)
 p.add_argument("--out", required=True)
 a = p.parse_args()
@@ -57,7 +68,9 @@ for line in open(a.haproxy) if a.haproxy else []:
     port = int(port) if port.isdigit() else None
     path = line.split('"')[1].split()[1] if '"' in line else "?"
     retries = int(f[3]) if f[3].lstrip("+").isdigit() else 0
-    requests.append({"at": ts, "status": status, "port": port, "path": path, "retries": retries})
+    client = f[-1].rsplit(":", 1)[-1] if f[-1].startswith("127.") else None
+    requests.append({"at": ts, "status": status, "port": port, "path": path, "retries": retries,
+                     "client": int(client) if client else None})
     s = sessions.get(port)
     if retries > 0:
         races.append({"at": ts, "port": None, "path": path, "status": status,
@@ -65,6 +78,29 @@ for line in open(a.haproxy) if a.haproxy else []:
     elif status >= 500 and s is not None and s["idle_close"] is not None:
         races.append({"at": ts, "port": port, "path": path, "status": status,
                       "closed_at": s["idle_close"]})
+
+clients, client_failures = [], []
+for line in open(a.client) if a.client else []:
+    f = line.split()
+    if len(f) != 6:
+        continue
+    clients.append({"at": float(f[0]), "client_port": int(f[1]), "stream": int(f[2]),
+                    "path": f[3], "outcome": f[4]})
+for c in clients:
+    if c["outcome"].isdigit() and int(c["outcome"]) < 500:
+        continue
+    got = c["outcome"] if c["outcome"].isdigit() else "no_response"
+    client_failures.append({**c, "got": got})
+    if any(r["path"] == c["path"] for r in requests):
+        continue  # HAProxy logged it: a race above if it was one
+    before = [r for r in requests if r.get("client") == c["client_port"] and r["at"] <= c["at"]]
+    port = max(before, key=lambda r: r["at"])["port"] if before else None
+    s = sessions.get(port)
+    seen = s is not None and any(x["path"] == c["path"] for x in s["streams"])
+    if s is not None and s["idle_close"] is not None and not seen:
+        races.append({"at": c["at"], "port": port, "path": c["path"], "status": c["outcome"],
+                      "closed_at": s["idle_close"], "client_port": c["client_port"],
+                      "logged_by_haproxy": False})
 
 idle = []
 for s in sessions.values():
@@ -90,4 +126,11 @@ out = {
     "idle_close_median_ms": statistics.median([i["idle_ms"] for i in idle]) if idle else None,
     "racing_sessions": len(racing_ports),
 }
+if a.client:
+    out["client_requests"] = len(clients)
+    out["client_outcomes"] = {o: sum(1 for c in clients if c["outcome"] == o)
+                              for o in sorted({c["outcome"] for c in clients})}
+    out["clients_got"] = {g: sum(1 for c in client_failures if c["got"] == g)
+                          for g in sorted({c["got"] for c in client_failures})}
+    out["client_failure_list"] = client_failures
 json.dump(out, open(a.out, "w"), indent=1)

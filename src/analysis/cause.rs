@@ -171,7 +171,9 @@ pub fn of_outcome(o: &Outcome, conn: &Conn, roles: Roles) -> Option<Cause> {
         // Settled once the capture is over: a restart's burst, or a reset
         // that does not fit the timer.
         Verdict::KeepaliveRace => Some(Cause::IdleTimer),
-        Verdict::ServerReset | Verdict::TruncatedResponse => Some(Cause::Application),
+        Verdict::ServerReset | Verdict::TruncatedResponse | Verdict::NoResponse => {
+            Some(Cause::Application)
+        }
         Verdict::UnacknowledgedRequest => Some(Cause::Path),
         Verdict::IdleReset => Some(match &o.reset {
             // A bare RST: the host that sent it had no socket.

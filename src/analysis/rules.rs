@@ -31,6 +31,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ("unanswered_syn", unanswered_syn),
     ("connect_refused", connect_refused),
     ("truncated_response", truncated_response),
+    ("no_response", no_response),
     ("client_timeout", client_gave_up),
     ("reset", reset),
     ("unacknowledged_request", unacknowledged_request),
@@ -250,6 +251,40 @@ fn unacknowledged_request(j: &Judged<'_>) -> Option<Outcome> {
     lost.then(|| Outcome {
         unacknowledged: Some(p),
         ..Outcome::of(Verdict::UnacknowledgedRequest)
+    })
+}
+
+/// The server ended a request it had read without answering it: its
+/// client got no response (issue 21). Either the server closed first,
+/// with a FIN that acknowledges the request and no byte of a response
+/// (HAProxy closing its client's connection when the upstream raced,
+/// which read as an orderly close), or, in HTTP/2, it reset the stream
+/// after the request (RST_STREAM: HAProxy refusing a stream its upstream
+/// lost, which read as the client giving up when it then closed). Before
+/// `client_timeout`: a client that closes after a refusal gave nothing up.
+/// In HTTP/1 only a request whose line was read: a framed protocol owes
+/// it an answer, where an unknown payload (SMTP's QUIT, a TLS alert) may
+/// owe none. A FIN that does not cover the request was sent before it
+/// arrived: a race (its rule comes first), not this. Only on a connection
+/// seen whole: with its past missed (the idle gap before the request
+/// unknown, so the race rule could not judge) or with data missing from
+/// the capture (a response the capture lost), the close proves nothing.
+fn no_response(j: &Judged<'_>) -> Option<Outcome> {
+    let (conn, c, s) = (j.conn, j.roles.client, j.roles.server());
+    let p = conn.pending(c)?;
+    let h2 = conn.h2().is_some();
+    if p.request.is_none() && !h2 {
+        return None;
+    }
+    let refused = h2 && conn.stream_reset_ns().is_some_and(|r| r >= p.ns);
+    let read_then_closed = conn.fin(s).is_some_and(|fin| {
+        fin.ack.is_some_and(|a| a.diff(p.start) > 0) && first_fin(conn) == Some(s)
+    });
+    let whole =
+        (p.idle_since.is_some() || conn.saw_syn()) && conn.holes(s) == 0 && conn.holes(c) == 0;
+    ((refused || read_then_closed) && whole && conn.rst(s).is_none()).then(|| Outcome {
+        unanswered: Some(p),
+        ..Outcome::of(Verdict::NoResponse)
     })
 }
 

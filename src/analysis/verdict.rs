@@ -47,6 +47,12 @@ named_enum! {
         /// The server closed (FIN or RST) in the middle of a response whose
         /// length its head announced: the client got part of it.
         TruncatedResponse => "truncated_response",
+        /// The server closed (FIN) after it had read a request that it
+        /// never answered: its client got no response at all. A proxy
+        /// closing its client's connection when its upstream failed
+        /// (HAProxy), an application that closes at a request, a server
+        /// shutting down under a long poll.
+        NoResponse => "no_response",
         /// The client closed while its request was unanswered and did not
         /// take the answer (a proxy's read timeout).
         ClientTimeout => "client_timeout",
@@ -194,6 +200,8 @@ pub struct Outcome {
     pub timeout: Option<TimeoutFacts>,
     /// The request an `unacknowledged_request` lost.
     pub unacknowledged: Option<Pending>,
+    /// The request a `no_response` close left unanswered.
+    pub unanswered: Option<Pending>,
     /// What closed or reset the connection, as far as its own packets tell
     /// ([`super::cause`]; a restart is settled across connections later).
     pub cause: Option<super::cause::Cause>,
@@ -209,6 +217,7 @@ impl Outcome {
             truncated: None,
             timeout: None,
             unacknowledged: None,
+            unanswered: None,
             cause: None,
         }
     }

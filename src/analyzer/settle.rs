@@ -119,6 +119,16 @@ fn failed_of(f: &Finding) -> Option<crate::analysis::cause::Failed> {
             let r = f.reset.as_ref()?;
             (req(&r.request), r.outstanding_since?.0, vec![r.rst_at.0])
         }
+        // A proxy closing its client's connection with no response.
+        Verdict::NoResponse => {
+            let u = f.unanswered.as_ref()?;
+            let s: Vec<i64> = [u.stream_reset_at, u.fin_at]
+                .into_iter()
+                .flatten()
+                .map(|t| t.0)
+                .collect();
+            (req(&u.request), u.request_at.0, s)
+        }
         _ => return None,
     };
     Some(crate::analysis::cause::Failed {

@@ -1,22 +1,7 @@
 //! The analyzer's own tests: what it keeps while a capture runs.
 
 use super::*;
-use crate::synth::{Link, Packet, Workload};
-
-/// Feeds each packet to `a` as an Ethernet frame, calling `after` after each.
-fn feed(a: &mut Analyzer, packets: &[Packet], mut after: impl FnMut(&Analyzer)) {
-    let link = Link::Ethernet(vec![]);
-    for p in packets {
-        let data = link.wrap(&p.ip, p.v6);
-        a.frame(&Frame {
-            ts_ns: p.ts_ns,
-            linktype: 1,
-            origlen: data.len() as u32,
-            data: &data,
-        });
-        after(a);
-    }
-}
+use crate::synth::{Workload, feed};
 
 /// Issue 23: a live capture without `--metrics-listen` grew without
 /// bound (46 → 85 MB in 60 s): every idle close and reuse was queued for

@@ -218,6 +218,8 @@ pub struct H2 {
     answered: u32,
     /// Streams the server reset (RST_STREAM: refused or cancelled).
     server_resets: u32,
+    /// When the server last reset a stream.
+    last_server_reset_ns: Option<i64>,
 }
 
 impl H2 {
@@ -233,6 +235,7 @@ impl H2 {
             streams: 0,
             answered: 0,
             server_resets: 0,
+            last_server_reset_ns: None,
         }
     }
 
@@ -264,6 +267,12 @@ impl H2 {
     /// Streams the server reset with RST_STREAM.
     pub fn server_resets(&self) -> u32 {
         self.server_resets
+    }
+
+    /// When the server last reset a stream (RST_STREAM: a proxy refusing
+    /// a stream its upstream lost, as HAProxy does).
+    pub fn last_server_reset_ns(&self) -> Option<i64> {
+        self.last_server_reset_ns
     }
 
     /// Side `i` sent new bytes [`from`, `end`) in a segment that starts at
@@ -351,7 +360,10 @@ impl H2 {
             }
             // Trailers, request bodies, header continuations, pushes.
             HEADERS | DATA | CONTINUATION | PUSH_PROMISE => seen.activity = true,
-            RST_STREAM if !client => self.server_resets = self.server_resets.saturating_add(1),
+            RST_STREAM if !client => {
+                self.server_resets = self.server_resets.saturating_add(1);
+                self.last_server_reset_ns = Some(ns);
+            }
             GOAWAY => {
                 let ids = payload.and_then(|p| p.get(..8));
                 let last = ids.map(|b| u32::from_be_bytes([b[0] & 0x7f, b[1], b[2], b[3]]));

@@ -35,13 +35,17 @@ pub fn stop_flag() -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
+/// How often the metrics' clock ticks: [`racecap::metrics::IDLE_TICKS`]
+/// of these without activity free a server's label.
+const METRICS_TICK: Duration = Duration::from_secs(60);
+
 /// Serves `/metrics` on `addr`, when given (bound here, in racecap's own
-/// namespace).
-pub fn metrics(addr: Option<SocketAddr>) -> Result<Option<Arc<Metrics>>> {
+/// namespace), with series of their own for `servers` server endpoints.
+pub fn metrics(addr: Option<SocketAddr>, servers: usize) -> Result<Option<Arc<Metrics>>> {
     let Some(addr) = addr else {
         return Ok(None);
     };
-    let m = Arc::new(Metrics::new());
+    let m = Arc::new(Metrics::new(servers));
     let bound = serve_metrics::serve(addr, m.clone())?;
     eprintln!("racecap: metrics on http://{bound}/metrics");
     Ok(Some(m))
@@ -57,6 +61,7 @@ pub struct Live {
     progress: bool,
     last_progress: Instant,
     last_poll: Instant,
+    last_tick: Instant,
 }
 
 impl Live {
@@ -69,6 +74,7 @@ impl Live {
             progress: io::stderr().is_terminal(),
             last_progress: Instant::now(),
             last_poll: Instant::now(),
+            last_tick: Instant::now(),
         }
     }
 
@@ -89,7 +95,7 @@ impl Live {
                 Format::Jsonl => writeln!(
                     self.stdout,
                     "{}",
-                    render::json::line(&render::otel::Line::new(&f))?
+                    render::json::typed(render::json::Kind::Finding, &render::otel::Line::new(&f))?
                 )?,
                 Format::Table => writeln!(self.stdout, "{}", render::live::line(&f))?,
                 // One document at the end (JSON, HTML); live lines go to stderr.
@@ -108,6 +114,11 @@ impl Live {
         };
         for s in analyzer.take_samples() {
             m.sample(s);
+        }
+        if self.last_tick.elapsed() >= METRICS_TICK {
+            // Quiet servers give their label up (bounded series).
+            m.tick();
+            self.last_tick = Instant::now();
         }
         if self.last_poll.elapsed() < Duration::from_secs(1) {
             return false;
@@ -144,9 +155,11 @@ pub fn finish(mut report: Report, args: &ReportArgs) -> Result<ExitCode> {
     report.settle_proxy(args.proxy);
     render::fail_closed(&report, args.fail_on)?;
     if args.format == Format::Jsonl {
-        // The stream ends with the whole report on one line.
+        // The stream ends with the whole report on one line, typed so
+        // that it cannot be taken for a finding.
         let code = render::exit_code(&report, args.fail_on);
-        render::to_stdout(format!("{}\n", render::json::line(&report)?).as_bytes())?;
+        let line = render::json::typed(render::json::Kind::Report, &report)?;
+        render::to_stdout(format!("{line}\n").as_bytes())?;
         return Ok(code);
     }
     render::emit(&report, args)

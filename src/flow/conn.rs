@@ -218,6 +218,12 @@ impl Conn {
         self.h2()?.goaway(side.idx()).map(|g| g.first_ns)
     }
 
+    /// When the server last refused or cancelled an HTTP/2 stream
+    /// (RST_STREAM): the answer, with no response, to a request pending.
+    pub fn stream_reset_ns(&self) -> Option<i64> {
+        self.h2()?.last_server_reset_ns()
+    }
+
     /// When `side` began its close with bytes that carry no request: its
     /// first TLS alert (of any version), or a line of a text protocol sent
     /// after the peer's FIN (SMTP's `QUIT`). An RST that answers it tidies

@@ -53,6 +53,15 @@ const ROWS: &[(&str, &str, Symptoms)] = &[
         },
     ),
     (
+        "no_response",
+        "*",
+        Symptoms {
+            envoy: "503 UC, upstream_reset_before_response_started{connection_termination}",
+            nginx: "502; error log: upstream prematurely closed connection while reading response header from upstream",
+            haproxy: "502 SH--",
+        },
+    ),
+    (
         "connect_refused",
         "*",
         Symptoms {

@@ -181,7 +181,7 @@ pub(super) fn remedies(r: &Report) -> Vec<(String, Vec<Step>)> {
                 .map(|st| Step {
                     side: st.side,
                     text: st.text.to_string(),
-                    snippet: st.snippet.map(str::to_string),
+                    snippet: st.snippet.clone(),
                     no_value: false,
                 })
                 .collect();

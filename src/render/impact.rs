@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use racecap::analysis::proxy::ProxyKind;
-use racecap::report::{Report, Summary, Timestamp, summary};
+use racecap::report::{Report, Timestamp, summary};
 use racecap::units;
 
 use super::fix;
@@ -20,7 +20,8 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 /// 21: "the clients got 502" where nginx logged 504s, or HAProxy sent no
 /// response at all): the statuses the proxy's log shows, "no response,
 /// connection closed", and "an error" where nothing says which.
-fn answer(s: &Summary, proxy: Option<ProxyKind>) -> String {
+fn answer(r: &Report, proxy: Option<ProxyKind>) -> String {
+    let s = &r.summary;
     // A pool inside the application: the application is the client.
     if proxy == Some(ProxyKind::Library) {
         return "the application got a connection error".into();
@@ -41,7 +42,9 @@ fn answer(s: &Summary, proxy: Option<ProxyKind>) -> String {
         .iter()
         .map(|(k, n)| {
             let what = match *k {
-                summary::NO_RESPONSE => "no response, connection closed",
+                summary::NO_RESPONSE => {
+                    "no response at all (a closed connection or a refused stream)"
+                }
                 summary::CUT_RESPONSE => "a response cut short",
                 summary::RETRIED => "a response after the proxy's retry",
                 status => status,
@@ -52,7 +55,73 @@ fn answer(s: &Summary, proxy: Option<ProxyKind>) -> String {
     if unknown > 0 {
         parts.push(format!("an error ×{unknown} (which, unknown)"));
     }
-    format!("by the proxy's log, the clients got {}", parts.join(", "))
+    // Whose word it is: the proxy's log, the proxy's client leg in the
+    // capture (a close with no response), or both.
+    let leg = r
+        .findings
+        .iter()
+        .any(|f| f.verdict == racecap::report::Verdict::NoResponse && f.upstream.is_some());
+    let by = match (r.proxy_log.is_some(), leg) {
+        (true, true) => "by the proxy's log and its client leg in the capture",
+        (false, true) => "by the proxy's client leg in the capture",
+        _ => "by the proxy's log",
+    };
+    format!("{by}, the clients got {}", parts.join(", "))
+}
+
+/// The lost requests that were no race, by how they failed: "4 never
+/// acknowledged" (a middlebox dropped them), "2 reset", "1 cut short",
+/// "1 closed unanswered", "1 timed out" (issue 21: not one phrase for all of them).
+fn other_lost(r: &Report) -> Vec<String> {
+    let (mut unacked, mut reset, mut cut, mut closed, mut timeout) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    for f in r
+        .findings
+        .iter()
+        .filter(|f| f.race.is_none() && summary::lost(f).is_some())
+    {
+        if f.unacknowledged.is_some() {
+            unacked += 1;
+        } else if f.truncated.is_some() {
+            cut += 1;
+        } else if f.reset.is_some() {
+            reset += 1;
+        } else if f.unanswered.is_some() {
+            closed += 1;
+        } else {
+            timeout += 1;
+        }
+    }
+    [
+        (unacked, "never acknowledged"),
+        (reset, "reset"),
+        (cut, "cut short"),
+        (closed, "closed unanswered"),
+        (timeout, "timed out"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect()
+}
+
+/// Refused connects whose outcome no evidence tells: said apart, never
+/// counted as lost (the proxy may have tried another server).
+fn refused_untold(r: &Report, out: &mut String) {
+    let s = &r.summary;
+    let n = s.refused_connects.saturating_sub(s.refused_lost);
+    if n == 0 {
+        return;
+    }
+    let log = if r.proxy_log.is_some() {
+        "its log does not say"
+    } else {
+        "its log says (--proxy-log)"
+    };
+    let _ = writeln!(
+        out,
+        "{} refused as well: the proxy could not send a request there; whether it tried another server or the client got an error, {log}.",
+        plural(n, "connect was", "connects were")
+    );
 }
 
 /// "3.001 s" between two moments.
@@ -102,12 +171,19 @@ pub fn opening(r: &Report, out: &mut String) {
             r.capture.filtered_out
         );
     } else if lost > 0 {
-        let methods: Vec<String> = s
+        let mut methods: Vec<String> = s
             .lost_by_method
             .iter()
             .map(|(m, n)| format!("{m} {n}"))
             .collect();
-        let what = if s.lost_by_method.len() == 1 {
+        if s.refused_lost > 0 {
+            methods.push(plural(
+                s.refused_lost,
+                "refused connect",
+                "refused connects",
+            ));
+        }
+        let what = if s.lost_by_method.len() == 1 && s.refused_lost == 0 {
             let m = s.lost_by_method.keys().next().expect("one method");
             plural(lost, &format!("{m} request"), &format!("{m} requests"))
         } else {
@@ -122,18 +198,28 @@ pub fn opening(r: &Report, out: &mut String) {
             let races = races_phrase(r, s.not_retried);
             // "at a restart not retried" would read as one phrase.
             let comma = if races.ends_with("restart") { "," } else { "" };
-            why.push(format!("{races}{comma} not retried"));
+            let how = match s.retries_refused {
+                0 => "not retried".to_string(),
+                n if n >= s.not_retried => "their retries refused".to_string(),
+                n => format!("not retried ({n} retries refused)"),
+            };
+            why.push(format!("{races}{comma} {how}"));
         }
-        let other = lost.saturating_sub(s.not_retried);
-        if other > 0 {
-            why.push(format!("{other} to resets, cut responses or timeouts"));
+        why.extend(other_lost(r));
+        if s.refused_lost > 0 {
+            why.push(plural(
+                s.refused_lost,
+                "connect refused",
+                "connects refused",
+            ));
         }
         let _ = writeln!(
             out,
             "{what} failed for their clients ({}): {}.",
             why.join(", "),
-            answer(s, proxy)
+            answer(r, proxy)
         );
+        refused_untold(r, out);
     } else if s.races > 0 && s.retried_unknown > 0 {
         // Whether the clients got an error is not known: never say none did
         // (issue 21: HTTP/2 over TLS, seven 502s in HAProxy's log).
@@ -185,9 +271,14 @@ pub fn opening(r: &Report, out: &mut String) {
         (Some(first), Some(last)) if s.races > 0 => {
             let _ = writeln!(
                 out,
-                "{} ({} retried{}) from {} to {} ({}) in {duration} of capture: {} per hour, {} per 1000 requests ({} of all {} requests, {} of the {} reused).",
+                "{} ({} retried{}{}) from {} to {} ({}) in {duration} of capture: {} per hour, {} per 1000 requests ({} of all {} requests, {} of the {} reused).",
                 races_phrase(r, s.races),
                 s.retried,
+                if s.retries_refused > 0 {
+                    format!(", {} into a refused connect", s.retries_refused)
+                } else {
+                    String::new()
+                },
                 if s.retried_unknown > 0 {
                     format!(", {} unknown", s.retried_unknown)
                 } else {

@@ -89,26 +89,9 @@ pub fn line(f: &Finding) -> String {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::synth::{Flow, Link, Packet, get, ok, secs};
-    use racecap::analyzer::{Analyzer, Config};
-    use racecap::decode::Frame;
+    use crate::synth::{Flow, findings, get, ok, secs};
 
     const RTT: i64 = 1_000_000;
-
-    fn findings(packets: &[Packet]) -> Vec<Finding> {
-        let link = Link::Ethernet(vec![]);
-        let mut a = Analyzer::new(Config::default());
-        for p in packets {
-            let data = link.wrap(&p.ip, p.v6);
-            a.frame(&Frame {
-                ts_ns: p.ts_ns,
-                linktype: 1,
-                origlen: data.len() as u32,
-                data: &data,
-            });
-        }
-        a.finish(&[]).findings
-    }
 
     fn flow() -> Flow {
         let ip = |s: &str| s.parse().unwrap();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{
     Capture, Connect, Connection, FileInfo, Finding, Race, Report, Request, Reset, SCHEMA_VERSION,
-    ServerReport, Summary, Timeout, Tool, Truncated, Unacknowledged, Warning,
+    ServerReport, Summary, Timeout, Tool, Truncated, Unacknowledged, Unanswered, Warning,
 };
 use crate::analysis::retry::Retry;
 use crate::analysis::verdict::{Outcome, Roles, Verdict};
@@ -111,6 +111,7 @@ pub fn finding(
         // A retry is found by its request line: without one, unknown.
         retried: r.request.request.map(|_| retry_ns.is_some()),
         retry_at: retry_ns.map(Timestamp),
+        retry_refused_at: None,
         processed: r.processed,
         goaway_at: r.goaway_ns.map(Timestamp),
     });
@@ -139,6 +140,19 @@ pub fn finding(
         unacknowledged_ms: Millis(conn.last_ns - p.ns),
         retried: p.request.map(|_| retry.is_some()),
     });
+    let unanswered = o.unanswered.as_ref().and_then(|p| {
+        let fin = conn.fin(roles.server()).map(|f| f.ns);
+        let reset = conn.stream_reset_ns().filter(|&r| r >= p.ns);
+        let end = reset.or(fin)?;
+        Some(Unanswered {
+            request: request(p.request, paths),
+            request_at: Timestamp(p.ns),
+            fin_at: fin.map(Timestamp),
+            stream_reset_at: reset.map(Timestamp),
+            request_to_close_ms: Millis(end - p.ns),
+            idle_before_ms: p.idle_ns().filter(|_| p.reuse).map(Millis),
+        })
+    });
     let truncated = o.truncated.as_ref().map(|t| Truncated {
         request: request(t.response.request, paths),
         status: t.response.status,
@@ -157,6 +171,7 @@ pub fn finding(
             syn_times: conn.syn_times(c).map(Timestamp).collect(),
             syns: u32::from(hc.syns),
             rst_at: conn.rst(roles.server()).map(|r| Timestamp(r.ns)),
+            race_retry: false,
         }),
         _ => None,
     };
@@ -187,6 +202,8 @@ pub fn finding(
         r.rst.ns
     } else if let Some(p) = &o.unacknowledged {
         p.ns
+    } else if let Some(u) = &unanswered {
+        u.request_at.0 + u.request_to_close_ms.0
     } else if let Some(last_syn) = conn.syn_times(c).last() {
         last_syn
     } else {
@@ -211,6 +228,7 @@ pub fn finding(
         truncated,
         timeout,
         unacknowledged,
+        unanswered,
         logged_as: crate::proxylog::symptoms::of(o.verdict, o.race.as_ref().map(|r| r.kind)),
         log_lines: None,
         place: None,
@@ -452,6 +470,8 @@ impl Report {
         servers: Vec<ServerReport>,
         connections: Option<Vec<Connection>>,
     ) -> Report {
+        let mut findings = findings;
+        super::refused::tie(&mut findings);
         let capture = capture(t, inputs, findings.len());
         let count = |v: Verdict| t.verdicts[v.index()];
         let failures = Verdict::ALL
@@ -468,7 +488,7 @@ impl Report {
         );
         // Without a proxy yet (`Report::settle_proxy` decides it): the
         // steps that are no one proxy's.
-        let remedies = super::remedies::remedies(&findings, None);
+        let remedies = super::remedies::remedies(&findings, &servers, None);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {

@@ -462,8 +462,11 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
         .collect();
     // What the clients got for each lost request, from its lines.
     let mut got: BTreeMap<String, u64> = BTreeMap::new();
+    let mut refused_lost = 0;
+    let legs = summary::ClientLegs::new(&report.findings);
     for (i, f) in report.findings.iter().enumerate() {
-        if summary::lost(f).is_none() {
+        let refused = super::refused::alone(f);
+        if summary::lost(f).is_none() && !refused {
             continue;
         }
         let lines: Vec<summary::GotLine> = entries
@@ -475,9 +478,25 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
                 termination: x.termination.as_deref(),
             })
             .collect();
-        *got.entry(summary::client_got(&lines)).or_default() += 1;
+        let mut what = summary::client_got(&lines);
+        // No line says: the client leg may (both legs in the capture).
+        if what == summary::UNKNOWN
+            && let Some(leg) = legs.got(f)
+        {
+            what = leg.to_string();
+        }
+        // A refused connect is a lost request only when the log says its
+        // client got an error: the proxy may have tried another server.
+        if refused {
+            if !summary::is_error(&what) {
+                continue;
+            }
+            refused_lost += 1;
+        }
+        *got.entry(what).or_default() += 1;
     }
     report.summary.clients_got = got;
+    report.summary.refused_lost = refused_lost;
     // A log that could not be read says nothing about 5xx: warned, and a
     // --fail-on gate fails closed on it.
     for log in logs {

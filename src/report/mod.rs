@@ -10,6 +10,7 @@ pub mod histogram;
 pub mod matching;
 pub mod proxy;
 pub mod proxy_log;
+pub mod refused;
 pub mod remedies;
 mod servers;
 pub mod summary;
@@ -192,6 +193,8 @@ pub struct Finding {
     pub timeout: Option<Timeout>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unacknowledged: Option<Unacknowledged>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unanswered: Option<Unanswered>,
     /// What Envoy, nginx and HAProxy log for this kind of failure.
     pub logged_as: Option<&'static Symptoms>,
     /// The `--proxy-log` lines matched to this connection (with `--proxy-log`).
@@ -253,6 +256,11 @@ pub struct Race {
     /// after; none when the request line is unknown (cut, encrypted).
     pub retried: Option<bool>,
     pub retry_at: Option<Timestamp>,
+    /// The proxy retried the request, but the retry's connect to the same
+    /// server was refused (a restart): the request is still lost
+    /// (`retried` false). Omitted when not seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_refused_at: Option<Timestamp>,
     /// HTTP/2: whether the server processed the lost stream; false when
     /// its id was above the GOAWAY's last-stream-id (safe to retry, even
     /// a POST). Null when unknown, and for HTTP/1.
@@ -315,6 +323,24 @@ pub struct Unacknowledged {
     pub retried: Option<bool>,
 }
 
+/// Evidence of a `no_response`: the request the server read and closed on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unanswered {
+    /// The request, when its line was read.
+    pub request: Option<Request>,
+    pub request_at: Timestamp,
+    /// The server's FIN, which acknowledged the request (none when an
+    /// HTTP/2 stream was refused and the connection stayed open).
+    pub fin_at: Option<Timestamp>,
+    /// HTTP/2: when the server reset the request's stream (RST_STREAM).
+    pub stream_reset_at: Option<Timestamp>,
+    /// From the request to the server's end of it (the stream's reset,
+    /// else the FIN).
+    pub request_to_close_ms: Millis,
+    /// The idle gap the request ended, on a reused connection.
+    pub idle_before_ms: Option<Millis>,
+}
+
 /// Evidence of a failed connect.
 #[derive(Debug, Clone, Serialize)]
 pub struct Connect {
@@ -322,6 +348,11 @@ pub struct Connect {
     pub syn_times: Vec<Timestamp>,
     pub syns: u32,
     pub rst_at: Option<Timestamp>,
+    /// A refused connect: the proxy's retry of the race just before it on
+    /// the same server (`race.retry_refused_at`), the same request and no
+    /// second lost one. Omitted when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub race_retry: bool,
 }
 
 /// Evidence of a reset.
@@ -380,7 +411,8 @@ impl Report {
             }),
             None => proxy::detect(&self.servers, self.proxy_log.as_ref()),
         };
-        self.remedies = remedies::remedies(&self.findings, self.proxy.map(|p| p.kind));
+        self.remedies =
+            remedies::remedies(&self.findings, &self.servers, self.proxy.map(|p| p.kind));
         self.settle_server_steps();
     }
 

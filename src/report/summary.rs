@@ -29,8 +29,18 @@ pub struct Summary {
     pub not_retried: u64,
     /// Races whose request line could not be read, so a retry cannot be told.
     pub retried_unknown: u64,
+    /// Races whose request the proxy sent again, into a connect the same
+    /// server refused (a restart): still lost, and in `not_retried`.
+    pub retries_refused: u64,
     /// Failing connections other than races.
     pub other_failures: u64,
+    /// Refused connects that were requests of their own (not a race's
+    /// retry): whether the client got an error, the capture cannot tell
+    /// (the proxy may have tried another server); the proxy's log can.
+    pub refused_connects: u64,
+    /// Of `refused_connects`, those whose proxy-log lines say the client
+    /// got an error: lost requests, in `clients_got` (0 without a log).
+    pub refused_lost: u64,
     /// Method → requests lost to clients: a race not retried, or another
     /// failure that lost its request (reset, truncated, given up on).
     /// Counted over `findings` (cut at its cap on very large captures).
@@ -121,6 +131,39 @@ pub fn client_got(lines: &[GotLine]) -> String {
     UNKNOWN.to_string()
 }
 
+/// Whether what a client got ([`client_got`]) was an error: a 5xx status
+/// or no response at all.
+pub fn is_error(got: &str) -> bool {
+    got == NO_RESPONSE || got.parse::<u16>().is_ok_and(|s| s >= 500)
+}
+
+/// What the client leg of a proxy shows its clients got, when both legs
+/// are in the capture: a proxy's listener that closed its client's
+/// connection with no response (`no_response`, cause `upstream`) names the
+/// upstream failure it passed on, whose client then got no response
+/// (issue 21: HAProxy closing its clients' connections, not a 502).
+pub struct ClientLegs(std::collections::HashSet<(Endpoint, Endpoint, Timestamp)>);
+
+impl ClientLegs {
+    pub fn new(findings: &[Finding]) -> ClientLegs {
+        ClientLegs(
+            findings
+                .iter()
+                .filter(|f| f.verdict == Verdict::NoResponse)
+                .filter_map(|f| f.upstream.as_ref())
+                .map(|u| (u.client, u.server, u.at))
+                .collect(),
+        )
+    }
+
+    /// What `f`'s client got by the client leg, if it shows.
+    pub fn got(&self, f: &Finding) -> Option<&'static str> {
+        self.0
+            .contains(&(f.client, f.server, f.at))
+            .then_some(NO_RESPONSE)
+    }
+}
+
 /// Per 1000, to 0.1.
 fn per_1000(n: u64, of: u64) -> Option<f64> {
     (of > 0).then(|| (n as f64 * 10_000.0 / of as f64).round() / 10.0)
@@ -128,7 +171,7 @@ fn per_1000(n: u64, of: u64) -> Option<f64> {
 
 /// What the client lost in a finding: the method of a request that did not
 /// get its answer and was not re-sent, if any.
-pub(crate) fn lost(f: &Finding) -> Option<String> {
+pub fn lost(f: &Finding) -> Option<String> {
     // A proxy passing an upstream failure on: the upstream finding counts
     // that request already.
     if f.cause == Some(super::Cause::Upstream) {
@@ -153,7 +196,8 @@ pub(crate) fn lost(f: &Finding) -> Option<String> {
         .and_then(|t| t.request.as_ref())
         .or(f.timeout.as_ref().and_then(|t| t.request.as_ref()))
         .or(f.reset.as_ref().and_then(|r| r.request.as_ref()))
-        .or(f.unacknowledged.as_ref().and_then(|u| u.request.as_ref()))?;
+        .or(f.unacknowledged.as_ref().and_then(|u| u.request.as_ref()))
+        .or(f.unanswered.as_ref().and_then(|u| u.request.as_ref()))?;
     Some(request.method.to_string())
 }
 
@@ -201,12 +245,23 @@ impl Summary {
                 *lost_by_method.entry(m).or_insert(0) += 1;
             }
         }
-        // Until a proxy log says otherwise, nothing says what they got.
-        let lost_total: u64 = lost_by_method.values().sum();
-        let clients_got: BTreeMap<String, u64> = (lost_total > 0)
-            .then(|| (UNKNOWN.to_string(), lost_total))
-            .into_iter()
-            .collect();
+        // Until a proxy log says otherwise, only the client leg, when the
+        // capture holds it, says what they got.
+        let legs = ClientLegs::new(findings);
+        let mut clients_got: BTreeMap<String, u64> = BTreeMap::new();
+        for f in findings.iter().filter(|f| lost(f).is_some()) {
+            let got = legs.got(f).unwrap_or(UNKNOWN);
+            *clients_got.entry(got.to_string()).or_default() += 1;
+        }
+        let retries_refused = findings
+            .iter()
+            .filter(|f| {
+                f.race
+                    .as_ref()
+                    .is_some_and(|r| r.retry_refused_at.is_some())
+            })
+            .count() as u64;
+        let refused_connects = findings.iter().filter(|f| super::refused::alone(f)).count() as u64;
         let race_times: Vec<Timestamp> = findings
             .iter()
             .filter(|f| {
@@ -221,7 +276,10 @@ impl Summary {
             retried,
             not_retried: races.saturating_sub(retried + retried_unknown),
             retried_unknown,
+            retries_refused,
             other_failures: failures.saturating_sub(races),
+            refused_connects,
+            refused_lost: 0,
             lost_by_method,
             clients_got,
             first_race: race_times.iter().min().copied(),
@@ -248,7 +306,7 @@ impl Summary {
 
     /// Requests the clients lost, over every method.
     pub fn lost(&self) -> u64 {
-        self.lost_by_method.values().sum()
+        self.lost_by_method.values().sum::<u64>() + self.refused_lost
     }
 }
 

@@ -244,7 +244,55 @@ impl Roots {
     }
 }
 
+/// A pod found on this node by its UID (`racecap capture --pod`): one of
+/// its processes (for `--netns`), and the host-side index of its `eth0`
+/// veth when its sysfs shows one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodProcess {
+    pub pid: u32,
+    /// `eth0`'s `iflink` in the pod: the index of its peer on the node.
+    pub host_ifindex: Option<u32>,
+}
+
 impl Roots {
+    /// A process of the pod with this UID: the first by PID whose cgroup
+    /// names it, preferring one whose sysfs shows `eth0` (its `iflink` is
+    /// the node-side veth's index). Reading another user's
+    /// `/proc/PID/root` takes CAP_SYS_PTRACE: without it, a pod whose
+    /// processes do not run as root is found with no `host_ifindex`.
+    pub fn find_pod(&self, uid: &str) -> Option<PodProcess> {
+        let uid = uid.trim().to_ascii_lowercase();
+        let mut pids: Vec<u32> = fs::read_dir(&self.proc)
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        pids.sort_unstable();
+        let mut found: Option<PodProcess> = None;
+        for pid in pids {
+            let Ok(text) = fs::read_to_string(self.proc.join(pid.to_string()).join("cgroup"))
+            else {
+                continue;
+            };
+            let ours = text
+                .lines()
+                .any(|l| pod_uid(l.splitn(3, ':').nth(2).unwrap_or("")).as_deref() == Some(&uid));
+            if !ours {
+                continue;
+            }
+            let eth0 = self
+                .proc
+                .join(pid.to_string())
+                .join("root/sys/class/net/eth0");
+            let host_ifindex = read_u32(&eth0.join("iflink"));
+            if host_ifindex.is_some() {
+                return Some(PodProcess { pid, host_ifindex });
+            }
+            found.get_or_insert(PodProcess { pid, host_ifindex });
+        }
+        found
+    }
+
     /// Where an interface of the namespace this thread is in leads: for a
     /// veth its peer's namespace, processes and pod; with `--netns PID`,
     /// that process's pod.
@@ -388,11 +436,8 @@ mod test {
         );
     }
 
-    /// A node's layout written into a temporary folder: two processes of a
-    /// pod (pause and the app) in one namespace, the kubelet's log folder
-    /// for the pod, another pod's folder that must not match.
-    #[test]
-    fn test_pod_from_cgroup_and_kubelet_log_folders() {
+    /// Roots in an empty temporary folder (gone with the guard).
+    fn temp_roots() -> (tempfile::TempDir, Roots) {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let roots = Roots {
@@ -400,6 +445,15 @@ mod test {
             named_netns: root.join("netns"),
             pods: root.join("pods"),
         };
+        (dir, roots)
+    }
+
+    /// A node's layout written into a temporary folder: two processes of a
+    /// pod (pause and the app) in one namespace, the kubelet's log folder
+    /// for the pod, another pod's folder that must not match.
+    #[test]
+    fn test_pod_from_cgroup_and_kubelet_log_folders() {
+        let (_dir, roots) = temp_roots();
         for (pid, cg) in [
             (
                 "4100",
@@ -431,6 +485,47 @@ mod test {
         // No kubelet folder for the UID: no pod.
         fs::remove_dir_all(roots.pods.join(format!("shop_backend-7d9f_{UID}"))).unwrap();
         assert_eq!(roots.pod(&[4100]), None);
+    }
+
+    /// Issue 25: `capture --pod UID` on a node. The pod's pause process
+    /// (no sysfs readable) and its app (whose eth0 leads to index 17), a
+    /// process of another pod; the UID as the API gives it, while the
+    /// systemd driver writes it with `_`.
+    #[test]
+    fn test_25_find_pod_by_uid() {
+        let (_dir, roots) = temp_roots();
+        let slice = format!(
+            "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/cri-containerd-{CID}.scope\n",
+            UID.replace('-', "_")
+        );
+        let other = "0::/kubepods/besteffort/pod11111111-2222-3333-4444-555555555555/x\n";
+        for (pid, cg) in [
+            ("90", other),
+            ("100", slice.as_str()),
+            ("120", slice.as_str()),
+        ] {
+            let d = roots.proc.join(pid);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("cgroup"), cg).unwrap();
+        }
+        assert_eq!(
+            roots.find_pod(UID),
+            Some(PodProcess {
+                pid: 100,
+                host_ifindex: None
+            })
+        );
+        let eth0 = roots.proc.join("120/root/sys/class/net/eth0");
+        fs::create_dir_all(&eth0).unwrap();
+        fs::write(eth0.join("iflink"), "17\n").unwrap();
+        assert_eq!(
+            roots.find_pod(&UID.to_uppercase()),
+            Some(PodProcess {
+                pid: 120,
+                host_ifindex: Some(17)
+            })
+        );
+        assert_eq!(roots.find_pod("22222222-2222-3333-4444-555555555555"), None);
     }
 
     /// This process's own namespace has lo (index 1, iflink 1) in its

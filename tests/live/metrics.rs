@@ -177,6 +177,21 @@ fn test_prometheus_scrapes_the_race_counter() {
         exposition.contains("racecap_keepalive_races_total{"),
         "{exposition}"
     );
+    // Issue 25: the alerting rules and the dashboard name series this
+    // scrape has (the reuse histogram only once a reuse was answered).
+    for name in crate::alerts::names_used() {
+        if name.starts_with("racecap_reuse_after_idle")
+            && !exposition.contains("racecap_reuse_after_idle")
+        {
+            continue;
+        }
+        assert!(
+            exposition
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "{name} is not in a real scrape:\n{exposition}"
+        );
+    }
     let mut check = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use assert_cmd::cargo::cargo_bin;
 use serde_json::Value;
 
-use super::{Lab, can_run, client_py, finish, run_client, server_js, sh, start_server};
+use super::{Lab, can_run, client_py, finish, race_line, run_client, server_js, sh, start_server};
 
 #[test]
 fn test_netns_capture_on_loopback_inside_namespace() {
@@ -49,18 +49,12 @@ fn test_netns_capture_on_loopback_inside_namespace() {
     run_client(&ns, &client);
     let (status, out, err) = finish(&mut lab);
     assert!(status.success(), "{err}");
-    let lines: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let race = lines
-        .iter()
-        .find(|l| l["verdict"] == "keepalive_race")
-        .unwrap_or_else(|| panic!("no race in {out}\n{err}"));
+    let race = race_line(&out, &err);
     assert_eq!(race["server"], "127.0.0.1:3000");
     assert_eq!(race["race"]["kind"], "stale");
     assert_eq!(race["race"]["request"]["path"], "/second");
-    let report = lines.last().unwrap();
+    let report: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(report["type"], "report");
     assert_eq!(report["verdict_counts"]["keepalive_race"], 1, "{out}");
     // The client is a loopback address: the fix names the sidecar's
     // inbound pool (the hop this capture shows), not a DestinationRule.

@@ -17,7 +17,9 @@ use std::net::IpAddr;
 
 use etherparse::{PacketBuilder, TcpHeader};
 
-use racecap::decode::linktype;
+use racecap::analyzer::{Analyzer, Config};
+use racecap::decode::{Frame, linktype};
+use racecap::report::Finding;
 use racecap::source::write::{Endian, PcapWriter};
 
 /// Link layer to wrap IP packets in.
@@ -475,4 +477,37 @@ impl Workload {
         out.sort_by_key(|p| p.ts_ns);
         (out, races)
     }
+}
+
+/// Feeds each packet to `a` as an Ethernet frame, calling `after` after each.
+pub fn feed(a: &mut Analyzer, packets: &[Packet], mut after: impl FnMut(&Analyzer)) {
+    let link = Link::Ethernet(vec![]);
+    for p in packets {
+        let data = link.wrap(&p.ip, p.v6);
+        a.frame(&Frame {
+            ts_ns: p.ts_ns,
+            linktype: 1,
+            origlen: data.len() as u32,
+            data: &data,
+        });
+        after(a);
+    }
+}
+
+/// The findings of `packets` (Ethernet frames, the default configuration).
+pub fn findings(packets: &[Packet]) -> Vec<Finding> {
+    let mut a = Analyzer::new(Config::default());
+    feed(&mut a, packets, |_| {});
+    a.finish(&[]).findings
+}
+
+/// A keep-alive race of kind `reset` on `f`, from `t`: one exchange, then
+/// a request after 2.5 s idle that the server answers with RST (it had
+/// closed with the request unread).
+pub fn reset_race(f: &mut Flow, t: i64, rtt: i64) -> Vec<Packet> {
+    let mut p = f.handshake(t, rtt);
+    p.extend(f.exchange(t + secs(0.01), rtt, &get("/a"), &ok(None)));
+    p.push(f.data(t + secs(2.5), true, get("/b").as_bytes()));
+    p.push(f.rst_ack(t + secs(2.5) + 100_000, false));
+    p
 }

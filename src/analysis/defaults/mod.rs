@@ -219,7 +219,7 @@ pub use client::ClientKind;
 pub use fix::{Advertised, Caveat, Hop, ProxyFix, ProxyStep, Retries, Usual, When};
 pub use proxy::latent_risk;
 pub use recommend::{recommend, server_step_behind};
-pub use remedy::{REMEDIES, RemedyRow, remedy_steps};
+pub use remedy::{REMEDIES, RemedyRow, fill, keepalive_s, remedy_steps};
 pub use row_id::RowId;
 use table::{PROXIES, SERVERS};
 pub use witness::{Witness, WitnessKind, match_server_witnessed};

@@ -23,8 +23,33 @@ pub struct RemedyRow {
     pub proxy: Option<RowId>,
     /// The step, one sentence.
     pub text: &'static str,
-    /// The configuration to paste, when there is one.
+    /// The configuration to paste, when there is one. `{keepalive_s}`
+    /// stands for the keepalive time the evidence proves (the path's
+    /// remedy), and `<…>` for a value only the user knows: no number in a
+    /// snippet without a proof (issue 21).
     pub snippet: Option<&'static str>,
+}
+
+/// What stands for the keepalive time in a path snippet.
+pub const KEEPALIVE_S: &str = "{keepalive_s}";
+
+/// The TCP keepalive time the path's remedy can prove safe: below the
+/// longest idle a flow survived on the path (a reuse that got its answer,
+/// so the middlebox's idle timeout is longer), by the same margin as any
+/// requester's timeout (1 s or 10 %). Whole seconds, as the kernel's
+/// `tcp_keepalive_time`, HAProxy's and Envoy's settings take them; none
+/// below 1 s, and none without a surviving reuse (the shortest forgotten
+/// idle is only an upper bound: the timeout may be far below it).
+pub fn keepalive_s(survived_ms: Option<f64>) -> Option<u64> {
+    let target = super::proxy::target_ms(survived_ms?);
+    (target >= 1000).then_some(target / 1000)
+}
+
+/// A snippet with the evidence's keepalive time put in, or a placeholder
+/// the user must fill when the capture proves none.
+pub fn fill(snippet: &str, keepalive_s: Option<u64>) -> String {
+    let value = keepalive_s.map_or_else(|| "<N>".to_string(), |s| s.to_string());
+    snippet.replace(KEEPALIVE_S, &value)
 }
 
 const RESTART: &[Cause] = &[Cause::Restart];
@@ -56,21 +81,27 @@ pub static REMEDIES: &[RemedyRow] = &[
         side: Side::Proxy,
         proxy: Some(RowId::NginxUpstream),
         text: "nginx: set keepalive_time (upstream, 1.15.3+; default 1 h) below how often backend addresses change hands.",
-        snippet: Some("upstream backend {\n    keepalive_time 10s;\n}"),
+        snippet: Some(
+            "upstream backend {\n    # below how often backend addresses change hands\n    keepalive_time <lifetime>;\n}",
+        ),
     },
     RemedyRow {
         causes: GONE,
         side: Side::Proxy,
         proxy: Some(RowId::Haproxy),
         text: "HAProxy: lower pool-purge-delay and add health checks (check) on the servers.",
-        snippet: Some("backend be\n    pool-purge-delay 5s\n    server s1 10.0.0.1:8080 check"),
+        snippet: Some(
+            "backend be\n    # below how often backend addresses change hands\n    pool-purge-delay <lifetime>\n    server s1 10.0.0.1:8080 check",
+        ),
     },
     RemedyRow {
         causes: GONE,
         side: Side::Proxy,
         proxy: Some(RowId::Envoy),
         text: "Envoy: set the cluster's common_http_protocol_options.max_connection_duration, and health checks or outlier detection.",
-        snippet: Some("common_http_protocol_options:\n  max_connection_duration: 60s"),
+        snippet: Some(
+            "common_http_protocol_options:\n  # below how often backend addresses change hands\n  max_connection_duration: <lifetime>",
+        ),
     },
     RemedyRow {
         causes: GONE,
@@ -78,7 +109,7 @@ pub static REMEDIES: &[RemedyRow] = &[
         proxy: Some(RowId::Istio),
         text: "Istio: set the DestinationRule's connectionPool.tcp.maxConnectionDuration, and outlierDetection.",
         snippet: Some(
-            "trafficPolicy:\n  connectionPool:\n    tcp:\n      maxConnectionDuration: 60s",
+            "trafficPolicy:\n  connectionPool:\n    tcp:\n      # below how often backend addresses change hands\n      maxConnectionDuration: <lifetime>",
         ),
     },
     // A restart or a vanished peer: the proxy's retry on a reset.
@@ -131,7 +162,7 @@ pub static REMEDIES: &[RemedyRow] = &[
         proxy: Some(RowId::NginxUpstream),
         text: "nginx: proxy_socket_keepalive on, with net.ipv4.tcp_keepalive_time below the middlebox's idle timeout (or keepalive_timeout in the upstream below it).",
         snippet: Some(
-            "proxy_socket_keepalive on;\n# sysctl net.ipv4.tcp_keepalive_time=<below the middlebox's idle timeout>",
+            "proxy_socket_keepalive on;\n# sysctl net.ipv4.tcp_keepalive_time={keepalive_s}",
         ),
     },
     RemedyRow {
@@ -140,7 +171,7 @@ pub static REMEDIES: &[RemedyRow] = &[
         proxy: Some(RowId::Haproxy),
         text: "HAProxy: option srvtcpka with srvtcpka-idle below the middlebox's idle timeout.",
         snippet: Some(
-            "backend be\n    option srvtcpka\n    srvtcpka-idle 2s\n    srvtcpka-intvl 1s",
+            "backend be\n    option srvtcpka\n    srvtcpka-idle {keepalive_s}s\n    srvtcpka-intvl 1s",
         ),
     },
     RemedyRow {
@@ -149,7 +180,7 @@ pub static REMEDIES: &[RemedyRow] = &[
         proxy: Some(RowId::Envoy),
         text: "Envoy: the cluster's upstream_connection_options.tcp_keepalive, keepalive_time below the middlebox's idle timeout.",
         snippet: Some(
-            "upstream_connection_options:\n  tcp_keepalive:\n    keepalive_time: 2\n    keepalive_interval: 1",
+            "upstream_connection_options:\n  tcp_keepalive:\n    keepalive_time: {keepalive_s}\n    keepalive_interval: 1",
         ),
     },
     RemedyRow {
@@ -158,7 +189,7 @@ pub static REMEDIES: &[RemedyRow] = &[
         proxy: Some(RowId::Istio),
         text: "Istio: the DestinationRule's connectionPool.tcp.tcpKeepalive, time below the middlebox's idle timeout.",
         snippet: Some(
-            "trafficPolicy:\n  connectionPool:\n    tcp:\n      tcpKeepalive:\n        time: 2s\n        interval: 1s",
+            "trafficPolicy:\n  connectionPool:\n    tcp:\n      tcpKeepalive:\n        time: {keepalive_s}s\n        interval: 1s",
         ),
     },
     // The application: nothing to tune.

@@ -59,6 +59,8 @@ pub(super) fn section(r: &Report, o: &Opts, out: &mut String) {
                 if x.rst_at.is_some() { "RST" } else { "no RST" }.to_string(),
                 match x.retried {
                     Some(true) => "yes",
+                    // Re-sent into a connect the server refused: still lost.
+                    Some(false) if x.retry_refused_at.is_some() => "refused",
                     Some(false) => "no",
                     None => "unknown",
                 }
@@ -115,6 +117,26 @@ pub(super) fn section(r: &Report, o: &Opts, out: &mut String) {
                     "-".into(),
                     req,
                     "no ACK".into(),
+                    "-".into(),
+                )
+            }
+            None if f.unanswered.is_some() => {
+                let u = f.unanswered.as_ref().expect("checked");
+                let req = u
+                    .request
+                    .as_ref()
+                    .map_or("-".into(), |q| format!("{} {}", q.method, q.path));
+                let how = if u.stream_reset_at.is_some() {
+                    "stream refused"
+                } else {
+                    "FIN"
+                };
+                (
+                    format!("{how} {} after", secs(u.request_to_close_ms)),
+                    opt_secs(u.idle_before_ms),
+                    "-".into(),
+                    req,
+                    format!("{how}, no response"),
                     "-".into(),
                 )
             }
