@@ -158,9 +158,11 @@ impl Analyzer {
         t.last_ns = Some(t.last_ns.map_or(ev.ts_ns, |v| v.max(ev.ts_ns)));
         let mut stands = std::mem::take(&mut self.stands);
         self.sockets.stand_for(ev, &mut stands);
-        self.socket_bytes = self.sockets.len() * crate::observation::socket::SOCKET_BYTES;
+        self.socket_bytes = self.sockets.bytes();
         for s in &stands {
-            self.segment(&s.segment(ev));
+            let seg = s.segment(ev);
+            let hash = self.table.hash(&seg);
+            self.segment_from(&seg, hash, false);
         }
         self.stands = stands;
     }
@@ -199,19 +201,25 @@ impl Analyzer {
     /// Feeds one decoded segment.
     pub fn segment(&mut self, seg: &decode::Segment<'_>) {
         let hash = self.table.hash(seg);
-        self.segment_hashed(seg, hash);
+        self.segment_from(seg, hash, true);
     }
 
     /// Feeds one decoded segment whose key a copy of
     /// [`flow_hasher`](Self::flow_hasher) hashed.
     pub fn segment_hashed(&mut self, seg: &decode::Segment<'_>, hash: FlowHash) {
+        self.segment_from(seg, hash, true);
+    }
+
+    /// Feeds a segment of a packet, or one a socket event stands for (its
+    /// payload was never there: not cut by a snaplen).
+    fn segment_from(&mut self, seg: &decode::Segment<'_>, hash: FlowHash, packet: bool) {
         self.totals.segments += 1;
         let src = seg.src_endpoint();
         if !self.cfg.focus.covers(src, seg.dst_endpoint()) {
             self.totals.filtered_out += 1;
             return;
         }
-        if seg.captured < seg.payload_len {
+        if packet && seg.captured < seg.payload_len {
             self.totals.snapped += 1;
         }
         let ns = seg.ts_ns;

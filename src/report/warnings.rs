@@ -54,6 +54,9 @@ pub enum Warning {
         packets: u64,
         why: String,
     },
+    /// `racecap watch`: what this kernel lacks and what follows from it,
+    /// or kernel events lost or unreadable.
+    Kernel { what: String },
 }
 
 impl fmt::Display for Warning {
@@ -129,6 +132,7 @@ impl fmt::Display for Warning {
                     "; its 5xx and error lines were not checked (give --haproxy-log-format or --nginx-log-format with the proxy's own log format, or --proxy-log-format)"
                 )
             }
+            Warning::Kernel { what } => write!(f, "{what}"),
             Warning::Dropped { kernel, interface } => write!(
                 f,
                 "{kernel} packets were dropped by the kernel and {interface} by the interface: findings may be incomplete"
