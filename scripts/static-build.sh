@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds a static `live` racecap: one executable that needs neither
-# libpcap.so nor glibc's shared objects on the node it is copied to.
+# Builds a static racecap with `live` and `ebpf` (capture and watch): one
+# executable that needs neither libpcap.so nor glibc's shared objects on
+# the node it is copied to. The eBPF side adds nothing to link (aya is pure
+# Rust; the programs are compiled by clang into the binary).
 #
 #   scripts/static-build.sh            # → target/static/racecap
 #
@@ -15,7 +17,7 @@
 # Needs (as root, or with the packages already there): a deb-src entry for
 # the machine's Debian release (derived here from its own sources, in a
 # private apt state, so the system's apt configuration is not touched),
-# dpkg-dev, flex, bison, gcc, make, and a Rust toolchain.
+# dpkg-dev, flex, bison, gcc, make, clang, libbpf-dev, and a Rust toolchain.
 #
 # Caveat of static glibc: name lookups through NSS are not available, so
 # give BPF filters addresses, not host names (`host 10.0.0.2`).
@@ -28,9 +30,11 @@ work="$(cd "$work" && pwd)"
 target="x86_64-unknown-linux-gnu"
 
 need=()
-for tool in dpkg-source flex bison gcc make; do
+for tool in dpkg-source flex bison gcc make clang; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
+# bpf_helpers.h for the eBPF programs.
+dpkg -s libbpf-dev >/dev/null 2>&1 || need+=(libbpf-dev)
 if [ ${#need[@]} -gt 0 ]; then
   pkgs=()
   for t in "${need[@]}"; do
@@ -86,7 +90,7 @@ fi
 LIBPCAP_LIBDIR="$lib" LIBPCAP_VER="$version" \
   RUSTFLAGS="-C target-feature=+crt-static" \
   CARGO_TARGET_DIR="$work/cargo" \
-  cargo build --release --locked --features live --target "$target"
+  cargo build --release --locked --features live,ebpf --target "$target"
 cp "$work/cargo/$target/release/racecap" "$work/racecap"
 if ldd "$work/racecap" 2>&1 | grep -q '=>'; then
   echo "static-build: $work/racecap still needs shared libraries:" >&2

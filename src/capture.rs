@@ -4,7 +4,7 @@
 //! ends on `-c`, `--duration`, Ctrl-C or SIGTERM.
 
 use std::fs::File;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,31 +22,17 @@ use racecap::source::live::{LiveOptions, LiveSet, LiveStats, is_pattern};
 use racecap::source::netns::{self, Netns};
 use racecap::source::place::Roots;
 
-use crate::cli::{CaptureArgs, Format, InterfacesArgs};
+use crate::cli::{CaptureArgs, InterfacesArgs};
 use crate::render;
-use crate::serve_metrics;
 use book::{Book, Out, Sink};
+use output::Live;
 use racecap::metrics::Metrics;
 
 mod book;
+pub mod output;
 
 /// Kernel buffer for the capture: a few seconds of a busy veth.
 const BUFFER_SIZE: i32 = 32 * 1024 * 1024;
-
-/// How often the metrics' clock ticks: [`racecap::metrics::IDLE_TICKS`]
-/// of these without activity free a server's label.
-const METRICS_TICK: Duration = Duration::from_secs(60);
-
-fn stop_flag() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    #[cfg(feature = "live")]
-    {
-        let s = stop.clone();
-        ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
-            .context("installing the Ctrl-C / SIGTERM handler")?;
-    }
-    Ok(stop)
-}
 
 /// `racecap capture`: opens what lives in racecap's own namespace (the
 /// `-w` file, the Ctrl-C handler) here, then captures on a thread of its
@@ -79,36 +65,17 @@ pub fn capture(mut args: CaptureArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let stop = stop_flag()?;
+    let stop = output::stop_flag()?;
     // The listener binds here, before the capture thread changes namespace.
-    let metrics = match args.metrics_listen {
-        Some(addr) => {
-            let m = Arc::new(Metrics::new(args.metrics_servers));
-            let bound = serve_metrics::serve(addr, m.clone())?;
-            eprintln!("racecap: metrics on http://{bound}/metrics");
-            Some(m)
-        }
-        None => None,
-    };
+    let metrics = output::metrics(args.metrics_listen, args.metrics_servers)?;
     // The metrics' histograms drain the samples; without them none is kept.
     cfg.samples = metrics.is_some();
     let (args, report) = netns::run_in(netns, "racecap-capture", move || {
         let report = run(&args, cfg, file, &stop, metrics);
         (args, report)
     })?;
-    let (mut report, write_error) = report?;
-    report.settle_proxy(args.report.proxy);
-    render::fail_closed(&report, args.report.fail_on)?;
-    let code = if args.report.format == Format::Jsonl {
-        // The stream ends with the whole report on one line, typed so
-        // that it cannot be taken for a finding.
-        let code = render::exit_code(&report, args.report.fail_on);
-        let line = render::json::typed(render::json::Kind::Report, &report)?;
-        render::to_stdout(format!("{line}\n").as_bytes())?;
-        code
-    } else {
-        render::emit(&report, &args.report)?
-    };
+    let (report, write_error) = report?;
+    let code = output::finish(report, &args.report)?;
     // The report came; a -w file that could not be written still fails
     // the run, with the file's name (a full disk, say).
     if let Some(e) = write_error {
@@ -159,15 +126,10 @@ fn run(
     let mut reassembly = Reassembly::new(fragment::budget(cfg.max_memory()));
     let mut analyzer = Analyzer::new(cfg);
     let mut book = Book::new(args.netns.clone(), metrics.clone());
-    let mut last_poll = Instant::now();
-    let mut last_tick = Instant::now();
+    let mut live = Live::new(args.report.format, metrics);
     let started = Instant::now();
-    let progress = io::stderr().is_terminal();
-    let mut last_progress = Instant::now();
     let mut last_flush = Instant::now();
-    let mut found = 0u64;
     let mut packets = 0u64;
-    let mut stdout = io::stdout();
     let waiting: Vec<&str> = specs
         .iter()
         .filter(|s| is_pattern(s))
@@ -214,7 +176,7 @@ fn run(
         }
         if let Some((id, frame)) = set.next_frame() {
             packets += 1;
-            if let Some(m) = &metrics {
+            if let Some(m) = &live.metrics {
                 m.packets(1);
             }
             book.stats[id as usize].count(frame.ts_ns, frame.data.len());
@@ -229,55 +191,18 @@ fn run(
             }
             analyzer.held_before(reassembly.bytes());
         }
-        for mut f in analyzer.take_decided() {
-            found += 1;
-            book.place(&mut f);
-            if let Some(m) = &metrics {
-                m.finding(&f);
-            }
-            match args.report.format {
-                Format::Jsonl => writeln!(
-                    stdout,
-                    "{}",
-                    render::json::typed(render::json::Kind::Finding, &render::otel::Line::new(&f))?
-                )?,
-                Format::Table => writeln!(stdout, "{}", render::live::line(&f))?,
-                // One document at the end (JSON, HTML); live lines go to stderr.
-                Format::Json | Format::Html => eprintln!("{}", render::live::line(&f)),
-            }
-            stdout.flush()?;
-        }
-        if let Some(m) = &metrics {
-            for s in analyzer.take_samples() {
-                m.sample(s);
-            }
-            if last_poll.elapsed() >= Duration::from_secs(1) {
-                m.open_connections(analyzer.open_connections());
-                book.drops(set.stats());
-                last_poll = Instant::now();
-            }
-            if last_tick.elapsed() >= METRICS_TICK {
-                // Quiet servers give their label up (bounded series).
-                m.tick();
-                last_tick = Instant::now();
-            }
+        live.findings(&mut analyzer, |f| book.place(f))?;
+        if live.samples(&mut analyzer) {
+            book.drops(set.stats());
         }
         if last_flush.elapsed() >= Duration::from_secs(1) {
             // Keep -w readable while the capture runs.
             writer.flush();
             last_flush = Instant::now();
         }
-        if progress && last_progress.elapsed() >= Duration::from_millis(250) {
-            eprint!(
-                "\r{packets} packets, {} connections open, {found} findings   ",
-                analyzer.open_connections()
-            );
-            last_progress = Instant::now();
-        }
+        live.progress(|| format!("{packets} packets"), &analyzer);
     }
-    if progress {
-        eprintln!();
-    }
+    live.done();
     book.drops(set.stats());
     let write_error = writer.finish();
     analyzer.fragments(reassembly.stats());

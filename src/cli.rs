@@ -25,6 +25,11 @@ pub enum Command {
     /// Capture live on an interface (e.g. a pod's veth): print findings as they
     /// happen, and the report at the end (needs the `live` build feature).
     Capture(CaptureArgs),
+    /// Watch the kernel's TCP sockets in every network namespace of this
+    /// host through eBPF (no packet is copied): print races as they happen,
+    /// and the report at the end (needs the `ebpf` build feature, and
+    /// CAP_BPF with CAP_PERFMON, or root).
+    Watch(WatchArgs),
     /// List network interfaces with their index and, for veths, the peer.
     Interfaces(InterfacesArgs),
     /// Print a shell completion script on standard output (e.g.
@@ -38,7 +43,7 @@ pub enum Command {
     /// command's page with all its options (`racecap man analyze`:
     /// racecap-analyze(1)).
     Man {
-        /// analyze, capture, interfaces, completions.
+        /// analyze, capture, watch, interfaces, completions.
         command: Option<String>,
     },
 }
@@ -313,6 +318,27 @@ pub struct CaptureArgs {
     /// BPF filter expression, as for tcpdump (e.g. `tcp port 3000`).
     #[arg(trailing_var_arg = true, value_name = "FILTER")]
     pub filter: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// Serve Prometheus metrics on ADDR:PORT at /metrics (races, failures,
+    /// idle-close and reuse histograms, open connections).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Server endpoints with metrics series of their own (the most
+    /// recently active); the others share `server="other"`. A server quiet
+    /// for 15 minutes gives its place up.
+    #[arg(long, value_name = "N", default_value_t = racecap::metrics::DEFAULT_SERVERS)]
+    pub metrics_servers: usize,
+
+    /// Stop after this long (e.g. 60s, 10m, 1h, 500ms; a bare number is seconds).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -8,6 +8,7 @@ mod cli;
 mod evidence;
 mod render;
 mod serve_metrics;
+mod watch;
 
 // The unit tests' packet generator, shared with the integration tests.
 #[cfg(test)]
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::analyze(args),
         Command::Capture(args) => capture::capture(args),
+        Command::Watch(args) => watch::watch(args),
         Command::Interfaces(args) => capture::interfaces(args),
         Command::Completions { shell } => completions(shell),
         Command::Man { command } => man(command.as_deref()),

@@ -33,6 +33,9 @@ pub struct SocketEvent {
     pub local: Endpoint,
     pub remote: Endpoint,
     pub what: SocketChange,
+    /// Where it was seen: for `racecap watch` the id it gave the socket's
+    /// network namespace (a finding's `input`, which names its place).
+    pub input: u32,
 }
 
 /// What happened to the socket.

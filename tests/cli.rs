@@ -403,3 +403,17 @@ fn test_23_closed_stdout_keeps_the_verdict() {
         assert!(err.is_empty(), "{format}: {err}");
     }
 }
+
+/// A build without the `ebpf` feature says how to get `watch`, in one
+/// line, and exits 2 (issue 24).
+#[cfg(not(feature = "ebpf"))]
+#[test]
+fn test_watch_not_in_this_build() {
+    let (code, out, err) = run(&["watch", "--duration", "1s"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert_eq!(
+        err.trim_end(),
+        "racecap: watch is not in this build of racecap (build it with --features ebpf)"
+    );
+}

@@ -42,6 +42,7 @@ fn ev(ms: f64, server_side: bool, what: SocketChange) -> SocketEvent {
         local,
         remote,
         what,
+        input: 0,
     }
 }
 
@@ -216,4 +217,63 @@ fn test_abort_is_no_race() {
             .all(|f| f.verdict != Verdict::KeepaliveRace)
     );
     assert_eq!(r.findings[0].verdict, Verdict::ServerReset);
+}
+
+/// A new connection on the same 4-tuple after the old one ended (port
+/// reuse under churn) is a connection of its own, from either end.
+#[test]
+fn test_port_reuse_is_a_new_connection() {
+    use SocketChange::*;
+    let conn = |at: f64, out: &mut Vec<SocketEvent>| {
+        out.push(ev(at, false, st(TcpState::Close, TcpState::SynSent)));
+        out.push(ev(
+            at + 0.1,
+            true,
+            st(TcpState::SynRecv, TcpState::Established),
+        ));
+        out.push(ev(
+            at + 0.1,
+            false,
+            st(TcpState::SynSent, TcpState::Established),
+        ));
+        out.push(ev(at + 1.0, false, Sent { bytes: 120 }));
+        out.push(ev(at + 1.1, true, Received { bytes: 120 }));
+        out.push(ev(at + 2.0, true, Sent { bytes: 300 }));
+        out.push(ev(at + 2.1, false, Received { bytes: 300 }));
+        out.push(ev(
+            at + 3.0,
+            true,
+            st(TcpState::Established, TcpState::FinWait1),
+        ));
+        out.push(ev(
+            at + 3.1,
+            false,
+            st(TcpState::Established, TcpState::CloseWait),
+        ));
+        out.push(ev(
+            at + 3.2,
+            true,
+            st(TcpState::FinWait1, TcpState::FinWait2),
+        ));
+        out.push(ev(
+            at + 3.3,
+            false,
+            st(TcpState::CloseWait, TcpState::LastAck),
+        ));
+        out.push(ev(at + 3.4, true, st(TcpState::FinWait2, TcpState::Close)));
+        out.push(ev(at + 3.4, false, st(TcpState::LastAck, TcpState::Close)));
+    };
+    let mut both = Vec::new();
+    conn(0.0, &mut both);
+    conn(10.0, &mut both);
+    conn(20.0, &mut both);
+    let r = report(&both);
+    assert_eq!(r.capture.connections, 3, "{:#?}", r.findings);
+    // The server's socket alone.
+    let server: Vec<SocketEvent> = both
+        .iter()
+        .filter(|e| e.local == server())
+        .copied()
+        .collect();
+    assert_eq!(report(&server).capture.connections, 3);
 }

@@ -117,3 +117,54 @@ fn test_lab_proxy_legs_races_are_the_backends() {
     let backend = r.servers.iter().find(|s| s.endpoint.port == 8222).unwrap();
     assert_eq!(backend.races, 6);
 }
+
+/// Both legs of nginx (post-races) and Caddy in one capture: each POST the
+/// upstream lost was answered 502 on the proxy's client leg, and that is
+/// what the clients got, per request, as the client's log says (issue 21:
+/// "the status the proxy's log or the client leg shows").
+#[test]
+fn test_lab_client_leg_statuses() {
+    for scenario in ["post-races", "caddy"] {
+        let path = format!("fixtures/lab/{scenario}.proxy-any.pcap");
+        let reader = CaptureReader::new(fs::File::open(&path).unwrap()).unwrap();
+        let r = pipeline::run(vec![(path.clone(), reader)], Config::default())
+            .unwrap()
+            .0;
+        let t: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(format!("fixtures/lab/{scenario}.truth.json")).unwrap(),
+        )
+        .unwrap();
+        // The truth's lost requests: (path, the status the client got).
+        let mut want: Vec<(String, u16)> = t["races"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["client_status"].as_u64().is_some_and(|s| s >= 500))
+            .map(|x| {
+                (
+                    x["path"].as_str().unwrap().to_string(),
+                    x["client_status"].as_u64().unwrap() as u16,
+                )
+            })
+            .collect();
+        want.sort();
+        assert!(!want.is_empty(), "{scenario}");
+        let mut got: Vec<(String, u16)> = r
+            .findings
+            .iter()
+            .filter_map(|f| {
+                let req = racecap::report::summary::lost_request(f)?;
+                Some((req.path.clone(), f.client_status?))
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{scenario}");
+        let n = want.len() as u64;
+        assert_eq!(r.summary.lost(), n, "{scenario}");
+        assert_eq!(
+            r.summary.clients_got,
+            [("502".to_string(), n)].into_iter().collect(),
+            "{scenario}"
+        );
+    }
+}

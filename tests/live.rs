@@ -6,8 +6,8 @@
 
 use std::fs;
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin;
 use serde_json::Value;
@@ -17,46 +17,7 @@ mod netns;
 mod pod;
 mod veths;
 
-pub(crate) fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-pub(crate) fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-pub(crate) fn sh(cmd: &str) {
-    let st = Command::new("sh").args(["-c", cmd]).status().unwrap();
-    assert!(st.success(), "{cmd}");
-}
-
-/// Namespaces, veth and processes of one test, removed on drop (also when
-/// the test fails): processes by their own handle, namespaces by name
-/// (deleting a namespace deletes the veths in it).
-pub(crate) struct Lab {
-    pub ns: Vec<String>,
-    pub children: Vec<Child>,
-    /// The racecap under test, until [`finish`] takes it.
-    pub capture: Option<Child>,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in self.capture.iter_mut().chain(&mut self.children) {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for ns in &self.ns {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
+pub(crate) use crate::netlab::{Lab, can_run, finish, have, is_root, sh};
 
 const SERVER: &str = r#"
 const http = require('http');
@@ -101,35 +62,6 @@ pub(crate) fn run_client(ns: &str, script: &std::path::Path) {
     assert!(st.success());
 }
 
-/// Waits (at most 30 s) for a capture that ends on its own `--duration`
-/// and returns its status, stdout and stderr.
-pub(crate) fn finish(lab: &mut Lab) -> (std::process::ExitStatus, String, String) {
-    let mut capture = lab.capture.take().expect("a capture is running");
-    let started = Instant::now();
-    while capture.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = capture.kill();
-            panic!("capture did not stop");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut out = String::new();
-    capture
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    capture
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (capture.wait().unwrap(), out, err)
-}
-
 /// The first keep-alive race among a capture's JSON Lines (panics, with
 /// the output, when there is none).
 pub(crate) fn race_line(out: &str, err: &str) -> Value {
@@ -148,21 +80,6 @@ pub(crate) fn add_pod(node: &str, pod: &str, veth: &str, n: u8) {
          ip -n {node} addr add 10.81.{n}.1/24 dev {veth} && ip -n {pod} addr add 10.81.{n}.2/24 dev eth0 && \
          ip -n {node} link set {veth} up && ip -n {pod} link set eth0 up"
     ));
-}
-
-/// Whether the live tests can run here (root, and the tools they drive).
-pub(crate) fn can_run() -> bool {
-    if !is_root() {
-        eprintln!("skipped: live capture test needs root (network namespaces, libpcap)");
-        return false;
-    }
-    for tool in ["ip", "node", "python3"] {
-        if !have(tool) {
-            eprintln!("skipped: {tool} is not installed");
-            return false;
-        }
-    }
-    true
 }
 
 /// Reuses the keep-alive connection after the server's FIN (a stale race).
@@ -254,30 +171,9 @@ fn test_live_capture_reports_race_on_veth() {
     assert!(st.success());
 
     // racecap ends on its own after --duration.
-    let mut capture = lab.children.remove(0);
-    let started = Instant::now();
-    while capture.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "capture did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut out = String::new();
-    capture
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    capture
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(capture.wait().unwrap().success(), "{err}");
+    lab.capture = Some(lab.children.remove(0));
+    let (status, out, err) = finish(&mut lab);
+    assert!(status.success(), "{err}");
 
     let lines: Vec<Value> = out
         .lines()

@@ -44,3 +44,8 @@ mod tunnels;
 // Live capture needs the `live` feature (libpcap) and root; see tests/live.rs.
 #[cfg(feature = "live")]
 mod live;
+// `racecap watch` needs the `ebpf` feature and root; see tests/watch.rs.
+#[cfg(any(feature = "live", feature = "ebpf"))]
+mod netlab;
+#[cfg(feature = "ebpf")]
+mod watch;

@@ -63,6 +63,10 @@ pub struct Analyzer {
     /// application's ([`Timeouts::settle_causes`]).
     reset_alternatives: HashMap<u64, Finding>,
     findings: Vec<Finding>,
+    /// 5xx responses with the requests they answered (at most
+    /// [`settle::MAX_ERROR_RESPONSES`]): on a proxy's client leg, what its
+    /// clients got for the requests its upstream lost.
+    error_responses: Vec<settle::ErrorResponse>,
     decided: Vec<Finding>,
     connections: Vec<Connection>,
     /// The sockets kernel events came from, the segments one stands for,
@@ -108,6 +112,7 @@ impl Analyzer {
             abandoned_bytes: 0,
             reset_alternatives: HashMap::new(),
             findings: Vec::new(),
+            error_responses: Vec::new(),
             decided: Vec::new(),
             connections: Vec::new(),
             sockets: Sockets::default(),
@@ -182,9 +187,11 @@ impl Analyzer {
         t.last_ns = Some(t.last_ns.map_or(ev.ts_ns, |v| v.max(ev.ts_ns)));
         let mut stands = std::mem::take(&mut self.stands);
         self.sockets.stand_for(ev, &mut stands);
-        self.socket_bytes = self.sockets.len() * crate::observation::socket::SOCKET_BYTES;
+        self.socket_bytes = self.sockets.bytes();
         for s in &stands {
-            self.segment(&s.segment(ev));
+            let seg = s.segment(ev);
+            let hash = self.table.hash(&seg);
+            self.segment_from(&seg, hash, false);
         }
         self.stands = stands;
     }
@@ -223,19 +230,25 @@ impl Analyzer {
     /// Feeds one decoded segment.
     pub fn segment(&mut self, seg: &decode::Segment<'_>) {
         let hash = self.table.hash(seg);
-        self.segment_hashed(seg, hash);
+        self.segment_from(seg, hash, true);
     }
 
     /// Feeds one decoded segment whose key a copy of
     /// [`flow_hasher`](Self::flow_hasher) hashed.
     pub fn segment_hashed(&mut self, seg: &decode::Segment<'_>, hash: FlowHash) {
+        self.segment_from(seg, hash, true);
+    }
+
+    /// Feeds a segment of a packet, or one a socket event stands for (its
+    /// payload was never there: not cut by a snaplen).
+    fn segment_from(&mut self, seg: &decode::Segment<'_>, hash: FlowHash, packet: bool) {
         self.totals.segments += 1;
         let src = seg.src_endpoint();
         if !self.cfg.focus.covers(src, seg.dst_endpoint()) {
             self.totals.filtered_out += 1;
             return;
         }
-        if seg.captured < seg.payload_len {
+        if packet && seg.captured < seg.payload_len {
             self.totals.snapped += 1;
         }
         let ns = seg.ts_ns;
@@ -263,6 +276,18 @@ impl Analyzer {
         let client_ip = conn.endpoint(client).ip;
 
         if let Some((asker, p)) = &notes.answered {
+            if let (Some(status), Some(req)) = (notes.error_status, p.request)
+                && *asker == client
+                && self.error_responses.len() < settle::MAX_ERROR_RESPONSES
+            {
+                self.error_responses.push(settle::ErrorResponse {
+                    server: server_ep,
+                    method: req.method,
+                    path: self.paths.get(req.path).to_string(),
+                    status,
+                    ns,
+                });
+            }
             if *asker == client {
                 self.timeouts.answered(server_ep, client_ip, p);
                 // An answered request that repeats a recently lost one is
@@ -528,6 +553,7 @@ impl Analyzer {
                 f.retry_key = Some(r.key);
             }
         }
+        self.settle_client_statuses();
         self.findings.sort_by_key(|f| (f.start, f.conn_id));
         self.connections.sort_by_key(|c| (c.start, c.id));
         let t = &mut self.totals;

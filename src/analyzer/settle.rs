@@ -8,7 +8,71 @@ use super::Analyzer;
 use crate::analysis::verdict::Verdict;
 use crate::report::Finding;
 
+/// A 5xx a server sent, with the request it answered: on a proxy's client
+/// leg, what its client got for a request its upstream lost.
+pub(super) struct ErrorResponse {
+    pub server: crate::flow::Endpoint,
+    pub method: crate::app::http::Method,
+    pub path: String,
+    pub status: u16,
+    pub ns: i64,
+}
+
+/// 5xx responses kept for that (a capture of a failing service may answer
+/// 5xx to every request: a bound, and only the first are paired).
+pub(super) const MAX_ERROR_RESPONSES: usize = 10_000;
+
+/// How far from a lost request's failure the proxy's 5xx for it may be: a
+/// proxy answers at once when its upstream fails (a 504 comes when it
+/// gives up, which ends the upstream connection: measured from its end).
+const CLIENT_STATUS_SLACK_NS: i64 = 1_000_000_000;
+
 impl Analyzer {
+    /// What a proxy's clients got for the requests its upstream lost, when
+    /// the capture holds its client leg too: each lost request (method and
+    /// path read) takes the nearest 5xx for the same request sent by
+    /// another server (the proxy's listener) from a second before its
+    /// failure to a second after its connection ended. Each 5xx answers
+    /// one request.
+    pub(super) fn settle_client_statuses(&mut self) {
+        if self.error_responses.is_empty() {
+            return;
+        }
+        let mut by: HashMap<(crate::app::http::Method, &str), Vec<usize>> = HashMap::new();
+        for (i, e) in self.error_responses.iter().enumerate() {
+            by.entry((e.method, e.path.as_str())).or_default().push(i);
+        }
+        let mut used = vec![false; self.error_responses.len()];
+        let mut order: Vec<usize> = (0..self.findings.len()).collect();
+        order.sort_by_key(|&i| (self.findings[i].at, self.findings[i].conn_id));
+        for i in order {
+            let f = &self.findings[i];
+            let Some(req) = crate::report::summary::lost_request(f) else {
+                continue;
+            };
+            let Some(list) = by.get(&(req.method, req.path.as_str())) else {
+                continue;
+            };
+            let (lo, hi) = (
+                f.at.0 - CLIENT_STATUS_SLACK_NS,
+                f.end.0.max(f.at.0) + CLIENT_STATUS_SLACK_NS,
+            );
+            let best = list
+                .iter()
+                .copied()
+                .filter(|&e| !used[e])
+                .filter(|&e| {
+                    let r = &self.error_responses[e];
+                    r.server != f.server && (lo..=hi).contains(&r.ns)
+                })
+                .min_by_key(|&e| ((self.error_responses[e].ns - f.at.0).abs(), e));
+            if let Some(e) = best {
+                used[e] = true;
+                self.findings[i].client_status = Some(self.error_responses[e].status);
+            }
+        }
+    }
+
     /// A proxy's client-leg failures that passed an upstream failure on,
     /// when both legs are in the capture: each gets cause `upstream`,
     /// names the upstream failure, and leaves its listener's races and

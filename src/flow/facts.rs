@@ -93,6 +93,8 @@ pub struct Notes<'a> {
     pub kept_request: bool,
     /// The segment completed the server's response.
     pub response_done: bool,
+    /// The segment began a response with a 5xx status.
+    pub error_status: Option<u16>,
     /// A request's head: who sent it (forwarding headers, `User-Agent`).
     pub request_marks: Option<RequestMarks>,
     /// A TLS ClientHello's or ServerHello's names and version.

@@ -32,6 +32,9 @@ pub const SOCKETS_PER_GENERATION: usize = 1 << 18;
 /// for the memory budget.
 pub const SOCKET_BYTES: usize = 96;
 
+/// Bytes a 4-tuple's turn costs (its key, the turn and the map's share).
+pub const TURN_BYTES: usize = 64;
+
 /// One socket's counts, from its own end.
 #[derive(Debug, Clone, Copy, Default)]
 struct Counts {
@@ -41,6 +44,9 @@ struct Counts {
     /// It sent its FIN, and it received the peer's.
     fin_sent: bool,
     fin_received: bool,
+    /// The connection's initial sequence number (both sides' here): 0 for
+    /// the first connection on its 4-tuple, another for each that follows.
+    isn: u32,
     /// What the peer is known to have received of it: all it had sent when
     /// the peer's data last came (an answer says its question arrived). A
     /// FIN from the peer acknowledges this much, no more: a request sent
@@ -61,11 +67,32 @@ impl Counts {
     }
 }
 
+/// The connections on one 4-tuple, one after another. Both sockets of a
+/// connection join the same one, so they agree on its sequence numbers;
+/// a socket that starts again begins the next, whose other initial
+/// sequence number tells the flow table it is a new connection (port
+/// reuse), as a new ISN does on the wire.
+#[derive(Debug, Clone, Copy, Default)]
+struct Turn {
+    n: u32,
+    /// Which of the two ends started the current one.
+    started: [bool; 2],
+}
+
+impl Turn {
+    fn isn(self) -> u32 {
+        // Far apart for consecutive turns (the golden ratio's bits).
+        self.n.wrapping_mul(0x9E37_79B9)
+    }
+}
+
 /// The sockets being followed.
 #[derive(Debug, Default)]
 pub struct Sockets {
     new: HashMap<(FlowKey, bool), Counts>,
     old: HashMap<(FlowKey, bool), Counts>,
+    turns: HashMap<FlowKey, Turn>,
+    old_turns: HashMap<FlowKey, Turn>,
 }
 
 /// A segment that a socket event stands for, without payload.
@@ -101,7 +128,7 @@ impl Stand {
             captured: 0,
             payload: &[],
             tail: &[],
-            input: 0,
+            input: ev.input,
         }
     }
 }
@@ -114,22 +141,39 @@ impl Sockets {
         out.clear();
         let key = (key(ev.local, ev.remote), low(ev.local, ev.remote));
         let mut c = self.take(&key);
+        if let SocketChange::State {
+            from: TcpState::SynRecv | TcpState::NewSynRecv,
+            to: TcpState::Established,
+        }
+        | SocketChange::State {
+            to: TcpState::SynSent,
+            ..
+        } = ev.what
+        {
+            // A new connection on the address: nothing of an old one counts.
+            let turn = self.start(key.0, key.1);
+            c = Counts {
+                isn: turn.isn(),
+                ..Counts::default()
+            };
+        }
         if c.peer_has == 0 {
             // Its SYN, at least.
             c.peer_has = 1;
         }
-        let local = |flags, seq, ack, len| Stand {
+        let isn = c.isn;
+        let local = |flags, seq: u32, ack: u32, len| Stand {
             local: true,
             flags,
-            seq,
-            ack,
+            seq: seq.wrapping_add(isn),
+            ack: ack.wrapping_add(isn),
             len,
         };
-        let peer = |flags, seq, ack, len| Stand {
+        let peer = |flags, seq: u32, ack: u32, len| Stand {
             local: false,
             flags,
-            seq,
-            ack,
+            seq: seq.wrapping_add(isn),
+            ack: ack.wrapping_add(isn),
             len,
         };
         let mut ended = false;
@@ -171,6 +215,11 @@ impl Sockets {
                     out.push(peer(Flags::FIN | ACK, c.rcv(), ack, 0));
                     c.fin_received = true;
                 }
+                // A socket that had closed its side hands the connection
+                // to a time-wait mini-socket (its FIN_WAIT2 or TIME_WAIT
+                // goes on there): the counts are kept for the RST that
+                // mini-socket may send, and age out with their generation.
+                (TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing, TcpState::Close) => {}
                 (_, TcpState::Close) => ended = true,
                 // LISTEN and the rest say nothing of a connection.
                 _ => {}
@@ -214,6 +263,29 @@ impl Sockets {
         }
     }
 
+    /// The end `low` of `key` starts a connection: it joins the one its
+    /// peer started, or begins the next.
+    fn start(&mut self, key: FlowKey, low: bool) -> Turn {
+        let end = usize::from(low);
+        let mut t = self
+            .turns
+            .remove(&key)
+            .or_else(|| self.old_turns.remove(&key))
+            .unwrap_or_default();
+        if t.started[end] {
+            t = Turn {
+                n: t.n.wrapping_add(1),
+                started: [false; 2],
+            };
+        }
+        t.started[end] = true;
+        self.turns.insert(key, t);
+        if self.turns.len() >= SOCKETS_PER_GENERATION {
+            self.old_turns = std::mem::take(&mut self.turns);
+        }
+        t
+    }
+
     fn take(&mut self, key: &(FlowKey, bool)) -> Counts {
         self.new
             .remove(key)
@@ -226,6 +298,11 @@ impl Sockets {
         if self.new.len() >= SOCKETS_PER_GENERATION {
             self.old = std::mem::take(&mut self.new);
         }
+    }
+
+    /// Bytes the followed sockets and 4-tuples cost, for the memory budget.
+    pub fn bytes(&self) -> usize {
+        self.len() * SOCKET_BYTES + (self.turns.len() + self.old_turns.len()) * TURN_BYTES
     }
 
     /// Sockets followed now.
@@ -277,6 +354,7 @@ mod test {
             local: ep("10.0.0.2:3000"),
             remote: ep("10.0.0.1:40000"),
             what,
+            input: 0,
         }
     }
 
@@ -319,6 +397,38 @@ mod test {
         assert_eq!((r[1].local, r[1].flags & Flags::RST), (true, Flags::RST));
         // The socket is gone.
         assert!(s.is_empty());
+    }
+
+    /// The kernel's own order on an idle close: the full socket goes
+    /// FIN_WAIT2 → CLOSE when its time-wait mini-socket takes over, and
+    /// that mini-socket sends the RST for the late request: the counts
+    /// carry over, so the request acknowledges the FIN (stale).
+    #[test]
+    fn test_time_wait_takes_over() {
+        let mut s = Sockets::default();
+        let st = |from, to| SocketChange::State { from, to };
+        run(&mut s, st(TcpState::SynRecv, TcpState::Established));
+        run(&mut s, SocketChange::Received { bytes: 27 });
+        run(&mut s, SocketChange::Sent { bytes: 125 });
+        run(&mut s, st(TcpState::Established, TcpState::FinWait1));
+        run(&mut s, st(TcpState::FinWait1, TcpState::FinWait2));
+        assert!(run(&mut s, st(TcpState::FinWait2, TcpState::Close)).is_empty());
+        let r = run(
+            &mut s,
+            SocketChange::ResetSent {
+                state: TcpState::TimeWait,
+                reason: Some(ResetReason::TimewaitSocket),
+            },
+        );
+        assert_eq!((r[0].local, r[0].seq, r[0].ack), (false, 28, 127));
+        assert_eq!((r[1].seq, r[1].flags & Flags::RST), (127, Flags::RST));
+        // A new connection on the same address starts from nothing, with
+        // another initial sequence number (port reuse).
+        let r = run(&mut s, st(TcpState::SynRecv, TcpState::Established));
+        let isn = r[0].seq;
+        assert_ne!(isn, 0);
+        let r = run(&mut s, SocketChange::Sent { bytes: 5 });
+        assert_eq!((r[0].seq, r[0].ack), (isn + 1, isn + 1));
     }
 
     /// An RST in FIN_WAIT1 answers data that did not acknowledge the FIN

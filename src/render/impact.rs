@@ -57,10 +57,10 @@ fn answer(r: &Report, proxy: Option<ProxyKind>) -> String {
     }
     // Whose word it is: the proxy's log, the proxy's client leg in the
     // capture (a close with no response), or both.
-    let leg = r
-        .findings
-        .iter()
-        .any(|f| f.verdict == racecap::report::Verdict::NoResponse && f.upstream.is_some());
+    let leg = r.findings.iter().any(|f| {
+        f.client_status.is_some()
+            || (f.verdict == racecap::report::Verdict::NoResponse && f.upstream.is_some())
+    });
     let by = match (r.proxy_log.is_some(), leg) {
         (true, true) => "by the proxy's log and its client leg in the capture",
         (false, true) => "by the proxy's client leg in the capture",

@@ -60,7 +60,18 @@ pub fn line(f: &Finding) -> String {
         line.push_str(&format!(" RST by {}", x.by));
     }
     if let Some(p) = &f.place {
-        line.push_str(&format!(" [on {}", p.interface));
+        let netns = p.socket_netns.as_ref().map(|n| {
+            n.name
+                .clone()
+                .unwrap_or_else(|| format!("net:[{}]", n.inode))
+        });
+        match (&p.interface, &netns) {
+            (i, Some(n)) if i.is_empty() => line.push_str(&format!(" [in netns {n}")),
+            (i, _) => line.push_str(&format!(" [on {i}")),
+        }
+        if let Some(c) = &p.closed_by {
+            line.push_str(&format!(", closed by {} ({})", c.command, c.pid));
+        }
         if let Some(pod) = &p.pod {
             line.push_str(&format!(", pod {}/{}", pod.namespace, pod.name));
         } else if let Some(n) = &p.peer_netns {

@@ -43,6 +43,11 @@ pub struct Line<'a> {
     pub k8s_pod: Option<&'a str>,
     #[serde(rename = "k8s.pod.uid", skip_serializing_if = "Option::is_none")]
     pub k8s_pod_uid: Option<&'a str>,
+    /// `racecap watch`: the process that closed the server's socket.
+    #[serde(rename = "process.pid", skip_serializing_if = "Option::is_none")]
+    pub process_pid: Option<u32>,
+    #[serde(rename = "process.command", skip_serializing_if = "Option::is_none")]
+    pub process_command: Option<&'a str>,
 }
 
 impl<'a> Line<'a> {
@@ -54,6 +59,7 @@ impl<'a> Line<'a> {
             .and_then(|r| r.request.as_ref())
             .or_else(|| f.reset.as_ref().and_then(|r| r.request.as_ref()));
         let pod = f.place.as_ref().and_then(|p| p.pod.as_ref());
+        let closer = f.place.as_ref().and_then(|p| p.closed_by.as_ref());
         Line {
             finding: f,
             client_address: f.client.ip.to_string(),
@@ -66,13 +72,19 @@ impl<'a> Line<'a> {
             } else {
                 "ipv6"
             },
-            interface: f.place.as_ref().map(|p| p.interface.as_str()),
+            interface: f
+                .place
+                .as_ref()
+                .map(|p| p.interface.as_str())
+                .filter(|i| !i.is_empty()),
             method: request.map(|q| q.method.as_str()),
             // url.path is the path without the query (that is url.query).
             path: request.map(|q| q.path.split('?').next().unwrap_or(&q.path)),
             k8s_namespace: pod.map(|p| p.namespace.as_str()),
             k8s_pod: pod.map(|p| p.name.as_str()),
             k8s_pod_uid: pod.map(|p| p.uid.as_str()),
+            process_pid: closer.map(|c| c.pid),
+            process_command: closer.map(|c| c.command.as_str()),
         }
     }
 }
@@ -106,6 +118,8 @@ mod test {
             interface: "veth1".into(),
             netns: None,
             peer_netns: None,
+            socket_netns: None,
+            closed_by: None,
             pod: Some(Pod {
                 namespace: "shop".into(),
                 name: "backend-1".into(),

@@ -233,6 +233,7 @@ pub fn finding(
         timeout,
         unacknowledged,
         unanswered,
+        client_status: None,
         logged_as: crate::proxylog::symptoms::of(o.verdict, o.race.as_ref().map(|r| r.kind)),
         log_lines: None,
         place: None,

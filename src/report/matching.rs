@@ -400,7 +400,7 @@ pub fn attach(report: &mut Report, logs: &[ParsedLog]) {
         if what == summary::UNKNOWN
             && let Some(leg) = legs.got(f)
         {
-            what = leg.to_string();
+            what = leg;
         }
         // A refused connect is a lost request only when the log says its
         // client got an error: the proxy may have tried another server.

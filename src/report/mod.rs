@@ -210,6 +210,11 @@ pub struct Finding {
     pub unacknowledged: Option<Unacknowledged>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unanswered: Option<Unanswered>,
+    /// The 5xx status a proxy sent its client for this lost request, when
+    /// the capture holds the proxy's client leg too (the same request
+    /// answered 5xx on another connection just after this failure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_status: Option<u16>,
     /// What Envoy, nginx and HAProxy log for this kind of failure.
     pub logged_as: Option<&'static Symptoms>,
     /// The `--proxy-log` lines matched to this connection (with `--proxy-log`).

@@ -156,11 +156,15 @@ impl ClientLegs {
         )
     }
 
-    /// What `f`'s client got by the client leg, if it shows.
-    pub fn got(&self, f: &Finding) -> Option<&'static str> {
+    /// What `f`'s client got by the client leg, if it shows: the 5xx
+    /// the proxy sent for it (`client_status`), or no response at all.
+    pub fn got(&self, f: &Finding) -> Option<String> {
+        if let Some(s) = f.client_status {
+            return Some(s.to_string());
+        }
         self.0
             .contains(&(f.client, f.server, f.at))
-            .then_some(NO_RESPONSE)
+            .then(|| NO_RESPONSE.to_string())
     }
 }
 
@@ -172,6 +176,11 @@ fn per_1000(n: u64, of: u64) -> Option<f64> {
 /// What the client lost in a finding: the method of a request that did not
 /// get its answer and was not re-sent, if any.
 pub fn lost(f: &Finding) -> Option<String> {
+    lost_request(f).map(|r| r.method.to_string())
+}
+
+/// The request a finding lost (see [`lost`]).
+pub fn lost_request(f: &Finding) -> Option<&super::Request> {
     // A proxy passing an upstream failure on: the upstream finding counts
     // that request already.
     if f.cause == Some(super::Cause::Upstream) {
@@ -179,7 +188,7 @@ pub fn lost(f: &Finding) -> Option<String> {
     }
     if let Some(r) = &f.race {
         return match r.retried {
-            Some(false) => r.request.as_ref().map(|q| q.method.to_string()),
+            Some(false) => r.request.as_ref(),
             _ => None,
         };
     }
@@ -190,15 +199,13 @@ pub fn lost(f: &Finding) -> Option<String> {
     {
         return None;
     }
-    let request = f
-        .truncated
+    f.truncated
         .as_ref()
         .and_then(|t| t.request.as_ref())
         .or(f.timeout.as_ref().and_then(|t| t.request.as_ref()))
         .or(f.reset.as_ref().and_then(|r| r.request.as_ref()))
         .or(f.unacknowledged.as_ref().and_then(|u| u.request.as_ref()))
-        .or(f.unanswered.as_ref().and_then(|u| u.request.as_ref()))?;
-    Some(request.method.to_string())
+        .or(f.unanswered.as_ref().and_then(|u| u.request.as_ref()))
 }
 
 impl Summary {
@@ -250,8 +257,8 @@ impl Summary {
         let legs = ClientLegs::new(findings);
         let mut clients_got: BTreeMap<String, u64> = BTreeMap::new();
         for f in findings.iter().filter(|f| lost(f).is_some()) {
-            let got = legs.got(f).unwrap_or(UNKNOWN);
-            *clients_got.entry(got.to_string()).or_default() += 1;
+            let got = legs.got(f).unwrap_or_else(|| UNKNOWN.to_string());
+            *clients_got.entry(got).or_default() += 1;
         }
         let retries_refused = findings
             .iter()

@@ -62,6 +62,9 @@ pub enum Warning {
     FragmentsDropped { fragments: u64 },
     /// IP fragments overlapped bytes already held; the first copy was kept.
     FragmentsOverlapping { fragments: u64 },
+    /// `racecap watch`: what this kernel lacks and what follows from it,
+    /// or kernel events lost or unreadable.
+    Kernel { what: String },
 }
 
 impl fmt::Display for Warning {
@@ -150,6 +153,7 @@ impl fmt::Display for Warning {
                 f,
                 "{fragments} IP fragments overlapped bytes already received; the first copy was kept (a Linux receiver since 4.19 discards such datagrams)"
             ),
+            Warning::Kernel { what } => write!(f, "{what}"),
             Warning::Dropped { kernel, interface } => write!(
                 f,
                 "{kernel} packets were dropped by the kernel and {interface} by the interface: findings may be incomplete"

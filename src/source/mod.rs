@@ -5,6 +5,7 @@
 
 mod file;
 pub mod interfaces;
+pub mod kernel;
 pub mod live;
 mod merge;
 pub mod netns;

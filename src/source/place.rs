@@ -22,10 +22,13 @@ use serde::Serialize;
 /// Processes listed per namespace at most (the first by PID).
 pub const MAX_PIDS: usize = 16;
 
-/// Where a finding was captured.
+/// Where a finding was captured (`racecap capture`) or watched (`racecap
+/// watch`: no interface, the socket's namespace and who closed it).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Place {
-    /// The interface the connection's first packet came in on.
+    /// The interface the connection's first packet came in on (empty for
+    /// `racecap watch`, which reads no interface).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub interface: String,
     /// The `--netns` the capture ran in, as given.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,6 +40,22 @@ pub struct Place {
     /// PID), from the kubelet's layout.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod: Option<Pod>,
+    /// `racecap watch`: the network namespace of the socket whose event
+    /// first showed the connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_netns: Option<PeerNetns>,
+    /// `racecap watch`: the process that closed the server's socket (the
+    /// kernel's state change ran in its context).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<Process>,
+}
+
+/// A process, as the kernel named it when it acted.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    /// Its command (`comm`, at most 15 bytes).
+    pub command: String,
 }
 
 /// The network namespace at the other end of a veth.
@@ -301,6 +320,19 @@ impl Roots {
             netns: netns.map(str::to_string),
             peer_netns,
             pod,
+            ..Place::default()
+        }
+    }
+
+    /// Where a socket of the network namespace with this inode is (`racecap
+    /// watch`): the namespace, its name and processes, and their pod.
+    pub fn locate_socket(&self, inode: u64) -> Place {
+        let pids = self.namespaces().remove(&inode).unwrap_or_default();
+        let ns = self.describe(inode, self.netns_name(inode), pids);
+        Place {
+            pod: self.pod(&ns.pids),
+            socket_netns: Some(ns),
+            ..Place::default()
         }
     }
 }

@@ -270,6 +270,9 @@ impl Conn {
         paths: &mut Paths,
         notes: &mut Notes<'a>,
     ) {
+        if status >= 500 {
+            notes.error_status = Some(status);
+        }
         let scan = self.resp.heads_scanned() < MAX_HEADS_SCANNED;
         let head = http::response_head_with(seg.payload, scan);
         if self.resp.begin(seq, status, &head, req, paths) && req.is_some() {
