@@ -116,8 +116,12 @@ pub struct ServerStats {
     /// What sends its requests (set when the capture is over, from every
     /// client's marks and reach).
     pub client_kind: Option<ClientKind>,
-    /// Per client IP (hashed; sorted by [`clients`](Self::clients)).
-    pub(super) by_client: HashMap<IpAddr, ClientStats, foldhash::fast::RandomState>,
+    /// Per client IP, in the order first seen (sorted by
+    /// [`clients`](Self::clients)); a connection keeps its client's index
+    /// ([`super::timeouts::Memo`]).
+    pub(super) by_client: Vec<(IpAddr, ClientStats)>,
+    /// Where each client is in [`by_client`](Self::by_client).
+    pub(super) client_slot: HashMap<IpAddr, u8, foldhash::fast::RandomState>,
 }
 
 impl ServerStats {
@@ -155,10 +159,41 @@ impl ServerStats {
 
     /// A client's own statistics, while fewer than [`MAX_CLIENTS`] are kept.
     pub(super) fn client(&mut self, ip: IpAddr) -> Option<&mut ClientStats> {
-        if self.by_client.len() >= MAX_CLIENTS && !self.by_client.contains_key(&ip) {
+        let i = self.client_index(ip)?;
+        Some(&mut self.by_client[i].1)
+    }
+
+    /// A client's own statistics through a connection's memo of its index
+    /// (`None`: no memo, a plain look-up; 0 in it: not yet found).
+    pub(super) fn client_at(
+        &mut self,
+        memo: Option<&mut u8>,
+        ip: IpAddr,
+    ) -> Option<&mut ClientStats> {
+        let Some(m) = memo else {
+            return self.client(ip);
+        };
+        if *m == 0 {
+            // (Fewer than 256 clients are kept: the index fits.)
+            *m = u8::try_from(self.client_index(ip)? + 1).expect("MAX_CLIENTS < 256");
+        }
+        Some(&mut self.by_client[usize::from(*m) - 1].1)
+    }
+
+    /// Where a client's statistics are, made on first use while fewer than
+    /// [`MAX_CLIENTS`] are kept.
+    fn client_index(&mut self, ip: IpAddr) -> Option<usize> {
+        if let Some(&i) = self.client_slot.get(&ip) {
+            return Some(usize::from(i));
+        }
+        let i = self.by_client.len();
+        if i >= MAX_CLIENTS {
             return None;
         }
-        Some(self.by_client.entry(ip).or_default())
+        self.by_client.push((ip, ClientStats::default()));
+        self.client_slot
+            .insert(ip, u8::try_from(i).expect("MAX_CLIENTS < 256"));
+        Some(i)
     }
 
     /// The clients with statistics of their own, by IP.

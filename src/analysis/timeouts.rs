@@ -83,6 +83,47 @@ const OVERFLOW_RESET: u64 = 1024;
 /// unknown and no server's client is taken for a library).
 pub const MAX_REACH: usize = 4_096;
 
+/// A connection's memo of where its statistics are ([`Conn::server_memo`],
+/// [`Conn::client_memo`]): the server's index plus one (0: not yet found)
+/// with [`Memo::SERVER_B`] when the server is side B, and its client's
+/// index plus one within that server's. Found once by hashing, then read
+/// by index on every request (issue 22).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memo {
+    pub server: u16,
+    pub client: u8,
+}
+
+impl Memo {
+    /// The server is the connection's side B.
+    const SERVER_B: u16 = 1 << 15;
+
+    /// A connection's memo, for its server on side B or not: emptied when
+    /// the roles turned since it was kept.
+    pub fn of(conn: &Conn, server_b: bool) -> Memo {
+        let bit = if server_b { Self::SERVER_B } else { 0 };
+        if conn.server_memo & Self::SERVER_B == bit {
+            Memo {
+                server: conn.server_memo,
+                client: conn.client_memo,
+            }
+        } else {
+            Memo {
+                server: bit,
+                client: 0,
+            }
+        }
+    }
+
+    /// Keeps it in the connection.
+    pub fn keep(self, conn: &mut Conn) {
+        conn.server_memo = self.server;
+        conn.client_memo = self.client;
+    }
+}
+
+const _: () = assert!(MAX_SERVERS < Memo::SERVER_B as usize && MAX_CLIENTS < u8::MAX as usize);
+
 impl Timeouts {
     /// The stats of a server, created on first use (while fewer than
     /// [`MAX_SERVERS`] are tracked).
@@ -92,8 +133,37 @@ impl Timeouts {
         {
             return &mut self.stats[i];
         }
-        let i = match self.servers.get(&ep) {
-            Some(&i) => i,
+        match self.index(ep) {
+            Some(i) => {
+                self.last = Some((ep, i));
+                &mut self.stats[i]
+            }
+            None => &mut self.overflow,
+        }
+    }
+
+    /// The stats of a server through a connection's memo, and whether the
+    /// server is tracked (its clients' indices can be kept too).
+    fn server_at(&mut self, memo: &mut Memo, ep: Endpoint) -> (&mut ServerStats, bool) {
+        let i = memo.server & !Memo::SERVER_B;
+        if i != 0 {
+            return (&mut self.stats[usize::from(i) - 1], true);
+        }
+        match self.index(ep) {
+            Some(i) => {
+                memo.server |= u16::try_from(i + 1).expect("MAX_SERVERS < 2^15");
+                memo.client = 0;
+                (&mut self.stats[i], true)
+            }
+            None => (&mut self.overflow, false),
+        }
+    }
+
+    /// Where a server's stats are, created on first use; `None` beyond
+    /// [`MAX_SERVERS`] (counted in [`untracked`](Self::untracked)).
+    fn index(&mut self, ep: Endpoint) -> Option<usize> {
+        match self.servers.get(&ep) {
+            Some(&i) => Some(i),
             None if self.servers.len() >= MAX_SERVERS => {
                 self.untracked += 1;
                 // A sink nothing reads: what is written to it changes no
@@ -104,16 +174,14 @@ impl Timeouts {
                 if self.untracked.is_multiple_of(OVERFLOW_RESET) {
                     self.overflow = ServerStats::default();
                 }
-                return &mut self.overflow;
+                None
             }
             None => {
                 self.stats.push(ServerStats::default());
                 self.servers.insert(ep, self.stats.len() - 1);
-                self.stats.len() - 1
+                Some(self.stats.len() - 1)
             }
-        };
-        self.last = Some((ep, i));
-        &mut self.stats[i]
+        }
     }
 
     /// Every server endpoint with its statistics, sorted by endpoint.
@@ -133,6 +201,7 @@ impl Timeouts {
         &mut self,
         server: Endpoint,
         client: IpAddr,
+        memo: &mut Memo,
         reused: bool,
         marks: Option<RequestMarks>,
     ) {
@@ -146,7 +215,7 @@ impl Timeouts {
                 None => {}
             }
         }
-        let s = self.server(server);
+        let (s, tracked) = self.server_at(memo, server);
         s.requests += 1;
         if reused {
             s.reused_requests += 1;
@@ -155,7 +224,7 @@ impl Timeouts {
             s.proxy_marks[p.index()] += 1;
         }
         if let Some(m) = marks
-            && let Some(c) = s.client(client)
+            && let Some(c) = s.client_at(tracked.then_some(&mut memo.client), client)
         {
             c.marks.add(m);
         }
@@ -165,10 +234,11 @@ impl Timeouts {
     pub fn response_marks(
         &mut self,
         server: Endpoint,
+        memo: &mut Memo,
         server_header: Option<&[u8]>,
         powered_by: Option<&[u8]>,
     ) {
-        let s = self.server(server);
+        let s = self.server_at(memo, server).0;
         if let Some(v) = server_header {
             s.marks.server.add(v);
         }
@@ -178,8 +248,13 @@ impl Timeouts {
     }
 
     /// A TLS hello on a connection to `server`.
-    pub fn tls_hello(&mut self, server: Endpoint, hello: &crate::app::tls::Hello<'_>) {
-        self.server(server).tls.hello(hello);
+    pub fn tls_hello(
+        &mut self,
+        server: Endpoint,
+        memo: &mut Memo,
+        hello: &crate::app::tls::Hello<'_>,
+    ) {
+        self.server_at(memo, server).0.tls.hello(hello);
     }
 
     /// Decides what sends each server's requests, once the capture is over;
@@ -207,17 +282,23 @@ impl Timeouts {
 
     /// The server answered a client's request: after an idle gap on a reused
     /// connection, that gap is one the client's pool kept the connection.
-    pub fn answered(&mut self, server: Endpoint, client: IpAddr, request: &Pending) {
+    pub fn answered(
+        &mut self,
+        server: Endpoint,
+        client: IpAddr,
+        memo: &mut Memo,
+        request: &Pending,
+    ) {
         if request.reuse
             && let Some(gap) = request.idle_ns()
         {
-            self.reuse(server, client, gap);
+            self.reuse(server, client, memo, gap);
         }
     }
 
     /// A SYN-ACK from `server`, `delay_ns` after the client's SYN.
-    pub fn synack(&mut self, server: Endpoint, delay_ns: i64) {
-        self.server(server).synack_delay.push(delay_ns);
+    pub fn synack(&mut self, server: Endpoint, memo: &mut Memo, delay_ns: i64) {
+        self.server_at(memo, server).0.synack_delay.push(delay_ns);
     }
 
     /// Whether an RST `delay_ns` after the request it answers came sooner
@@ -234,14 +315,14 @@ impl Timeouts {
     }
 
     /// A request after an idle gap, answered.
-    pub fn reuse(&mut self, server: Endpoint, client: IpAddr, gap_ns: i64) {
+    pub fn reuse(&mut self, server: Endpoint, client: IpAddr, memo: &mut Memo, gap_ns: i64) {
         if let Some(t) = &mut self.tap {
             t.push(Sample::Reuse { server, gap_ns });
         }
-        let s = self.server(server);
+        let (s, tracked) = self.server_at(memo, server);
         s.reuse.push(gap_ns);
         s.stayed_open_ns = s.stayed_open_ns.max(gap_ns);
-        if let Some(c) = s.client(client) {
+        if let Some(c) = s.client_at(tracked.then_some(&mut memo.client), client) {
             c.reuse.push(gap_ns);
         }
     }

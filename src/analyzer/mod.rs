@@ -15,12 +15,12 @@ pub use config::{
 
 use crate::analysis::retry::Retries;
 pub use crate::analysis::timeouts::Sample;
-use crate::analysis::timeouts::Timeouts;
+use crate::analysis::timeouts::{Memo, Timeouts};
 use crate::analysis::verdict::{self, Outcome, Verdict};
 use crate::app::http::{Paths, RequestLine};
 use crate::decode::{self, Frame, Skip};
 use crate::flow::conn::Notes;
-use crate::flow::{Conn, Endpoint, FlowHash, FlowHasher, FlowTable, TableEvent};
+use crate::flow::{Conn, Endpoint, FlowHash, FlowHasher, FlowTable, Side, TableEvent};
 use crate::observation::socket::{Sockets, Stand};
 use crate::observation::{Observation, SocketEvent};
 use crate::report::{self, Connection, Finding, Report, Totals};
@@ -274,6 +274,8 @@ impl Analyzer {
         let client = roles.client;
         let server_ep = conn.endpoint(roles.server());
         let client_ip = conn.endpoint(client).ip;
+        // Where this connection's statistics are (kept back below).
+        let mut memo = Memo::of(conn, roles.server() == Side::B);
 
         if let Some((asker, p)) = &notes.answered {
             if let (Some(status), Some(req)) = (notes.error_status, p.request)
@@ -289,7 +291,7 @@ impl Analyzer {
                 });
             }
             if *asker == client {
-                self.timeouts.answered(server_ep, client_ip, p);
+                self.timeouts.answered(server_ep, client_ip, &mut memo, p);
                 // An answered request that repeats a recently lost one is
                 // the proxy's retry.
                 if let Some(req) = p.request {
@@ -313,8 +315,13 @@ impl Analyzer {
         }
         if notes.new_turn && side == client {
             let p = conn.pending(client).expect("new turn is pending");
-            self.timeouts
-                .request(server_ep, client_ip, p.reuse, notes.request_marks);
+            self.timeouts.request(
+                server_ep,
+                client_ip,
+                &mut memo,
+                p.reuse,
+                notes.request_marks,
+            );
         }
         if side == client
             && let Some(after) = conn.h2().map(|h| h.streams())
@@ -326,12 +333,17 @@ impl Analyzer {
             // larger struct made that a copy per segment.)
             let opened = after.saturating_sub(h2_streams.unwrap_or(0));
             for _ in 0..opened.saturating_sub(u32::from(notes.new_turn)) {
-                self.timeouts.request(server_ep, client_ip, true, None);
+                self.timeouts
+                    .request(server_ep, client_ip, &mut memo, true, None);
             }
         }
         if side == roles.server() && (notes.server_header.is_some() || notes.powered_by.is_some()) {
-            self.timeouts
-                .response_marks(server_ep, notes.server_header, notes.powered_by);
+            self.timeouts.response_marks(
+                server_ep,
+                &mut memo,
+                notes.server_header,
+                notes.powered_by,
+            );
         }
         // The server's SYN-ACK: how long after the SYN it came at the
         // capture point (is the capture at the client's side?).
@@ -341,11 +353,12 @@ impl Analyzer {
             && conn.h(side).syns == 1
             && let Some(syn) = conn.syn_times(client).next()
         {
-            self.timeouts.synack(server_ep, ns - syn);
+            self.timeouts.synack(server_ep, &mut memo, ns - syn);
         }
         if let Some(h) = &notes.tls_hello {
-            self.timeouts.tls_hello(server_ep, h);
+            self.timeouts.tls_hello(server_ep, &mut memo, h);
         }
+        memo.keep(conn);
         // A race can show at the server's FIN (the request was seen first),
         // at the request (the FIN was), or at the server's RST (a reset
         // race, or the RST that proves it): watch for the proxy retrying

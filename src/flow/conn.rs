@@ -135,6 +135,12 @@ pub struct Conn {
     pub input: u32,
     /// `Keep-Alive: timeout=N` from a response, in seconds; `u32::MAX` for none.
     keep_alive_s: u32,
+    /// Where this connection's timeout statistics are kept, once found
+    /// (the server's and its client's, as `analysis::timeouts` packs them; 0
+    /// for not yet): saves two hashed look-ups per request. In the three
+    /// bytes of padding the struct had (issue 22).
+    pub server_memo: u16,
+    pub client_memo: u8,
     pub history: History,
     pub state: State,
     /// The side that sent the first pure SYN.
@@ -165,6 +171,8 @@ impl Conn {
             vlan,
             input: 0,
             keep_alive_s: u32::MAX,
+            server_memo: 0,
+            client_memo: 0,
             history: History::default(),
             state: State::Established,
             syn_client: None,

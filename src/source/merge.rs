@@ -74,14 +74,60 @@ struct Input {
     prev_ns: Option<i64>,
 }
 
+impl Input {
+    /// Reads and counts the next frame (nothing once done).
+    fn step(&mut self) -> Result<(), SourceProblem> {
+        if self.done {
+            return Ok(());
+        }
+        match self.reader.advance() {
+            Ok(true) => {
+                let f = self.reader.current().expect("advance returned a frame");
+                count(&mut self.stats, &mut self.prev_ns, &f);
+            }
+            Ok(false) => self.done = true,
+            Err(e) => self.failed(e)?,
+        }
+        Ok(())
+    }
+
+    /// The input ended early (counted, the run goes on) or cannot be read.
+    #[cold]
+    fn failed(&mut self, error: ReadError) -> Result<(), SourceProblem> {
+        self.done = true;
+        if error.is_partial() {
+            self.stats.stopped = Some(error.to_string());
+            return Ok(());
+        }
+        Err(SourceProblem {
+            file: self.stats.name.clone(),
+            error,
+        })
+    }
+}
+
+/// Counts a frame read from an input.
+#[inline]
+fn count(stats: &mut InputStats, prev_ns: &mut Option<i64>, f: &Frame<'_>) {
+    if prev_ns.is_some_and(|p| f.ts_ns < p) {
+        stats.backwards += 1;
+    }
+    *prev_ns = Some(f.ts_ns);
+    stats.count(f.ts_ns, f.data.len());
+}
+
 /// Inputs merged into one stream of frames in timestamp order.
 pub struct Merged {
     inputs: Vec<Input>,
     last: Option<usize>,
+    /// One input (the usual case): nothing to merge, so nothing is read
+    /// ahead; each frame is read when it is asked for.
+    single: bool,
 }
 
 impl Merged {
-    /// Starts reading every input (each is positioned on its first frame).
+    /// Starts reading every input (each is positioned on its first frame,
+    /// unless there is only one).
     pub fn new(readers: Vec<(String, CaptureReader)>) -> Result<Merged, SourceProblem> {
         let mut inputs = Vec::with_capacity(readers.len());
         for (name, reader) in readers {
@@ -93,56 +139,51 @@ impl Merged {
                 prev_ns: None,
             });
         }
-        let mut merged = Merged { inputs, last: None };
-        for i in 0..merged.inputs.len() {
-            merged.step(i)?;
+        let single = inputs.len() == 1;
+        let mut merged = Merged {
+            inputs,
+            last: None,
+            single,
+        };
+        if !single {
+            for input in &mut merged.inputs {
+                input.step()?;
+            }
         }
         Ok(merged)
     }
 
-    fn step(&mut self, i: usize) -> Result<(), SourceProblem> {
-        let input = &mut self.inputs[i];
+    /// The next frame of the only input: read, counted and handed over at
+    /// once, with no look-ahead and no merge (issue 22).
+    #[inline]
+    fn next_single(&mut self) -> Result<Option<(usize, Frame<'_>)>, SourceProblem> {
+        let input = &mut self.inputs[0];
         if input.done {
-            return Ok(());
+            return Ok(None);
         }
         match input.reader.advance() {
-            Ok(true) => {
-                let f = input.reader.current().expect("advance returned a frame");
-                let s = &mut input.stats;
-                if input.prev_ns.is_some_and(|p| f.ts_ns < p) {
-                    s.backwards += 1;
-                }
-                input.prev_ns = Some(f.ts_ns);
-                s.count(f.ts_ns, f.data.len());
-            }
-            Ok(false) => input.done = true,
-            Err(e) if e.is_partial() => {
-                input.stats.stopped = Some(e.to_string());
+            Ok(true) => {}
+            Ok(false) => {
                 input.done = true;
+                return Ok(None);
             }
-            Err(error) => {
-                return Err(SourceProblem {
-                    file: input.stats.name.clone(),
-                    error,
-                });
+            Err(e) => {
+                input.failed(e)?;
+                return Ok(None);
             }
         }
-        Ok(())
+        let f = input.reader.current().expect("advance returned a frame");
+        count(&mut input.stats, &mut input.prev_ns, &f);
+        Ok(Some((0, f)))
     }
 
     /// The next frame in timestamp order, with the index of its input.
     pub fn next_frame(&mut self) -> Result<Option<(usize, Frame<'_>)>, SourceProblem> {
-        if let Some(i) = self.last.take() {
-            self.step(i)?;
+        if self.single {
+            return self.next_single();
         }
-        if self.inputs.len() == 1 {
-            // One input (the usual case): nothing to merge.
-            let input = &self.inputs[0];
-            if input.done {
-                return Ok(None);
-            }
-            self.last = Some(0);
-            return Ok(input.reader.current().map(|f| (0, f)));
+        if let Some(i) = self.last.take() {
+            self.inputs[i].step()?;
         }
         let mut best: Option<(usize, i64)> = None;
         for (i, input) in self.inputs.iter().enumerate() {

@@ -43,3 +43,63 @@ fn test_unexplained_spread_stays_spread() {
     assert!(!idle.tight);
     assert_eq!(idle.estimate_ns, idle.median_ns);
 }
+
+// =========== Tests for a connection's memo of its statistics ===========
+
+#[test]
+fn test_memo_finds_the_same_stats_and_follows_the_roles() {
+    let ep = |last: u8, port: u16| Endpoint {
+        ip: IpAddr::from([10, 0, 0, last]),
+        port,
+    };
+    let (client, server) = (ep(1, 40_000), ep(2, 80));
+    let mut conn = Conn::new(1, 0, client, server, 0);
+    let mut t = Timeouts::default();
+    // Another server first, so that the index is not 0.
+    t.server(ep(3, 80)).requests += 1;
+    let marks = Some(RequestMarks::default());
+    for _ in 0..3 {
+        let mut memo = Memo::of(&conn, true);
+        t.request(server, client.ip, &mut memo, true, marks);
+        memo.keep(&mut conn);
+    }
+    assert_eq!(
+        (conn.server_memo, conn.client_memo),
+        (Memo::SERVER_B | 2, 1)
+    );
+    let s = t.server(server);
+    assert_eq!((s.requests, s.reused_requests), (3, 3));
+    assert_eq!(s.clients().len(), 1);
+    // The roles turned: the memo is emptied, and the other side's stats used.
+    let mut memo = Memo::of(&conn, false);
+    assert_eq!(memo, Memo::default());
+    t.request(client, server.ip, &mut memo, false, marks);
+    assert_eq!((memo.server, memo.client), (3, 1));
+    assert_eq!(t.server(client).requests, 1);
+    assert_eq!(t.server(server).requests, 3);
+}
+
+#[test]
+fn test_memo_is_not_kept_for_untracked_servers() {
+    let mut t = Timeouts::default();
+    for port in 0..MAX_SERVERS as u16 {
+        t.server(Endpoint {
+            ip: IpAddr::from([10, 0, 0, 9]),
+            port,
+        });
+    }
+    let ep = Endpoint {
+        ip: IpAddr::from([10, 0, 0, 2]),
+        port: 80,
+    };
+    let mut memo = Memo::default();
+    t.request(
+        ep,
+        IpAddr::from([10, 0, 0, 1]),
+        &mut memo,
+        false,
+        Some(RequestMarks::default()),
+    );
+    assert_eq!(memo, Memo::default());
+    assert_eq!(t.untracked, 1);
+}
