@@ -34,6 +34,8 @@ fuzz_target!(|input: &[u8]| {
         format: LogFormat::ALL.get(*pick as usize % n).copied(),
         nginx_log_format: (pick & 0x80 != 0).then(|| LAB.to_string()),
         haproxy_log_format: (pick & 0x40 != 0).then(|| own.clone()),
+        // A small budget too, so that the cap on kept lines is fuzzed.
+        max_bytes: if pick & 0x20 != 0 { 4096 } else { 0 },
     };
     if let Ok(log) = input::read("fuzz", data, &opts) {
         assert!(log.unreadable <= log.lines);

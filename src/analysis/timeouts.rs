@@ -86,8 +86,9 @@ pub const MAX_REACH: usize = 4_096;
 /// A connection's memo of where its statistics are ([`Conn::server_memo`],
 /// [`Conn::client_memo`]): the server's index plus one (0: not yet found)
 /// with [`Memo::SERVER_B`] when the server is side B, and its client's
-/// index plus one within that server's. Found once by hashing, then read
-/// by index on every request (issue 22).
+/// index plus one within that server's. The server's is found once by
+/// hashing and then read by index on every request (issue 22); the
+/// client's lasts one call (the connection has no room to keep it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Memo {
     pub server: u16,
@@ -105,7 +106,7 @@ impl Memo {
         if conn.server_memo & Self::SERVER_B == bit {
             Memo {
                 server: conn.server_memo,
-                client: conn.client_memo,
+                client: 0,
             }
         } else {
             Memo {
@@ -118,7 +119,6 @@ impl Memo {
     /// Keeps it in the connection.
     pub fn keep(self, conn: &mut Conn) {
         conn.server_memo = self.server;
-        conn.client_memo = self.client;
     }
 }
 

@@ -134,13 +134,13 @@ pub struct Conn {
     /// The input its first segment came from ([`Segment::input`]).
     pub input: u32,
     /// `Keep-Alive: timeout=N` from a response, in seconds; `u32::MAX` for none.
-    keep_alive_s: u32,
-    /// Where this connection's timeout statistics are kept, once found
-    /// (the server's and its client's, as `analysis::timeouts` packs them; 0
-    /// for not yet): saves two hashed look-ups per request. In the three
-    /// bytes of padding the struct had (issue 22).
+    keep_alive_s: u16,
+    /// Where this connection's server's timeout statistics are kept, once
+    /// found (as `analysis::timeouts` packs it; 0 for not yet): saves a
+    /// hashed look-up per request (issue 22). Its client's index would
+    /// save another, but the byte it needs would take the struct past 248
+    /// bytes, now that the response follows bodies past 2^31 (issue 23).
     pub server_memo: u16,
-    pub client_memo: u8,
     pub history: History,
     pub state: State,
     /// The side that sent the first pure SYN.
@@ -170,9 +170,8 @@ impl Conn {
             half: [Half::default(); 2],
             vlan,
             input: 0,
-            keep_alive_s: u32::MAX,
+            keep_alive_s: u16::MAX,
             server_memo: 0,
-            client_memo: 0,
             history: History::default(),
             state: State::Established,
             syn_client: None,
@@ -296,7 +295,7 @@ impl Conn {
 
     /// `Keep-Alive: timeout=N` from a response, in seconds.
     pub fn keep_alive_s(&self) -> Option<u32> {
-        (self.keep_alive_s != u32::MAX).then_some(self.keep_alive_s)
+        (self.keep_alive_s != u16::MAX).then_some(u32::from(self.keep_alive_s))
     }
 
     /// New payload bytes `side` sent.

@@ -63,10 +63,7 @@ fn test_memo_finds_the_same_stats_and_follows_the_roles() {
         t.request(server, client.ip, &mut memo, true, marks);
         memo.keep(&mut conn);
     }
-    assert_eq!(
-        (conn.server_memo, conn.client_memo),
-        (Memo::SERVER_B | 2, 1)
-    );
+    assert_eq!(conn.server_memo, Memo::SERVER_B | 2);
     let s = t.server(server);
     assert_eq!((s.requests, s.reused_requests), (3, 3));
     assert_eq!(s.clients().len(), 1);

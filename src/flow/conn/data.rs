@@ -284,7 +284,9 @@ impl Conn {
             notes.server_header = head.server;
             notes.powered_by = head.powered_by;
             if let Some(t) = head.keep_alive_s {
-                self.keep_alive_s = t;
+                // Held in 16 bits: 18 h and more is as good as forever,
+                // and u16::MAX stands for none.
+                self.keep_alive_s = u16::try_from(t).unwrap_or(u16::MAX - 1).min(u16::MAX - 1);
             }
         }
     }
