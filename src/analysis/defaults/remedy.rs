@@ -242,6 +242,38 @@ mod test {
         }
     }
 
+    proptest::proptest! {
+        /// Issue 21's rule for the path's one number: the keepalive time is
+        /// below the longest idle a flow survived (so below the middlebox's
+        /// idle timeout) by at least a second, in whole seconds from 1 s,
+        /// and none is given without a surviving reuse.
+        #[test]
+        fn test_issue_21_keepalive_below_what_survived(survived in 0.0f64..4_000_000.0) {
+            proptest::prop_assert_eq!(keepalive_s(None), None);
+            if let Some(k) = keepalive_s(Some(survived)) {
+                proptest::prop_assert!(k >= 1);
+                proptest::prop_assert!(
+                    (k * 1000) as f64 <= survived - 1000.0,
+                    "{} s not below {} ms", k, survived
+                );
+            } else {
+                proptest::prop_assert!(survived < 2000.0, "none for {} ms", survived);
+            }
+        }
+    }
+
+    /// A snippet gets the proven value, or a placeholder the user fills.
+    #[test]
+    fn test_snippets_fill_the_keepalive_or_say_n() {
+        for row in REMEDIES.iter().filter_map(|r| r.snippet) {
+            assert!(!fill(row, Some(2)).contains(KEEPALIVE_S), "{row}");
+            if row.contains(KEEPALIVE_S) {
+                assert!(fill(row, Some(2)).contains('2'));
+                assert!(fill(row, None).contains("<N>"));
+            }
+        }
+    }
+
     /// A proxy's step is given only for that proxy.
     #[test]
     fn test_proxy_steps_only_for_their_proxy() {
