@@ -18,9 +18,13 @@
 //! report shows when that difference could matter.)
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use super::{Frame, Segment, Skip, ip_tcp, link, linktype};
+
+mod parse;
+
+use parse::{Key, Piece, header_len, parse, v6};
 
 /// An incomplete datagram is dropped this long (capture time) after its
 /// first fragment: Linux's `ipfrag_time` default (RFC 8200 §4.5 allows 60
@@ -47,14 +51,6 @@ const DATAGRAM_OVERHEAD: usize = 160;
 /// 2675 §3); a fragment reaching beyond is the "ping of death".
 const MAX_DATAGRAM: u32 = 65535;
 
-/// IPv6 extension headers that may precede the fragment header (RFC 8200
-/// §4.1): hop-by-hop options, routing, destination options; and the
-/// fragment header itself.
-const HOP_BY_HOP: u8 = 0;
-const ROUTING: u8 = 43;
-const DEST_OPTS: u8 = 60;
-const FRAGMENT: u8 = 44;
-
 /// The share of the memory budget fragments may hold: a sixteenth, at most
 /// [`MAX_BYTES`], at least one largest datagram.
 pub fn budget(max_memory: usize) -> usize {
@@ -78,21 +74,6 @@ impl FragmentStats {
     pub fn any(&self) -> bool {
         self.reassembled + self.dropped > 0
     }
-}
-
-/// A datagram's identity (RFC 791: source, destination, protocol and
-/// identification; RFC 8200: source, destination and identification),
-/// within one input and VLAN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
-    src: IpAddr,
-    dst: IpAddr,
-    id: u32,
-    /// IPv4's protocol; 0 for IPv6, whose fragments may name different
-    /// next headers (only the first one's counts, RFC 8200 §4.5).
-    proto: u8,
-    vlan: u32,
-    input: u32,
 }
 
 /// Sorted, disjoint, non-adjacent byte ranges `[start, end)`.
@@ -180,19 +161,6 @@ impl Datagram {
     fn complete(&self) -> bool {
         self.end.is_some_and(|end| self.have.0 == [(0, end)]) && self.proto.is_some()
     }
-}
-
-/// One fragment as its IP header tells it.
-struct Piece<'a> {
-    key: Key,
-    v6: bool,
-    /// The upper protocol, when this fragment tells it.
-    proto: Option<u8>,
-    offset: u32,
-    more: bool,
-    /// Its payload's declared length, and the captured part of it.
-    len: u32,
-    bytes: &'a [u8],
 }
 
 /// Reassembles fragmented datagrams, holding at most its budget.
@@ -457,258 +425,5 @@ fn add(dg: &mut Datagram, piece: &Piece<'_>, stats: &mut FragmentStats) -> bool 
     true
 }
 
-fn header_len(v6: bool) -> usize {
-    if v6 { 40 } else { 20 }
-}
-
-fn v6(a: IpAddr) -> Ipv6Addr {
-    match a {
-        IpAddr::V6(a) => a,
-        IpAddr::V4(a) => a.to_ipv6_mapped(),
-    }
-}
-
-/// The fragment in an IP packet, or None when the packet is no fragment
-/// (the fragment was a tunnel's inner packet) or its header is impossible.
-fn parse(ip: &[u8], input: u32, vlan: u32) -> Option<Piece<'_>> {
-    match ip.first()? >> 4 {
-        4 => parse_v4(ip, input, vlan),
-        6 => parse_v6(ip, input, vlan),
-        _ => None,
-    }
-}
-
-fn parse_v4(ip: &[u8], input: u32, vlan: u32) -> Option<Piece<'_>> {
-    let ihl = usize::from(ip.first()? & 0x0f) * 4;
-    if ihl < 20 || ip.len() < ihl {
-        return None;
-    }
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    let flags_offset = u16::from_be_bytes([ip[6], ip[7]]);
-    let more = flags_offset & 0x2000 != 0;
-    let offset = u32::from(flags_offset & 0x1fff) * 8;
-    if (!more && offset == 0) || total < ihl {
-        return None;
-    }
-    let len = (total - ihl) as u32;
-    // RFC 791: every fragment but the last carries a multiple of 8 bytes.
-    if more && !len.is_multiple_of(8) {
-        return None;
-    }
-    let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-    let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-    Some(Piece {
-        key: Key {
-            src: IpAddr::V4(src),
-            dst: IpAddr::V4(dst),
-            id: u32::from(u16::from_be_bytes([ip[4], ip[5]])),
-            proto: ip[9],
-            vlan,
-            input,
-        },
-        v6: false,
-        proto: Some(ip[9]),
-        offset,
-        more,
-        len,
-        bytes: &ip[ihl..total.min(ip.len())],
-    })
-}
-
-fn parse_v6(ip: &[u8], input: u32, vlan: u32) -> Option<Piece<'_>> {
-    if ip.len() < 40 {
-        return None;
-    }
-    let end = 40 + usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-    let (mut next, mut at) = (ip[6], 40usize);
-    // Walk the headers before the fragment header (a handful at most).
-    for _ in 0..8 {
-        match next {
-            HOP_BY_HOP | ROUTING | DEST_OPTS => {
-                next = *ip.get(at)?;
-                at += (usize::from(*ip.get(at + 1)?) + 1) * 8;
-            }
-            FRAGMENT => {
-                let h = ip.get(at..at + 8)?;
-                let body = at + 8;
-                let field = u16::from_be_bytes([h[2], h[3]]);
-                let (offset, more) = (u32::from(field >> 3) * 8, field & 1 != 0);
-                if end < body {
-                    return None;
-                }
-                let len = (end - body) as u32;
-                if more && !len.is_multiple_of(8) {
-                    return None;
-                }
-                let src: [u8; 16] = ip[8..24].try_into().ok()?;
-                let dst: [u8; 16] = ip[24..40].try_into().ok()?;
-                return Some(Piece {
-                    key: Key {
-                        src: IpAddr::V6(src.into()),
-                        dst: IpAddr::V6(dst.into()),
-                        id: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
-                        proto: 0,
-                        vlan,
-                        input,
-                    },
-                    v6: true,
-                    proto: (offset == 0).then_some(h[0]),
-                    offset,
-                    more,
-                    len,
-                    bytes: ip.get(body..end.min(ip.len())).unwrap_or(&[]),
-                });
-            }
-            _ => return None,
-        }
-    }
-    None
-}
-
 #[cfg(test)]
-mod test {
-    use super::*;
-    use crate::synth::{Flow, Packet, flags, fragments};
-
-    fn flow() -> Flow {
-        Flow::new(
-            ("10.0.0.1".parse().unwrap(), 40000),
-            ("10.0.0.2".parse().unwrap(), 80),
-            1000,
-            9000,
-        )
-    }
-
-    /// A data segment of `len` bytes `fill`, split into 64-byte fragments.
-    fn split(fill: u8, len: usize, id: u32, ts_ns: i64) -> Vec<Packet> {
-        let p = flow().seg(ts_ns, true, flags::ACK, &vec![fill; len], Some(1));
-        fragments(&p, 64, id)
-    }
-
-    fn raw(p: &Packet) -> Frame<'_> {
-        Frame {
-            ts_ns: p.ts_ns,
-            linktype: linktype::RAW,
-            origlen: p.ip.len() as u32,
-            data: &p.ip,
-        }
-    }
-
-    /// Offers every packet; the payload of the segment the last completed.
-    fn offer_all(r: &mut Reassembly, packets: &[Packet]) -> Option<Vec<u8>> {
-        let mut out = None;
-        for p in packets {
-            if let Ok(seg) = r.decode(&raw(p), 0) {
-                out = Some(seg.payload.to_vec());
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn test_first_fragment_wins_on_overlap() {
-        let first = split(b'a', 200, 1, 0);
-        let second = split(b'b', 200, 1, 0);
-        let mut r = Reassembly::new(MAX_BYTES);
-        // The a's second fragment, then the b's copy of it, then the rest.
-        let order = [&first[1], &second[1], &first[0], &first[2], &first[3]];
-        let packets: Vec<Packet> = order.into_iter().cloned().collect();
-        assert_eq!(offer_all(&mut r, &packets), Some(vec![b'a'; 200]));
-        let s = r.stats();
-        assert_eq!((s.reassembled, s.dropped, s.overlapping), (1, 0, 1));
-        assert_eq!(r.bytes(), 0);
-    }
-
-    #[test]
-    fn test_incomplete_datagram_times_out_by_capture_time() {
-        let mut r = Reassembly::new(MAX_BYTES);
-        let old = split(b'a', 200, 1, 0);
-        assert_eq!(offer_all(&mut r, &old[..2]), None);
-        assert!(r.bytes() > 0);
-        // A fragment of another datagram after the timeout drops the first.
-        let late = split(b'b', 200, 2, TIMEOUT_NS + 1);
-        assert_eq!(offer_all(&mut r, &late[..1]), None);
-        assert_eq!(r.stats.dropped, 2);
-        // Its missing fragments now start a datagram of their own.
-        assert_eq!(offer_all(&mut r, &old[2..]), None);
-        assert_eq!(r.stats().dropped, 2 + 1 + 2);
-    }
-
-    #[test]
-    fn test_held_bytes_and_datagrams_stay_within_the_caps() {
-        let mut r = Reassembly::new(MIN_BYTES);
-        for id in 0..(2 * MAX_DATAGRAMS as u32) {
-            offer_all(&mut r, &split(b'a', 600, id, 0)[..1]);
-            assert!(r.bytes() <= MIN_BYTES);
-            assert!(r.held.len() <= MAX_DATAGRAMS);
-        }
-        assert!(r.ages.len() <= 2 * r.held.len() + 64);
-        let s = r.stats();
-        assert_eq!(s.dropped, 2 * MAX_DATAGRAMS as u64);
-        // The newest datagram was kept: its rest completes it.
-        let last = split(b'a', 600, 2 * MAX_DATAGRAMS as u32 - 1, 0);
-        assert_eq!(offer_all(&mut r, &last[1..]), Some(vec![b'a'; 600]));
-    }
-
-    #[test]
-    fn test_completed_datagrams_leave_a_bounded_queue() {
-        let mut r = Reassembly::new(MAX_BYTES);
-        // One datagram stays incomplete at the front of the queue.
-        offer_all(&mut r, &split(b'a', 200, 0, 0)[..1]);
-        for id in 1..10_000 {
-            assert!(offer_all(&mut r, &split(b'b', 100, id, 0)).is_some());
-        }
-        assert!(r.ages.len() <= 2 * r.held.len() + 64);
-        assert_eq!(r.stats().reassembled, 9_999);
-    }
-
-    #[test]
-    fn test_fragment_past_64k_is_dropped() {
-        let mut r = Reassembly::new(MAX_BYTES);
-        let mut p = split(b'a', 200, 3, 0).pop().unwrap();
-        // Offset 65528 with bytes beyond: the "ping of death".
-        p.ip[6..8].copy_from_slice(&(65528u16 / 8).to_be_bytes());
-        assert_eq!(r.decode(&raw(&p), 0).unwrap_err(), Skip::IpFragment);
-        assert_eq!(r.stats().dropped, 1);
-        assert_eq!(r.bytes(), 0);
-    }
-
-    #[test]
-    fn test_snaplen_cut_fragment_reads_as_a_cut_segment() {
-        let mut packets = split(b'a', 200, 4, 0);
-        let mut r = Reassembly::new(MAX_BYTES);
-        // The capture kept 10 bytes of the third fragment (payload 128..192).
-        let cut = packets[2].ip.len() - 54;
-        let origlen = packets[2].ip.len() as u32;
-        packets[2].ip.truncate(cut);
-        let mut seg = None;
-        for (i, p) in packets.iter().enumerate() {
-            let mut f = raw(p);
-            if i == 2 {
-                f.origlen = origlen;
-            }
-            if let Ok(s) = r.decode(&f, 0) {
-                seg = Some((s.payload_len, s.captured));
-            }
-        }
-        // The TCP header is the first 20 bytes of the IP payload.
-        assert_eq!(seg, Some((200, (128 + 10 - 20) as u32)));
-    }
-
-    #[test]
-    fn test_ipv6_fragments_and_inconsistent_ends() {
-        let c = "2001:db8::1".parse().unwrap();
-        let s = "2001:db8::2".parse().unwrap();
-        let p = Flow::new((c, 1), (s, 2), 5, 6).seg(0, true, flags::ACK, &[b'x'; 300], Some(1));
-        let mut r = Reassembly::new(MAX_BYTES);
-        let f = fragments(&p, 128, 0xdead_beef);
-        assert_eq!(offer_all(&mut r, &f), Some(vec![b'x'; 300]));
-        // Two last fragments with different ends: the datagram is dropped.
-        let mut other = f[2].clone();
-        other.ip.truncate(other.ip.len() - 8);
-        let len = (other.ip.len() - 40) as u16;
-        other.ip[4..6].copy_from_slice(&len.to_be_bytes());
-        assert_eq!(offer_all(&mut r, &[f[2].clone(), other]), None);
-        assert_eq!(r.stats().dropped, 2);
-    }
-}
+mod tests;
