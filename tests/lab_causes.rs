@@ -56,6 +56,35 @@ fn lost(f: &Finding) -> Option<(String, String)> {
     Some((r.method.to_string(), r.path.clone()))
 }
 
+/// `scenario`'s report, after checking that its findings are exactly the
+/// failures the truth logs, each of `cause` (all the truth's), each with
+/// `verdict`, and nothing else.
+fn each_failure_is(scenario: &str, cause: Cause, verdict: Verdict) -> (Value, Report) {
+    let t = truth(scenario);
+    let r = report(scenario);
+    let want: BTreeSet<(String, String)> = truth_failures(&t)
+        .into_iter()
+        .map(|(m, p, c)| {
+            assert_eq!(c, cause.to_string(), "{scenario}");
+            (m, p)
+        })
+        .collect();
+    let got: BTreeSet<(String, String)> = r.findings.iter().filter_map(lost).collect();
+    assert_eq!(got, want, "{scenario}");
+    assert_eq!(r.findings.len(), want.len(), "{:?}", r.verdict_counts);
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.verdict == verdict && f.cause == Some(cause)),
+        "{:?}",
+        r.findings
+            .iter()
+            .map(|f| (f.verdict, f.cause))
+            .collect::<Vec<_>>()
+    );
+    (t, r)
+}
+
 /// No server has an idle timeout from these closes, no mismatch, and no
 /// advice at all: nothing the logs show calls for a timeout change.
 fn no_timeout_advice(r: &Report) {
@@ -222,23 +251,7 @@ const NGINX_RACE_FORMAT: &str = "$msec \"$request\" $status \"$upstream_addr\" \
 /// closes Node logged.
 #[test]
 fn test_lab_app_reset_causes() {
-    let t = truth("app-reset");
-    let r = report("app-reset");
-    let want: BTreeSet<(String, String)> = truth_failures(&t)
-        .into_iter()
-        .map(|(m, p, c)| {
-            assert_eq!(c, "application");
-            (m, p)
-        })
-        .collect();
-    let got: BTreeSet<(String, String)> = r.findings.iter().filter_map(lost).collect();
-    assert_eq!(got, want);
-    assert_eq!(r.findings.len(), want.len());
-    assert!(
-        r.findings
-            .iter()
-            .all(|f| f.verdict == Verdict::ServerReset && f.cause == Some(Cause::Application))
-    );
+    let (t, r) = each_failure_is("app-reset", Cause::Application, Verdict::ServerReset);
     let node_closes = t["idle_closes_ms"].as_array().unwrap().len() as u64;
     let mut samples = 0;
     for s in &r.servers {
@@ -257,23 +270,7 @@ fn test_lab_app_reset_causes() {
 /// peer, no race and no idle-timeout sample.
 #[test]
 fn test_lab_peer_gone_causes() {
-    let t = truth("peer-gone");
-    let r = report("peer-gone");
-    let want: BTreeSet<(String, String)> = truth_failures(&t)
-        .into_iter()
-        .map(|(m, p, c)| {
-            assert_eq!(c, "peer_gone");
-            (m, p)
-        })
-        .collect();
-    let got: BTreeSet<(String, String)> = r.findings.iter().filter_map(lost).collect();
-    assert_eq!(got, want);
-    assert_eq!(r.findings.len(), want.len());
-    assert!(
-        r.findings
-            .iter()
-            .all(|f| f.verdict == Verdict::IdleReset && f.cause == Some(Cause::PeerGone))
-    );
+    let (_, r) = each_failure_is("peer-gone", Cause::PeerGone, Verdict::IdleReset);
     for s in &r.servers {
         assert!(s.idle_timeout.is_none());
         assert!(!s.keep_alive_header_disagrees);
@@ -284,28 +281,7 @@ fn test_lab_peer_gone_causes() {
 /// The failures of a middlebox scenario: each the path's, each a request
 /// the logs show failing, none a race, no idle timeout, no advice.
 fn middlebox(scenario: &str, verdict: Verdict) {
-    let t = truth(scenario);
-    let r = report(scenario);
-    let want: BTreeSet<(String, String)> = truth_failures(&t)
-        .into_iter()
-        .map(|(m, p, c)| {
-            assert_eq!(c, "path");
-            (m, p)
-        })
-        .collect();
-    let got: BTreeSet<(String, String)> = r.findings.iter().filter_map(lost).collect();
-    assert_eq!(got, want);
-    assert_eq!(r.findings.len(), want.len(), "{:?}", r.verdict_counts);
-    assert!(
-        r.findings
-            .iter()
-            .all(|f| f.verdict == verdict && f.cause == Some(Cause::Path)),
-        "{:?}",
-        r.findings
-            .iter()
-            .map(|f| (f.verdict, f.cause))
-            .collect::<Vec<_>>()
-    );
+    let (_, r) = each_failure_is(scenario, Cause::Path, verdict);
     for s in &r.servers {
         assert!(
             s.idle_timeout.is_none(),
