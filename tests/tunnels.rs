@@ -5,7 +5,7 @@
 
 use etherparse::{IpNumber, PacketBuilder};
 
-use crate::synth::{Packet, Workload};
+use crate::synth::{Packet, Workload, fragments};
 use crate::util::analyze;
 
 /// Outer addresses from TEST-NET-1 (RFC 5737): bytes in a capture only.
@@ -96,5 +96,58 @@ fn test_23_races_inside_tunnels() {
         assert_eq!(r.races(), races, "{name}");
         assert_eq!(r.findings.len(), plain.findings.len(), "{name}");
         assert_eq!(r.capture.tcp_segments, plain.capture.tcp_segments, "{name}");
+    }
+}
+
+/// Every packet split into 64-byte fragments, each with an id of its own.
+fn fragmented(packets: &[Packet]) -> Vec<Packet> {
+    packets
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| fragments(p, 64, i as u32))
+        .collect()
+}
+
+fn vxlan(p: &Packet) -> Vec<u8> {
+    let mut v = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+    v.extend(ether(&p.ip, p.v6));
+    udp(4789, &v)
+}
+
+#[test]
+fn test_23_fragments_inside_and_around_tunnels() {
+    let (mut packets, races) = Workload::bench(60, 6, false).packets();
+    packets.sort_by_key(|p| p.ts_ns);
+    let plain = analyze(&packets);
+    assert_eq!(plain.races(), races);
+    let inner = fragmented(&packets);
+    let shapes: Vec<(&str, Vec<Packet>)> = vec![
+        // A pod's packets fragmented before the node encapsulated them:
+        // whole outer packets, one inner fragment each.
+        ("vxlan around fragments", tunnel(&inner, vxlan)),
+        (
+            "gre around fragments",
+            tunnel(&inner, |p| {
+                ipv4(47, &[&[0, 0, 0x08, 0][..], &p.ip].concat())
+            }),
+        ),
+        ("ipip around fragments", tunnel(&inner, |p| ipv4(4, &p.ip))),
+        // Whole pod packets, the node's VXLAN packets fragmented on the
+        // underlay.
+        ("fragmented vxlan", fragmented(&tunnel(&packets, vxlan))),
+    ];
+    for (name, wrapped) in shapes {
+        let r = analyze(&wrapped);
+        assert_eq!(r.races(), races, "{name}");
+        assert_eq!(r.findings.len(), plain.findings.len(), "{name}");
+        assert_eq!(r.capture.tcp_segments, plain.capture.tcp_segments, "{name}");
+        let frags = r.capture.ip_fragments.unwrap();
+        assert!(frags.reassembled > 0, "{name}");
+        assert_eq!(frags.dropped, 0, "{name}");
+        assert!(
+            r.capture.warnings.is_empty(),
+            "{name}: {:?}",
+            r.capture.warnings
+        );
     }
 }

@@ -20,7 +20,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-use super::{Frame, Segment, Skip, ip_tcp, link, linktype};
+use etherparse::LaxIpSlice;
+
+use super::{Frame, MAX_TUNNELS, Segment, Skip, ip_tcp, link, linktype, tunnel};
 
 mod parse;
 
@@ -63,7 +65,7 @@ pub struct FragmentStats {
     /// Datagrams reassembled from fragments.
     pub reassembled: u64,
     /// Fragments that made no datagram: timed out, evicted for the budget,
-    /// still incomplete at the end, inconsistent, or inside a tunnel.
+    /// still incomplete at the end, or inconsistent.
     pub dropped: u64,
     /// Fragments that overlapped bytes already held (first wins).
     pub overlapping: u64,
@@ -218,12 +220,8 @@ impl Reassembly {
 
     fn offer<'a>(&'a mut self, frame: &Frame<'a>, input: u32) -> Result<Segment<'a>, Skip> {
         self.expire(frame.ts_ns);
-        let Some((piece, vlan)) = link(frame)
-            .ok()
-            .and_then(|(ip, vlan)| Some((parse(ip, input, vlan)?, vlan)))
-        else {
-            // A fragment inside a tunnel (the outer packet is whole), or a
-            // header that does not parse: not reassembled.
+        let Some((piece, vlan, depth)) = locate(frame, input) else {
+            // A header that does not parse: not reassembled.
             self.stats.dropped += 1;
             return Err(Skip::IpFragment);
         };
@@ -274,7 +272,11 @@ impl Reassembly {
             origlen: (header_len(dg.v6) + dg.end.unwrap_or(0) as usize) as u32,
             data: &self.out,
         };
-        ip_tcp(&frame, &self.out, vlan, 0)
+        // The datagram continues at its own depth: tunnels it carries are
+        // opened as far as the decoder opens any. (A fragmented datagram
+        // inside a reassembled one is not reassembled again: its
+        // fragments would need a second pass over this datagram.)
+        ip_tcp(&frame, &self.out, vlan, depth)
     }
 
     /// The whole datagram as one IP packet in `out`: a fresh header
@@ -385,6 +387,28 @@ impl Reassembly {
         }
         Some(dg)
     }
+}
+
+/// The fragment in a frame: its own IP packet's, or that of an IP packet
+/// inside the tunnels the decoder opens (issue 23: a pod's packet
+/// fragmented before the node put it in VXLAN or GRE arrives as whole
+/// outer packets, each carrying one inner fragment), with its VLAN and how
+/// many tunnels deep it was. None when the header does not parse.
+fn locate<'a>(frame: &Frame<'a>, input: u32) -> Option<(Piece<'a>, u32, u8)> {
+    let (mut ip, vlan) = link(frame).ok()?;
+    for depth in 0..=MAX_TUNNELS {
+        if let Some(piece) = parse(ip, input, vlan) {
+            return Some((piece, vlan, depth));
+        }
+        // Whole at this depth: the fragment is inside its tunnel.
+        let (slice, _) = LaxIpSlice::from_slice(ip).ok()?;
+        let payload = slice.payload();
+        if payload.fragmented {
+            return None;
+        }
+        ip = tunnel::inner(payload.ip_number.0, payload.payload)?.ok()?;
+    }
+    None
 }
 
 /// Takes `piece` into `dg`: false when it contradicts what is held (a

@@ -131,7 +131,8 @@ pub struct IpFragments {
     /// Datagrams reassembled from fragments.
     pub reassembled: u64,
     /// Fragments that made no datagram (timed out, over the budget,
-    /// incomplete at the end, inconsistent, inside a tunnel).
+    /// incomplete at the end, inconsistent, or inside a datagram itself
+    /// reassembled).
     pub dropped: u64,
     /// Fragments that overlapped bytes already held (the first was kept).
     pub overlapping: u64,

@@ -146,7 +146,7 @@ impl fmt::Display for Warning {
             ),
             Warning::FragmentsDropped { fragments } => write!(
                 f,
-                "{fragments} IP fragments could not be reassembled (incomplete after {} s, over the memory budget, inconsistent, or inside a tunnel): the TCP segments in them are missing, and a request in them may read as never sent",
+                "{fragments} IP fragments could not be reassembled (incomplete after {} s, over the memory budget, inconsistent, or inside a datagram that was itself reassembled): the TCP segments in them are missing, and a request in them may read as never sent",
                 crate::decode::fragment::TIMEOUT_NS / 1_000_000_000
             ),
             Warning::FragmentsOverlapping { fragments } => write!(
