@@ -164,3 +164,73 @@ fn test_pattern_follows_veths_that_come_and_go() {
     drop(lab);
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Issue 23: a pod's veth appears down (the container runtime brings it up
+/// a moment later); libpcap will not open it then. The pattern must try it
+/// again, say so once, and report the race on it.
+#[test]
+fn test_23_veth_created_down_is_tried_again() {
+    if !can_run() {
+        return;
+    }
+    let id = std::process::id() % 100_000;
+    let node = format!("r23-node{id}");
+    let pod = format!("r23-pd{id}");
+    let veth = format!("r23vd-{id}");
+    let mut lab = Lab {
+        ns: vec![node.clone(), pod.clone()],
+        children: Vec::new(),
+        capture: None,
+    };
+    sh(&format!(
+        "ip netns add {node} && ip -n {node} link set lo up && \
+         ip netns add {pod} && ip -n {pod} link set lo up"
+    ));
+    let dir = std::env::temp_dir().join(format!("racecap-r23-down-{id}"));
+    fs::create_dir_all(&dir).unwrap();
+    let (server, client) = (dir.join("server.js"), dir.join("client.py"));
+    fs::write(&server, server_js("10.81.3.2")).unwrap();
+    fs::write(&client, client_py("10.81.3.2")).unwrap();
+    lab.capture = Some(
+        Command::new(cargo_bin!("racecap"))
+            .args(["capture", "--netns", &node, "-i", &format!("r23v*-{id}")])
+            .args(["--duration", "14s", "--format", "jsonl"])
+            .args(["tcp", "port", "3000"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // The veth appears down; the capture's rescan (every second) finds it
+    // and fails to open it.
+    std::thread::sleep(Duration::from_millis(800));
+    sh(&format!(
+        "ip -n {node} link add {veth} type veth peer name eth0 netns {pod} && \
+         ip -n {node} addr add 10.81.3.1/24 dev {veth} && ip -n {pod} addr add 10.81.3.2/24 dev eth0"
+    ));
+    std::thread::sleep(Duration::from_millis(1800));
+    sh(&format!(
+        "ip -n {node} link set {veth} up && ip -n {pod} link set eth0 up"
+    ));
+    start_server(&mut lab, &pod, &server);
+    // Tried again within two seconds of the last failure.
+    std::thread::sleep(Duration::from_millis(2500));
+    let st = Command::new("ip")
+        .args(["netns", "exec", &node, "timeout", "20", "python3"])
+        .arg(&client)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (status, out, err) = finish(&mut lab);
+    assert!(status.success(), "{err}");
+    let warned = format!("cannot capture on {veth}");
+    assert_eq!(err.matches(&warned).count(), 1, "{err}");
+    assert!(err.contains(&format!("capturing on {veth} too")), "{err}");
+    let report: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        report["verdict_counts"]["keepalive_race"], 1,
+        "{out}\n{err}"
+    );
+    drop(lab);
+    let _ = fs::remove_dir_all(&dir);
+}
