@@ -15,8 +15,8 @@
 //! * `OUT_DIR/h2/`: single direction byte streams for `h2` (frames and
 //!   header blocks).
 //! * `OUT_DIR/fragment/`: runs of raw-IP fragments for `fragment` (see
-//!   fuzz_targets/fragment.rs), in order and reversed; the same races
-//!   fragmented as captures for `pipeline`.
+//!   fuzz_targets/fragment.rs), in order, reversed and inside VXLAN and GRE;
+//!   the same races fragmented as captures for `pipeline`.
 //! * `OUT_DIR/decode/`: inputs for `decode` (link-type byte, cut byte,
 //!   frame), from the synthetic packets and from the frames of every CAPTURE
 //!   given (a few per file and link type).
@@ -339,6 +339,18 @@ fn main() {
             }
             write(&frag_dir, format!("fragment-{order}-{fam}.bin"), &b);
         }
+        // The same fragments inside tunnels, as a node's uplink carries
+        // a pod's fragmented packets (VXLAN, GRE).
+        for (name, wrap) in [("vxlan", vxlan as fn(&[u8], bool) -> Vec<u8>), ("gre", gre)] {
+            let mut b = Vec::new();
+            for p in &split {
+                let outer = wrap(&p.ip, v6);
+                b.extend_from_slice(&(outer.len() as u16).to_le_bytes());
+                b.push(0);
+                b.extend_from_slice(&outer);
+            }
+            write(&frag_dir, format!("fragment-in-{name}-{fam}.bin"), &b);
+        }
     }
 
     // A capture cut off mid-record, and two gzip members back to back.
@@ -385,4 +397,35 @@ fn main() {
         "{n_cap} capture seeds, {n_dec} decode seeds in {}",
         out.display()
     );
+}
+
+/// An outer IPv4 header (TEST-NET-1 addresses; the decoder does not check
+/// its checksum) around `payload` of IP protocol `proto`.
+fn outer_ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
+    let total = (20 + payload.len()) as u16;
+    let mut ip = vec![0x45, 0];
+    ip.extend_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
+    ip.extend_from_slice(payload);
+    ip
+}
+
+/// `inner` in VXLAN (UDP 4789, an Ethernet frame inside).
+fn vxlan(inner: &[u8], v6: bool) -> Vec<u8> {
+    let len = (8 + 8 + 14 + inner.len()) as u16;
+    let mut u = vec![0x9c, 0x40, 0x12, 0xb5];
+    u.extend_from_slice(&len.to_be_bytes());
+    u.extend_from_slice(&[0, 0, 0x08, 0, 0, 0, 0, 0, 42, 0]);
+    u.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]);
+    u.extend_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] });
+    u.extend_from_slice(inner);
+    outer_ipv4(17, &u)
+}
+
+/// `inner` in GRE (RFC 2784, no options).
+fn gre(inner: &[u8], v6: bool) -> Vec<u8> {
+    let mut g = vec![0, 0];
+    g.extend_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] });
+    g.extend_from_slice(inner);
+    outer_ipv4(47, &g)
 }
