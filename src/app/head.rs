@@ -9,17 +9,21 @@
 //! before, from the same bytes: the answers are the same either way.
 
 use super::http::{self, Method, ResponseHead};
+use super::marks::{self, RequestMarks};
 
 /// What the first bytes of a segment (the prefix the reader hands over)
 /// say of HTTP/1: a request line or a status line with its head's fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Head {
     /// [`http::request_target`]: the method, the kept target's length (it
-    /// follows the method and a space) and whether the target is longer.
+    /// follows the method and a space) and whether the target is longer;
+    /// and [`marks::request_head`] (the analysis reads it of a client's
+    /// first requests only, but the reader cannot tell which those are).
     Request {
         method: Method,
         kept: u8,
         longer: bool,
+        marks: RequestMarks,
     },
     /// [`http::status_line`], and [`http::response_head`] of the bytes.
     Response { status: u16, fields: Fields },
@@ -66,22 +70,38 @@ impl Span {
 /// of it, and what the HTTP/1 head that the carried bytes begin says.
 pub fn carried(payload: &[u8]) -> (&[u8], Option<Head>) {
     let p = &payload[..payload.len().min(crate::decode::SNIFF_BYTES)];
+    if p.is_empty() {
+        // (Most segments: pure ACKs.)
+        return (p, None);
+    }
+    // A head's lines are read once, here: its first blank line ends where
+    // the carried bytes do (the first CRLF CRLF) whenever that blank line
+    // is a CRLF after a CRLF, since every CRLF CRLF is a blank line to the
+    // line readers. Otherwise (a bare LF, or no blank line) the search for
+    // CRLF CRLF decides. A head reads the same in `p` as in the carried
+    // bytes: both hold its lines up to the first blank one.
+    let upto = |end: Option<usize>| match end {
+        Some(l) if p[..l].ends_with(b"\r\n\r\n") => &p[..l],
+        _ => super::carried(payload),
+    };
     if let Some(status) = http::status_line(p) {
-        // The head's lines are read once, here: its first blank line ends
-        // where the carried bytes do (the first CRLF CRLF) whenever that
-        // blank line is a CRLF after a CRLF, since every CRLF CRLF is a
-        // blank line to the line reader. Otherwise (a bare LF) the search
-        // for CRLF CRLF decides. The head reads the same in `p` as in the
-        // carried bytes: both hold its lines up to the first blank one.
         let h = http::response_head(p);
-        let bytes = match h.len {
-            Some(l) if p[..l as usize].ends_with(b"\r\n\r\n") => &p[..l as usize],
-            _ => super::carried(payload),
-        };
+        let bytes = upto(h.len.map(|l| l as usize));
         return (bytes, Head::response(bytes, status, &h));
     }
-    let bytes = super::carried(payload);
-    (bytes, Head::read(bytes))
+    if let Some((method, kept, longer)) = http::request_target(p) {
+        let (marks, end) = marks::request_head_end(p);
+        let bytes = upto(end);
+        // (The kept target is at most 200 bytes.)
+        let head = u8::try_from(kept.len()).ok().map(|kept| Head::Request {
+            method,
+            kept,
+            longer,
+            marks,
+        });
+        return (bytes, head);
+    }
+    (super::carried(payload), None)
 }
 
 impl Head {
@@ -100,6 +120,7 @@ impl Head {
                 method,
                 kept,
                 longer,
+                marks: marks::request_head(bytes),
             });
         }
         let status = http::status_line(bytes)?;
@@ -146,12 +167,21 @@ impl<'a> Sniff<'a> {
                 method,
                 kept,
                 longer,
+                ..
             }) => {
                 let from = method.as_str().len() + 1;
                 Some((method, &self.bytes[from..][..usize::from(kept)], longer))
             }
             Some(Head::Response { .. }) => None,
             None => http::request_target(self.bytes),
+        }
+    }
+
+    /// [`marks::request_head`] of the bytes.
+    pub fn request_marks(self) -> RequestMarks {
+        match self.head {
+            Some(&Head::Request { marks, .. }) => marks,
+            _ => marks::request_head(self.bytes),
         }
     }
 
@@ -191,11 +221,13 @@ mod test {
     /// neither, whole or cut at every length.
     #[test]
     fn test_head_answers_as_the_bytes() {
-        let texts: [&[u8]; 9] = [
+        let texts: [&[u8]; 11] = [
+            b"GET / HTTP/1.1\nHost: a\nVia: x\n\nxx\r\n\r\n",
+            b"POST /p HTTP/1.1\r\nA: b\n\r\nbody\r\n\r\n",
             b"HTTP/1.1 200 OK\nServer: a\n\nbody\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nServer: a\n\r\nbody\r\n\r\n",
             b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
-            b"GET /callback?x=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /callback?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: okhttp/4\r\nVia: 1.1 p\r\nx-envoy-attempt-count: 1\r\n\r\n",
             b"DELETE /a/b HTTP/1.1\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nServer: nginx\r\nKeep-Alive: timeout=5\r\nX-Powered-By: PHP\r\nContent-Length: 12\r\n\r\nhello world!",
             b"HTTP/1.1 502 Bad Gateway\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
@@ -217,6 +249,9 @@ mod test {
                 let raw = Sniff { bytes, head: None };
                 assert_eq!(read.request_target(), raw.request_target(), "{cut}");
                 assert_eq!(read.status_line(), raw.status_line(), "{cut}");
+                if raw.request_target().is_some() {
+                    assert_eq!(read.request_marks(), raw.request_marks(), "{cut}");
+                }
                 if raw.status_line().is_some() {
                     assert_eq!(read.response_head(true), raw.response_head(true), "{cut}");
                     // Without `all`, the framing's fields are the same.

@@ -315,7 +315,7 @@ impl Conn {
         if let Some((method, kept, longer)) = sniff.request_target() {
             self.http_client.get_or_insert(side);
             let marks = (self.half[side.idx()].turns < MAX_REQUEST_HEADS_SCANNED)
-                .then(|| crate::app::marks::request_head(sniff.bytes));
+                .then(|| sniff.request_marks());
             return Sniffed::Request(method, paths.put(kept, longer).get(), marks);
         }
         if let Some(status) = sniff.status_line() {
