@@ -138,12 +138,13 @@ pub fn request_head_end(payload: &[u8]) -> (RequestMarks, Option<usize>) {
             head_end = Some(at + end + 1);
             break;
         }
-        if let Some((name, value)) = header(line)
-            && matches!(name[0] | 0x20, b'c' | b'f' | b't' | b'u' | b'v' | b'x')
+        // The first letter rules out most headers, `Host` and `Accept`
+        // among them, with one compare and before their colon is searched
+        // for: every name below begins with one of these (and a line that
+        // begins with its colon has no name).
+        if matches!(line[0] | 0x20, b'c' | b'f' | b't' | b'u' | b'v' | b'x')
+            && let Some((name, value)) = header(line)
         {
-            // (The first letter rules out most headers, `Host` and
-            // `Accept` among them, with one compare: every name below
-            // begins with one of these.)
             if let Some(p) = ProxyMark::of_header(name) {
                 // Istio outranks the Envoy inside it.
                 marks.proxy = Some(match marks.proxy {
