@@ -189,14 +189,18 @@ pub struct Decoded {
     len: u16,
     tail: u8,
     flags: u8,
+    /// The reader read an HTTP/1 head in the prefix; its facts are the
+    /// batch's next (`app::head::Head`, kept apart: most segments have none).
+    head: bool,
     skip: Option<Skip>,
 }
 
 impl Decoded {
     /// A segment whose payload prefix (at most [`SNIFF_BYTES`]) and then
     /// its tail were copied to the arena at `at`, from a frame of
-    /// `frame_len` captured bytes.
-    pub fn segment(seg: &Segment<'_>, frame_len: u32, at: u32, len: usize) -> Decoded {
+    /// `frame_len` captured bytes; `head` when the reader read an HTTP/1
+    /// head in the prefix.
+    pub fn segment(seg: &Segment<'_>, frame_len: u32, at: u32, len: usize, head: bool) -> Decoded {
         debug_assert!(len <= SNIFF_BYTES);
         debug_assert!(seg.tail.len() <= TAIL_BYTES);
         Decoded {
@@ -215,6 +219,7 @@ impl Decoded {
             len: len as u16,
             tail: seg.tail.len() as u8,
             flags: seg.flags.0,
+            head,
             skip: None,
         }
     }
@@ -238,6 +243,7 @@ impl Decoded {
             len: 0,
             tail: 0,
             flags: 0,
+            head: false,
             skip: Some(skip),
         }
     }
@@ -250,6 +256,11 @@ impl Decoded {
     /// The frame's captured bytes.
     pub fn frame_len(&self) -> usize {
         self.frame_len as usize
+    }
+
+    /// Whether the reader read an HTTP/1 head in the segment's prefix.
+    pub fn has_head(&self) -> bool {
+        self.head
     }
 
     /// The segment again, its payload the prefix in `arena`; or why the

@@ -7,7 +7,7 @@
 use std::sync::mpsc;
 
 use crate::analyzer::{Analyzer, Config};
-use crate::app::carried;
+use crate::app::head::{self, Head};
 use crate::decode::Decoded;
 use crate::decode::fragment::{self, Reassembly};
 use crate::flow::{FlowHash, FlowHasher};
@@ -25,7 +25,10 @@ struct Batch {
     /// The flow hash of each frame that gave a segment, in order: hashed
     /// here, on the reader's core, with the flow table's own hasher.
     hashes: Vec<FlowHash>,
-    /// Payload prefixes (what [`carried`] keeps).
+    /// What the HTTP/1 heads among the prefixes say, in order: read here,
+    /// where the bytes are, for the frames that say so ([`Decoded::has_head`]).
+    heads: Vec<Head>,
+    /// Payload prefixes (what [`carried`](crate::app::carried) keeps).
     arena: Vec<u8>,
     /// Bytes of the inputs consumed when the batch was sent.
     position: u64,
@@ -52,6 +55,7 @@ fn fill(
 ) -> Result<bool, SourceProblem> {
     batch.frames.clear();
     batch.hashes.clear();
+    batch.heads.clear();
     batch.arena.clear();
     while batch.frames.len() < BATCH {
         let Some((input, frame)) = merged.next_frame()? else {
@@ -64,12 +68,16 @@ fn fill(
             .push(match reassembly.decode(&frame, input as u32) {
                 Ok(seg) => {
                     // Only what the analysis reads crosses to it.
-                    let prefix = carried(seg.payload);
+                    // (An HTTP/1 head is read here too: [`Head`].)
+                    let (prefix, head) = head::carried(seg.payload);
                     let at = batch.arena.len() as u32;
                     batch.arena.extend_from_slice(prefix);
                     batch.arena.extend_from_slice(seg.tail);
                     batch.hashes.push(FlowHash::of(hasher, &seg));
-                    Decoded::segment(&seg, frame_len, at, prefix.len())
+                    if let Some(h) = head {
+                        batch.heads.push(h);
+                    }
+                    Decoded::segment(&seg, frame_len, at, prefix.len(), head.is_some())
                 }
                 Err(skip) => Decoded::skipped(frame.ts_ns, frame_len, skip),
             });
@@ -110,12 +118,14 @@ pub fn run_with_progress(
     for batch in full_rx {
         analyzer.held_before(batch.held);
         let mut hashes = batch.hashes.iter();
+        let mut heads = batch.heads.iter();
         for d in &batch.frames {
             analyzer.count_frame(d.ts_ns(), d.frame_len());
             match d.get(&batch.arena) {
                 Ok(seg) => {
                     let hash = *hashes.next().expect("a hash per segment");
-                    analyzer.segment_hashed(&seg, hash);
+                    let head = if d.has_head() { heads.next() } else { None };
+                    analyzer.segment_read(&seg, hash, head);
                 }
                 Err(skip) => analyzer.skip(skip),
             }
@@ -126,4 +136,14 @@ pub fn run_with_progress(
     let (stats, fragments) = reader.join().expect("the reader thread does not panic")?;
     analyzer.fragments(fragments);
     Ok((analyzer.finish(&stats), stats))
+}
+
+#[cfg(test)]
+mod test {
+    /// A batch's frames stay 80 bytes (a few cache lines per batch cross
+    /// between cores): the flag that an HTTP/1 head was read took padding.
+    #[test]
+    fn test_decoded_stays_80_bytes() {
+        assert_eq!(std::mem::size_of::<crate::decode::Decoded>(), 80);
+    }
 }

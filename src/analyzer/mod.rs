@@ -17,6 +17,7 @@ use crate::analysis::retry::Retries;
 pub use crate::analysis::timeouts::Sample;
 use crate::analysis::timeouts::{Memo, Timeouts};
 use crate::analysis::verdict::{self, Outcome, Verdict};
+use crate::app::head::Head;
 use crate::app::http::{Paths, RequestLine};
 use crate::decode::{self, Frame, Skip};
 use crate::flow::conn::Notes;
@@ -191,7 +192,7 @@ impl Analyzer {
         for s in &stands {
             let seg = s.segment(ev);
             let hash = self.table.hash(&seg);
-            self.segment_from(&seg, hash, false);
+            self.segment_from(&seg, hash, false, None);
         }
         self.stands = stands;
     }
@@ -230,18 +231,35 @@ impl Analyzer {
     /// Feeds one decoded segment.
     pub fn segment(&mut self, seg: &decode::Segment<'_>) {
         let hash = self.table.hash(seg);
-        self.segment_from(seg, hash, true);
+        self.segment_from(seg, hash, true, None);
     }
 
     /// Feeds one decoded segment whose key a copy of
     /// [`flow_hasher`](Self::flow_hasher) hashed.
     pub fn segment_hashed(&mut self, seg: &decode::Segment<'_>, hash: FlowHash) {
-        self.segment_from(seg, hash, true);
+        self.segment_from(seg, hash, true, None);
+    }
+
+    /// [`segment_hashed`](Self::segment_hashed), with what the reader read
+    /// of the HTTP/1 head its payload begins, if it did ([`Head`]).
+    pub fn segment_read<'a>(
+        &mut self,
+        seg: &decode::Segment<'a>,
+        hash: FlowHash,
+        head: Option<&'a Head>,
+    ) {
+        self.segment_from(seg, hash, true, head);
     }
 
     /// Feeds a segment of a packet, or one a socket event stands for (its
     /// payload was never there: not cut by a snaplen).
-    fn segment_from(&mut self, seg: &decode::Segment<'_>, hash: FlowHash, packet: bool) {
+    fn segment_from<'a>(
+        &mut self,
+        seg: &decode::Segment<'a>,
+        hash: FlowHash,
+        packet: bool,
+        head: Option<&'a Head>,
+    ) {
         self.totals.segments += 1;
         let src = seg.src_endpoint();
         if !self.cfg.focus.covers(src, seg.dst_endpoint()) {
@@ -267,7 +285,7 @@ impl Analyzer {
         let heap_before = conn.heap_bytes();
         let h2_streams = conn.h2().map(|h| h.streams());
         let mut notes = Notes::default();
-        conn.process_into(side, seg, &mut self.paths, &mut notes);
+        conn.process_into(side, seg, head, &mut self.paths, &mut notes);
         // A segment only ever adds out-of-line state.
         self.conn_heap += conn.heap_bytes().saturating_sub(heap_before);
         let roles = verdict::roles(conn, &self.known_servers);
@@ -445,10 +463,18 @@ impl Analyzer {
         self.drain_events();
     }
 
+    /// Judges what left the table. Inline, the rest out of line: it runs
+    /// after every segment, and few segments end a connection (the call
+    /// alone cost some 15 instructions a packet).
+    #[inline]
     fn drain_events(&mut self) {
-        if self.events.is_empty() {
-            return;
+        if !self.events.is_empty() {
+            self.drain_some_events();
         }
+    }
+
+    #[inline(never)]
+    fn drain_some_events(&mut self) {
         let events = std::mem::take(&mut self.events);
         for e in events {
             match e {

@@ -117,19 +117,34 @@ fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
 /// Reads the headers in the captured part of a request head (after its
 /// request line), stopping at the blank line.
 pub fn request_head(payload: &[u8]) -> RequestMarks {
+    request_head_end(payload).0
+}
+
+/// [`request_head`], and where the blank line that ends the head ends
+/// (the reader thread cuts the bytes it carries there).
+pub fn request_head_end(payload: &[u8]) -> (RequestMarks, Option<usize>) {
     let mut marks = RequestMarks::default();
     let Some(nl) = memchr::memchr(b'\n', payload) else {
-        return marks;
+        return (marks, None);
     };
-    let mut rest = &payload[nl + 1..];
+    let mut at = nl + 1;
+    let mut rest = &payload[at..];
+    let mut head_end = None;
     while let Some(end) = memchr::memchr(b'\n', rest) {
         let line = &rest[..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             marks.complete = true;
+            head_end = Some(at + end + 1);
             break;
         }
-        if let Some((name, value)) = header(line) {
+        // The first letter rules out most headers, `Host` and `Accept`
+        // among them, with one compare and before their colon is searched
+        // for: every name below begins with one of these (and a line that
+        // begins with its colon has no name).
+        if matches!(line[0] | 0x20, b'c' | b'f' | b't' | b'u' | b'v' | b'x')
+            && let Some((name, value)) = header(line)
+        {
             if let Some(p) = ProxyMark::of_header(name) {
                 // Istio outranks the Envoy inside it.
                 marks.proxy = Some(match marks.proxy {
@@ -155,8 +170,9 @@ pub fn request_head(payload: &[u8]) -> RequestMarks {
             }
         }
         rest = &rest[end + 1..];
+        at += end + 1;
     }
-    marks
+    (marks, head_end)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 pub mod framer;
 pub mod h2;
+pub mod head;
 pub mod hpack;
 pub mod http;
 pub mod marks;

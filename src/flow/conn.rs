@@ -17,6 +17,7 @@ use super::state::{self, Event, Guards};
 use super::{Endpoint, Seq};
 use crate::app::Layer;
 use crate::app::h2::H2;
+use crate::app::head::{Head, Sniff};
 use crate::app::http::{Method, PathId, Paths, Req};
 use crate::app::protocol::Protocol;
 use crate::app::response::{Incomplete, Response};
@@ -398,18 +399,21 @@ impl Conn {
     /// Feeds one segment sent by `side`. A request's target goes into `paths`.
     pub fn process<'a>(&mut self, side: Side, seg: &Segment<'a>, paths: &mut Paths) -> Notes<'a> {
         let mut notes = Notes::default();
-        self.process_into(side, seg, paths, &mut notes);
+        self.process_into(side, seg, None, paths, &mut notes);
         notes
     }
 
     /// [`process`](Self::process), writing what the segment changed into
     /// `notes` (fresh, [`Notes::default`]): the analysis's hot path, where a
     /// returned `Notes` (144 bytes) cost a copy per segment once the payload
-    /// path grew (HTTP/2), 1.3 % of an HTTP/1 run's instructions.
+    /// path grew (HTTP/2), 1.3 % of an HTTP/1 run's instructions. `head`
+    /// is what the reader thread read of the HTTP/1 head the payload begins
+    /// ([`Head`]), if it did.
     pub fn process_into<'a>(
         &mut self,
         side: Side,
         seg: &Segment<'a>,
+        head: Option<&'a Head>,
         paths: &mut Paths,
         notes: &mut Notes<'a>,
     ) {
@@ -445,7 +449,11 @@ impl Conn {
         // (RFC 9293 3.5.3): it answers nothing and starts nothing.
         let mut activity = false;
         if seg.payload_len > 0 && !flags.rst() {
-            activity = self.on_payload(side, data_seq, ack, seg, paths, notes);
+            let sniff = Sniff {
+                bytes: seg.payload,
+                head,
+            };
+            activity = self.on_payload(side, data_seq, ack, seg, sniff, paths, notes);
         } else if !flags.syn() && !flags.fin() && !flags.rst() {
             self.history.note(side, b'A');
         }

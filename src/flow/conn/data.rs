@@ -5,6 +5,7 @@
 //! module, it shares the connection's private fields).
 
 use super::{Conn, MAX_HEADS_SCANNED, Notes, Side, Waiting};
+use crate::app::head::Sniff;
 use crate::app::http::{self, Method, Paths};
 use crate::app::{Layer, Opening, Seen};
 use crate::decode::Segment;
@@ -13,13 +14,16 @@ use crate::flow::Seq;
 impl Conn {
     /// New data, a retransmission, or late data into a hole, from `side`.
     /// Returns false when the data was a TLS handshake or alert, or HTTP/2
-    /// control frames or a GOAWAY (no activity), true otherwise.
+    /// control frames or a GOAWAY (no activity), true otherwise. Its
+    /// first bytes' HTTP/1 head is read through `sniff`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_payload<'a>(
         &mut self,
         side: Side,
         seq: Seq,
         ack: Option<Seq>,
         seg: &Segment<'a>,
+        sniff: Sniff<'a>,
         paths: &mut Paths,
         notes: &mut Notes<'a>,
     ) -> bool {
@@ -33,7 +37,7 @@ impl Conn {
             && w.side == side
             && w.method.is_none()
             && w.start == seq
-            && let Some((method, kept, longer)) = http::request_target(seg.payload)
+            && let Some((method, kept, longer)) = sniff.request_target()
         {
             w.method = Some(method);
             w.path = paths.put(kept, longer).get();
@@ -117,14 +121,14 @@ impl Conn {
             && seq == next
             && self.http_client == Some(side.other())
             && self.pending.as_ref().is_some_and(|w| w.side != side)
-            && let Some(status) = http::status_line(seg.payload)
+            && let Some(status) = sniff.status_line()
             && (100..200).contains(&status)
             && status != 101
         {
             // An interim response (`100 Continue`) answers no request: the
             // body that follows it belongs to the same request, and the
             // final response answers it.
-            self.begin_response(seq, status, seg, None, paths, notes);
+            self.begin_response(seq, status, sniff, None, paths, notes);
             let whole = seg.captured >= seg.payload_len;
             if self.resp.data(end, len, whole, seg.tail, paths) {
                 notes.response_done = true;
@@ -155,7 +159,7 @@ impl Conn {
             } else if h2.is_some() {
                 (None, 0)
             } else if seq == next && tls.is_none() {
-                match self.sniff(side, seg.payload, paths) {
+                match self.sniff(side, sniff, paths) {
                     Sniffed::Request(method, path, marks) => {
                         notes.request_marks = marks;
                         (Some(method), path)
@@ -163,7 +167,7 @@ impl Conn {
                     Sniffed::Status(status) => {
                         head = true;
                         let req = answered.as_ref().and_then(Waiting::request);
-                        self.begin_response(seq, status, seg, req, paths, notes);
+                        self.begin_response(seq, status, sniff, req, paths, notes);
                         (None, 0)
                     }
                     Sniffed::Nothing => (None, 0),
@@ -191,9 +195,9 @@ impl Conn {
             if !head
                 && seq == next
                 && self.resp.awaits_head()
-                && let Some(status) = http::status_line(seg.payload)
+                && let Some(status) = sniff.status_line()
             {
-                self.begin_response(seq, status, seg, None, paths, notes);
+                self.begin_response(seq, status, sniff, None, paths, notes);
             }
             let whole = seg.captured >= seg.payload_len;
             if self.resp.data(end, len, whole, seg.tail, paths) {
@@ -265,7 +269,7 @@ impl Conn {
         &mut self,
         seq: Seq,
         status: u16,
-        seg: &Segment<'a>,
+        sniff: Sniff<'a>,
         req: Option<http::Req>,
         paths: &mut Paths,
         notes: &mut Notes<'a>,
@@ -274,7 +278,7 @@ impl Conn {
             notes.error_status = Some(status);
         }
         let scan = self.resp.heads_scanned() < MAX_HEADS_SCANNED;
-        let head = http::response_head_with(seg.payload, scan);
+        let head = sniff.response_head(scan);
         if self.resp.begin(seq, status, &head, req, paths) && req.is_some() {
             // The response holds the request's target now.
             notes.kept_request = true;
@@ -307,14 +311,14 @@ impl Conn {
     /// What the first bytes of a new turn say: the request line (also names
     /// the client; its target goes into `paths`; the first requests' heads
     /// say who sent them), or a status line (names the server).
-    fn sniff(&mut self, side: Side, payload: &[u8], paths: &mut Paths) -> Sniffed {
-        if let Some((method, kept, longer)) = http::request_target(payload) {
+    fn sniff(&mut self, side: Side, sniff: Sniff<'_>, paths: &mut Paths) -> Sniffed {
+        if let Some((method, kept, longer)) = sniff.request_target() {
             self.http_client.get_or_insert(side);
             let marks = (self.half[side.idx()].turns < MAX_REQUEST_HEADS_SCANNED)
-                .then(|| crate::app::marks::request_head(payload));
+                .then(|| sniff.request_marks());
             return Sniffed::Request(method, paths.put(kept, longer).get(), marks);
         }
-        if let Some(status) = http::status_line(payload) {
+        if let Some(status) = sniff.status_line() {
             self.http_client.get_or_insert(side.other());
             return Sniffed::Status(status);
         }
