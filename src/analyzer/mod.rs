@@ -77,6 +77,7 @@ impl Analyzer {
     pub fn new(cfg: Config) -> Analyzer {
         let mut table = FlowTable::new();
         table.max = cfg.max_connections();
+        table.set_budget(cfg.max_memory());
         let mut timeouts = Timeouts::default();
         timeouts.tap = cfg.samples.then(Vec::new);
         Analyzer {
@@ -112,7 +113,7 @@ impl Analyzer {
 
     /// Bytes of connection state now, as the memory budget counts them.
     pub fn state_bytes(&self) -> usize {
-        self.table.len() * crate::flow::table::SLOT_BYTES
+        self.table.bytes()
             + self.conn_heap
             + self.paths.bytes()
             + self.socket_bytes
@@ -419,7 +420,7 @@ impl Analyzer {
         // is the one least idle, so that it is never the one evicted.
         // The eighth evicted at once crosses to the judging as whole
         // connections: room for them is kept in the budget too.
-        let batch = self.table.len() / 8 * std::mem::size_of::<TableEvent>();
+        let batch = self.table.len() / 8 * crate::flow::table::EVICT_BYTES;
         if self.state_bytes() + batch > self.totals.max_memory {
             let before = self.table.evicted;
             self.table.make_room(&mut self.events);
@@ -551,6 +552,7 @@ impl Analyzer {
         self.connections.sort_by_key(|c| (c.start, c.id));
         let t = &mut self.totals;
         (t.tuples, t.tuples_exact) = self.table.tuples();
+        t.tuples_max = self.table.max_gone();
         t.connections = self.table.created;
         t.peak_open = self.table.peak as u64;
         t.evicted = self.table.evicted;

@@ -85,3 +85,25 @@ fn test_23_abandoned_requests_count_in_the_budget() {
     assert_eq!(given_up, 50);
     assert_eq!(a.conn_heap, heap);
 }
+
+/// Issue 23: the 4-tuples that left the table (a million hashes, 18–27
+/// MiB) were kept past the budget whatever the budget. Their share is a
+/// sixteenth of it, counted from the start, with room for the set's last
+/// growth, and no more than [`crate::flow::table::MAX_TUPLES`].
+#[test]
+fn test_23_tuples_that_left_share_the_budget() {
+    use crate::flow::table::{MAX_TUPLES, gone_cap};
+    for mib in [1, 4, 16, 64, 256, 1024, 4096] {
+        let budget = mib << 20;
+        let (cap, reserve) = gone_cap(budget);
+        assert!(reserve <= budget / 16, "{mib} MiB");
+        // The buckets that hold `cap` hashes, at 9 bytes, with half as
+        // many again while the set last grew.
+        let buckets = (cap * 8 / 7).next_power_of_two();
+        assert!(buckets * 9 * 3 / 2 <= reserve, "{mib} MiB");
+        assert!(cap <= MAX_TUPLES);
+    }
+    assert_eq!(gone_cap(256 << 20).0, 917_504);
+    let a = Analyzer::new(Config::default());
+    assert!(a.state_bytes() >= gone_cap(DEFAULT_MAX_MEMORY).1);
+}
