@@ -89,21 +89,26 @@ fn test_23_abandoned_requests_count_in_the_budget() {
 /// Issue 23: the 4-tuples that left the table (a million hashes, 18–27
 /// MiB) were kept past the budget whatever the budget. Their share is a
 /// sixteenth of it, counted from the start, with room for the set's last
-/// growth, and no more than [`crate::flow::table::MAX_TUPLES`].
+/// growth; a small budget still remembers [`MIN_TUPLES`] (a constant
+/// outside it), a large one no more than [`MAX_TUPLES`].
 #[test]
 fn test_23_tuples_that_left_share_the_budget() {
-    use crate::flow::table::{MAX_TUPLES, gone_cap};
+    use crate::flow::table::{MAX_TUPLES, MIN_TUPLES, gone_cap};
     for mib in [1, 4, 16, 64, 256, 1024, 4096] {
         let budget = mib << 20;
         let (cap, reserve) = gone_cap(budget);
         assert!(reserve <= budget / 16, "{mib} MiB");
+        assert!((MIN_TUPLES..=MAX_TUPLES).contains(&cap), "{mib} MiB");
         // The buckets that hold `cap` hashes, at 9 bytes, with half as
-        // many again while the set last grew.
-        let buckets = (cap * 8 / 7).next_power_of_two();
-        assert!(buckets * 9 * 3 / 2 <= reserve, "{mib} MiB");
-        assert!(cap <= MAX_TUPLES);
+        // many again while the set last grew: within the reserve, or the
+        // constant floor.
+        let held = (cap * 8 / 7).next_power_of_two() * 9 * 3 / 2;
+        assert!(held <= reserve || cap == MIN_TUPLES, "{mib} MiB");
     }
     assert_eq!(gone_cap(256 << 20).0, 917_504);
+    assert_eq!(gone_cap(1 << 20).0, MIN_TUPLES);
+    // A large budget keeps no more than the largest set needs.
+    assert!(gone_cap(4096 << 20).1 <= (2 << 20) * 9 * 3 / 2);
     let a = Analyzer::new(Config::default());
     assert!(a.state_bytes() >= gone_cap(DEFAULT_MAX_MEMORY).1);
 }

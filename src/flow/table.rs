@@ -47,14 +47,20 @@ pub const MAX_TUPLES: usize = 1_000_000;
 pub const EVICT_BYTES: usize =
     std::mem::size_of::<TableEvent>() + std::mem::size_of::<(bool, i64, u64, u32)>();
 
+/// 4-tuples that left the table remembered at least, whatever the budget:
+/// those 2^16 buckets hold (576 KiB, 864 KiB while the set last grows), a
+/// constant outside the budget, so that a small `--max-memory` does not
+/// cost an ordinary capture its exact count.
+pub const MIN_TUPLES: usize = 57_344;
+
 /// How many 4-tuples that left the table a memory budget of `budget` bytes
 /// remembers, and the bytes the budget keeps for them: as many as fill the
 /// buckets that a sixteenth of the budget holds with room for the set's
-/// last growth (its old buckets beside the new), at most [`MAX_TUPLES`]
-/// (917 504 in 13.5 MiB at the default 256 MiB). Issue 23: a fixed
-/// million (18–27 MiB), not counted, took a SYN flood 33 MiB past the
-/// budget whatever the budget. The whole share is kept from the start: a
-/// set that grew into a full table left the slots of the connections it
+/// last growth (its old buckets beside the new), from [`MIN_TUPLES`] to
+/// [`MAX_TUPLES`] (917 504 in 13.5 MiB at the default 256 MiB). Issue 23:
+/// a fixed million (18–27 MiB), not counted, took a SYN flood 33 MiB past
+/// the budget whatever the budget. The whole share is kept from the start:
+/// a set that grew into a full table left the slots of the connections it
 /// displaced resident and uncounted.
 pub fn gone_cap(budget: usize) -> (usize, usize) {
     // A bucket is the 8-byte hash and a control byte; the last growth,
@@ -66,8 +72,9 @@ pub fn gone_cap(budget: usize) -> (usize, usize) {
         buckets *= 2;
     }
     // The set grows when 7/8 of its buckets are full: stop there.
-    let cap = (buckets / 8 * 7).clamp(1, MAX_TUPLES);
-    (cap, buckets * BUCKET * 3 / 2)
+    let cap = (buckets / 8 * 7).clamp(MIN_TUPLES, MAX_TUPLES);
+    let buckets = (cap * 8 / 7).next_power_of_two();
+    (cap, (buckets * BUCKET * 3 / 2).min(share))
 }
 
 /// Something the table did besides updating a connection.
@@ -131,7 +138,7 @@ pub struct FlowTable {
     /// Most hashes `gone` keeps, and the bytes kept for them
     /// ([`gone_cap`] of the budget; see [`FlowTable::set_budget`]).
     max_gone: usize,
-    gone_reserve: usize,
+    gone_reserve: Option<usize>,
     tuple_hasher: foldhash::fast::FixedState,
 }
 
@@ -168,7 +175,7 @@ impl FlowTable {
             tuples: 0,
             gone: HashSet::default(),
             max_gone: MAX_TUPLES,
-            gone_reserve: 0,
+            gone_reserve: None,
             tuple_hasher: foldhash::fast::FixedState::with_seed(0x5eed),
         }
     }
@@ -193,7 +200,8 @@ impl FlowTable {
     /// Sizes what the table remembers of the connections that left it to a
     /// memory budget of `budget` bytes ([`gone_cap`]).
     pub fn set_budget(&mut self, budget: usize) {
-        (self.max_gone, self.gone_reserve) = gone_cap(budget);
+        let (cap, reserve) = gone_cap(budget);
+        (self.max_gone, self.gone_reserve) = (cap, Some(reserve));
     }
 
     /// The most 4-tuples that left the table it remembers.
@@ -205,7 +213,8 @@ impl FlowTable {
     /// open connections (a freed slot is soon reused, and counting it
     /// would leave nothing for eviction to win back), the index, the free
     /// list, the grace queue and the 4-tuples that left (their whole share
-    /// of the budget, see [`gone_cap`]).
+    /// of the budget once [`FlowTable::set_budget`] gave one, see
+    /// [`gone_cap`]; else as allocated).
     pub fn bytes(&self) -> usize {
         // Removals leave the index full of tombstones, and hashbrown then
         // doubles it at a constant size (issue 23: 5 MiB for 430 k
@@ -218,7 +227,9 @@ impl FlowTable {
             + index
             + self.free.capacity() * std::mem::size_of::<u32>()
             + self.evict.capacity() * std::mem::size_of::<(i64, u32, u64)>()
-            + self.gone.allocation_size().max(self.gone_reserve)
+            + self
+                .gone_reserve
+                .unwrap_or_else(|| self.gone.allocation_size())
     }
 
     /// A copy of the table's hasher, for [`FlowHash::of`] on another thread.
