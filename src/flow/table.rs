@@ -27,7 +27,7 @@ pub const GRACE_NS: i64 = 5_000_000_000;
 /// a million open at once fit in 256 MiB (measured with the 232-byte slot
 /// before responses were followed: a 1 M-connection SYN flood peaked at
 /// 248 MiB). A connection that has sent a FIN or RST also
-/// holds its out-of-line part (184 bytes; a TLS connection from its
+/// holds its out-of-line part (192 bytes; a TLS connection from its
 /// ClientHello on, with its record layer's own allocation) until it leaves, and one with a
 /// request waiting its target (up to about 220): the analysis's memory
 /// budget (`--max-memory`) bounds those.
