@@ -112,7 +112,8 @@ pub struct ReportArgs {
     /// Most memory for connection state, in MiB (about 250 bytes per open
     /// connection, more for one holding a FIN or a waiting request); beyond
     /// it the longest idle are evicted (and counted). The process needs
-    /// some 20–70 MiB more for buffers, statistics and findings.
+    /// up to about 55 MiB more (measured, whatever the budget) for the
+    /// findings it lists, retry watches and buffers.
     #[arg(long, value_name = "MIB", default_value_t = racecap::analyzer::DEFAULT_MAX_MEMORY >> 20,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     pub max_memory: usize,

@@ -524,8 +524,11 @@ fn test_memory_budget_evicts_to_stay_within() {
             most = most.max(a.open_connections());
         }
     }
-    // Each holds about 700 bytes: some 1 500 fit, not 20 000.
-    assert!((1_000..3_000).contains(&most), "{most}");
+    // Each holds about a kilobyte (its slot, FIN record, waiting target
+    // and the request its client gave up on), and the budget also keeps a
+    // sixteenth for the 4-tuples that left and room for an eviction
+    // (issue 23): some 960 fit, not 20 000.
+    assert!((800..3_000).contains(&most), "{most}");
     let r = a.finish(&[]);
     assert_eq!(r.capture.connections, u64::from(total));
     assert!(r.capture.evicted_connections > u64::from(total) / 2);

@@ -51,14 +51,6 @@ pub struct Analyzer {
     known_servers: HashSet<Endpoint>,
     timeouts: Timeouts,
     retries: Retries,
-    /// Requests a client's FIN left unanswered, by connection id, with
-    /// their time: a client timeout's finding names them even when the
-    /// server answered later (bounded by the open connections).
-    abandoned: HashMap<u64, (RequestLine, i64)>,
-    /// What `abandoned` holds, as the budget counts it ([`abandoned_cost`]):
-    /// one per connection whose client gave up, so it grows with the table
-    /// (issue 23: a million such connections reached 448 MiB at 256).
-    abandoned_bytes: usize,
     /// Per reset race (by connection id): its finding had it been no race,
     /// for when the server's other closes show the reset was the
     /// application's ([`Timeouts::settle_causes`]).
@@ -81,18 +73,12 @@ pub struct Analyzer {
     held_before: usize,
 }
 
-/// What one request a client gave up on costs while its connection is
-/// open: its map entry, twice for the map's spare room, and its target
-/// with the allocator's header.
-fn abandoned_cost(line: &RequestLine) -> usize {
-    2 * std::mem::size_of::<(u64, (RequestLine, i64))>() + line.path.len() + 16
-}
-
 impl Analyzer {
     /// A fresh analysis.
     pub fn new(cfg: Config) -> Analyzer {
         let mut table = FlowTable::new();
         table.max = cfg.max_connections();
+        table.set_budget(cfg.max_memory());
         let mut timeouts = Timeouts::default();
         timeouts.tap = cfg.samples.then(Vec::new);
         Analyzer {
@@ -109,8 +95,6 @@ impl Analyzer {
             known_servers: HashSet::new(),
             timeouts,
             retries: Retries::default(),
-            abandoned: HashMap::new(),
-            abandoned_bytes: 0,
             reset_alternatives: HashMap::new(),
             findings: Vec::new(),
             error_responses: Vec::new(),
@@ -130,12 +114,11 @@ impl Analyzer {
 
     /// Bytes of connection state now, as the memory budget counts them.
     pub fn state_bytes(&self) -> usize {
-        self.table.len() * crate::flow::table::SLOT_BYTES
+        self.table.bytes()
             + self.conn_heap
             + self.paths.bytes()
             + self.socket_bytes
             + self.held_before
-            + self.abandoned_bytes
     }
 
     /// What the stages before the analysis hold now, in bytes (the
@@ -399,11 +382,12 @@ impl Analyzer {
                     .pending(client)
                     .and_then(|p| p.request.map(|r| (r, p.ns)))
             {
-                let line = self.paths.line(req.0);
-                self.abandoned_bytes += abandoned_cost(&line);
-                if let Some((old, _)) = self.abandoned.insert(conn.id, (line, req.1)) {
-                    self.abandoned_bytes -= abandoned_cost(&old);
-                }
+                // Kept with the connection, counted in its out-of-line
+                // bytes (issue 23: a million such requests passed the
+                // budget by 150 MiB).
+                let before = conn.heap_bytes();
+                conn.give_up(self.paths.line(req.0), req.1);
+                self.conn_heap = (self.conn_heap + conn.heap_bytes()).saturating_sub(before);
             }
         }
         // The request a race lost, or one the server reset without a race
@@ -454,7 +438,7 @@ impl Analyzer {
         // is the one least idle, so that it is never the one evicted.
         // The eighth evicted at once crosses to the judging as whole
         // connections: room for them is kept in the budget too.
-        let batch = self.table.len() / 8 * std::mem::size_of::<TableEvent>();
+        let batch = self.table.len() / 8 * crate::flow::table::EVICT_BYTES;
         if self.state_bytes() + batch > self.totals.max_memory {
             let before = self.table.evicted;
             self.table.make_room(&mut self.events);
@@ -486,22 +470,19 @@ impl Analyzer {
 
     fn finish_conn(&mut self, mut conn: Conn, ending: Ending) {
         self.conn_heap = self.conn_heap.saturating_sub(conn.heap_bytes());
-        self.judge(&conn, ending);
+        let gave_up = conn.take_given_up();
+        self.judge(&conn, ending, gave_up);
         conn.release(&mut self.paths);
     }
 
-    fn judge(&mut self, conn: &Conn, ending: Ending) {
+    fn judge(&mut self, conn: &Conn, ending: Ending, gave_up: Option<(RequestLine, i64)>) {
         // Evicted connections are cut off like those open at the end.
         let cut_off = ending != Ending::Closed;
         let roles = verdict::roles(conn, &self.known_servers);
         let end_ns = self.totals.last_ns.unwrap_or(conn.last_ns);
         let mut outcome = verdict::outcome(conn, roles, end_ns);
-        let abandoned = self.abandoned.remove(&conn.id);
-        if let Some((line, _)) = &abandoned {
-            self.abandoned_bytes -= abandoned_cost(line);
-        }
         if let Some(t) = &mut outcome.timeout {
-            t.line = abandoned;
+            t.line = gave_up;
         }
         let t = &mut self.totals;
         t.verdicts[outcome.verdict.index()] += 1;
@@ -597,6 +578,7 @@ impl Analyzer {
         self.connections.sort_by_key(|c| (c.start, c.id));
         let t = &mut self.totals;
         (t.tuples, t.tuples_exact) = self.table.tuples();
+        t.tuples_max = self.table.max_gone();
         t.connections = self.table.created;
         t.peak_open = self.table.peak as u64;
         t.evicted = self.table.evicted;

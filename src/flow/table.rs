@@ -9,10 +9,10 @@
 //! lookup touches the index (5 bytes a slot, mostly in cache) and then the
 //! connection, whose first cache line holds what the comparison reads.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
+use hashbrown::{HashSet, HashTable};
 
 use super::{Conn, Endpoint, FlowKey, Side};
 use crate::decode::Segment;
@@ -27,7 +27,7 @@ pub const GRACE_NS: i64 = 5_000_000_000;
 /// a million open at once fit in 256 MiB (measured with the 232-byte slot
 /// before responses were followed: a 1 M-connection SYN flood peaked at
 /// 248 MiB). A connection that has sent a FIN or RST also
-/// holds its out-of-line part (184 bytes; a TLS connection from its
+/// holds its out-of-line part (192 bytes; a TLS connection from its
 /// ClientHello on, with its record layer's own allocation) until it leaves, and one with a
 /// request waiting its target (up to about 220): the analysis's memory
 /// budget (`--max-memory`) bounds those.
@@ -36,9 +36,46 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1_000_000;
 /// Bytes of resident memory an open connection costs in the table.
 pub const SLOT_BYTES: usize = std::mem::size_of::<Option<Conn>>() + 10;
 
-/// 4-tuples that left the table remembered for counting distinct 4-tuples;
-/// beyond it the count stops (and says so) rather than grow with the capture.
+/// 4-tuples that left the table remembered for counting distinct 4-tuples
+/// at most; beyond it the count stops (and says so) rather than grow with
+/// the capture. The memory budget may allow fewer ([`gone_cap`]).
 pub const MAX_TUPLES: usize = 1_000_000;
+
+/// What an eviction holds per connection it evicts, beyond the connection:
+/// its entry in the heap that picks the idlest, and its event crossing to
+/// the judging (issue 23: neither was counted, 17 MiB at a 256 MiB budget).
+pub const EVICT_BYTES: usize =
+    std::mem::size_of::<TableEvent>() + std::mem::size_of::<(bool, i64, u64, u32)>();
+
+/// 4-tuples that left the table remembered at least, whatever the budget:
+/// those 2^16 buckets hold (576 KiB, 864 KiB while the set last grows), a
+/// constant outside the budget, so that a small `--max-memory` does not
+/// cost an ordinary capture its exact count.
+pub const MIN_TUPLES: usize = 57_344;
+
+/// How many 4-tuples that left the table a memory budget of `budget` bytes
+/// remembers, and the bytes the budget keeps for them: as many as fill the
+/// buckets that a sixteenth of the budget holds with room for the set's
+/// last growth (its old buckets beside the new), from [`MIN_TUPLES`] to
+/// [`MAX_TUPLES`] (917 504 in 13.5 MiB at the default 256 MiB). Issue 23:
+/// a fixed million (18–27 MiB), not counted, took a SYN flood 33 MiB past
+/// the budget whatever the budget. The whole share is kept from the start:
+/// a set that grew into a full table left the slots of the connections it
+/// displaced resident and uncounted.
+pub fn gone_cap(budget: usize) -> (usize, usize) {
+    // A bucket is the 8-byte hash and a control byte; the last growth,
+    // from n/2 buckets to n, holds both tables at once: 1.5 n buckets.
+    const BUCKET: usize = 9;
+    let share = budget / 16;
+    let mut buckets: usize = 8;
+    while (2 * buckets) * BUCKET * 3 / 2 <= share {
+        buckets *= 2;
+    }
+    // The set grows when 7/8 of its buckets are full: stop there.
+    let cap = (buckets / 8 * 7).clamp(MIN_TUPLES, MAX_TUPLES);
+    let buckets = (cap * 8 / 7).next_power_of_two();
+    (cap, (buckets * BUCKET * 3 / 2).min(share))
+}
 
 /// Something the table did besides updating a connection.
 #[derive(Debug)]
@@ -94,10 +131,14 @@ pub struct FlowTable {
     /// Distinct 4-tuples seen (see [`FlowTable::tuples`]).
     tuples: u64,
     /// Hashes of the 4-tuples that left the table: a 4-tuple coming back is
-    /// not new. Open ones are in the table itself.
+    /// not new. Open ones are in the table itself. At most `max_gone`.
     /// (Hashed again with a random seed: the stored hashes are fixed, and
     /// a capture must not be able to choose collisions in this set.)
     gone: HashSet<u64, foldhash::fast::RandomState>,
+    /// Most hashes `gone` keeps, and the bytes kept for them
+    /// ([`gone_cap`] of the budget; see [`FlowTable::set_budget`]).
+    max_gone: usize,
+    gone_reserve: Option<usize>,
     tuple_hasher: foldhash::fast::FixedState,
 }
 
@@ -133,6 +174,8 @@ impl FlowTable {
             evicted: 0,
             tuples: 0,
             gone: HashSet::default(),
+            max_gone: MAX_TUPLES,
+            gone_reserve: None,
             tuple_hasher: foldhash::fast::FixedState::with_seed(0x5eed),
         }
     }
@@ -148,10 +191,45 @@ impl FlowTable {
     }
 
     /// Distinct 4-tuples seen, and whether the count is exact (false once
-    /// more than [`MAX_TUPLES`] 4-tuples have left the table: from then on
+    /// more than `max_gone` 4-tuples have left the table: from then on
     /// none is counted, so the count is a lower bound).
     pub fn tuples(&self) -> (u64, bool) {
-        (self.tuples, self.gone.len() < MAX_TUPLES)
+        (self.tuples, self.gone.len() < self.max_gone)
+    }
+
+    /// Sizes what the table remembers of the connections that left it to a
+    /// memory budget of `budget` bytes ([`gone_cap`]).
+    pub fn set_budget(&mut self, budget: usize) {
+        let (cap, reserve) = gone_cap(budget);
+        (self.max_gone, self.gone_reserve) = (cap, Some(reserve));
+    }
+
+    /// The most 4-tuples that left the table it remembers.
+    pub fn max_gone(&self) -> usize {
+        self.max_gone
+    }
+
+    /// Heap bytes the table holds, for the memory budget: the slots of the
+    /// open connections (a freed slot is soon reused, and counting it
+    /// would leave nothing for eviction to win back), the index, the free
+    /// list, the grace queue and the 4-tuples that left (their whole share
+    /// of the budget once [`FlowTable::set_budget`] gave one, see
+    /// [`gone_cap`]; else as allocated).
+    pub fn bytes(&self) -> usize {
+        // Removals leave the index full of tombstones, and hashbrown then
+        // doubles it at a constant size (issue 23: 5 MiB for 430 k
+        // connections): counted at the size it would double to, 16/7
+        // buckets a connection, of 5 bytes (a slot number and a control
+        // byte).
+        let index =
+            ((self.index.len() * 16 / 7).next_power_of_two() * 5).max(self.index.allocation_size());
+        self.index.len() * std::mem::size_of::<Option<Conn>>()
+            + index
+            + self.free.capacity() * std::mem::size_of::<u32>()
+            + self.evict.capacity() * std::mem::size_of::<(i64, u32, u64)>()
+            + self
+                .gone_reserve
+                .unwrap_or_else(|| self.gone.allocation_size())
     }
 
     /// A copy of the table's hasher, for [`FlowHash::of`] on another thread.
@@ -228,7 +306,7 @@ impl FlowTable {
                 self.peak = self.peak.max(self.index.len());
                 // Only a new connection needs the key itself.
                 let (key, _) = FlowKey::new(seg.vlan, src, dst);
-                if self.gone.len() < MAX_TUPLES
+                if self.gone.len() < self.max_gone
                     && !self.gone.contains(&self.tuple_hasher.hash_one(key))
                 {
                     self.tuples += 1;
@@ -253,7 +331,7 @@ impl FlowTable {
             e.remove();
         }
         self.free.push(slot);
-        if self.gone.len() < MAX_TUPLES {
+        if self.gone.len() < self.max_gone {
             self.gone.insert(self.tuple_hasher.hash_one(key));
         }
         Some(conn)
@@ -278,6 +356,9 @@ impl FlowTable {
         // own memory on top of the budget).
         let mut heap: std::collections::BinaryHeap<(bool, i64, u64, u32)> =
             std::collections::BinaryHeap::with_capacity(n + 1);
+        // Exactly room for the batch: doubling would hold up to twice what
+        // the budget keeps room for ([`EVICT_BYTES`]).
+        out.reserve_exact(n);
         for (i, c) in self.slots.iter().enumerate() {
             if let Some(c) = c {
                 heap.push((!c.state.is_finished(), c.last_ns, c.id, i as u32));

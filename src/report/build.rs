@@ -52,9 +52,11 @@ pub struct Totals {
     pub peak_open: u64,
     pub evicted: u64,
     pub evicted_for_memory: u64,
-    /// Distinct 4-tuples, and whether that count is exact.
+    /// Distinct 4-tuples, whether that count is exact, and the 4-tuples
+    /// that left the table it could remember.
     pub tuples: u64,
     pub tuples_exact: bool,
+    pub tuples_max: usize,
     /// The limits in force.
     pub max_connections: usize,
     pub max_memory: usize,
@@ -333,9 +335,7 @@ fn warnings(t: &Totals, inputs: &[InputStats], listed: usize) -> Vec<Warning> {
         out.push(Warning::FindingsCut { failures, listed });
     }
     if !t.tuples_exact {
-        out.push(Warning::TuplesUncounted {
-            max: crate::flow::table::MAX_TUPLES,
-        });
+        out.push(Warning::TuplesUncounted { max: t.tuples_max });
     }
     if t.untracked_servers {
         out.push(Warning::ServersUntracked {

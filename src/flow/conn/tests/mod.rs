@@ -154,7 +154,8 @@ fn conn_reset() -> TestConn {
 /// promise of at most 260 bytes per open connection (with the table's
 /// index, about 10) rest on this. The out-of-line part comes on top
 /// for connections that sent a FIN or RST, and is counted by the cap's
-/// documentation.
+/// documentation (192 bytes since it holds the request its client gave
+/// up on, issue 23: 8 bytes each, against a map that doubled).
 #[test]
 fn test_conn_size_is_bounded() {
     let (hot, cold) = (
@@ -162,7 +163,7 @@ fn test_conn_size_is_bounded() {
         std::mem::size_of::<Cold>(),
     );
     assert!(hot <= 248, "{hot}");
-    assert!(cold <= 184, "{cold}");
+    assert!(cold <= 192, "{cold}");
 }
 
 // =========== Tests for a fresh entry ===========
