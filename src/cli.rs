@@ -113,7 +113,9 @@ pub struct ReportArgs {
     /// connection, more for one holding a FIN or a waiting request); beyond
     /// it the longest idle are evicted (and counted). The process needs
     /// up to about 55 MiB more (measured, whatever the budget) for the
-    /// findings it lists, retry watches and buffers.
+    /// findings it lists, retry watches and buffers; a live capture also
+    /// maps libpcap's ring (about 40 MiB for a named interface, 4 MiB for
+    /// each one a pattern brings in).
     #[arg(long, value_name = "MIB", default_value_t = racecap::analyzer::DEFAULT_MAX_MEMORY >> 20,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     pub max_memory: usize,
