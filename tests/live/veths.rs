@@ -15,6 +15,20 @@ use serde_json::Value;
 
 use super::{Lab, add_pod, can_run, client_py, finish, server_js, sh, start_server};
 
+/// `racecap capture` in the node's namespace on the interfaces `pattern`
+/// matches, for `duration`, JSON Lines on stdout.
+fn capture(node: &str, pattern: &str, duration: &str, extra: &[&str]) -> std::process::Child {
+    Command::new(cargo_bin!("racecap"))
+        .args(["capture", "--netns", node, "-i", pattern])
+        .args(["--duration", duration, "--format", "jsonl"])
+        .args(extra)
+        .args(["tcp", "port", "3000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn test_pattern_follows_veths_that_come_and_go() {
     if !can_run() {
@@ -48,17 +62,8 @@ fn test_pattern_follows_veths_that_come_and_go() {
     start_server(&mut lab, &pods[0], &clients[0].0);
     let written = dir.join("veths.pcapng");
 
-    lab.capture = Some(
-        Command::new(cargo_bin!("racecap"))
-            .args(["capture", "--netns", &node, "-i", &format!("r14v?-{id}")])
-            .args(["--duration", "9s", "--format", "jsonl", "-w"])
-            .arg(&written)
-            .args(["tcp", "port", "3000"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let w = written.to_str().unwrap();
+    lab.capture = Some(capture(&node, &format!("r14v?-{id}"), "9s", &["-w", w]));
     // The second pod arrives while the capture runs; the pattern's rescan
     // (every second) must pick its veth up before its traffic starts.
     std::thread::sleep(Duration::from_millis(800));
@@ -191,16 +196,7 @@ fn test_23_veth_created_down_is_tried_again() {
     let (server, client) = (dir.join("server.js"), dir.join("client.py"));
     fs::write(&server, server_js("10.81.3.2")).unwrap();
     fs::write(&client, client_py("10.81.3.2")).unwrap();
-    lab.capture = Some(
-        Command::new(cargo_bin!("racecap"))
-            .args(["capture", "--netns", &node, "-i", &format!("r23v*-{id}")])
-            .args(["--duration", "14s", "--format", "jsonl"])
-            .args(["tcp", "port", "3000"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    lab.capture = Some(capture(&node, &format!("r23v*-{id}"), "14s", &[]));
     // The veth appears down; the capture's rescan (every second) finds it
     // and fails to open it.
     std::thread::sleep(Duration::from_millis(800));
