@@ -35,6 +35,7 @@ mod lab_tls;
 mod lookalikes;
 mod proptests;
 mod proxylog;
+mod retries;
 mod small;
 mod synthetic;
 mod timeouts;

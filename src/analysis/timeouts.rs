@@ -69,10 +69,23 @@ pub struct Timeouts {
     /// Look-ups for endpoints beyond [`MAX_SERVERS`] (the report warns when
     /// there were any).
     pub untracked: u64,
+    /// Races on endpoints beyond [`MAX_SERVERS`] that were retried, and
+    /// whose retry is unknown: the summary's counts cover every race, and
+    /// without these the untracked servers' races all read as not retried,
+    /// that is lost (issue 23).
+    pub untracked_retry: UntrackedRetry,
     /// Per client address (while fewer than [`MAX_REACH`]): the first
     /// server address it sent a request to, and whether it sent to other
     /// addresses (other ports of one host are the same server).
     reach: HashMap<IpAddr, (IpAddr, bool), foldhash::fast::RandomState>,
+}
+
+/// Retry counts of the races on untracked servers (see
+/// [`Timeouts::untracked_retry`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UntrackedRetry {
+    pub retried: u64,
+    pub unknown: u64,
 }
 
 /// Look-ups of untracked servers between two emptyings of the overflow
@@ -422,16 +435,30 @@ impl Timeouts {
     /// A connection was judged: its totals, round trip, race and how long
     /// it stayed open idle go to its server. `end_ns` is the capture's end;
     /// `cut_off` says the connection was still open then (or evicted).
+    /// `retried` is whether its lost request was retried; None when that
+    /// cannot be known (it was not watched: [`crate::analysis::retry::MAX_WATCHES`]).
     pub fn judged(
         &mut self,
         conn: &Conn,
         roles: Roles,
         outcome: &Outcome,
-        retried: bool,
+        retried: Option<bool>,
         cut_off: bool,
         end_ns: i64,
     ) {
         let (c, sv) = (roles.client, roles.server());
+        if let Some(r) = &outcome.race {
+            let ep = conn.endpoint(sv);
+            // Whether `server` below finds it a place (asked before it does).
+            let tracked = self.servers.contains_key(&ep) || self.servers.len() < MAX_SERVERS;
+            if !tracked {
+                if r.request.request.is_none() || retried.is_none() {
+                    self.untracked_retry.unknown += 1;
+                } else if retried == Some(true) {
+                    self.untracked_retry.retried += 1;
+                }
+            }
+        }
         let s = self.server(conn.endpoint(sv));
         s.connections += 1;
         if conn.endpoint(c).ip.is_loopback() {
@@ -488,8 +515,8 @@ impl Timeouts {
             s.races += 1;
             let rec = RaceRec {
                 conn: conn.id,
-                retried: r.request.request.is_some() && retried,
-                unknown_retry: r.request.request.is_none(),
+                retried: r.request.request.is_some() && retried == Some(true),
+                unknown_retry: r.request.request.is_none() || retried.is_none(),
                 unprocessed: r.processed == Some(false),
             };
             if r.processed == Some(false) {
@@ -498,9 +525,9 @@ impl Timeouts {
             if let Some(gap) = r.fin_to_request_ns() {
                 s.fin_to_reuse.push(gap);
             }
-            if r.request.request.is_none() {
+            if r.request.request.is_none() || retried.is_none() {
                 s.unknown_retry_races += 1;
-            } else if retried {
+            } else if retried == Some(true) {
                 s.retried_races += 1;
             }
             // A reset race is the server's idle close, with the request

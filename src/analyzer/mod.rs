@@ -419,8 +419,15 @@ impl Analyzer {
                 cause: Some(crate::analysis::cause::Cause::IdleTimer),
                 ..Outcome::of(Verdict::KeepaliveRace)
             };
-            self.decided
-                .push(report::finding(conn, roles, &outcome, None, &self.paths));
+            let watched = self.retries.watched(conn.id);
+            self.decided.push(report::finding(
+                conn,
+                roles,
+                &outcome,
+                None,
+                watched,
+                &self.paths,
+            ));
         }
         if !was_finished && conn.state.is_finished() {
             let id = conn.id;
@@ -494,8 +501,11 @@ impl Analyzer {
         }
         t.holes += u64::from(conn.holes(roles.client)) + u64::from(conn.holes(roles.server()));
         let retry = self.retries.retry_of(conn.id);
+        // A lost request past the watches' cap: its retry is unknown.
+        let watched = self.retries.watched(conn.id);
+        let retried = watched.then_some(retry.is_some());
         self.timeouts
-            .judged(conn, roles, &outcome, retry.is_some(), cut_off, end_ns);
+            .judged(conn, roles, &outcome, retried, cut_off, end_ns);
         if outcome.verdict.is_failure() {
             // Live output prints every finding (a race with an RST was
             // printed when the RST came); the report keeps the first
@@ -505,7 +515,7 @@ impl Analyzer {
                     || outcome.race.as_ref().is_some_and(|r| r.rst.is_none()));
             let keep = self.findings.len() < MAX_FINDINGS;
             if live || keep {
-                let f = report::finding(conn, roles, &outcome, retry, &self.paths);
+                let f = report::finding(conn, roles, &outcome, retry, watched, &self.paths);
                 if live {
                     self.decided.push(f.clone());
                 }
@@ -524,7 +534,7 @@ impl Analyzer {
             && self.reset_alternatives.len() < MAX_FINDINGS
         {
             let alt = verdict::outcome_without_race(conn, roles, end_ns);
-            let f = report::finding(conn, roles, &alt, retry, &self.paths);
+            let f = report::finding(conn, roles, &alt, retry, watched, &self.paths);
             self.reset_alternatives.insert(conn.id, f);
         }
         // The finding carries the retry now; forget it (bounded memory).
@@ -583,6 +593,8 @@ impl Analyzer {
         t.peak_open = self.table.peak as u64;
         t.evicted = self.table.evicted;
         t.untracked_servers = self.timeouts.untracked > 0;
+        t.retries_unwatched = self.retries.unwatched_total;
+        t.untracked_retry = self.timeouts.untracked_retry;
         let accepting: HashSet<std::net::IpAddr> =
             self.known_servers.iter().map(|ep| ep.ip).collect();
         self.timeouts.settle_clients(|ip| accepting.contains(&ip));

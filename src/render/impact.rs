@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use racecap::analysis::proxy::ProxyKind;
-use racecap::report::{Report, Timestamp, summary};
+use racecap::report::{Report, Timestamp, Warning, summary};
 use racecap::units;
 
 use super::fix;
@@ -125,6 +125,24 @@ fn refused_untold(r: &Report, out: &mut String) {
 }
 
 /// "3.001 s" between two moments.
+/// Why a race's retry is unknown: its request line was unreadable, or
+/// (issue 23) it was lost past the retry watches' cap.
+fn unknown_why(r: &Report, short: bool) -> &'static str {
+    let unwatched = r
+        .capture
+        .warnings
+        .iter()
+        .any(|w| matches!(w, Warning::RetriesUnwatched { .. }));
+    match (unwatched, short) {
+        (false, false) => "could not be read (TLS, or cut by the snaplen)",
+        (false, true) => "request line unreadable",
+        (true, false) => {
+            "could not be read (TLS, or cut by the snaplen) or were lost while too many others were watched for their retry"
+        }
+        (true, true) => "request line unreadable, or not watched for its retry",
+    }
+}
+
 fn span(a: Timestamp, b: Timestamp) -> String {
     units::secs((b.0 - a.0) as f64 / 1e6)
 }
@@ -225,8 +243,9 @@ pub fn opening(r: &Report, out: &mut String) {
         // (issue 21: HTTP/2 over TLS, seven 502s in HAProxy's log).
         let _ = writeln!(
             out,
-            "{} whose requests could not be read (TLS, or cut by the snaplen): whether the proxy retried them or the clients got an error, the capture cannot tell{}; the proxy's log can (--proxy-log).",
+            "{} whose requests {}: whether the proxy retried them or the clients got an error, the capture cannot tell{}; the proxy's log can (--proxy-log).",
             plural(s.retried_unknown, "keep-alive race", "keep-alive races"),
+            unknown_why(r, false),
             if s.retried > 0 {
                 format!(" ({} other races were retried)", s.retried)
             } else {
@@ -241,8 +260,9 @@ pub fn opening(r: &Report, out: &mut String) {
             plural(s.races, "keep-alive race", "keep-alive races"),
             if s.retried_unknown > 0 {
                 format!(
-                    "; for {} it cannot be told (request line unreadable)",
-                    s.retried_unknown
+                    "; for {} it cannot be told ({})",
+                    s.retried_unknown,
+                    unknown_why(r, true)
                 )
             } else {
                 String::new()

@@ -62,6 +62,10 @@ pub struct Totals {
     pub max_memory: usize,
     /// Server endpoints beyond the statistics' cap were looked up.
     pub untracked_servers: bool,
+    /// Lost requests not watched for their retry (past its cap).
+    pub retries_unwatched: u64,
+    /// Retry counts of the races on servers past the statistics' cap.
+    pub untracked_retry: crate::analysis::timeouts::UntrackedRetry,
     /// What IP fragment reassembly did.
     pub fragments: FragmentStats,
 }
@@ -83,12 +87,15 @@ fn request(req: Option<Req>, paths: &Paths) -> Option<Request> {
 }
 
 /// The finding of a failing connection: its verdict with the evidence.
-/// `retry` is its lost request's retry, if it was retried.
+/// `retry` is its lost request's retry, if it was retried; `watched` is
+/// false when its retry could not be looked for
+/// ([`crate::analysis::retry::MAX_WATCHES`]): then it is unknown.
 pub fn finding(
     conn: &Conn,
     roles: Roles,
     o: &Outcome,
     retry: Option<Retry>,
+    watched: bool,
     paths: &Paths,
 ) -> Finding {
     let retry_ns = retry.map(|r| r.at_ns);
@@ -115,7 +122,11 @@ pub fn finding(
             .map(Timestamp),
         requests_before: hc.turns.saturating_sub(1),
         // A retry is found by its request line: without one, unknown.
-        retried: r.request.request.map(|_| retry_ns.is_some()),
+        retried: r
+            .request
+            .request
+            .filter(|_| watched)
+            .map(|_| retry_ns.is_some()),
         retry_at: retry_ns.map(Timestamp),
         retry_refused_at: None,
         processed: r.processed,
@@ -144,7 +155,7 @@ pub fn finding(
         request_at: Timestamp(p.ns),
         idle_before_ms: p.idle_ns().map(Millis),
         unacknowledged_ms: Millis(conn.last_ns - p.ns),
-        retried: p.request.map(|_| retry.is_some()),
+        retried: p.request.filter(|_| watched).map(|_| retry.is_some()),
     });
     let unanswered = o.unanswered.as_ref().and_then(|p| {
         let fin = conn.fin(roles.server()).map(|f| f.ns);
@@ -192,7 +203,7 @@ pub fn finding(
             .request
             .as_ref()
             .and_then(|p| p.request)
-            .filter(|_| r.by == roles.server())
+            .filter(|_| r.by == roles.server() && watched)
             .map(|_| retry.is_some()),
         bytes_in_flight_to_server: r.in_flight_to_server,
         bytes_in_flight_to_client: r.in_flight_to_client,
@@ -340,6 +351,12 @@ fn warnings(t: &Totals, inputs: &[InputStats], listed: usize) -> Vec<Warning> {
     if t.untracked_servers {
         out.push(Warning::ServersUntracked {
             max: crate::analysis::timeouts::MAX_SERVERS,
+        });
+    }
+    if t.retries_unwatched > 0 {
+        out.push(Warning::RetriesUnwatched {
+            requests: t.retries_unwatched,
+            max: crate::analysis::retry::MAX_WATCHES,
         });
     }
     let for_count = t.evicted - t.evicted_for_memory;
@@ -502,6 +519,7 @@ impl Report {
         let summary = Summary::new(
             &findings,
             &servers,
+            t.untracked_retry,
             count(Verdict::KeepaliveRace),
             failures,
             capture.duration_s,

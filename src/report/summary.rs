@@ -214,6 +214,7 @@ impl Summary {
     pub fn new(
         findings: &[Finding],
         servers: &[ServerReport],
+        untracked: crate::analysis::timeouts::UntrackedRetry,
         races: u64,
         failures: u64,
         duration_s: f64,
@@ -244,8 +245,11 @@ impl Summary {
         };
         let requests = counted.iter().map(|s| s.requests).sum();
         let reused_requests = counted.iter().map(|s| s.reused_requests).sum();
-        let retried: u64 = servers.iter().map(|s| s.retried_races).sum();
-        let retried_unknown: u64 = servers.iter().map(|s| s.retried_unknown).sum();
+        // The servers past the statistics' cap have no entry; their races
+        // are counted apart.
+        let retried: u64 = servers.iter().map(|s| s.retried_races).sum::<u64>() + untracked.retried;
+        let retried_unknown: u64 =
+            servers.iter().map(|s| s.retried_unknown).sum::<u64>() + untracked.unknown;
         let mut lost_by_method = BTreeMap::new();
         for f in findings {
             if let Some(m) = lost(f) {

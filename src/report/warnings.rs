@@ -28,6 +28,9 @@ pub enum Warning {
     TuplesUncounted { max: usize },
     /// Too many server endpoints to measure timeouts for all.
     ServersUntracked { max: usize },
+    /// Lost requests not watched for their retry, past the watches' cap
+    /// (issue 23): whether they were retried is unknown.
+    RetriesUnwatched { requests: u64, max: usize },
     /// Connections evicted while open because of `--max-connections`.
     EvictedForCount { connections: u64, max: usize },
     /// Connections evicted while open because of `--max-memory`.
@@ -97,6 +100,10 @@ impl fmt::Display for Warning {
             Warning::ServersUntracked { max } => write!(
                 f,
                 "more than {max} server endpoints: timeouts are measured for the first {max} only"
+            ),
+            Warning::RetriesUnwatched { requests, max } => write!(
+                f,
+                "{requests} lost requests came while {max} were already being watched for their retry: whether the proxy retried them is unknown (counted as unknown, not as lost)"
             ),
             Warning::EvictedForCount { connections, max } => write!(
                 f,
