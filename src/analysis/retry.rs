@@ -56,7 +56,6 @@ pub struct Retry {
 /// lookups however many races are being watched (80 000 races within
 /// 300 ms were quadratic with one list): by connection, by what a retry
 /// must repeat, and by deadline.
-#[derive(Default)]
 pub struct Retries {
     watch: HashMap<u64, Watch>,
     /// Watched connections by the hash of client, server and request line,
@@ -73,6 +72,39 @@ pub struct Retries {
     unwatched: HashSet<u64>,
     /// Lost requests not watched for that reason, over the capture.
     pub unwatched_total: u64,
+    /// Watches by [`pair_mark`] of their client and server: an answered
+    /// request whose mark has none cannot be a retry, and is passed over
+    /// without hashing its target (issue 22: `answered` hashed every
+    /// answered request's target while any request was watched, 64
+    /// instructions a packet on the synthetic capture).
+    marks: Box<[u32; 256]>,
+}
+
+/// A byte of a client and server address and port: equal for the same
+/// pair, so that a different byte rules a pair out (no hashing).
+#[inline]
+fn pair_mark(client: IpAddr, server: Endpoint) -> usize {
+    let low = |ip: IpAddr| match ip {
+        IpAddr::V4(a) => a.octets()[3],
+        IpAddr::V6(a) => a.octets()[15],
+    };
+    let [hi, lo] = server.port.to_be_bytes();
+    usize::from(low(client).wrapping_mul(31) ^ low(server.ip) ^ hi ^ lo)
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Retries {
+            watch: HashMap::new(),
+            by_request: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            hasher: foldhash::fast::FixedState::default(),
+            retried: HashMap::new(),
+            unwatched: HashSet::new(),
+            unwatched_total: 0,
+            marks: Box::new([0; 256]),
+        }
+    }
 }
 
 impl Retries {
@@ -153,6 +185,7 @@ impl Retries {
             .or_default()
             .push_back(conn_id);
         self.deadlines.push(Reverse((deadline_ns, conn_id)));
+        self.marks[pair_mark(client, server)] += 1;
         self.watch.insert(
             conn_id,
             Watch {
@@ -172,6 +205,7 @@ impl Retries {
         let Some(w) = self.watch.remove(&conn_id) else {
             return;
         };
+        self.marks[pair_mark(w.client, w.server)] -= 1;
         if let Some(q) = self.by_request.get_mut(&w.bucket) {
             while q.front().is_some_and(|id| !self.watch.contains_key(id)) {
                 q.pop_front();
@@ -196,7 +230,7 @@ impl Retries {
         req: Req,
         ns: i64,
     ) {
-        if self.watch.is_empty() {
+        if self.watch.is_empty() || self.marks[pair_mark(client, server)] == 0 {
             return;
         }
         let bucket = self.bucket(client, server, req.method, paths.get(req.path).as_bytes());
@@ -291,6 +325,7 @@ mod test {
         // Past every deadline nothing is watched.
         r.expire(N as i64 + RETRY_WINDOW_NS + 1);
         assert!(r.watch.is_empty() && r.by_request.is_empty());
+        assert!(r.marks.iter().all(|&m| m == 0));
         assert!(!r.extend(N - 1, 0));
     }
 
