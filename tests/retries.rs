@@ -3,11 +3,11 @@
 //! retried them is unknown: counted as unknown, never as lost, and warned
 //! about.
 
-use crate::synth::{Flow, Packet, get, ok, secs};
+use crate::synth::{Flow, Link, Packet, get, ok, secs};
 use racecap::analysis::retry::MAX_WATCHES;
 use racecap::report::Warning;
 
-use crate::util::{analyze, ip};
+use crate::util::{analyze, ip, run};
 
 const RTT: i64 = 200_000; // 0.2 ms
 
@@ -90,7 +90,8 @@ fn retried_on(n: usize) -> Vec<Packet> {
 }
 
 /// Issue 23: past the 1 000 servers whose statistics are kept, races were
-/// counted but their retries were not, so every one of them read as lost.
+/// counted but their retries were not, so every one of them read as lost;
+/// and their requests were not, so the rate per request was too high.
 #[test]
 fn test_23_retries_past_the_tracked_servers_count() {
     let n = racecap::analysis::timeouts::MAX_SERVERS + 50;
@@ -98,6 +99,10 @@ fn test_23_retries_past_the_tracked_servers_count() {
     assert_eq!(r.races(), n as u64);
     assert_eq!(r.summary.retried, n as u64);
     assert_eq!(r.summary.not_retried, 0);
+    // And the rate is over every server's requests: per server, the first
+    // request, the lost one (reused) and its retry.
+    assert_eq!(r.summary.requests, 3 * n as u64);
+    assert_eq!(r.summary.reused_requests, n as u64);
     assert!(
         r.capture
             .warnings
@@ -106,4 +111,36 @@ fn test_23_retries_past_the_tracked_servers_count() {
         "{:?}",
         r.capture.warnings
     );
+}
+
+/// Past the 10 000 findings listed, the first line's count of lost
+/// requests cannot come from the findings alone: it says "at least", and
+/// what the findings' methods count is said to be of those.
+#[test]
+fn test_23_first_line_past_the_findings_listed() {
+    let n = MAX_WATCHES + 100;
+    let dir = std::env::temp_dir().join(format!("racecap-retries-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("burst.pcap");
+    std::fs::write(
+        &file,
+        crate::synth::pcap(&burst(n), &Link::Ethernet(vec![])),
+    )
+    .unwrap();
+    let (code, out, _) = run(&["analyze", file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "At least {MAX_WATCHES} requests failed for their clients"
+        )),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!(
+            "over the 10000 findings listed (of {n} failing connections)"
+        )),
+        "{first}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -69,21 +69,25 @@ pub struct Timeouts {
     /// Look-ups for endpoints beyond [`MAX_SERVERS`] (the report warns when
     /// there were any).
     pub untracked: u64,
-    /// Races on endpoints beyond [`MAX_SERVERS`] that were retried, and
-    /// whose retry is unknown: the summary's counts cover every race, and
-    /// without these the untracked servers' races all read as not retried,
-    /// that is lost (issue 23).
-    pub untracked_retry: UntrackedRetry,
+    /// The requests and races of endpoints beyond [`MAX_SERVERS`]: the
+    /// summary's counts cover every race, and without these the untracked
+    /// servers' races all read as not retried, that is lost, and their
+    /// rate was taken over the tracked servers' requests alone (issue 23).
+    pub untracked_counts: Untracked,
     /// Per client address (while fewer than [`MAX_REACH`]): the first
     /// server address it sent a request to, and whether it sent to other
     /// addresses (other ports of one host are the same server).
     reach: HashMap<IpAddr, (IpAddr, bool), foldhash::fast::RandomState>,
 }
 
-/// Retry counts of the races on untracked servers (see
-/// [`Timeouts::untracked_retry`]).
+/// The requests and races of untracked servers (see
+/// [`Timeouts::untracked_counts`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct UntrackedRetry {
+pub struct Untracked {
+    pub requests: u64,
+    pub reused_requests: u64,
+    pub races: u64,
+    /// Of the races, retried, and whose retry is unknown.
     pub retried: u64,
     pub unknown: u64,
 }
@@ -240,6 +244,12 @@ impl Timeouts {
             && let Some(c) = s.client_at(tracked.then_some(&mut memo.client), client)
         {
             c.marks.add(m);
+        }
+        if !tracked {
+            // Their stats went to the sink, emptied now and then: the
+            // summary's rates need them counted apart.
+            self.untracked_counts.requests += 1;
+            self.untracked_counts.reused_requests += u64::from(reused);
         }
     }
 
@@ -452,10 +462,11 @@ impl Timeouts {
             // Whether `server` below finds it a place (asked before it does).
             let tracked = self.servers.contains_key(&ep) || self.servers.len() < MAX_SERVERS;
             if !tracked {
+                self.untracked_counts.races += 1;
                 if r.request.request.is_none() || retried.is_none() {
-                    self.untracked_retry.unknown += 1;
+                    self.untracked_counts.unknown += 1;
                 } else if retried == Some(true) {
-                    self.untracked_retry.retried += 1;
+                    self.untracked_counts.retried += 1;
                 }
             }
         }

@@ -594,7 +594,7 @@ impl Analyzer {
         t.evicted = self.table.evicted;
         t.untracked_servers = self.timeouts.untracked > 0;
         t.retries_unwatched = self.retries.unwatched_total;
-        t.untracked_retry = self.timeouts.untracked_retry;
+        t.untracked_counts = self.timeouts.untracked_counts;
         let accepting: HashSet<std::net::IpAddr> =
             self.known_servers.iter().map(|ep| ep.ip).collect();
         self.timeouts.settle_clients(|ip| accepting.contains(&ip));

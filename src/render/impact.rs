@@ -143,6 +143,15 @@ fn unknown_why(r: &Report, short: bool) -> &'static str {
     }
 }
 
+/// The failing connections and the findings listed, when the report
+/// lists only the first ones (`MAX_FINDINGS`).
+fn findings_cut(r: &Report) -> Option<(u64, usize)> {
+    r.capture.warnings.iter().find_map(|w| match w {
+        Warning::FindingsCut { failures, listed } => Some((*failures, *listed)),
+        _ => None,
+    })
+}
+
 fn span(a: Timestamp, b: Timestamp) -> String {
     units::secs((b.0 - a.0) as f64 / 1e6)
 }
@@ -231,12 +240,32 @@ pub fn opening(r: &Report, out: &mut String) {
                 "connects refused",
             ));
         }
-        let _ = writeln!(
-            out,
-            "{what} failed for their clients ({}): {}.",
-            why.join(", "),
-            answer(r, proxy)
-        );
+        match findings_cut(r) {
+            // The methods and what the clients got are counted over the
+            // findings listed: past the list, say so rather than give a
+            // count smaller than the races not retried beside it.
+            Some((failures, listed)) => {
+                let _ = writeln!(
+                    out,
+                    "At least {} failed for their clients ({}): {}; by method and outcome over the {listed} findings listed (of {failures} failing connections): {what}.",
+                    plural(
+                        lost.max(s.not_retried + s.refused_lost),
+                        "request",
+                        "requests"
+                    ),
+                    why.join(", "),
+                    answer(r, proxy)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{what} failed for their clients ({}): {}.",
+                    why.join(", "),
+                    answer(r, proxy)
+                );
+            }
+        }
         refused_untold(r, out);
     } else if s.races > 0 && s.retried_unknown > 0 {
         // Whether the clients got an error is not known: never say none did

@@ -65,7 +65,7 @@ pub struct Totals {
     /// Lost requests not watched for their retry (past its cap).
     pub retries_unwatched: u64,
     /// Retry counts of the races on servers past the statistics' cap.
-    pub untracked_retry: crate::analysis::timeouts::UntrackedRetry,
+    pub untracked_counts: crate::analysis::timeouts::Untracked,
     /// What IP fragment reassembly did.
     pub fragments: FragmentStats,
 }
@@ -519,7 +519,7 @@ impl Report {
         let summary = Summary::new(
             &findings,
             &servers,
-            t.untracked_retry,
+            t.untracked_counts,
             count(Verdict::KeepaliveRace),
             failures,
             capture.duration_s,

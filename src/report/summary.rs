@@ -214,7 +214,7 @@ impl Summary {
     pub fn new(
         findings: &[Finding],
         servers: &[ServerReport],
-        untracked: crate::analysis::timeouts::UntrackedRetry,
+        untracked: crate::analysis::timeouts::Untracked,
         races: u64,
         failures: u64,
         duration_s: f64,
@@ -243,10 +243,16 @@ impl Summary {
         } else {
             at_issue
         };
-        let requests = counted.iter().map(|s| s.requests).sum();
-        let reused_requests = counted.iter().map(|s| s.reused_requests).sum();
-        // The servers past the statistics' cap have no entry; their races
-        // are counted apart.
+        // The servers past the statistics' cap have no entry; their
+        // requests and races are counted apart, and their requests are at
+        // issue when one of their races is (or when none is anywhere).
+        let (more, more_reused) = if counted.len() == servers.len() || untracked.races > 0 {
+            (untracked.requests, untracked.reused_requests)
+        } else {
+            (0, 0)
+        };
+        let requests = counted.iter().map(|s| s.requests).sum::<u64>() + more;
+        let reused_requests = counted.iter().map(|s| s.reused_requests).sum::<u64>() + more_reused;
         let retried: u64 = servers.iter().map(|s| s.retried_races).sum::<u64>() + untracked.retried;
         let retried_unknown: u64 =
             servers.iter().map(|s| s.retried_unknown).sum::<u64>() + untracked.unknown;
