@@ -1,9 +1,12 @@
 //! Reading and decoding on a thread of their own, a batch ahead of the
 //! analysis: the two stages use two cores, and the report is the same as a
 //! single thread's (the analysis sees the same segments in the same order;
-//! `test_threaded_pipeline_equals_frame_by_frame` checks it). This is the
+//! `test_threaded_pipeline_equals_frame_by_frame` checks it). The HTTP/1
+//! heads are read by whichever of the two has room ([`Heads`]). This is the
 //! only place in the library that starts a thread.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use crate::analyzer::{Analyzer, Config};
@@ -16,6 +19,31 @@ use crate::source::{CaptureReader, InputStats, Merged, SourceProblem};
 
 /// Frames handed from the reader thread to the analysis in one batch.
 const BATCH: usize = 4096;
+
+/// Batches sent and not yet taken from which on the reader reads the
+/// HTTP/1 heads of the next batch itself ([`Heads::Balanced`]).
+const BEHIND: usize = 2;
+
+/// Which thread reads the HTTP/1 heads of a batch: the one with room.
+/// Either way the analysis answers the same ([`head::Sniff`] reads the
+/// bytes when the reader did not), so this changes the time, never the
+/// report.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heads {
+    /// The reader reads them while the analysis is behind (at least
+    /// [`BEHIND`] batches wait for it), and leaves them to the analysis
+    /// while the analysis waits for batches. Which thread bounds the
+    /// pipeline depends on the traffic: on a capture of long-lived
+    /// connections the reader's decoding and the kernel's copy of the file
+    /// take longer than the analysis, on short connections with many
+    /// findings the analysis takes longer (docs/performance.md).
+    Balanced,
+    /// Always the reader (to test).
+    Reader,
+    /// Always the analysis (to test).
+    Analysis,
+}
 
 /// One batch of frames from the reader thread.
 #[derive(Default)]
@@ -45,13 +73,15 @@ pub fn run(
     run_with_progress(inputs, cfg, &mut |_| {})
 }
 
-/// Fills `batch` with up to [`BATCH`] decoded frames; false at the end of
-/// the inputs.
+/// Fills `batch` with up to [`BATCH`] decoded frames, reading their HTTP/1
+/// heads too when `heads` says so ([`Heads`]); false at the end of the
+/// inputs.
 fn fill(
     merged: &mut Merged,
     hasher: &FlowHasher,
     reassembly: &mut Reassembly,
     batch: &mut Batch,
+    heads: bool,
 ) -> Result<bool, SourceProblem> {
     batch.frames.clear();
     batch.hashes.clear();
@@ -67,9 +97,14 @@ fn fill(
             .frames
             .push(match reassembly.decode(&frame, input as u32) {
                 Ok(seg) => {
-                    // Only what the analysis reads crosses to it.
-                    // (An HTTP/1 head is read here too: [`Head`].)
-                    let (prefix, head) = head::carried(seg.payload);
+                    // Only what the analysis reads crosses to it: the same
+                    // bytes whether an HTTP/1 head is read here ([`Head`])
+                    // or not.
+                    let (prefix, head) = if heads {
+                        head::carried(seg.payload)
+                    } else {
+                        (crate::app::carried(seg.payload), None)
+                    };
                     let at = batch.arena.len() as u32;
                     batch.arena.extend_from_slice(prefix);
                     batch.arena.extend_from_slice(seg.tail);
@@ -92,6 +127,17 @@ pub fn run_with_progress(
     cfg: Config,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Report, Vec<InputStats>), SourceProblem> {
+    run_with(inputs, cfg, progress, Heads::Balanced)
+}
+
+/// [`run_with_progress`], with the HTTP/1 heads read where `heads` says.
+#[doc(hidden)]
+pub fn run_with(
+    inputs: Vec<(String, CaptureReader)>,
+    cfg: Config,
+    progress: &mut dyn FnMut(u64),
+    heads: Heads,
+) -> Result<(Report, Vec<InputStats>), SourceProblem> {
     let mut merged = Merged::new(inputs)?;
     let cfg_max_memory = cfg.max_memory();
     let mut analyzer = Analyzer::new(cfg);
@@ -99,15 +145,30 @@ pub fn run_with_progress(
     let mut reassembly = Reassembly::new(fragment::budget(cfg_max_memory));
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(4);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+    // Batches sent and not yet taken.
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let sent = Arc::clone(&waiting);
     let reader = std::thread::Builder::new()
         .name("racecap-reader".into())
         .spawn(move || -> Result<_, SourceProblem> {
             loop {
                 // Batches come back empty for reuse; a new one only at first.
                 let mut batch = empty_rx.try_recv().unwrap_or_default();
-                let more = fill(&mut merged, &hasher, &mut reassembly, &mut batch)?;
+                let read_heads = match heads {
+                    Heads::Balanced => sent.load(Ordering::Relaxed) >= BEHIND,
+                    Heads::Reader => true,
+                    Heads::Analysis => false,
+                };
+                let more = fill(
+                    &mut merged,
+                    &hasher,
+                    &mut reassembly,
+                    &mut batch,
+                    read_heads,
+                )?;
                 batch.position = merged.position();
                 batch.held = reassembly.bytes();
+                sent.fetch_add(1, Ordering::Relaxed);
                 if full_tx.send(batch).is_err() || !more {
                     break;
                 }
@@ -116,6 +177,7 @@ pub fn run_with_progress(
         })
         .expect("spawning the reader thread");
     for batch in full_rx {
+        waiting.fetch_sub(1, Ordering::Relaxed);
         analyzer.held_before(batch.held);
         let mut hashes = batch.hashes.iter();
         let mut heads = batch.heads.iter();

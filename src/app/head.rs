@@ -1,12 +1,14 @@
 //! An HTTP/1 head read once, on the thread that has its bytes (issue 22).
 //! The reader thread already finds where a request's or a response's head
-//! ends ([`http::sniffed`]) to copy it for the analysis; it reads the
-//! request line, or the status line and the response head's fields, in the
-//! same place and hands these typed facts beside the segment, so that the
-//! analysis thread (the pipeline's bound) does not read the bytes again.
-//! A segment without them (a whole frame on one thread, a socket event) or
-//! one whose facts do not answer a question is read by the analysis as
-//! before, from the same bytes: the answers are the same either way.
+//! ends ([`http::sniffed`]) to copy it for the analysis; while the analysis
+//! is behind ([`Heads`](crate::pipeline::Heads)), it reads the request
+//! line, or the status line and the response head's fields, in the same
+//! place and hands these typed facts beside the segment, so that the
+//! analysis thread does not read the bytes again. A segment without them
+//! (the reader was the slower thread, a whole frame on one thread, a socket
+//! event) or one whose facts do not answer a question is read by the
+//! analysis as before, from the same bytes: the answers are the same either
+//! way.
 
 use super::http::{self, Method, ResponseHead};
 use super::marks::{self, RequestMarks};
