@@ -14,6 +14,9 @@
 #   RACE_FRACTION  share ending in a race  (default 0.05)
 #   RUN_TIMEOUT    seconds after which one measured run is killed (default 900)
 #   NO_TSHARK=1    skip the (slow, memory-hungry) tshark run
+#   NO_PERF=1      skip the one run per capture under `perf record` that
+#                  splits racecap's CPU by thread and by user/kernel
+#                  (skipped anyway when perf is missing or not allowed)
 #   MIX_MB         size of the real-traffic mix in MB (default 200; 0 skips it)
 #   RACECAP_BIN    a racecap binary to measure instead of building one (to
 #                  compare builds of two commits on the same capture)
@@ -168,6 +171,30 @@ if [ "${NO_TSHARK:-0}" != 1 ] && command -v tshark >/dev/null; then
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# --- where racecap's CPU goes, by thread -----------------------------------
+# Sampled (task-clock), so that the kernel's part shows: callgrind counts
+# user-space instructions only and misses the reader's read() of the file,
+# which is about a quarter of racecap's CPU on the synthetic capture.
+# threads CAPTURE -> "analysis A s, reader R s (kernel K s)"
+threads() {
+  local data=$logs/perf.data
+  perf record -q -F 1999 -e task-clock -o "$data" -- \
+    "$bin" analyze "$1" --format json -o /dev/null >/dev/null 2>&1 || return 1
+  perf report -i "$data" --stdio --no-children --sort comm,dso -g none 2>/dev/null | awk '
+    /^# Event count/ { total = $NF / 1e9 }
+    /^ *[0-9.]+%/ {
+      pct = $1; sub("%", "", pct); s = pct / 100 * total
+      if ($2 == "racecap-reader") { r += s; if ($3 == "[kernel.kallsyms]") k += s }
+      else a += s
+    }
+    END { if (total > 0) printf "analysis %.2f s, reader %.2f s (of it the kernel, reading the file: %.2f s)\n", a, r, k }'
+}
+split_synth="" split_mix=""
+if [ "${NO_PERF:-0}" != 1 ] && command -v perf >/dev/null; then
+  split_synth=$(threads "$cap" || true)
+  ((mix_mb > 0)) && split_mix=$(threads "$mix" || true)
+fi
+
 # --- table -----------------------------------------------------------------------
 # Per run: wall seconds, CPU seconds (user + sys), peak RSS in KiB.
 stats() {
@@ -230,6 +257,12 @@ table "synthetic: $(basename "$cap"): $size bytes, $packets packets, $races keep
 if ((mix_mb > 0)); then
   table "real mix: $(basename "$mix"): $mix_size bytes, $mix_packets packets" \
     "$mix_size" "$mix_packets" tcpdump-mix racecap-mix tcpdump-mix
+fi
+if [ -n "$split_synth" ]; then
+  echo
+  echo "racecap's CPU by thread (one run under perf record, task-clock samples):"
+  echo "synthetic: $split_synth"
+  [ -n "$split_mix" ] && echo "real mix: $split_mix"
 fi
 echo
 echo "wall vs tcpdump = median wall time / tcpdump's median wall time (below 1: faster than tcpdump)."
