@@ -144,3 +144,34 @@ fn test_23_first_line_past_the_findings_listed() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A retry seen after its raced connection was judged: the client reused
+/// the raced connection's port for the retry at once, so that the new
+/// handshake ended the old connection (port reuse) before the retried
+/// request was answered. The finding said "retried"; the server's counts,
+/// and with them the summary and the advice, said "not retried".
+#[test]
+fn test_retry_after_its_race_was_judged_counts() {
+    let (c, s) = (ip("10.0.0.1"), ip("10.0.0.2"));
+    let mut out = Vec::new();
+    let mut f = Flow::new((c, 20000), (s, 3000), 1000, 900_000);
+    out.extend(f.handshake(0, RTT));
+    out.extend(f.exchange(secs(0.01), RTT, &get("/a"), &ok(Some(2))));
+    let fin = secs(10.0);
+    out.push(f.fin(fin, false));
+    out.push(f.data(fin + RTT / 4, true, get("/b").as_bytes()));
+    out.push(f.rst(fin + RTT / 2, false));
+    // The same 4-tuple again, 1 ms later: a new connection.
+    let mut again = Flow::new((c, 20000), (s, 3000), 5_000_000, 800_000);
+    let t = fin + secs(0.001);
+    out.extend(again.handshake(t, RTT));
+    out.extend(again.exchange(t + RTT, RTT, &get("/b"), &ok(Some(2))));
+    out.sort_by_key(|p| p.ts_ns);
+    let r = analyze(&out);
+    assert_eq!(r.races(), 1);
+    let race = r.findings.iter().find_map(|f| f.race.as_ref()).unwrap();
+    assert_eq!(race.retried, Some(true));
+    assert_eq!(r.summary.retried, 1);
+    assert_eq!(r.summary.not_retried, 0);
+    assert_eq!(r.servers[0].retried_races, 1);
+}

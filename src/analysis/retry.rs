@@ -70,6 +70,10 @@ pub struct Retries {
     /// Connections whose lost request came past [`MAX_WATCHES`]: their
     /// retry is unknown (until their finding is made, like `retried`).
     unwatched: HashSet<u64>,
+    /// Watched connections whose race was counted as not retried when they
+    /// were judged, before their watch ended ([`Retries::forget`]): a retry
+    /// found for one now is counted late. (At most one per watch.)
+    judged: HashSet<u64>,
     /// Lost requests not watched for that reason, over the capture.
     pub unwatched_total: u64,
     /// Watches by [`pair_mark`] of their client and server: an answered
@@ -101,6 +105,7 @@ impl Default for Retries {
             hasher: foldhash::fast::FixedState::default(),
             retried: HashMap::new(),
             unwatched: HashSet::new(),
+            judged: HashSet::new(),
             unwatched_total: 0,
             marks: Box::new([0; 256]),
         }
@@ -205,6 +210,7 @@ impl Retries {
         let Some(w) = self.watch.remove(&conn_id) else {
             return;
         };
+        self.judged.remove(&conn_id);
         self.marks[pair_mark(w.client, w.server)] -= 1;
         if let Some(q) = self.by_request.get_mut(&w.bucket) {
             while q.front().is_some_and(|id| !self.watch.contains_key(id)) {
@@ -218,7 +224,9 @@ impl Retries {
 
     /// A request sent at `ns` and answered on connection `conn_id` (its
     /// key from `key`, asked only for a retry) from `client` to `server`:
-    /// if it repeats a lost one, the one lost first was retried.
+    /// if it repeats a lost one, the one lost first was retried. Returns
+    /// that connection's id when it was judged already, its race counted
+    /// then as not retried: the caller counts the retry now.
     #[allow(clippy::too_many_arguments)]
     pub fn answered(
         &mut self,
@@ -229,14 +237,12 @@ impl Retries {
         paths: &Paths,
         req: Req,
         ns: i64,
-    ) {
+    ) -> Option<u64> {
         if self.watch.is_empty() || self.marks[pair_mark(client, server)] == 0 {
-            return;
+            return None;
         }
         let bucket = self.bucket(client, server, req.method, paths.get(req.path).as_bytes());
-        let Some(q) = self.by_request.get(&bucket) else {
-            return;
-        };
+        let q = self.by_request.get(&bucket)?;
         let found = q.iter().copied().find(|id| {
             self.watch.get(id).is_some_and(|w| {
                 *id != conn_id
@@ -248,18 +254,19 @@ impl Retries {
                     && paths.same(req, &w.request)
             })
         });
-        if let Some(id) = found {
-            if let Some(q) = self.by_request.get_mut(&bucket)
-                && let Some(at) = q.iter().position(|&x| x == id)
-            {
-                q.remove(at);
-            }
-            self.end(id);
-            self.retried.entry(id).or_insert(Retry {
-                at_ns: ns,
-                key: key(),
-            });
+        let id = found?;
+        if let Some(q) = self.by_request.get_mut(&bucket)
+            && let Some(at) = q.iter().position(|&x| x == id)
+        {
+            q.remove(at);
         }
+        let late = self.judged.contains(&id);
+        self.end(id);
+        self.retried.entry(id).or_insert(Retry {
+            at_ns: ns,
+            key: key(),
+        });
+        late.then_some(id)
     }
 
     /// The retry of connection `conn_id`'s lost request, if it was retried.
@@ -274,10 +281,16 @@ impl Retries {
     }
 
     /// Forgets the retry of a connection whose finding carries it now
-    /// (memory stays bounded).
-    pub fn forget(&mut self, conn_id: u64) {
+    /// (memory stays bounded). `race`: the connection's race was counted
+    /// as not retried, with its watch still open (it was judged early: its
+    /// 4-tuple came back, or it was evicted), so that a retry found later
+    /// is still counted ([`Retries::answered`]).
+    pub fn forget(&mut self, conn_id: u64, race: bool) {
         self.retried.remove(&conn_id);
         self.unwatched.remove(&conn_id);
+        if race && self.watch.contains_key(&conn_id) {
+            self.judged.insert(conn_id);
+        }
     }
 }
 
@@ -359,7 +372,7 @@ mod test {
         r.lost(0, client, ep(80), line("/c"), 1, 1);
         assert!(r.watched(0));
         // Judged: forgotten. Once the watches expire, new ones are taken.
-        r.forget(n);
+        r.forget(n, false);
         assert!(r.watched(n));
         r.expire(1 + RETRY_WINDOW_NS + 1);
         r.lost(
@@ -372,5 +385,40 @@ mod test {
         );
         assert!(r.watched(n + 2));
         assert_eq!(r.unwatched_total, 1);
+    }
+
+    /// A retry found after its raced connection was judged is said to be
+    /// late, so that it is counted then; one judged without a counted race,
+    /// or whose watch ended, is not.
+    #[test]
+    fn test_retry_after_judging_is_late() {
+        let client: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut paths = Paths::default();
+        let line = RequestLine {
+            method: Method::Get,
+            path: "/b".into(),
+        };
+        let req = Req {
+            method: Method::Get,
+            path: paths.put(b"/b", false),
+        };
+        let key = || FlowKey::new(0, ep(1), ep(80)).0;
+        let mut r = Retries::default();
+        r.lost(1, client, ep(80), line.clone(), 0, 0);
+        r.lost(2, client, ep(81), line.clone(), 0, 0);
+        r.lost(3, client, ep(82), line.clone(), 0, 0);
+        r.forget(1, true);
+        r.forget(2, false);
+        r.forget(3, true);
+        assert_eq!(r.answered(10, key, client, ep(80), &paths, req, 5), Some(1));
+        assert_eq!(r.answered(11, key, client, ep(81), &paths, req, 5), None);
+        assert_eq!(r.retry_of(2).map(|x| x.at_ns), Some(5));
+        // The watch expired: no retry, and nothing left of it.
+        r.expire(RETRY_WINDOW_NS + 1);
+        assert_eq!(
+            r.answered(12, key, client, ep(82), &paths, req, RETRY_WINDOW_NS + 2),
+            None
+        );
+        assert!(r.judged.is_empty() && r.watch.is_empty());
     }
 }

@@ -72,7 +72,14 @@ impl Analyzer {
             self.reset_alternatives.insert(conn.id, f);
         }
         // The finding carries the retry now; forget it (bounded memory).
-        self.retries.forget(conn.id);
+        // A race counted as not retried while still watched is counted
+        // again if its retry comes (`Timeouts::late_retry`).
+        let not_retried = retried == Some(false)
+            && outcome
+                .race
+                .as_ref()
+                .is_some_and(|r| r.request.request.is_some());
+        self.retries.forget(conn.id, not_retried);
         if self.cfg.keep_connections && self.connections.len() < MAX_CONNECTION_ROWS {
             self.connections
                 .push(report::connection_row(conn, roles, outcome.verdict));

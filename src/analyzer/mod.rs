@@ -296,8 +296,8 @@ impl Analyzer {
                 self.timeouts.answered(server_ep, client_ip, &mut memo, p);
                 // An answered request that repeats a recently lost one is
                 // the proxy's retry.
-                if let Some(req) = p.request {
-                    self.retries.answered(
+                if let Some(req) = p.request
+                    && let Some(raced) = self.retries.answered(
                         conn.id,
                         || conn.key(),
                         client_ip,
@@ -305,7 +305,9 @@ impl Analyzer {
                         &self.paths,
                         req,
                         p.ns,
-                    );
+                    )
+                {
+                    self.timeouts.late_retry(server_ep, raced);
                 }
             }
             // (A response being followed holds its request's target.)

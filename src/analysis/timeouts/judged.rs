@@ -5,6 +5,28 @@
 use super::*;
 
 impl Timeouts {
+    /// A retry of connection `conn_id`'s lost request to `server`, found
+    /// after the connection was judged and its race counted as not
+    /// retried (its 4-tuple came back, or it was evicted, within the retry
+    /// window): the race is counted as retried, as its finding says.
+    pub fn late_retry(&mut self, server: Endpoint, conn_id: u64) {
+        // (A server untracked when the race was judged is untracked now.)
+        let Some(&i) = self.servers.get(&server) else {
+            self.untracked_counts.retried += 1;
+            return;
+        };
+        let s = &mut self.stats[i];
+        s.retried_races += 1;
+        // So that a race settled as of another cause is uncounted whole.
+        let recs = s
+            .race_recs
+            .iter_mut()
+            .chain(s.reset_recs.iter_mut().map(|(r, _)| r));
+        for r in recs.filter(|r| r.conn == conn_id) {
+            r.retried = true;
+        }
+    }
+
     /// A connection was judged: its totals, round trip, race and how long
     /// it stayed open idle go to its server. `end_ns` is the capture's end;
     /// `cut_off` says the connection was still open then (or evicted).
