@@ -20,8 +20,8 @@ use crate::source::{CaptureReader, InputStats, Merged, SourceProblem};
 /// Frames handed from the reader thread to the analysis in one batch.
 const BATCH: usize = 4096;
 
-/// Batches sent and not yet taken from which on the reader reads the
-/// HTTP/1 heads of the next batch itself ([`Heads::Balanced`]).
+/// How many batches must wait for the analysis for the reader to read the
+/// next batch's HTTP/1 heads itself ([`Heads::Balanced`]).
 const BEHIND: usize = 2;
 
 /// Which thread reads the HTTP/1 heads of a batch: the one with room.
@@ -34,10 +34,10 @@ pub enum Heads {
     /// The reader reads them while the analysis is behind (at least
     /// [`BEHIND`] batches wait for it), and leaves them to the analysis
     /// while the analysis waits for batches. Which thread bounds the
-    /// pipeline depends on the traffic: on a capture of long-lived
-    /// connections the reader's decoding and the kernel's copy of the file
-    /// take longer than the analysis, on short connections with many
-    /// findings the analysis takes longer (docs/performance.md).
+    /// pipeline depends on the traffic: on plain HTTP/1 with few findings
+    /// (the synthetic gigabyte) the reader's decoding and the kernel's copy
+    /// of the file take longer than the analysis; on TLS, HTTP/2 and many
+    /// findings (the real mix) the analysis does (docs/performance.md).
     Balanced,
     /// Always the reader (to test).
     Reader,
