@@ -1,4 +1,5 @@
-//! One frame → `decode`. The first byte picks the link type (every one the
+//! One frame → `decode`, checked against the general slicers alone (the
+//! fixed-offset fast paths must give the same segment). The first byte picks the link type (every one the
 //! decoder knows, plus a few it does not), the second how many bytes of the
 //! frame the "snaplen" cut off (0–255, so `origlen >= data.len()` as the
 //! reader guarantees); the rest is the captured frame.
@@ -21,6 +22,9 @@ fuzz_target!(|input: &[u8]| {
     let _ = linktype::name(frame.linktype);
     match decode::decode(&frame) {
         Ok(seg) => {
+            // The fast paths give what the general slicers give.
+            let general = decode::decode_general(&frame).expect("the general path decodes it");
+            assert_eq!(format!("{seg:?}"), format!("{general:?}"));
             // The payload is borrowed from the frame, and never longer than
             // what the headers announce.
             let (lo, hi) = (data.as_ptr() as usize, data.as_ptr() as usize + data.len());
