@@ -335,22 +335,31 @@ impl CaptureReader {
 
     /// Reads the next frame. `Ok(false)` at a clean end of input.
     pub fn advance(&mut self) -> Result<bool, ReadError> {
+        Ok(self.read_frame()?.is_some())
+    }
+
+    /// Reads the next frame and returns it (also [`current`](Self::current)
+    /// until the next read); `Ok(None)` at a clean end of input.
+    #[inline]
+    pub fn read_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
         // The previous record's bytes were left in place for the caller; from
         // here on they may be overwritten.
         self.current = None;
-        let r = match self.format {
-            FileFormat::Pcap { nanos, big_endian } => self.next_pcap(nanos, big_endian),
-            FileFormat::Pcapng => self.next_pcapng(),
-            FileFormat::Live => Ok(None),
+        let c = match self.format {
+            FileFormat::Pcap { nanos, big_endian } => self.next_pcap(nanos, big_endian)?,
+            FileFormat::Pcapng => self.next_pcapng()?,
+            FileFormat::Live => None,
         };
-        match r {
-            Ok(Some(c)) => {
-                self.current = Some(c);
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let Some(c) = c else {
+            return Ok(None);
+        };
+        self.current = Some(c);
+        Ok(Some(Frame {
+            ts_ns: c.ts_ns,
+            linktype: c.linktype,
+            origlen: c.origlen,
+            data: &self.buf[c.start..c.start + c.len],
+        }))
     }
 
     fn next_pcap(&mut self, nanos: bool, be: bool) -> Result<Option<Current>, ReadError> {
@@ -364,16 +373,17 @@ impl CaptureReader {
                 offset: self.consumed,
             });
         }
-        let h = &self.buf[self.start..self.start + 16];
-        let rd = |i: usize| {
-            let b = [h[i], h[i + 1], h[i + 2], h[i + 3]];
-            if be {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
+        let h: &[u8; 16] = self.buf[self.start..self.start + 16]
+            .try_into()
+            .expect("16 bytes");
+        let le = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        // The byte order once, not per field.
+        let [sec, frac, caplen, origlen] = if be {
+            [le(0), le(4), le(8), le(12)].map(u32::swap_bytes)
+        } else {
+            [le(0), le(4), le(8), le(12)]
         };
-        let (sec, frac, caplen, origlen) = (rd(0), rd(4), rd(8) as usize, rd(12));
+        let caplen = caplen as usize;
         if caplen > self.max_record {
             return Err(ReadError::Damaged {
                 offset: self.consumed,

@@ -92,18 +92,23 @@ impl Input {
     }
 
     /// The input ended early (counted, the run goes on) or cannot be read.
-    #[cold]
     fn failed(&mut self, error: ReadError) -> Result<(), SourceProblem> {
-        self.done = true;
-        if error.is_partial() {
-            self.stats.stopped = Some(error.to_string());
-            return Ok(());
-        }
-        Err(SourceProblem {
-            file: self.stats.name.clone(),
-            error,
-        })
+        failed(&mut self.done, &mut self.stats, error)
     }
+}
+
+/// [`Input::failed`], on its parts (its reader may be borrowed).
+#[cold]
+fn failed(done: &mut bool, stats: &mut InputStats, error: ReadError) -> Result<(), SourceProblem> {
+    *done = true;
+    if error.is_partial() {
+        stats.stopped = Some(error.to_string());
+        return Ok(());
+    }
+    Err(SourceProblem {
+        file: stats.name.clone(),
+        error,
+    })
 }
 
 /// Counts a frame read from an input.
@@ -161,20 +166,26 @@ impl Merged {
         if input.done {
             return Ok(None);
         }
-        match input.reader.advance() {
-            Ok(true) => {}
-            Ok(false) => {
-                input.done = true;
-                return Ok(None);
+        let Input {
+            reader,
+            stats,
+            done,
+            prev_ns,
+        } = input;
+        match reader.read_frame() {
+            Ok(Some(f)) => {
+                count(stats, prev_ns, &f);
+                Ok(Some((0, f)))
+            }
+            Ok(None) => {
+                *done = true;
+                Ok(None)
             }
             Err(e) => {
-                input.failed(e)?;
-                return Ok(None);
+                failed(done, stats, e)?;
+                Ok(None)
             }
         }
-        let f = input.reader.current().expect("advance returned a frame");
-        count(&mut input.stats, &mut input.prev_ns, &f);
-        Ok(Some((0, f)))
     }
 
     /// The next frame in timestamp order, with the index of its input.
