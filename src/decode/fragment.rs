@@ -395,7 +395,7 @@ impl Reassembly {
 /// outer packets, each carrying one inner fragment), with its VLAN and how
 /// many tunnels deep it was. None when the header does not parse.
 fn locate<'a>(frame: &Frame<'a>, input: u32) -> Option<(Piece<'a>, u32, u8)> {
-    let (mut ip, vlan) = link(frame).ok()?;
+    let (mut ip, vlan) = link::peel(frame).ok()?;
     for depth in 0..=MAX_TUNNELS {
         if let Some(piece) = parse(ip, input, vlan) {
             return Some((piece, vlan, depth));

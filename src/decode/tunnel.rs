@@ -4,7 +4,8 @@
 //! Each is a header before an Ethernet frame or an IP packet; the decoder
 //! then reads that as it reads a frame's own.
 
-use super::{Skip, ethernet};
+use super::Skip;
+use super::link::ethernet;
 
 /// UDP ports that carry VXLAN: IANA's (RFC 7348) and Flannel's default.
 pub const VXLAN_PORTS: [u16; 2] = [4789, 8472];
