@@ -13,6 +13,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::link::is_vlan_tpid;
 use super::{Flags, Frame, Segment, linktype};
 
 /// Ethernet header bytes (no VLAN tag).
@@ -83,7 +84,7 @@ pub(super) fn other<'a>(frame: &Frame<'a>) -> Option<Segment<'a>> {
     // One VLAN tag (its id as the general path keeps it); a second one
     // takes the general path.
     let (ip, ethertype, vlan) = match ethertype {
-        [0x81, 0x00] | [0x88, 0xa8] | [0x91, 0x00] if ip.len() >= 4 => {
+        tpid if is_vlan_tpid(u16::from_be_bytes(tpid)) && ip.len() >= 4 => {
             let tci = u16::from_be_bytes([ip[0], ip[1]]);
             (&ip[4..], [ip[2], ip[3]], u32::from(tci & 0x0fff))
         }
