@@ -5,6 +5,7 @@
 //! and decodes on a thread of its own and feeds it segments).
 
 mod config;
+mod finish;
 mod judge;
 mod settle;
 
@@ -25,8 +26,7 @@ use crate::flow::conn::Notes;
 use crate::flow::{Endpoint, FlowHash, FlowHasher, FlowTable, Side, TableEvent};
 use crate::observation::socket::{Sockets, Stand};
 use crate::observation::{Observation, SocketEvent};
-use crate::report::{self, Connection, Finding, Report, Totals};
-use crate::source::InputStats;
+use crate::report::{self, Connection, Finding, Totals};
 
 /// Why a connection is being judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -476,74 +476,6 @@ impl Analyzer {
                 TableEvent::Evicted(conn) => self.finish_conn(conn, Ending::Evicted),
             }
         }
-    }
-
-    /// Ends the analysis: every connection still open is judged as the
-    /// capture left it.
-    pub fn finish(mut self, inputs: &[InputStats]) -> Report {
-        self.drain_events();
-        for slot in self.table.drain_order() {
-            if let Some(conn) = self.table.take(slot as u32) {
-                self.finish_conn(conn, Ending::CaptureEnd);
-            }
-        }
-        // Causes across connections, before any timeout is read: a
-        // restart's burst, resets that do not fit the server's timer.
-        // First a proxy's failures passed on from upstream, which are no
-        // closes of its listener at all.
-        self.settle_upstream();
-        let settled = self.timeouts.settle_causes();
-        self.settle_findings(&settled);
-        // A retry seen after its raced connection was judged.
-        for f in &mut self.findings {
-            let Some(r) = self.retries.retry_of(f.conn_id) else {
-                continue;
-            };
-            if let Some(race) = &mut f.race {
-                race.retried = Some(true);
-                race.retry_at = Some(report::Timestamp(r.at_ns));
-                f.retry_key = Some(r.key);
-            }
-            // A reset's or an unacknowledged request's retry (issue 21).
-            for retried in [
-                f.reset.as_mut().and_then(|x| x.retried.as_mut()),
-                f.unacknowledged.as_mut().and_then(|x| x.retried.as_mut()),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                *retried = true;
-                f.retry_key = Some(r.key);
-            }
-        }
-        self.settle_client_statuses();
-        self.findings.sort_by_key(|f| (f.start, f.conn_id));
-        self.connections.sort_by_key(|c| (c.start, c.id));
-        let t = &mut self.totals;
-        (t.tuples, t.tuples_exact) = self.table.tuples();
-        t.tuples_max = self.table.max_gone();
-        t.connections = self.table.created;
-        t.peak_open = self.table.peak as u64;
-        t.evicted = self.table.evicted;
-        t.untracked_servers = self.timeouts.untracked > 0;
-        t.retries_unwatched = self.retries.unwatched_total;
-        t.untracked_counts = self.timeouts.untracked_counts;
-        let accepting: HashSet<std::net::IpAddr> =
-            self.known_servers.iter().map(|ep| ep.ip).collect();
-        self.timeouts.settle_clients(|ip| accepting.contains(&ip));
-        let servers = self
-            .timeouts
-            .assessed()
-            .into_iter()
-            .map(report::server_report)
-            .collect();
-        Report::new(
-            &self.totals,
-            inputs,
-            self.findings,
-            servers,
-            self.cfg.keep_connections.then_some(self.connections),
-        )
     }
 }
 
