@@ -389,12 +389,15 @@ fn match_server_advertised(measured_ms: f64, header_s: Option<u32>) -> Vec<Candi
             expected_close_ms: close,
             row,
             witness: Some(WitnessKind::KeepAliveHeader),
-            note: adv
-                .note
-                .replace("{close}", &text::secs_2(close as f64))
-                .replace("{configured}", &configured.to_string())
-                .replace("{buffer}", &adv.buffer_ms.to_string())
-                .replace("{header}", &h.to_string()),
+            note: text::names(
+                adv.note,
+                &[
+                    ("{close}", &text::secs_2(close as f64)),
+                    ("{configured}", &configured.to_string()),
+                    ("{buffer}", &adv.buffer_ms.to_string()),
+                    ("{header}", &h.to_string()),
+                ],
+            ),
         });
     }
     // Named by two witnesses, so ahead of the matches on the close alone.

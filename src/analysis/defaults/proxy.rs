@@ -5,7 +5,7 @@
 
 use super::recommend::{MEASURE_NEXT, facts, server_bound_ms};
 use super::table::PROXIES;
-use super::text::{and_list, fill, human, human_default, secs};
+use super::text::{and_list, fill, human, human_default, names, secs};
 use super::{
     KnownDefault, ProxyFix, ProxyStep, Recommendation, Role, Side, Situation, When, match_proxy,
 };
@@ -121,13 +121,17 @@ pub(super) fn step(
             When::ValueAtMost(ms) => value <= ms,
         })
         .map_or("", |c| c.text);
-    // The knob last: its text may hold braces of its own.
-    let text = step
-        .text
-        .replace("{value}", &human(value))
-        .replace("{default}", &default.map(human_default).unwrap_or_default())
-        .replace("{server}", &secs(server))
-        .replace("{knob}", row.knob);
+    // The knob's text may hold braces of its own: `names` never reads a
+    // value again.
+    let text = names(
+        step.text,
+        &[
+            ("{value}", &human(value)),
+            ("{default}", &default.map(human_default).unwrap_or_default()),
+            ("{server}", &secs(server)),
+            ("{knob}", row.knob),
+        ],
+    );
     Some(Recommendation {
         side,
         value_ms: Some(value),

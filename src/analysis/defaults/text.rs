@@ -53,8 +53,74 @@ pub(super) fn fill(template: &str, ms: u64) -> String {
     } else {
         format!("{}", ms as f64 / 1000.0)
     };
-    template
-        .replace("{ms}", &ms.to_string())
-        .replace("{s}", &s)
-        .replace("{dur}", &dur(ms))
+    names(
+        template,
+        &[("{ms}", &ms.to_string()), ("{s}", &s), ("{dur}", &dur(ms))],
+    )
+}
+
+/// Fills the placeholders of `template` (`("{value}", "5 s")`, ...) in one
+/// pass. The values are never read again for placeholders, so a knob whose
+/// own text holds braces is kept as it is. (A chain of `str::replace`
+/// said the same at a copy and a search of the whole text per placeholder:
+/// some 20 000 instructions per proxy step of the fix, 1 000 servers of a
+/// report at a time.)
+pub(super) fn names(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        match values.iter().find(|(name, _)| rest.starts_with(name)) {
+            Some((name, value)) => {
+                out.push_str(value);
+                rest = &rest[name.len()..];
+            }
+            None => {
+                out.push('{');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod test {
+    use super::names;
+
+    #[test]
+    fn test_names_fills_each_placeholder_and_keeps_the_rest() {
+        let vars = [("{value}", "5 s"), ("{knob}", "a {value} b")];
+        assert_eq!(
+            names("set {knob} to {value}; {other} {", &vars),
+            "set a {value} b to 5 s; {other} {"
+        );
+        assert_eq!(names("", &vars), "");
+        assert_eq!(names("{{value}}", &vars), "{5 s}");
+    }
+
+    proptest::proptest! {
+        /// One pass says what the chain of `str::replace` it replaced said,
+        /// for values without braces but the last.
+        #[test]
+        fn prop_names_is_the_replace_chain(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec!["{a}", "{bb}", "{k}", "{", "}", "a", "bb", "{a", " "]),
+                0..16,
+            ),
+            a in "[0-9 s]{0,4}",
+            b in "[0-9 ms]{0,4}",
+            last in "[{}a-z]{0,6}",
+        ) {
+            let template = pieces.concat();
+            let chain = template
+                .replace("{a}", &a)
+                .replace("{bb}", &b)
+                .replace("{k}", &last);
+            let vars = [("{a}", a.as_str()), ("{bb}", b.as_str()), ("{k}", last.as_str())];
+            proptest::prop_assert_eq!(names(&template, &vars), chain);
+        }
+    }
 }
