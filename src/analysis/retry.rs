@@ -29,6 +29,12 @@ pub const RETRY_WINDOW_NS: i64 = 300_000_000;
 /// "not retried"), and the report says how many.
 pub const MAX_WATCHES: usize = 16_384;
 
+/// Maps and sets by connection id (or request hash), hashed with foldhash:
+/// every answered request and every ended connection looks one up, and
+/// SipHash cost some 70 instructions more each (issue 22).
+type Map<V> = HashMap<u64, V, foldhash::fast::RandomState>;
+type Set = HashSet<u64, foldhash::fast::RandomState>;
+
 /// A lost request being watched for its retry.
 struct Watch {
     client: IpAddr,
@@ -57,23 +63,23 @@ pub struct Retry {
 /// 300 ms were quadratic with one list): by connection, by what a retry
 /// must repeat, and by deadline.
 pub struct Retries {
-    watch: HashMap<u64, Watch>,
+    watch: Map<Watch>,
     /// Watched connections by the hash of client, server and request line,
     /// in the order their requests were lost. Entries of watches that
     /// ended stay until they reach the front (each is checked against
     /// `watch`).
-    by_request: HashMap<u64, VecDeque<u64>>,
+    by_request: Map<VecDeque<u64>>,
     /// Deadlines, soonest first; an extended watch's earlier entry is stale.
     deadlines: BinaryHeap<Reverse<(i64, u64)>>,
     hasher: foldhash::fast::FixedState,
-    retried: HashMap<u64, Retry>,
+    retried: Map<Retry>,
     /// Connections whose lost request came past [`MAX_WATCHES`]: their
     /// retry is unknown (until their finding is made, like `retried`).
-    unwatched: HashSet<u64>,
+    unwatched: Set,
     /// Watched connections whose race was counted as not retried when they
     /// were judged, before their watch ended ([`Retries::forget`]): a retry
     /// found for one now is counted late. (At most one per watch.)
-    judged: HashSet<u64>,
+    judged: Set,
     /// Lost requests not watched for that reason, over the capture.
     pub unwatched_total: u64,
     /// Watches by [`pair_mark`] of their client and server: an answered
@@ -99,13 +105,13 @@ fn pair_mark(client: IpAddr, server: Endpoint) -> usize {
 impl Default for Retries {
     fn default() -> Self {
         Retries {
-            watch: HashMap::new(),
-            by_request: HashMap::new(),
+            watch: Map::default(),
+            by_request: Map::default(),
             deadlines: BinaryHeap::new(),
             hasher: foldhash::fast::FixedState::default(),
-            retried: HashMap::new(),
-            unwatched: HashSet::new(),
-            judged: HashSet::new(),
+            retried: Map::default(),
+            unwatched: Set::default(),
+            judged: Set::default(),
             unwatched_total: 0,
             marks: Box::new([0; 256]),
         }

@@ -139,9 +139,14 @@ impl Roles {
     }
 }
 
+/// Endpoints seen answering a SYN: hashed with foldhash, as the flow
+/// table's keys are (every SYN-ACK inserts one; SipHash cost some 100
+/// instructions more a look-up).
+pub type KnownServers = HashSet<Endpoint, foldhash::fast::RandomState>;
+
 /// Decides the roles: the first SYN, else HTTP, else endpoints seen as
 /// servers elsewhere, else the lower port is the server.
-pub fn roles(conn: &Conn, known_servers: &HashSet<Endpoint>) -> Roles {
+pub fn roles(conn: &Conn, known_servers: &KnownServers) -> Roles {
     if let Some(client) = conn.syn_client {
         return Roles {
             client,

@@ -9,7 +9,7 @@ mod finish;
 mod judge;
 mod settle;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 pub use config::{
     Config, DEFAULT_MAX_MEMORY, Focus, MAX_CONNECTION_ROWS, MAX_FINDINGS, MAX_KNOWN_SERVERS,
@@ -23,7 +23,7 @@ use crate::app::head::Head;
 use crate::app::http::Paths;
 use crate::decode::{self, Frame, Skip};
 use crate::flow::conn::Notes;
-use crate::flow::{Endpoint, FlowHash, FlowHasher, FlowTable, Side, TableEvent};
+use crate::flow::{FlowHash, FlowHasher, FlowTable, Side, TableEvent};
 use crate::observation::socket::{Sockets, Stand};
 use crate::observation::{Observation, SocketEvent};
 use crate::report::{self, Connection, Finding, Totals};
@@ -49,13 +49,13 @@ pub struct Analyzer {
     /// Heap bytes the connections in the table hold out of line.
     conn_heap: usize,
     events: Vec<TableEvent>,
-    known_servers: HashSet<Endpoint>,
+    known_servers: verdict::KnownServers,
     timeouts: Timeouts,
     retries: Retries,
     /// Per reset race (by connection id): its finding had it been no race,
     /// for when the server's other closes show the reset was the
     /// application's ([`Timeouts::settle_causes`]).
-    reset_alternatives: HashMap<u64, Finding>,
+    reset_alternatives: HashMap<u64, Finding, foldhash::fast::RandomState>,
     findings: Vec<Finding>,
     /// 5xx responses with the requests they answered (at most
     /// [`settle::MAX_ERROR_RESPONSES`]): on a proxy's client leg, what its
@@ -93,10 +93,10 @@ impl Analyzer {
             paths: Paths::default(),
             conn_heap: 0,
             events: Vec::new(),
-            known_servers: HashSet::new(),
+            known_servers: verdict::KnownServers::default(),
             timeouts,
             retries: Retries::default(),
-            reset_alternatives: HashMap::new(),
+            reset_alternatives: HashMap::default(),
             findings: Vec::new(),
             error_responses: Vec::new(),
             decided: Vec::new(),
