@@ -45,6 +45,29 @@ pub fn render(report: &Report, args: &ReportArgs) -> Result<String> {
 /// maps `--fail-on` to the exit code.
 pub fn emit(report: &Report, args: &ReportArgs) -> Result<ExitCode> {
     let code = exit_code(report, args.fail_on);
+    if args.format == Format::Json {
+        // Streamed, not rendered into a string first (the largest output).
+        match &args.output {
+            Some(path) => std::fs::File::create(path)
+                .and_then(|f| {
+                    let mut out = io::BufWriter::with_capacity(1 << 16, f);
+                    json::write_document(report, &mut out)?;
+                    out.flush()
+                })
+                .with_context(|| format!("writing {}", path.display()))?,
+            None => {
+                let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+                match json::write_document(report, &mut out).and_then(|()| out.flush()) {
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                        // What is still buffered goes nowhere (not again on drop).
+                        let _ = out.into_parts();
+                    }
+                    r => r?,
+                }
+            }
+        }
+        return Ok(code);
+    }
     let text = render(report, args)?;
     match &args.output {
         Some(path) => {
