@@ -164,15 +164,8 @@ impl ServerStats {
     }
 
     /// A client's own statistics through a connection's memo of its index
-    /// (`None`: no memo, a plain look-up; 0 in it: not yet found).
-    pub(super) fn client_at(
-        &mut self,
-        memo: Option<&mut u8>,
-        ip: IpAddr,
-    ) -> Option<&mut ClientStats> {
-        let Some(m) = memo else {
-            return self.client(ip);
-        };
+    /// (0 in it: not yet found).
+    pub(super) fn client_at(&mut self, m: &mut u8, ip: IpAddr) -> Option<&mut ClientStats> {
         if *m == 0 {
             // (Fewer than 256 clients are kept: the index fits.)
             *m = u8::try_from(self.client_index(ip)? + 1).expect("MAX_CLIENTS < 256");

@@ -76,8 +76,10 @@ fn test_memo_finds_the_same_stats_and_follows_the_roles() {
     assert_eq!(t.server(server).requests, 3);
 }
 
+/// An untracked server's memo says so: its next look-ups go to the
+/// overflow sink without hashing, and are counted as before.
 #[test]
-fn test_memo_is_not_kept_for_untracked_servers() {
+fn test_memo_marks_untracked_servers() {
     let mut t = Timeouts::default();
     for port in 0..MAX_SERVERS as u16 {
         t.server(Endpoint {
@@ -97,6 +99,19 @@ fn test_memo_is_not_kept_for_untracked_servers() {
         false,
         Some(RequestMarks::default()),
     );
-    assert_eq!(memo, Memo::default());
+    assert_eq!(memo.server, Memo::UNTRACKED);
     assert_eq!(t.untracked, 1);
+    t.request(ep, IpAddr::from([10, 0, 0, 1]), &mut memo, true, None);
+    assert_eq!(memo.server, Memo::UNTRACKED);
+    assert_eq!(t.untracked, 2);
+    // Nothing of it reached a tracked server's statistics.
+    assert_eq!(t.stats.iter().map(|s| s.requests).sum::<u64>(), 0);
+    // The same server seen as side B keeps its own bit.
+    let mut memo = Memo {
+        server: Memo::SERVER_B,
+        client: 0,
+    };
+    t.request(ep, IpAddr::from([10, 0, 0, 1]), &mut memo, false, None);
+    assert_eq!(memo.server, Memo::SERVER_B | Memo::UNTRACKED);
+    assert_eq!(t.untracked, 3);
 }
