@@ -9,17 +9,8 @@ use serde::Serialize;
 
 use racecap::report::{Finding, Report};
 
-/// The report as one JSON document.
-pub fn document(report: &Report) -> Result<String> {
-    let mut out = Vec::new();
-    write_document(report, &mut out)?;
-    Ok(String::from_utf8(out)?)
-}
-
-/// The report as one JSON document, written as it is serialised: a
-/// report of 10 000 findings is some 20 MB, and building it in one string
-/// first cost its copies as the string grew and its pages, about a fifth
-/// of the time after the last packet (docs/performance.md).
+/// The report as one JSON document, written as it is serialised
+/// ([`super::emit`]).
 pub fn write_document<W: std::io::Write>(report: &Report, out: &mut W) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
@@ -45,13 +36,16 @@ pub struct Typed<'a, T> {
 }
 
 /// One JSON object per finding, one per line, each `"type":"finding"`.
-pub fn findings(findings: &[Finding]) -> Result<String> {
-    let mut s = String::new();
+pub fn write_findings<W: std::io::Write>(findings: &[Finding], out: &mut W) -> std::io::Result<()> {
     for f in findings {
-        s.push_str(&typed(Kind::Finding, f)?);
-        s.push('\n');
+        let record = Typed {
+            kind: Kind::Finding,
+            value: f,
+        };
+        serde_json::to_writer(&mut *out, &record).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
     }
-    Ok(s)
+    Ok(())
 }
 
 /// A value as a compact JSON Lines record of its kind (no newline).
