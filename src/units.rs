@@ -60,7 +60,7 @@ impl Serialize for Timestamp {
 /// nanoseconds spans the years 1677 to 2262). A report holds several
 /// timestamps per finding, 80 000 on a capture with 10 000 findings;
 /// through chrono's formatting each cost some 1 300 instructions and an
-/// allocation, here about a tenth (docs/performance.md).
+/// allocation, here about a fifth (docs/performance.md).
 struct Rfc3339([u8; 30]);
 
 impl Rfc3339 {
