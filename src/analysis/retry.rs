@@ -31,7 +31,7 @@ pub const MAX_WATCHES: usize = 16_384;
 
 /// Maps and sets by connection id (or request hash), hashed with foldhash:
 /// every answered request and every ended connection looks one up, and
-/// SipHash cost some 70 instructions more each (issue 22).
+/// std's SipHash cost tens of instructions more each (issue 22).
 type Map<V> = HashMap<u64, V, foldhash::fast::RandomState>;
 type Set = HashSet<u64, foldhash::fast::RandomState>;
 

@@ -140,7 +140,7 @@ impl Roles {
 }
 
 /// Endpoints seen answering a SYN: hashed with foldhash, as the flow
-/// table's keys are (every SYN-ACK inserts one; SipHash cost some 100
+/// table's keys are (every SYN-ACK inserts one; SipHash cost tens of
 /// instructions more a look-up).
 pub type KnownServers = HashSet<Endpoint, foldhash::fast::RandomState>;
 

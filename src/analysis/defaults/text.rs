@@ -107,47 +107,40 @@ mod test {
     #[test]
     fn test_names_fills_the_tables_templates_as_the_chain() {
         use crate::analysis::defaults::table::{PROXIES, SERVERS};
+        // The chain of `str::replace`, in the order of `values`.
+        let same = |template: &str, values: &[(&str, &str)], row: &str| {
+            let chain = values
+                .iter()
+                .fold(template.to_string(), |t, (name, v)| t.replace(name, v));
+            assert_eq!(names(template, values), chain, "{row}");
+        };
         let values = ["", "5 s", "750 ms", "1 h", "4.999 s", "a {value} b"];
         for row in PROXIES.iter().chain(SERVERS) {
             for v in values {
                 for k in [row.knob, "x {knob}"] {
                     if let Some(step) = row.proxy_step {
-                        let chain = step
-                            .text
-                            .replace("{value}", v)
-                            .replace("{default}", v)
-                            .replace("{server}", v)
-                            .replace("{knob}", k);
                         let vars = [
                             ("{value}", v),
                             ("{default}", v),
                             ("{server}", v),
                             ("{knob}", k),
                         ];
-                        assert_eq!(names(step.text, &vars), chain, "{}", row.software);
+                        same(step.text, &vars, row.software);
                     }
                 }
-                let chain = row
-                    .snippet
-                    .replace("{ms}", v)
-                    .replace("{s}", v)
-                    .replace("{dur}", v);
-                let vars = [("{ms}", v), ("{s}", v), ("{dur}", v)];
-                assert_eq!(names(row.snippet, &vars), chain, "{}", row.software);
+                same(
+                    row.snippet,
+                    &[("{ms}", v), ("{s}", v), ("{dur}", v)],
+                    row.software,
+                );
                 if let Some(adv) = row.advertises {
-                    let chain = adv
-                        .note
-                        .replace("{close}", v)
-                        .replace("{configured}", v)
-                        .replace("{buffer}", v)
-                        .replace("{header}", v);
                     let vars = [
                         ("{close}", v),
                         ("{configured}", v),
                         ("{buffer}", v),
                         ("{header}", v),
                     ];
-                    assert_eq!(names(adv.note, &vars), chain, "{}", row.software);
+                    same(adv.note, &vars, row.software);
                 }
             }
         }
