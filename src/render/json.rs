@@ -45,7 +45,7 @@ const BREAK: &[u8; 2 + 2 * Pretty::DEEP] = &{
 };
 
 impl Pretty {
-    /// Levels written in one piece (a report reaches about eight).
+    /// Levels written in one piece (a report reaches six).
     const DEEP: usize = 32;
 
     /// A line break (after a comma unless `first`) and the indentation.
