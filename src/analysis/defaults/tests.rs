@@ -545,3 +545,49 @@ fn test_issue_21_no_safe_value_says_what_to_measure() {
         );
     }
 }
+
+/// Every number the fix advises is on its side of the measured close and
+/// is the number its sentence names: the server's timeout above what the
+/// requesters keep idle (their own idle close, the longest reuse seen) and
+/// above its measured close, each proxy's and client's idle timeout below
+/// that close. Over closes from 300 ms to 65 s and every kind of requester,
+/// so that a change in how the texts are filled or the values derived
+/// cannot move a number across the close unnoticed.
+#[test]
+fn test_each_advised_number_is_on_its_side_of_the_close() {
+    use super::text::human;
+    for close in [300.0, 2_003.0, 6_001.5, 65_000.0] {
+        for client in [ClientKind::Proxy, ClientKind::Library, ClientKind::Unknown] {
+            let matches = match_server(close);
+            let mut s = situation(&matches);
+            s.server_timeout_ms = Some(close);
+            s.client = client;
+            s.client_idle_ms = Some(close * 3.0);
+            let kept = s.reuse_window_ms.unwrap().max(close * 3.0);
+            let recs = recommend(&s);
+            let mut sides = (0, 0);
+            for r in &recs {
+                let Some(v) = r.value_ms else { continue };
+                // In the short form and in the text, whose templates are
+                // filled by `text::names`.
+                let said =
+                    r.short.contains(&format!(" to {}", human(v))) && r.text.contains(&human(v));
+                match r.side {
+                    Side::Server => {
+                        sides.0 += 1;
+                        assert!(v as f64 > kept && v as f64 > close, "{close}: {}", r.short);
+                        assert!(said, "{close}: {}", r.short);
+                    }
+                    Side::Proxy | Side::Client => {
+                        sides.1 += 1;
+                        assert!(v >= 1 && (v as f64) < close, "{close}: {}", r.short);
+                        // (A pool with no idle timeout has no number to set.)
+                        assert!(said || r.short.contains("no idle timeout"), "{}", r.short);
+                    }
+                    Side::Retries => {}
+                }
+            }
+            assert!(sides.0 == 1 && sides.1 >= 3, "{close} {client:?}: {recs:?}");
+        }
+    }
+}
